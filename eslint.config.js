@@ -1,0 +1,31 @@
+// Lint rules: typescript-eslint's recommended set plus the project's layer rules.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'out/**', 'test-results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts', '**/*.tsx'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'error',
+    },
+  },
+  {
+    // The sync engine and the shared contract never import Electron or React.
+    files: ['src-main/sync/**', 'src-shared/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['electron', 'react', 'react-dom'] }],
+    },
+  },
+  {
+    files: ['scripts/**', 'test/**/cli.ts', 'test/bench/**'],
+    rules: { 'no-console': 'off' },
+  },
+  {
+    files: ['**/*.mjs', '**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+);

@@ -1,0 +1,180 @@
+/**
+ * What a command reads and writes, inside or outside a transaction.
+ * Outside: writes go straight to the catalog through a WriteBatch.
+ * Inside: writes go to the transaction's overlay, under document locks.
+ */
+import { UUID, type Document } from 'bson';
+import { Collection } from './catalog.ts';
+import { CommandError } from './errors.ts';
+import type { ServerState, WriteBatch } from './state.ts';
+import { lockKey, type PendingEntry, type Transaction } from './transactions.ts';
+import { describeUpdate } from './update-description.ts';
+import { valueKey } from './values.ts';
+
+/** A write outside a transaction met a document a transaction holds: wait, then retry the statement. */
+export class LockedError extends Error {
+  constructor() {
+    super('document is locked by an open transaction');
+  }
+}
+
+export function writeConflict(): CommandError {
+  return new CommandError(
+    112,
+    'WriteConflict error: this operation conflicted with another operation. Please retry your operation or multi-document transaction.',
+  );
+}
+
+export class Access {
+  readonly state: ServerState;
+  readonly txn: Transaction | undefined;
+  readonly batch: WriteBatch;
+  /** Collections created inside this transaction, not yet in the catalog. */
+  readonly #txnCreated = new Map<string, Collection>();
+
+  constructor(state: ServerState, batch: WriteBatch, txn?: Transaction) {
+    this.state = state;
+    this.batch = batch;
+    this.txn = txn;
+  }
+
+  collection(db: string, name: string): Collection | undefined {
+    return this.state.catalog.get(db, name) ?? this.#txnCreated.get(`${db}.${name}`);
+  }
+
+  /** The collection, created implicitly (with its `create` event) if missing. */
+  ensureCollection(db: string, name: string): Collection {
+    const existing = this.collection(db, name);
+    if (existing) return existing;
+    validateCollectionName(db, name);
+    const uuid = new UUID();
+    const create: PendingEntry = { op: 'create', db, coll: name, uuid, spec: {} };
+    if (this.txn) {
+      const coll = new Collection(db, name, uuid);
+      this.#txnCreated.set(`${db}.${name}`, coll);
+      this.txn.entries.push(create);
+      return coll;
+    }
+    this.batch.add(create);
+    return this.state.catalog.get(db, name) as Collection;
+  }
+
+  /** Every document this reader sees, in natural order. */
+  documents(db: string, name: string): Document[] {
+    const coll = this.collection(db, name);
+    const overlay = this.txn?.view(`${db}.${name}`);
+    const out: Document[] = [];
+    if (coll) {
+      for (const [key, doc] of coll.docs) {
+        if (overlay?.has(key)) {
+          const mine = overlay.get(key);
+          if (mine) out.push(mine);
+        } else out.push(doc);
+      }
+    }
+    if (overlay) {
+      for (const [key, doc] of overlay) if (doc && !coll?.docs.has(key)) out.push(doc);
+    }
+    return out;
+  }
+
+  byId(db: string, name: string, id: unknown): Document | undefined {
+    const key = valueKey(id);
+    const overlay = this.txn?.view(`${db}.${name}`);
+    if (overlay?.has(key)) return overlay.get(key) ?? undefined;
+    return this.collection(db, name)?.docs.get(key);
+  }
+
+  /** Refuses (or, outside a transaction, defers) writing a document another transaction holds. */
+  claim(coll: Collection, docKey: string): void {
+    const key = lockKey(coll.ns, docKey);
+    const holder = this.state.sessions.locks.get(key);
+    if (!this.txn) {
+      if (holder) throw new LockedError();
+      return;
+    }
+    if (holder && holder !== this.txn) throw writeConflict();
+    const lastWrite = coll.lastWrite.get(docKey);
+    if (lastWrite !== undefined && lastWrite > this.txn.startTs) throw writeConflict();
+    this.state.sessions.lock(this.txn, key);
+  }
+
+  private checkUnique(coll: Collection, doc: Document, docKey: string): void {
+    coll.checkUnique(doc, docKey);
+    const overlay = this.txn?.view(coll.ns);
+    if (!overlay) return;
+    for (const index of coll.indexes) {
+      if (!index.unique || index.name === '_id_') continue;
+      const key = Collection.indexKey(index, doc);
+      for (const [otherKey, other] of overlay) {
+        if (other && otherKey !== docKey && Collection.indexKey(index, other) === key) {
+          throw new CommandError(11000, `E11000 duplicate key error collection: ${coll.ns} index: ${index.name}`, {
+            extra: { keyPattern: index.key },
+          });
+        }
+      }
+    }
+  }
+
+  private record(coll: Collection, docKey: string, entry: PendingEntry, after: Document | null): void {
+    if (this.txn) {
+      this.txn.put(coll.ns, docKey, after);
+      this.txn.entries.push(entry);
+    } else {
+      this.batch.add(entry);
+    }
+  }
+
+  insert(coll: Collection, doc: Document): void {
+    const docKey = valueKey(doc._id);
+    if (this.byId(coll.db, coll.name, doc._id) !== undefined) {
+      throw new CommandError(
+        11000,
+        `E11000 duplicate key error collection: ${coll.ns} index: _id_ dup key: { _id: ${JSON.stringify(doc._id)} }`,
+        { extra: { keyPattern: { _id: 1 }, keyValue: { _id: doc._id } } },
+      );
+    }
+    this.claim(coll, docKey);
+    this.checkUnique(coll, doc, docKey);
+    this.record(coll, docKey, { op: 'insert', db: coll.db, coll: coll.name, uuid: coll.uuid, id: doc._id, doc }, doc);
+  }
+
+  /** Replaces `before` with `after` as an `update` (operators) or `replace` event. */
+  replace(coll: Collection, before: Document, after: Document, op: 'update' | 'replace'): void {
+    const docKey = valueKey(before._id);
+    this.claim(coll, docKey);
+    this.checkUnique(coll, after, docKey);
+    const entry: PendingEntry = {
+      op,
+      db: coll.db,
+      coll: coll.name,
+      uuid: coll.uuid,
+      id: before._id,
+      doc: after,
+      pre: before,
+      images: coll.preAndPostImages,
+      updateDescription: op === 'update' ? (describeUpdate(before, after) as unknown as Document) : undefined,
+    };
+    this.record(coll, docKey, entry, after);
+  }
+
+  remove(coll: Collection, before: Document): void {
+    const docKey = valueKey(before._id);
+    this.claim(coll, docKey);
+    this.record(
+      coll,
+      docKey,
+      { op: 'delete', db: coll.db, coll: coll.name, uuid: coll.uuid, id: before._id, pre: before, images: coll.preAndPostImages },
+      null,
+    );
+  }
+}
+
+export function validateCollectionName(db: string, name: string): void {
+  if (typeof name !== 'string' || name.length === 0 || name.includes('$') || name.includes('\u0000') || name.startsWith('.')) {
+    throw new CommandError(73, `Invalid collection name: '${db}.${String(name)}'`);
+  }
+  if (typeof db !== 'string' || db.length === 0 || /[/\\. "$]/.test(db)) {
+    throw new CommandError(73, `Invalid database name: '${String(db)}'`);
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The data: databases, collections, documents and indexes. Changed only by
+ * `applyEntry`, the one path shared by live writes and journal replay.
+ */
+import { UUID, type Document } from 'bson';
+import type { ClusterTime } from './cluster-time.ts';
+import { CommandError } from './errors.ts';
+import type { ChangeEntry } from './oplog.ts';
+import { getPath, valueKey } from './values.ts';
+
+export interface IndexSpec {
+  v: number;
+  key: Document;
+  name: string;
+  unique?: boolean;
+  [option: string]: unknown;
+}
+
+export const ID_INDEX: IndexSpec = { v: 2, key: { _id: 1 }, name: '_id_' };
+
+export class Collection {
+  readonly db: string;
+  name: string;
+  readonly uuid: UUID;
+  options: Document;
+  /** Documents by `valueKey(_id)`, in insertion (natural) order. */
+  readonly docs = new Map<string, Document>();
+  indexes: IndexSpec[] = [ID_INDEX];
+  /** For each unique index (other than _id): index key -> document key. */
+  readonly unique = new Map<string, Map<string, string>>();
+  /** Cluster time of the last committed write per document key (write conflicts). */
+  readonly lastWrite = new Map<string, ClusterTime>();
+
+  constructor(db: string, name: string, uuid: UUID, options: Document = {}) {
+    this.db = db;
+    this.name = name;
+    this.uuid = uuid;
+    this.options = options;
+  }
+
+  get ns(): string {
+    return `${this.db}.${this.name}`;
+  }
+
+  get preAndPostImages(): boolean {
+    return (this.options.changeStreamPreAndPostImages as { enabled?: boolean } | undefined)?.enabled === true;
+  }
+
+  /** The key a unique index gives `doc`. */
+  static indexKey(index: IndexSpec, doc: Document): string {
+    return Object.keys(index.key)
+      .map((field) => valueKey(getPath(doc, field) ?? null))
+      .join('\u0001');
+  }
+
+  /** Throws 11000 if `doc` would duplicate a unique key of another document. */
+  checkUnique(doc: Document, docKey: string): void {
+    for (const index of this.indexes) {
+      if (!index.unique || index.name === '_id_') continue;
+      const key = Collection.indexKey(index, doc);
+      const owner = this.unique.get(index.name)?.get(key);
+      if (owner !== undefined && owner !== docKey) throw duplicateKey(this, index, doc);
+    }
+  }
+
+  addToIndexes(doc: Document, docKey: string): void {
+    for (const index of this.indexes) {
+      if (!index.unique || index.name === '_id_') continue;
+      this.unique.get(index.name)?.set(Collection.indexKey(index, doc), docKey);
+    }
+  }
+
+  removeFromIndexes(doc: Document): void {
+    for (const index of this.indexes) {
+      if (!index.unique || index.name === '_id_') continue;
+      this.unique.get(index.name)?.delete(Collection.indexKey(index, doc));
+    }
+  }
+
+  /** Builds a unique index over the current documents; 11000 on a duplicate. */
+  buildUnique(index: IndexSpec): Map<string, string> {
+    const map = new Map<string, string>();
+    for (const [docKey, doc] of this.docs) {
+      const key = Collection.indexKey(index, doc);
+      if (map.has(key)) throw duplicateKey(this, index, doc);
+      map.set(key, docKey);
+    }
+    return map;
+  }
+}
+
+export function duplicateKey(coll: Collection, index: IndexSpec, doc: Document): CommandError {
+  const keyValue: Document = {};
+  for (const field of Object.keys(index.key)) keyValue[field] = getPath(doc, field) ?? null;
+  const shown = Object.entries(keyValue)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join(', ');
+  return new CommandError(11000, `E11000 duplicate key error collection: ${coll.ns} index: ${index.name} dup key: { ${shown} }`, {
+    extra: { keyPattern: index.key, keyValue },
+  });
+}
+
+export class Catalog {
+  readonly dbs = new Map<string, Map<string, Collection>>();
+
+  get(db: string, name: string): Collection | undefined {
+    return this.dbs.get(db)?.get(name);
+  }
+
+  collections(db: string): Collection[] {
+    return [...(this.dbs.get(db)?.values() ?? [])];
+  }
+
+  all(): Collection[] {
+    return [...this.dbs.values()].flatMap((colls) => [...colls.values()]);
+  }
+
+  private add(coll: Collection): void {
+    let db = this.dbs.get(coll.db);
+    if (!db) {
+      db = new Map();
+      this.dbs.set(coll.db, db);
+    }
+    db.set(coll.name, coll);
+  }
+
+  /** Applies one committed change to the data. */
+  applyEntry(entry: ChangeEntry): void {
+    const coll = entry.coll === undefined ? undefined : this.get(entry.db, entry.coll);
+    switch (entry.op) {
+      case 'create': {
+        if (!coll) this.add(new Collection(entry.db, entry.coll as string, entry.uuid as UUID, entry.spec ?? {}));
+        return;
+      }
+      case 'insert':
+      case 'update':
+      case 'replace': {
+        const target = coll ?? this.implicitCreate(entry);
+        const doc = entry.doc as Document;
+        const key = valueKey(doc._id);
+        const old = target.docs.get(key);
+        if (old) target.removeFromIndexes(old);
+        target.docs.set(key, doc);
+        target.addToIndexes(doc, key);
+        target.lastWrite.set(key, entry.ts);
+        return;
+      }
+      case 'delete': {
+        if (!coll) return;
+        const key = valueKey(entry.id);
+        const old = coll.docs.get(key);
+        if (old) coll.removeFromIndexes(old);
+        coll.docs.delete(key);
+        coll.lastWrite.set(key, entry.ts);
+        return;
+      }
+      case 'drop':
+        this.dbs.get(entry.db)?.delete(entry.coll as string);
+        return;
+      case 'dropDatabase':
+        this.dbs.delete(entry.db);
+        return;
+      case 'rename': {
+        if (!coll || !entry.to) return;
+        this.dbs.get(entry.db)?.delete(coll.name);
+        this.dbs.get(entry.to.db)?.delete(entry.to.coll);
+        const moved = new Collection(entry.to.db, entry.to.coll, coll.uuid, coll.options);
+        for (const [k, v] of coll.docs) moved.docs.set(k, v);
+        moved.indexes = coll.indexes;
+        for (const [k, v] of coll.unique) moved.unique.set(k, v);
+        this.add(moved);
+        return;
+      }
+      case 'createIndexes': {
+        const target = coll ?? this.implicitCreate(entry);
+        for (const spec of (entry.spec?.indexes ?? []) as IndexSpec[]) {
+          if (target.indexes.some((i) => i.name === spec.name)) continue;
+          if (spec.unique && spec.name !== '_id_') target.unique.set(spec.name, target.buildUnique(spec));
+          target.indexes = [...target.indexes, spec];
+        }
+        return;
+      }
+      case 'dropIndexes': {
+        if (!coll) return;
+        const names = new Set((entry.spec?.names ?? []) as string[]);
+        coll.indexes = coll.indexes.filter((i) => !names.has(i.name));
+        for (const name of names) coll.unique.delete(name);
+        return;
+      }
+      case 'modify': {
+        if (coll && entry.spec) coll.options = { ...coll.options, ...entry.spec };
+        return;
+      }
+    }
+  }
+
+  private implicitCreate(entry: ChangeEntry): Collection {
+    const coll = new Collection(entry.db, entry.coll as string, entry.uuid ?? new UUID());
+    this.add(coll);
+    return coll;
+  }
+}

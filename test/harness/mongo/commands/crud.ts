@@ -1,0 +1,282 @@
+/** insert, update, delete, findAndModify, find, count, distinct. */
+import { ObjectId, calculateObjectSize, type Document } from 'bson';
+import { LockedError } from '../access.ts';
+import type { Collection } from '../catalog.ts';
+import { CommandError } from '../errors.ts';
+import { applyUpdate, compileFilter, idEquality, runFind, type UpdateSpec } from '../query.ts';
+import { idFirst, valueKey, valuesAtPath } from '../values.ts';
+import { MAX_BSON_BYTES } from '../wire.ts';
+import { collectionArg, intArg, openCursor, type CommandContext, type Handler } from './context.ts';
+import { oplogDocuments, isOplogNamespace } from './oplog-view.ts';
+
+interface WriteErrorDoc {
+  index: number;
+  code: number;
+  errmsg: string;
+  [k: string]: unknown;
+}
+
+/**
+ * Runs each statement of a write command. A statement that meets a document
+ * held by an open transaction waits for it and runs again; other errors become
+ * write errors (ordered commands stop at the first). In a transaction a
+ * WriteConflict fails the whole command so the driver can retry it.
+ */
+async function runStatements(ctx: CommandContext, count: number, run: (index: number) => void): Promise<WriteErrorDoc[]> {
+  const ordered = ctx.body.ordered !== false;
+  const errors: WriteErrorDoc[] = [];
+  try {
+    for (let i = 0; i < count; i += 1) {
+      for (;;) {
+        try {
+          run(i);
+          break;
+        } catch (err) {
+          if (err instanceof LockedError) {
+            ctx.access.batch.flush();
+            await ctx.state.sessions.waitForRelease(50);
+            continue;
+          }
+          if (!(err instanceof CommandError)) throw err;
+          if (ctx.access.txn && err.code === 112) throw err;
+          errors.push({ index: i, code: err.code, errmsg: err.message, ...err.extra });
+          break;
+        }
+      }
+      if (errors.length > 0 && (ordered || ctx.access.txn)) break;
+    }
+  } finally {
+    ctx.access.batch.flush();
+  }
+  if (errors.length > 0 && ctx.access.txn) ctx.state.sessions.abort(ctx.access.txn);
+  return errors;
+}
+
+function withErrors(reply: Document, errors: WriteErrorDoc[]): Document {
+  if (errors.length > 0) reply.writeErrors = errors;
+  reply.ok = 1;
+  return reply;
+}
+
+function checkSize(ctx: CommandContext, doc: Document, what: string): void {
+  if (ctx.messageBytes < MAX_BSON_BYTES) return;
+  const size = calculateObjectSize(doc);
+  if (size > MAX_BSON_BYTES) {
+    throw new CommandError(10334, `${what} too large. size in bytes: ${size}, max size: ${MAX_BSON_BYTES}`);
+  }
+}
+
+function requireArray(ctx: CommandContext, field: string): Document[] {
+  const value = ctx.body[field];
+  if (!Array.isArray(value)) throw new CommandError(9, `${ctx.name} needs "${field}" as an array of documents`);
+  return value as Document[];
+}
+
+function visible(ctx: CommandContext, coll: Collection | undefined, db: string, name: string, filter?: Document): Document[] {
+  if (!coll) return [];
+  const byId = idEquality(filter);
+  if (byId) {
+    const doc = ctx.access.byId(db, name, byId.id);
+    return doc ? [doc] : [];
+  }
+  return ctx.access.documents(db, name);
+}
+
+/** Matching documents, in natural order or by `sort`. */
+function matching(ctx: CommandContext, db: string, name: string, filter: Document | undefined, sort?: Document): Document[] {
+  const coll = ctx.access.collection(db, name);
+  return runFind(visible(ctx, coll, db, name, filter), { filter, sort });
+}
+
+const insert: Handler = async (ctx) => {
+  const name = collectionArg(ctx);
+  const docs = requireArray(ctx, 'documents');
+  ctx.state.opcounters.insert += docs.length;
+  let n = 0;
+  const errors = await runStatements(ctx, docs.length, (i) => {
+    let doc = docs[i] as Document;
+    if (doc._id === undefined) doc = { _id: new ObjectId(), ...doc };
+    else doc = idFirst(doc);
+    checkSize(ctx, doc, 'object to insert');
+    const coll = ctx.access.ensureCollection(ctx.db, name);
+    ctx.access.insert(coll, doc);
+    n += 1;
+  });
+  return withErrors({ n }, errors);
+};
+
+const update: Handler = async (ctx) => {
+  const name = collectionArg(ctx);
+  const statements = requireArray(ctx, 'updates');
+  ctx.state.opcounters.update += statements.length;
+  let n = 0;
+  let nModified = 0;
+  const upserted: Document[] = [];
+  const errors = await runStatements(ctx, statements.length, (i) => {
+    const s = statements[i] as Document;
+    const filter = s.q as Document | undefined;
+    const u = s.u as UpdateSpec;
+    if (u === undefined || u === null || typeof u !== 'object') throw new CommandError(9, 'update statement needs "u": a document or a pipeline');
+    const targets = matching(ctx, ctx.db, name, filter);
+    const chosen = s.multi ? targets : targets.slice(0, 1);
+    if (chosen.length === 0) {
+      if (!s.upsert) return;
+      const doc = applyUpdate(undefined, u, { filter, arrayFilters: s.arrayFilters as Document[] | undefined });
+      checkSize(ctx, doc, 'object to insert');
+      const coll = ctx.access.ensureCollection(ctx.db, name);
+      ctx.access.insert(coll, doc);
+      n += 1;
+      upserted.push({ index: i, _id: doc._id });
+      return;
+    }
+    const coll = ctx.access.collection(ctx.db, name) as Collection;
+    const changes: Array<[Document, Document]> = [];
+    for (const before of chosen) {
+      const after = applyUpdate(before, u, { filter, arrayFilters: s.arrayFilters as Document[] | undefined });
+      if (calculateObjectSize(after) > MAX_BSON_BYTES) {
+        throw new CommandError(17419, `Resulting document after update is larger than ${MAX_BSON_BYTES}`);
+      }
+      changes.push([before, after]);
+    }
+    // Claim every target first, so a wait leaves nothing half-applied.
+    for (const [before] of changes) if (!ctx.access.txn) ctx.access.claim(coll, valueKey(before._id));
+    for (const [before, after] of changes) {
+      n += 1;
+      if (valueKey(before) === valueKey(after)) continue;
+      ctx.access.replace(coll, before, after, Array.isArray(u) || Object.keys(u).some((k) => k.startsWith('$')) ? 'update' : 'replace');
+      nModified += 1;
+    }
+  });
+  const reply: Document = { n, nModified };
+  if (upserted.length > 0) reply.upserted = upserted;
+  return withErrors(reply, errors);
+};
+
+const remove: Handler = async (ctx) => {
+  const name = collectionArg(ctx);
+  const statements = requireArray(ctx, 'deletes');
+  ctx.state.opcounters.delete += statements.length;
+  let n = 0;
+  const errors = await runStatements(ctx, statements.length, (i) => {
+    const s = statements[i] as Document;
+    const coll = ctx.access.collection(ctx.db, name);
+    if (!coll) return;
+    const targets = matching(ctx, ctx.db, name, s.q as Document | undefined);
+    const chosen = Number(s.limit) === 1 ? targets.slice(0, 1) : targets;
+    for (const doc of chosen) if (!ctx.access.txn) ctx.access.claim(coll, valueKey(doc._id));
+    for (const doc of chosen) {
+      ctx.access.remove(coll, doc);
+      n += 1;
+    }
+  });
+  return withErrors({ n }, errors);
+};
+
+const findAndModify: Handler = async (ctx) => {
+  const name = collectionArg(ctx);
+  const b = ctx.body;
+  const filter = b.query as Document | undefined;
+  const fields = b.fields as Document | undefined;
+  const project = (doc: Document | null): Document | null => (doc && fields ? (runFind([doc], { projection: fields })[0] ?? null) : doc);
+  if (b.remove && b.update !== undefined) throw new CommandError(9, 'findAndModify takes either "remove" or "update", not both');
+  if (!b.remove && b.update === undefined) throw new CommandError(9, 'findAndModify needs "remove: true" or an "update"');
+  let result: Document = {};
+  const errors = await runStatements(ctx, 1, () => {
+    const target = matching(ctx, ctx.db, name, filter, b.sort as Document | undefined)[0];
+    if (b.remove) {
+      ctx.state.opcounters.delete += 1;
+      if (!target) {
+        result = { lastErrorObject: { n: 0 }, value: null };
+        return;
+      }
+      const coll = ctx.access.collection(ctx.db, name) as Collection;
+      ctx.access.remove(coll, target);
+      result = { lastErrorObject: { n: 1 }, value: project(target) };
+      return;
+    }
+    ctx.state.opcounters.update += 1;
+    const u = b.update as UpdateSpec;
+    const arrayFilters = b.arrayFilters as Document[] | undefined;
+    if (!target) {
+      if (!b.upsert) {
+        result = { lastErrorObject: { n: 0, updatedExisting: false }, value: null };
+        return;
+      }
+      const doc = applyUpdate(undefined, u, { filter, arrayFilters });
+      const coll = ctx.access.ensureCollection(ctx.db, name);
+      ctx.access.insert(coll, doc);
+      result = { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: b.new ? project(doc) : null };
+      return;
+    }
+    const after = applyUpdate(target, u, { filter, arrayFilters });
+    const coll = ctx.access.collection(ctx.db, name) as Collection;
+    if (valueKey(after) !== valueKey(target)) {
+      ctx.access.replace(coll, target, after, Array.isArray(u) || Object.keys(u).some((k) => k.startsWith('$')) ? 'update' : 'replace');
+    }
+    result = { lastErrorObject: { n: 1, updatedExisting: true }, value: project(b.new ? after : target) };
+  });
+  const first = errors[0];
+  if (first) {
+    const { index: _index, code, errmsg, ...extra } = first;
+    throw new CommandError(code, errmsg, { extra });
+  }
+  return { ...result, ok: 1 };
+};
+
+function readDocuments(ctx: CommandContext, name: string, filter: Document | undefined): Document[] {
+  if (isOplogNamespace(ctx.db, name)) return oplogDocuments(ctx.state);
+  const coll = ctx.access.collection(ctx.db, name);
+  return visible(ctx, coll, ctx.db, name, filter);
+}
+
+const find: Handler = (ctx) => {
+  const name = collectionArg(ctx);
+  const b = ctx.body;
+  ctx.state.opcounters.query += 1;
+  const filter = b.filter as Document | undefined;
+  const limit = intArg(b, 'limit');
+  const rows = runFind(readDocuments(ctx, name, filter), {
+    filter,
+    sort: b.sort as Document | undefined,
+    projection: b.projection as Document | undefined,
+    skip: intArg(b, 'skip'),
+    limit,
+  });
+  const singleBatch = b.singleBatch === true || (limit !== undefined && limit < 0);
+  return openCursor(ctx, `${ctx.db}.${name}`, rows, intArg(b, 'batchSize'), singleBatch);
+};
+
+const count: Handler = (ctx) => {
+  const name = collectionArg(ctx);
+  const b = ctx.body;
+  const query = b.query as Document | undefined;
+  const rows = runFind(readDocuments(ctx, name, query), { filter: query, skip: intArg(b, 'skip'), limit: intArg(b, 'limit') });
+  return { n: rows.length, ok: 1 };
+};
+
+const distinct: Handler = (ctx) => {
+  const name = collectionArg(ctx);
+  const key = ctx.body.key;
+  if (typeof key !== 'string') throw new CommandError(14, `distinct needs "key" as a string field path; got ${JSON.stringify(key)}`);
+  const test = compileFilter(ctx.body.query as Document | undefined);
+  const seen = new Map<string, unknown>();
+  for (const doc of readDocuments(ctx, name, ctx.body.query as Document | undefined)) {
+    if (!test(doc)) continue;
+    for (const v of valuesAtPath(doc, key)) {
+      const k = valueKey(v);
+      if (!seen.has(k)) seen.set(k, v);
+    }
+  }
+  return { values: [...seen.values()], ok: 1 };
+};
+
+export const crudCommands: Record<string, Handler> = {
+  insert,
+  update,
+  delete: remove,
+  findAndModify,
+  findandmodify: findAndModify,
+  find,
+  count,
+  distinct,
+};

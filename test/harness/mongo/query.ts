@@ -1,0 +1,161 @@
+/**
+ * Query, projection, sort, update and aggregation semantics, from mingo
+ * (a maintained implementation of MongoDB's query language) rather than our own.
+ */
+import { ObjectId, type Document } from 'bson';
+import { Aggregator, ProcessingMode, Query, update as mingoUpdate } from 'mingo';
+import { CommandError } from './errors.ts';
+import { copyDocument, idFirst, isPlainObject, setPath, valueKey } from './values.ts';
+
+const UPDATE_OPERATORS = new Set([
+  '$set', '$unset', '$inc', '$mul', '$min', '$max', '$rename', '$push', '$addToSet', '$pull', '$pullAll',
+  '$pop', '$currentDate', '$bit', '$setOnInsert',
+]);
+
+/** Runs mingo, turning its errors into the server's BadValue with the reason. */
+function guarded<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof CommandError) throw err;
+    throw new CommandError(2, `${what}: ${(err as Error).message}`);
+  }
+}
+
+export function compileFilter(filter: Document | undefined): (doc: Document) => boolean {
+  if (!filter || Object.keys(filter).length === 0) return () => true;
+  const q = guarded('invalid query filter', () => new Query(filter));
+  return (doc) => q.test(doc);
+}
+
+/** `_id` when the filter pins one document by equality, else undefined. */
+export function idEquality(filter: Document | undefined): { id: unknown } | undefined {
+  if (!filter || !('_id' in filter)) return undefined;
+  const id = filter._id;
+  if (isPlainObject(id)) {
+    const keys = Object.keys(id);
+    if (keys.length === 1 && keys[0] === '$eq') return { id: id.$eq };
+    if (keys.some((k) => k.startsWith('$'))) return undefined;
+  }
+  if (id instanceof RegExp || Array.isArray(id)) return undefined;
+  return { id };
+}
+
+export interface FindOptions {
+  filter?: Document;
+  sort?: Document;
+  projection?: Document;
+  skip?: number;
+  limit?: number;
+}
+
+/** Filter, sort, skip, limit and project `docs`. Stored documents are never mutated. */
+export function runFind(docs: Document[], opts: FindOptions): Document[] {
+  let rows = docs;
+  const sort = opts.sort && Object.keys(opts.sort).length > 0 ? { ...opts.sort } : undefined;
+  if (sort && '$natural' in sort) {
+    if (sort.$natural === -1) rows = [...rows].reverse();
+    delete sort.$natural;
+  }
+  const test = compileFilter(opts.filter);
+  if (opts.filter && Object.keys(opts.filter).length > 0) rows = rows.filter(test);
+  if (sort && Object.keys(sort).length > 0) {
+    rows = guarded('invalid sort', () => new Aggregator([{ $sort: sort }]).run(rows) as Document[]);
+  }
+  const skip = opts.skip ?? 0;
+  const limit = opts.limit ? Math.abs(opts.limit) : 0;
+  if (skip || limit) rows = rows.slice(skip, limit ? skip + limit : undefined);
+  if (opts.projection && Object.keys(opts.projection).length > 0) {
+    const projection = opts.projection;
+    rows = guarded('invalid projection', () => new Aggregator([{ $project: projection }]).run(rows) as Document[]);
+  }
+  return rows;
+}
+
+export function runAggregate(docs: Document[], pipeline: Document[], resolve: (name: string) => Document[]): Document[] {
+  return guarded('aggregation failed', () =>
+    new Aggregator(pipeline, {
+      processingMode: ProcessingMode.CLONE_INPUT,
+      collectionResolver: resolve,
+    }).run(docs) as Document[],
+  );
+}
+
+/** The document an upsert starts from: the equality fields of its filter. */
+function seedFromFilter(filter: Document | undefined): Document {
+  const seed: Document = {};
+  const visit = (f: Document): void => {
+    for (const [key, value] of Object.entries(f)) {
+      if (key === '$and' && Array.isArray(value)) {
+        for (const sub of value) visit(sub as Document);
+      } else if (!key.startsWith('$')) {
+        if (isPlainObject(value) && Object.keys(value).some((k) => k.startsWith('$'))) {
+          if ('$eq' in value) setPath(seed, key, value.$eq);
+        } else setPath(seed, key, value);
+      }
+    }
+  };
+  if (filter) visit(filter);
+  return seed;
+}
+
+export type UpdateSpec = Document | Document[];
+
+export function isOperatorUpdate(u: UpdateSpec): boolean {
+  return !Array.isArray(u) && Object.keys(u).some((k) => k.startsWith('$'));
+}
+
+function validateOperators(u: Document): void {
+  for (const key of Object.keys(u)) {
+    if (!key.startsWith('$')) {
+      throw new CommandError(9, `Unknown modifier: ${key}. Expected a valid update modifier or pipeline-style update specified as an array`);
+    }
+    if (!UPDATE_OPERATORS.has(key)) {
+      throw new CommandError(9, `Unknown modifier: ${key}. Expected a valid update modifier or pipeline-style update specified as an array`);
+    }
+  }
+}
+
+function immutableId(): CommandError {
+  return new CommandError(66, "Performing an update on the path '_id' would modify the immutable field '_id'");
+}
+
+/**
+ * The document after applying `u` to `before` (or to the upsert seed when
+ * `before` is undefined). `before` itself is not changed.
+ */
+export function applyUpdate(
+  before: Document | undefined,
+  u: UpdateSpec,
+  options: { filter?: Document; arrayFilters?: Document[] },
+): Document {
+  const inserting = before === undefined;
+  const base = inserting ? seedFromFilter(options.filter) : copyDocument(before);
+  let after: Document;
+  if (Array.isArray(u)) {
+    after = guarded('invalid update pipeline', () => new Aggregator(u).run([base]) as Document[])[0] ?? {};
+  } else if (isOperatorUpdate(u)) {
+    validateOperators(u);
+    const modifier: Document = { ...u };
+    if (modifier.$setOnInsert) {
+      if (inserting) modifier.$set = { ...(modifier.$set as Document | undefined), ...(modifier.$setOnInsert as Document) };
+      delete modifier.$setOnInsert;
+    }
+    after = base;
+    if (Object.keys(modifier).length > 0) {
+      guarded('update failed', () =>
+        mingoUpdate(after, modifier, options.arrayFilters, inserting ? undefined : options.filter, { cloneMode: 'copy' }),
+      );
+    }
+  } else {
+    if ('_id' in u && !inserting && valueKey(u._id) !== valueKey(base._id)) throw immutableId();
+    for (const key of Object.keys(u)) {
+      if (key.startsWith('$')) throw new CommandError(52, `The dollar ($) prefixed field '${key}' in '${key}' is not allowed in the context of an update's replacement document.`);
+    }
+    after = { _id: base._id ?? u._id, ...u };
+    if (after._id === undefined) delete after._id;
+  }
+  if (!inserting && valueKey(after._id) !== valueKey(before._id)) throw immutableId();
+  if (after._id === undefined) after._id = new ObjectId();
+  return idFirst(after);
+}
