@@ -65,7 +65,8 @@ export class Access {
     const overlay = this.txn?.view(`${db}.${name}`);
     const out: Document[] = [];
     if (coll) {
-      for (const [key, doc] of coll.docs) {
+      const committed = this.txn ? coll.snapshot(this.txn.startTs) : coll.docs.entries();
+      for (const [key, doc] of committed) {
         if (overlay?.has(key)) {
           const mine = overlay.get(key);
           if (mine) out.push(mine);
@@ -73,7 +74,7 @@ export class Access {
       }
     }
     if (overlay) {
-      for (const [key, doc] of overlay) if (doc && !coll?.docs.has(key)) out.push(doc);
+      for (const [key, doc] of overlay) if (doc && !(this.txn && coll?.valueAt(key, this.txn.startTs))) out.push(doc);
     }
     return out;
   }
@@ -82,7 +83,8 @@ export class Access {
     const key = valueKey(id);
     const overlay = this.txn?.view(`${db}.${name}`);
     if (overlay?.has(key)) return overlay.get(key) ?? undefined;
-    return this.collection(db, name)?.docs.get(key);
+    const coll = this.collection(db, name);
+    return this.txn ? coll?.valueAt(key, this.txn.startTs) : coll?.docs.get(key);
   }
 
   /** Refuses (or, outside a transaction, defers) writing a document another transaction holds. */

@@ -30,6 +30,8 @@ export class Collection {
   readonly unique = new Map<string, Map<string, string>>();
   /** Cluster time of the last committed write per document key (write conflicts). */
   readonly lastWrite = new Map<string, ClusterTime>();
+  /** While transactions are open: each document's earlier versions, oldest first, for snapshot reads. */
+  readonly history = new Map<string, Array<{ ts: ClusterTime; before: Document | undefined }>>();
 
   constructor(db: string, name: string, uuid: UUID, options: Document = {}) {
     this.db = db;
@@ -44,6 +46,41 @@ export class Collection {
 
   get preAndPostImages(): boolean {
     return (this.options.changeStreamPreAndPostImages as { enabled?: boolean } | undefined)?.enabled === true;
+  }
+
+  /** The document as it was at cluster time `ts` (a transaction's snapshot). */
+  valueAt(docKey: string, ts: ClusterTime): Document | undefined {
+    const last = this.lastWrite.get(docKey);
+    if (last === undefined || last <= ts) return this.docs.get(docKey);
+    for (const version of this.history.get(docKey) ?? []) if (version.ts > ts) return version.before;
+    return this.docs.get(docKey);
+  }
+
+  /** Every document as of cluster time `ts`, as [key, document]. */
+  *snapshot(ts: ClusterTime): Generator<[string, Document]> {
+    for (const key of this.docs.keys()) {
+      const doc = this.valueAt(key, ts);
+      if (doc) yield [key, doc];
+    }
+    for (const key of this.history.keys()) {
+      if (this.docs.has(key)) continue;
+      const doc = this.valueAt(key, ts);
+      if (doc) yield [key, doc];
+    }
+  }
+
+  private remember(docKey: string, ts: ClusterTime): void {
+    let versions = this.history.get(docKey);
+    if (!versions) {
+      versions = [];
+      this.history.set(docKey, versions);
+    }
+    versions.push({ ts, before: this.docs.get(docKey) });
+  }
+
+  /** Records the current version before a write, when snapshots may need it. */
+  beforeWrite(docKey: string, ts: ClusterTime, keepHistory: boolean): void {
+    if (keepHistory) this.remember(docKey, ts);
   }
 
   /** The key a unique index gives `doc`. */
@@ -102,6 +139,13 @@ export function duplicateKey(coll: Collection, index: IndexSpec, doc: Document):
 
 export class Catalog {
   readonly dbs = new Map<string, Map<string, Collection>>();
+  /** Whether writes must keep the versions they replace (a transaction is open). */
+  keepHistory: () => boolean = () => false;
+
+  /** Forgets earlier versions once no transaction can read them. */
+  clearHistory(): void {
+    for (const coll of this.all()) coll.history.clear();
+  }
 
   get(db: string, name: string): Collection | undefined {
     return this.dbs.get(db)?.get(name);
@@ -139,6 +183,7 @@ export class Catalog {
         const doc = entry.doc as Document;
         const key = valueKey(doc._id);
         const old = target.docs.get(key);
+        target.beforeWrite(key, entry.ts, this.keepHistory());
         if (old) target.removeFromIndexes(old);
         target.docs.set(key, doc);
         target.addToIndexes(doc, key);
@@ -149,6 +194,7 @@ export class Catalog {
         if (!coll) return;
         const key = valueKey(entry.id);
         const old = coll.docs.get(key);
+        coll.beforeWrite(key, entry.ts, this.keepHistory());
         if (old) coll.removeFromIndexes(old);
         coll.docs.delete(key);
         coll.lastWrite.set(key, entry.ts);

@@ -8,7 +8,7 @@ import { toTimestamp } from './cluster-time.ts';
 import { CommandError, errorReply, serverLabels, type LabelContext } from './errors.ts';
 import type { CommandContext, ConnectionInfo, Handler } from './commands/context.ts';
 import { WriteBatch, type ServerState } from './state.ts';
-import { Transaction } from './transactions.ts';
+import type { Transaction } from './transactions.ts';
 
 const RETRYABLE_WRITES = new Set(['insert', 'update', 'delete', 'findAndModify', 'findandmodify']);
 const ZERO_SIGNATURE = { hash: Buffer.alloc(20), keyId: 0 };
@@ -73,8 +73,7 @@ export async function dispatch(env: DispatchEnv, conn: ConnectionInfo, body: Doc
     if (inTransaction && name !== 'commitTransaction' && name !== 'abortTransaction') {
       if (!session || txnNumber === undefined) throw new CommandError(72, 'a transaction needs lsid and txnNumber');
       if (body.startTransaction === true) {
-        if (session.txn?.state === 'active') state.sessions.abort(session.txn);
-        session.txn = new Transaction(txnNumber, state.clock.last, session.lsid);
+        state.sessions.begin(session, txnNumber, state.clock.last);
       }
       txn = session.txn;
       if (!txn || txn.txnNumber !== txnNumber) throw new CommandError(251, `Transaction with txnNumber ${txnNumber} has not been started`);

@@ -2,7 +2,7 @@
  * Query, projection, sort, update and aggregation semantics, from mingo
  * (a maintained implementation of MongoDB's query language) rather than our own.
  */
-import { ObjectId, type Document } from 'bson';
+import { ObjectId, Timestamp, type Document } from 'bson';
 import { Aggregator, ProcessingMode, Query, update as mingoUpdate } from 'mingo';
 import { CommandError } from './errors.ts';
 import { copyDocument, idFirst, isPlainObject, setPath, valueKey } from './values.ts';
@@ -72,9 +72,18 @@ export function runFind(docs: Document[], opts: FindOptions): Document[] {
   return rows;
 }
 
+/** `$count` as `$group` + `$project`, which gives no document (not a zero count) for no input, as the server does. */
+function rewriteCount(pipeline: Document[]): Document[] {
+  return pipeline.flatMap((stage) => {
+    if (!('$count' in stage)) return [stage];
+    const name = String(stage.$count);
+    return [{ $group: { _id: null, [name]: { $sum: 1 } } }, { $project: { _id: 0 } }];
+  });
+}
+
 export function runAggregate(docs: Document[], pipeline: Document[], resolve: (name: string) => Document[]): Document[] {
   return guarded('aggregation failed', () =>
-    new Aggregator(pipeline, {
+    new Aggregator(rewriteCount(pipeline), {
       processingMode: ProcessingMode.CLONE_INPUT,
       collectionResolver: resolve,
     }).run(docs) as Document[],
@@ -116,6 +125,31 @@ function validateOperators(u: Document): void {
   }
 }
 
+/** `$currentDate` as plain `$set` values: a Date, or a Timestamp when asked for one. */
+function currentDates(spec: Document, now: Timestamp | undefined): Document {
+  const out: Document = {};
+  for (const [path, how] of Object.entries(spec)) {
+    const wantsTimestamp = isPlainObject(how) && how.$type === 'timestamp';
+    out[path] = wantsTimestamp ? (now ?? new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 })) : new Date();
+  }
+  return out;
+}
+
+/** An operator may not change `_id` (it may set it to the value it already has). */
+function checkIdUntouched(modifier: Document, id: unknown): void {
+  for (const [op, fields] of Object.entries(modifier)) {
+    if (!isPlainObject(fields)) continue;
+    for (const [path, value] of Object.entries(fields)) {
+      const target = op === '$rename' ? String(value) : path;
+      for (const p of op === '$rename' ? [path, target] : [path]) {
+        if (p !== '_id' && !p.startsWith('_id.')) continue;
+        if (op === '$set' && p === '_id' && valueKey(value) === valueKey(id)) continue;
+        throw immutableId();
+      }
+    }
+  }
+}
+
 function immutableId(): CommandError {
   return new CommandError(66, "Performing an update on the path '_id' would modify the immutable field '_id'");
 }
@@ -127,7 +161,7 @@ function immutableId(): CommandError {
 export function applyUpdate(
   before: Document | undefined,
   u: UpdateSpec,
-  options: { filter?: Document; arrayFilters?: Document[] },
+  options: { filter?: Document; arrayFilters?: Document[]; now?: Timestamp },
 ): Document {
   const inserting = before === undefined;
   const base = inserting ? seedFromFilter(options.filter) : copyDocument(before);
@@ -137,6 +171,11 @@ export function applyUpdate(
   } else if (isOperatorUpdate(u)) {
     validateOperators(u);
     const modifier: Document = { ...u };
+    if (!inserting) checkIdUntouched(modifier, base._id);
+    if (modifier.$currentDate) {
+      modifier.$set = { ...(modifier.$set as Document | undefined), ...currentDates(modifier.$currentDate as Document, options.now) };
+      delete modifier.$currentDate;
+    }
     if (modifier.$setOnInsert) {
       if (inserting) modifier.$set = { ...(modifier.$set as Document | undefined), ...(modifier.$setOnInsert as Document) };
       delete modifier.$setOnInsert;

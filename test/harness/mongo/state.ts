@@ -37,6 +37,8 @@ export class ServerState {
       this.journal = new Journal(options.dbPath);
     }
     this.clock = new ClusterClock(last);
+    this.catalog.keepHistory = () => this.sessions.active > 0;
+    this.sessions.onIdle = () => this.catalog.clearHistory();
   }
 
   /** What a restart forgets even when the data is kept: cursors, sessions, fail points. */

@@ -75,6 +75,26 @@ export class Sessions {
   /** Document lock -> the transaction holding it. */
   readonly locks = new Map<string, Transaction>();
   readonly #released = new Set<() => void>();
+  #open = 0;
+  /** Called when the last open transaction ends. */
+  onIdle: () => void = () => {};
+
+  /** Starts a transaction on `session`, aborting any it still had open. */
+  begin(session: Session, txnNumber: number, startTs: ClusterTime): Transaction {
+    if (session.txn?.state === 'active') this.abort(session.txn);
+    session.txn = new Transaction(txnNumber, startTs, session.lsid);
+    this.#open += 1;
+    return session.txn;
+  }
+
+  /** Ends a transaction (its writes already committed, or dropped) and frees its locks. */
+  finish(txn: Transaction, state: 'committed' | 'aborted'): void {
+    if (txn.state !== 'active') return;
+    txn.state = state;
+    this.#open -= 1;
+    this.release(txn);
+    if (this.#open === 0) this.onIdle();
+  }
 
   get(lsid: Document | undefined): Session | undefined {
     if (!lsid) return undefined;
@@ -109,10 +129,9 @@ export class Sessions {
     for (const s of this.#sessions.values()) if (s.txn?.state === 'active' && s.txn.startedAt < cutoff) this.abort(s.txn);
   }
 
+  /** Open transactions. */
   get active(): number {
-    let n = 0;
-    for (const s of this.#sessions.values()) if (s.txn?.state === 'active') n += 1;
-    return n;
+    return this.#open;
   }
 
   get count(): number {
@@ -124,16 +143,14 @@ export class Sessions {
     txn.locks.add(key);
   }
 
-  release(txn: Transaction): void {
+  private release(txn: Transaction): void {
     for (const key of txn.locks) if (this.locks.get(key) === txn) this.locks.delete(key);
     txn.locks.clear();
     for (const wake of [...this.#released]) wake();
   }
 
   abort(txn: Transaction): void {
-    if (txn.state !== 'active') return;
-    txn.state = 'aborted';
-    this.release(txn);
+    this.finish(txn, 'aborted');
   }
 
   /** Resolves when some transaction releases its locks (or after `ms`). */

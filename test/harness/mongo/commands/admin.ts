@@ -163,8 +163,7 @@ function transactionCommand(ctx: CommandContext): Document {
     if (txn.state === 'committed') return { ok: 1 };
     if (txn.state === 'aborted') throw new CommandError(251, `Transaction ${txnNumber} has been aborted.`);
     ctx.state.commitTransaction(txn.entries, session.lsid, txnNumber);
-    txn.state = 'committed';
-    ctx.state.sessions.release(txn);
+    ctx.state.sessions.finish(txn, 'committed');
     return { ok: 1 };
   }
   if (txn.state === 'committed') throw new CommandError(256, `Transaction ${txnNumber} has been committed.`);

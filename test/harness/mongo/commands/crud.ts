@@ -223,7 +223,8 @@ const findAndModify: Handler = async (ctx) => {
   return { ...result, ok: 1 };
 };
 
-function readDocuments(ctx: CommandContext, name: string, filter: Document | undefined): Document[] {
+/** The documents a read starts from: one by _id when the filter pins it, else all. */
+export function readDocuments(ctx: CommandContext, name: string, filter: Document | undefined): Document[] {
   if (isOplogNamespace(ctx.db, name)) return oplogDocuments(ctx.state);
   const coll = ctx.access.collection(ctx.db, name);
   return visible(ctx, coll, ctx.db, name, filter);

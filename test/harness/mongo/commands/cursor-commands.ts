@@ -5,7 +5,7 @@ import { CommandError } from '../errors.ts';
 import { compileFilter, runAggregate } from '../query.ts';
 import type { ChangeStreamCursor } from '../cursors.ts';
 import { cursorReply, intArg, openCursor, takeBatch, type CommandContext, type Handler } from './context.ts';
-import { isOplogNamespace, oplogDocuments } from './oplog-view.ts';
+import { readDocuments } from './crud.ts';
 
 /** Default wait of an awaitData getMore with no maxTimeMS (SERVER-19665). */
 const DEFAULT_AWAIT_MS = 1000;
@@ -54,13 +54,12 @@ const aggregate: Handler = (ctx) => {
     docs = first.$documents as Document[];
     stages = stages.slice(1);
   } else if (typeof target === 'string') {
-    if (isOplogNamespace(ctx.db, target)) docs = oplogDocuments(ctx.state);
-    else docs = ctx.access.documents(ctx.db, target);
     // Filter first so only matching documents are copied for the pipeline.
     const head = stages[0];
-    if (head && '$match' in head) {
-      const test = compileFilter(head.$match as Document);
-      docs = docs.filter(test);
+    const match = head && '$match' in head ? (head.$match as Document) : undefined;
+    docs = readDocuments(ctx, target, match);
+    if (match) {
+      docs = docs.filter(compileFilter(match));
       stages = stages.slice(1);
     }
   } else {

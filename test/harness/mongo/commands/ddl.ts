@@ -127,8 +127,10 @@ const listCollections: Handler = (ctx) => {
 
 const listDatabases: Handler = (ctx) => {
   const test = compileFilter(ctx.body.filter as Document | undefined);
-  const rows = [...ctx.state.catalog.dbs.keys()]
-    .filter((name) => ctx.state.catalog.collections(name).length > 0)
+  const names = new Set(['admin', 'config', 'local']);
+  for (const name of ctx.state.catalog.dbs.keys()) if (ctx.state.catalog.collections(name).length > 0) names.add(name);
+  const rows = [...names]
+    .sort()
     .map((name) => {
       const docs = ctx.state.catalog.collections(name).reduce((n, c) => n + c.docs.size, 0);
       return { name, sizeOnDisk: docs * 256 + 4096, empty: docs === 0 };
