@@ -28,7 +28,7 @@ export class Collection {
   indexes: IndexSpec[] = [ID_INDEX];
   /** For each unique index (other than _id): index key -> document key. */
   readonly unique = new Map<string, Map<string, string>>();
-  /** Cluster time of the last committed write per document key (write conflicts). */
+  /** While transactions are open: cluster time of each document's last committed write (write conflicts, snapshots). */
   readonly lastWrite = new Map<string, ClusterTime>();
   /** While transactions are open: each document's earlier versions, oldest first, for snapshot reads. */
   readonly history = new Map<string, Array<{ ts: ClusterTime; before: Document | undefined }>>();
@@ -78,9 +78,11 @@ export class Collection {
     versions.push({ ts, before: this.docs.get(docKey) });
   }
 
-  /** Records the current version before a write, when snapshots may need it. */
+  /** Records the current version before a write, when an open transaction may need it. */
   beforeWrite(docKey: string, ts: ClusterTime, keepHistory: boolean): void {
-    if (keepHistory) this.remember(docKey, ts);
+    if (!keepHistory) return;
+    this.remember(docKey, ts);
+    this.lastWrite.set(docKey, ts);
   }
 
   /** The key a unique index gives `doc`. */
@@ -144,7 +146,10 @@ export class Catalog {
 
   /** Forgets earlier versions once no transaction can read them. */
   clearHistory(): void {
-    for (const coll of this.all()) coll.history.clear();
+    for (const coll of this.all()) {
+      coll.history.clear();
+      coll.lastWrite.clear();
+    }
   }
 
   get(db: string, name: string): Collection | undefined {
@@ -187,7 +192,6 @@ export class Catalog {
         if (old) target.removeFromIndexes(old);
         target.docs.set(key, doc);
         target.addToIndexes(doc, key);
-        target.lastWrite.set(key, entry.ts);
         return;
       }
       case 'delete': {
@@ -197,7 +201,6 @@ export class Catalog {
         coll.beforeWrite(key, entry.ts, this.keepHistory());
         if (old) coll.removeFromIndexes(old);
         coll.docs.delete(key);
-        coll.lastWrite.set(key, entry.ts);
         return;
       }
       case 'drop':

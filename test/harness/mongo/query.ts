@@ -47,6 +47,8 @@ export interface FindOptions {
   projection?: Document;
   skip?: number;
   limit?: number;
+  /** `docs` already holds only the document an `{_id: value}` filter pins. */
+  preFiltered?: boolean;
 }
 
 /** Filter, sort, skip, limit and project `docs`. Stored documents are never mutated. */
@@ -57,8 +59,10 @@ export function runFind(docs: Document[], opts: FindOptions): Document[] {
     if (sort.$natural === -1) rows = [...rows].reverse();
     delete sort.$natural;
   }
-  const test = compileFilter(opts.filter);
-  if (opts.filter && Object.keys(opts.filter).length > 0) rows = rows.filter(test);
+  const filter = opts.filter;
+  if (filter && Object.keys(filter).length > 0 && !(opts.preFiltered && Object.keys(filter).length === 1 && idEquality(filter))) {
+    rows = rows.filter(compileFilter(filter));
+  }
   if (sort && Object.keys(sort).length > 0) {
     rows = guarded('invalid sort', () => new Aggregator([{ $sort: sort }]).run(rows) as Document[]);
   }

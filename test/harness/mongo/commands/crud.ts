@@ -238,6 +238,7 @@ const find: Handler = (ctx) => {
   const limit = intArg(b, 'limit');
   const rows = runFind(readDocuments(ctx, name, filter), {
     filter,
+    preFiltered: !isOplogNamespace(ctx.db, name),
     sort: b.sort as Document | undefined,
     projection: b.projection as Document | undefined,
     skip: intArg(b, 'skip'),
