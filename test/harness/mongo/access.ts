@@ -106,10 +106,10 @@ export class Access {
     const overlay = this.txn?.view(coll.ns);
     if (!overlay) return;
     for (const index of coll.indexes) {
-      if (!index.unique || index.name === '_id_') continue;
+      if (!index.unique || index.name === '_id_' || !Collection.covers(index, doc)) continue;
       const key = Collection.indexKey(index, doc);
       for (const [otherKey, other] of overlay) {
-        if (other && otherKey !== docKey && Collection.indexKey(index, other) === key) {
+        if (other && otherKey !== docKey && Collection.covers(index, other) && Collection.indexKey(index, other) === key) {
           throw new CommandError(11000, `E11000 duplicate key error collection: ${coll.ns} index: ${index.name}`, {
             extra: { keyPattern: index.key },
           });

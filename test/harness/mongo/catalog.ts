@@ -6,6 +6,7 @@ import { UUID, type Document } from 'bson';
 import type { ClusterTime } from './cluster-time.ts';
 import { CommandError } from './errors.ts';
 import type { ChangeEntry } from './oplog.ts';
+import { Query } from 'mingo';
 import { getPath, valueKey } from './values.ts';
 
 export interface IndexSpec {
@@ -15,6 +16,8 @@ export interface IndexSpec {
   unique?: boolean;
   [option: string]: unknown;
 }
+
+const partialQueries = new WeakMap<IndexSpec, Query>();
 
 export const ID_INDEX: IndexSpec = { v: 2, key: { _id: 1 }, name: '_id_' };
 
@@ -85,6 +88,21 @@ export class Collection {
     this.lastWrite.set(docKey, ts);
   }
 
+  /** Whether a unique index covers `doc` (sparse: has an indexed field; partial: matches the filter). */
+  static covers(index: IndexSpec, doc: Document): boolean {
+    if (index.sparse && !Object.keys(index.key).some((field) => getPath(doc, field) !== undefined)) return false;
+    const partial = index.partialFilterExpression as Document | undefined;
+    if (partial) {
+      let query = partialQueries.get(index);
+      if (!query) {
+        query = new Query(partial);
+        partialQueries.set(index, query);
+      }
+      if (!query.test(doc)) return false;
+    }
+    return true;
+  }
+
   /** The key a unique index gives `doc`. */
   static indexKey(index: IndexSpec, doc: Document): string {
     return Object.keys(index.key)
@@ -95,7 +113,7 @@ export class Collection {
   /** Throws 11000 if `doc` would duplicate a unique key of another document. */
   checkUnique(doc: Document, docKey: string): void {
     for (const index of this.indexes) {
-      if (!index.unique || index.name === '_id_') continue;
+      if (!index.unique || index.name === '_id_' || !Collection.covers(index, doc)) continue;
       const key = Collection.indexKey(index, doc);
       const owner = this.unique.get(index.name)?.get(key);
       if (owner !== undefined && owner !== docKey) throw duplicateKey(this, index, doc);
@@ -104,15 +122,17 @@ export class Collection {
 
   addToIndexes(doc: Document, docKey: string): void {
     for (const index of this.indexes) {
-      if (!index.unique || index.name === '_id_') continue;
+      if (!index.unique || index.name === '_id_' || !Collection.covers(index, doc)) continue;
       this.unique.get(index.name)?.set(Collection.indexKey(index, doc), docKey);
     }
   }
 
-  removeFromIndexes(doc: Document): void {
+  removeFromIndexes(doc: Document, docKey: string): void {
     for (const index of this.indexes) {
-      if (!index.unique || index.name === '_id_') continue;
-      this.unique.get(index.name)?.delete(Collection.indexKey(index, doc));
+      if (!index.unique || index.name === '_id_' || !Collection.covers(index, doc)) continue;
+      const map = this.unique.get(index.name);
+      const key = Collection.indexKey(index, doc);
+      if (map?.get(key) === docKey) map.delete(key);
     }
   }
 
@@ -120,6 +140,7 @@ export class Collection {
   buildUnique(index: IndexSpec): Map<string, string> {
     const map = new Map<string, string>();
     for (const [docKey, doc] of this.docs) {
+      if (!Collection.covers(index, doc)) continue;
       const key = Collection.indexKey(index, doc);
       if (map.has(key)) throw duplicateKey(this, index, doc);
       map.set(key, docKey);
@@ -189,7 +210,7 @@ export class Catalog {
         const key = valueKey(doc._id);
         const old = target.docs.get(key);
         target.beforeWrite(key, entry.ts, this.keepHistory());
-        if (old) target.removeFromIndexes(old);
+        if (old) target.removeFromIndexes(old, key);
         target.docs.set(key, doc);
         target.addToIndexes(doc, key);
         return;
@@ -199,7 +220,7 @@ export class Catalog {
         const key = valueKey(entry.id);
         const old = coll.docs.get(key);
         coll.beforeWrite(key, entry.ts, this.keepHistory());
-        if (old) coll.removeFromIndexes(old);
+        if (old) coll.removeFromIndexes(old, key);
         coll.docs.delete(key);
         return;
       }

@@ -66,8 +66,15 @@ export async function dispatch(env: DispatchEnv, conn: ConnectionInfo, body: Doc
     }
     const handler = Object.hasOwn(env.handlers, name) ? env.handlers[name] : undefined;
     if (!handler) throw new CommandError(59, `no such command: '${name}'`);
-    if (retryableWrite && session && txnNumber !== undefined) {
-      const earlier = session.retryReplies.get(txnNumber);
+    if (session && txnNumber !== undefined && name !== 'commitTransaction' && name !== 'abortTransaction') {
+      if (txnNumber < session.highestTxnNumber) {
+        throw new CommandError(
+          225,
+          `Retryable write with txnNumber ${txnNumber} is prohibited on session ${session.id} because a newer retryable write with txnNumber ${session.highestTxnNumber} has already started on this session.`,
+        );
+      }
+      session.highestTxnNumber = txnNumber;
+      const earlier = retryableWrite ? session.retryReplies.get(txnNumber) : undefined;
       if (earlier) return withClusterTime(state, { ...earlier });
     }
     if (inTransaction && name !== 'commitTransaction' && name !== 'abortTransaction') {

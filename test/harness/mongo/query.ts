@@ -4,6 +4,7 @@
  */
 import { ObjectId, Timestamp, type Document } from 'bson';
 import { Aggregator, ProcessingMode, Query, update as mingoUpdate } from 'mingo';
+import { sortDocuments } from './compare.ts';
 import { CommandError } from './errors.ts';
 import { copyDocument, idFirst, isPlainObject, setPath, valueKey } from './values.ts';
 
@@ -63,9 +64,7 @@ export function runFind(docs: Document[], opts: FindOptions): Document[] {
   if (filter && Object.keys(filter).length > 0 && !(opts.preFiltered && Object.keys(filter).length === 1 && idEquality(filter))) {
     rows = rows.filter(compileFilter(filter));
   }
-  if (sort && Object.keys(sort).length > 0) {
-    rows = guarded('invalid sort', () => new Aggregator([{ $sort: sort }]).run(rows) as Document[]);
-  }
+  if (sort && Object.keys(sort).length > 0) rows = sortDocuments(rows, sort);
   const skip = opts.skip ?? 0;
   const limit = opts.limit ? Math.abs(opts.limit) : 0;
   if (skip || limit) rows = rows.slice(skip, limit ? skip + limit : undefined);

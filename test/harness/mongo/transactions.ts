@@ -50,6 +50,8 @@ export class Session {
   txn: Transaction | undefined;
   /** Replies of recent retryable writes by txnNumber: a retry is answered, not re-run. */
   readonly retryReplies = new Map<number, Document>();
+  /** Highest txnNumber seen; an older one is refused with 225 TransactionTooOld. */
+  highestTxnNumber = -1;
   lastUsed = Date.now();
 
   constructor(id: string, lsid: Document) {
