@@ -6,7 +6,7 @@ import { ObjectId, Timestamp, type Document } from 'bson';
 import { Aggregator, ProcessingMode, Query, update as mingoUpdate } from 'mingo';
 import { sortDocuments } from './compare.ts';
 import { CommandError } from './errors.ts';
-import { copyDocument, idFirst, isPlainObject, setPath, valueKey } from './values.ts';
+import { copyDocument, getPath, idFirst, isPlainObject, setPath, valueKey } from './values.ts';
 
 const UPDATE_OPERATORS = new Set([
   '$set', '$unset', '$inc', '$mul', '$min', '$max', '$rename', '$push', '$addToSet', '$pull', '$pullAll',
@@ -153,6 +153,40 @@ function checkIdUntouched(modifier: Document, id: unknown): void {
   }
 }
 
+const NUMERIC_OPS = new Set(['$inc', '$mul']);
+const ARRAY_OPS = new Set(['$push', '$addToSet', '$pull', '$pullAll', '$pop']);
+const NUMERIC_TYPES = new Set(['int', 'double', 'long', 'int32', 'decimal128']);
+
+function bsonTypeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (v instanceof Date) return 'date';
+  if (typeof v === 'object') return ((v as { _bsontype?: string })._bsontype ?? 'object').toLowerCase();
+  return typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'double') : typeof v;
+}
+
+/** The server's checks before an operator update: one operator per path, and operands of the right type. */
+function checkOperands(modifier: Document, doc: Document): void {
+  const paths: string[] = [];
+  for (const [op, fields] of Object.entries(modifier)) {
+    if (!isPlainObject(fields)) continue;
+    for (const path of Object.keys(fields)) {
+      const clash = paths.find((p) => p === path || p.startsWith(`${path}.`) || path.startsWith(`${p}.`));
+      if (clash !== undefined) throw new CommandError(40, `Updating the path '${path}' would create a conflict at '${clash}'`);
+      paths.push(path);
+      if (path.includes('$')) continue;
+      const current = getPath(doc, path);
+      if (current === undefined || current === null) continue;
+      if (NUMERIC_OPS.has(op) && !NUMERIC_TYPES.has(bsonTypeName(current))) {
+        throw new CommandError(14, `Cannot apply ${op} to a value of non-numeric type. {_id: ${JSON.stringify(doc._id)}} has the field '${path}' of non-numeric type ${bsonTypeName(current)}`);
+      }
+      if (ARRAY_OPS.has(op) && !Array.isArray(current)) {
+        throw new CommandError(2, `The field '${path}' must be an array but is of type ${bsonTypeName(current)} in document {_id: ${JSON.stringify(doc._id)}}`);
+      }
+    }
+  }
+}
+
 function immutableId(): CommandError {
   return new CommandError(66, "Performing an update on the path '_id' would modify the immutable field '_id'");
 }
@@ -175,6 +209,7 @@ export function applyUpdate(
     validateOperators(u);
     const modifier: Document = { ...u };
     if (!inserting) checkIdUntouched(modifier, base._id);
+    checkOperands(modifier, base);
     if (modifier.$currentDate) {
       modifier.$set = { ...(modifier.$set as Document | undefined), ...currentDates(modifier.$currentDate as Document, options.now) };
       delete modifier.$currentDate;

@@ -186,7 +186,8 @@ export function adminCommands(connections: () => number): Record<string, Handler
     dbStats: (ctx) => {
       const colls = ctx.state.catalog.collections(ctx.db);
       const objects = colls.reduce((n, c) => n + c.docs.size, 0);
-      return { db: ctx.db, collections: colls.length, objects, dataSize: objects * 256, ok: 1 };
+      const indexes = colls.reduce((n, c) => n + c.indexes.length, 0);
+      return { db: ctx.db, collections: colls.length, views: 0, objects, dataSize: objects * 256, storageSize: objects * 256, indexes, indexSize: indexes * 4096, ok: 1 };
     },
     getParameter: () => ({ featureCompatibilityVersion: { version: '7.0' }, ok: 1 }),
     getCmdLineOpts: () => ({ argv: ['mongod', '--replSet'], parsed: {}, ok: 1 }),
