@@ -29,17 +29,18 @@ export function compileFilter(filter: Document | undefined): (doc: Document) => 
   return (doc) => q.test(doc);
 }
 
-/** `_id` when the filter pins one document by equality, else undefined. */
-export function idEquality(filter: Document | undefined): { id: unknown } | undefined {
+/** The `_id` values a filter pins by equality or `$in` (other fields may still filter), else undefined. */
+export function idEquality(filter: Document | undefined): { ids: unknown[] } | undefined {
   if (!filter || !('_id' in filter)) return undefined;
   const id = filter._id;
   if (isPlainObject(id)) {
     const keys = Object.keys(id);
-    if (keys.length === 1 && keys[0] === '$eq') return { id: id.$eq };
+    if (keys.length === 1 && keys[0] === '$eq') return { ids: [id.$eq] };
+    if (keys.length === 1 && keys[0] === '$in' && Array.isArray(id.$in) && !id.$in.some((v) => v instanceof RegExp)) return { ids: id.$in };
     if (keys.some((k) => k.startsWith('$'))) return undefined;
   }
   if (id instanceof RegExp || Array.isArray(id)) return undefined;
-  return { id };
+  return { ids: [id] };
 }
 
 export interface FindOptions {
@@ -61,7 +62,7 @@ export function runFind(docs: Document[], opts: FindOptions): Document[] {
     delete sort.$natural;
   }
   const filter = opts.filter;
-  if (filter && Object.keys(filter).length > 0 && !(opts.preFiltered && Object.keys(filter).length === 1 && idEquality(filter))) {
+  if (filter && Object.keys(filter).length > 0 && !(opts.preFiltered && Object.keys(filter).length === 1 && idEquality(filter)?.ids.length === 1)) {
     rows = rows.filter(compileFilter(filter));
   }
   if (sort && Object.keys(sort).length > 0) rows = sortDocuments(rows, sort);

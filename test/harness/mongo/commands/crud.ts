@@ -76,8 +76,16 @@ function visible(ctx: CommandContext, coll: Collection | undefined, db: string, 
   if (!coll) return [];
   const byId = idEquality(filter);
   if (byId) {
-    const doc = ctx.access.byId(db, name, byId.id);
-    return doc ? [doc] : [];
+    const seen = new Set<string>();
+    const docs: Document[] = [];
+    for (const id of byId.ids) {
+      const key = valueKey(id);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const doc = ctx.access.byId(db, name, id);
+      if (doc) docs.push(doc);
+    }
+    return docs;
   }
   return ctx.access.documents(db, name);
 }
