@@ -1,0 +1,223 @@
+/**
+ * Capture: one database-level change stream on the till's POS database, so a
+ * write from any local client is seen. Each batch of changes goes to the
+ * outbox in the same local transaction that moves the capture checkpoint.
+ *
+ * Echo suppression: every pull-apply transaction writes the APPLY_MARKER
+ * document first, so its events arrive first in their transaction; capture
+ * remembers that transaction's key and skips the rest of it. Keys of groups
+ * still open at a checkpoint are saved with it, so a restart in the middle of
+ * one does not push the engine's own writes back.
+ */
+import type { ChangeStream, Document } from 'mongodb';
+import type { LocalStore, OutboxEntry } from './local-store.ts';
+import { contentHash, RAW_BSON, type DocumentId } from './documents.ts';
+import { EventQueue, QueueClosed, transactionKey, type ChangeEvent } from './event-queue.ts';
+import { encodeVersion, HybridClock } from './hlc.ts';
+import type { Logger } from './log.ts';
+import { APPLY_MARKER } from './names.ts';
+import type { PolicyTable } from './policy.ts';
+
+const REMEMBERED_TXNS = 64;
+const IDLE_CHECKPOINT_MS = 5_000;
+
+export interface CaptureDeps {
+  store: LocalStore;
+  clock: HybridClock;
+  deviceId: string;
+  policies: () => PolicyTable;
+  log: Logger;
+  batchSize: number;
+  /** After each committed batch: outbox entries written (0 for skipped-only batches). */
+  onCommitted(captured: number, wallTimes: Date[]): void;
+  /** A failure the loop will retry; `fatal` when the stream cannot resume from its checkpoint. */
+  onError(err: unknown, fatal: boolean): void;
+  /** Waits before reopening after a failure. */
+  delay(attempt: number): Promise<void>;
+}
+
+export class Capture {
+  readonly #d: CaptureDeps;
+  #queue: EventQueue | undefined;
+  #seq = 0;
+  readonly #engineTxns = new Set<string>();
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #lastCheckpointAt = 0;
+  #lastToken: unknown;
+
+  constructor(deps: CaptureDeps) {
+    this.#d = deps;
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    const checkpoint = await this.#d.store.loadCheckpoint('capture');
+    this.#seq = checkpoint?.seq ?? 0;
+    for (const key of checkpoint?.engineTxns ?? []) this.#engineTxns.add(key);
+    this.#lastToken = checkpoint?.token;
+    await this.#open(checkpoint?.token);
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#queue?.close();
+    await this.#loop;
+    this.#loop = undefined;
+  }
+
+  /** Highest outbox sequence number written so far. */
+  get lastSeq(): number {
+    return this.#seq;
+  }
+
+  async #open(token: unknown): Promise<void> {
+    const stream: ChangeStream<Document, ChangeEvent> = this.#d.store.pos.watch<Document, ChangeEvent>([], {
+      ...RAW_BSON,
+      fullDocument: 'whenAvailable',
+      showExpandedEvents: true,
+      maxAwaitTimeMS: 500,
+      batchSize: this.#d.batchSize,
+      ...(token ? { startAfter: token } : {}),
+    });
+    this.#queue = new EventQueue(stream);
+    if (!token) await this.#saveIdleCheckpoint(true);
+  }
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    while (this.#running) {
+      try {
+        const events = await (this.#queue as EventQueue).take(this.#d.batchSize, 1000);
+        if (events.length === 0) await this.#saveIdleCheckpoint(false);
+        else await this.#commit(events);
+        attempt = 0;
+      } catch (err) {
+        if (!this.#running) break;
+        const invalidated = err instanceof Invalidated;
+        if (!invalidated && !(err instanceof QueueClosed)) {
+          this.#d.onError(err, false);
+          this.#d.log.warn({ event: 'capture.stream-failed', error: String(err) }, 'capture stream failed; reopening from the checkpoint');
+          await this.#d.delay(attempt++);
+        }
+        await this.#queue?.close();
+        if (!this.#running) break;
+        try {
+          await this.#open(this.#lastToken);
+        } catch (openErr) {
+          this.#d.onError(openErr, true);
+          this.#d.log.error({ event: 'capture.reopen-failed', error: String(openErr) }, 'capture cannot resume from its checkpoint');
+          await this.#d.delay(attempt++);
+        }
+      }
+    }
+  }
+
+  /** When idle, moves the checkpoint to the stream's post-batch token so a restart rescans little. */
+  async #saveIdleCheckpoint(force: boolean): Promise<void> {
+    const token = this.#queue?.resumeToken;
+    if (!token || (!force && Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS)) return;
+    if (!force && JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
+    await this.#d.store.saveCheckpoint({
+      _id: 'capture',
+      token,
+      seq: this.#seq,
+      clock: encodeVersion(this.#d.clock.last),
+      engineTxns: [...this.#engineTxns],
+      at: new Date(),
+    });
+    this.#lastToken = token;
+    this.#lastCheckpointAt = Date.now();
+  }
+
+  #rememberEngineTxn(key: string): void {
+    this.#engineTxns.add(key);
+    if (this.#engineTxns.size > REMEMBERED_TXNS) this.#engineTxns.delete(this.#engineTxns.values().next().value as string);
+  }
+
+  async #commit(events: ChangeEvent[]): Promise<void> {
+    const { store, deviceId } = this.#d;
+    const policies = this.#d.policies();
+    const tentative = new HybridClock(deviceId, { last: this.#d.clock.last });
+    const session = store.client.startSession();
+    const newCollections: string[] = [];
+    let invalidated = false;
+    let written: OutboxEntry[] = [];
+    let seq = this.#seq;
+    const lastToken = events[events.length - 1]?._id;
+    try {
+      await session.withTransaction(async () => {
+        seq = this.#seq;
+        const entries: OutboxEntry[] = [];
+        const versionOps: Document[] = [];
+        const now = new Date();
+        for (const ev of events) {
+          const key = transactionKey(ev);
+          const coll = (ev as { ns?: { coll?: string } }).ns?.coll;
+          if (coll === APPLY_MARKER) {
+            if (key) this.#rememberEngineTxn(key);
+            continue;
+          }
+          if (key && this.#engineTxns.has(key)) continue;
+          const op = ev.operationType;
+          if (op === 'invalidate') {
+            invalidated = true;
+            break;
+          }
+          if (op === 'create' && coll) {
+            newCollections.push(coll);
+            continue;
+          }
+          if (op === 'drop' || op === 'rename' || op === 'dropDatabase') {
+            this.#d.log.warn({ event: 'capture.ddl-not-synced', operation: op, collection: coll }, 'collection-level change is not synced');
+            continue;
+          }
+          if (!coll || !policies.shouldPush(coll)) continue;
+          const id = (ev as { documentKey?: { _id: DocumentId } }).documentKey?._id ?? null;
+          const wall = (ev as { wallTime?: Date }).wallTime ?? now;
+          if (op === 'insert' || op === 'replace' || op === 'update') {
+            let doc = (ev as { fullDocument?: Document | null }).fullDocument ?? null;
+            // No post-image (images were off): the current document is the best there is.
+            if (!doc) doc = await store.posCollection(coll).findOne({ _id: id }, { session });
+            if (!doc) continue; // deleted since; its delete event follows
+            const v = encodeVersion(tentative.tick(wall.getTime()));
+            seq += 1;
+            entries.push({ _id: seq, c: coll, id, op: 'upsert', doc, v, at: now, wall });
+            versionOps.push({ updateOne: { filter: { _id: { c: coll, id } }, update: { $set: { v, h: contentHash(doc) } }, upsert: true } });
+          } else if (op === 'delete') {
+            const v = encodeVersion(tentative.tick(wall.getTime()));
+            seq += 1;
+            entries.push({ _id: seq, c: coll, id, op: 'delete', v, at: now, wall });
+            versionOps.push({ updateOne: { filter: { _id: { c: coll, id } }, update: { $set: { v, h: null } }, upsert: true } });
+          }
+        }
+        if (entries.length > 0) await store.outbox.insertMany(entries, { session });
+        if (versionOps.length > 0) await store.versions.bulkWrite(versionOps as never[], { session, ordered: true });
+        await store.saveCheckpoint(
+          { _id: 'capture', token: lastToken, seq, clock: encodeVersion(tentative.last), engineTxns: [...this.#engineTxns], at: now },
+          session,
+        );
+        written = entries;
+      });
+    } finally {
+      await session.endSession();
+    }
+    // Invariant: in-memory state moves only after the transaction committed.
+    this.#seq = seq;
+    this.#lastToken = lastToken;
+    this.#lastCheckpointAt = Date.now();
+    this.#d.clock.receive(tentative.last);
+    for (const coll of newCollections) await store.enableImages(coll);
+    this.#d.onCommitted(written.length, written.map((e) => e.wall));
+    if (invalidated) throw new Invalidated();
+  }
+}
+
+/** The POS database was dropped: the stream ends and reopens after the invalidate. */
+class Invalidated extends Error {
+  constructor() {
+    super('capture stream invalidated');
+  }
+}

@@ -1,0 +1,336 @@
+/**
+ * The sync engine: capture, push and pull wired together, with state, status
+ * and events. Free of Electron: the desktop app and the headless agent both
+ * use `createSyncEngine`.
+ */
+import { EventEmitter } from 'node:events';
+import { MongoClient, type Document } from 'mongodb';
+import type { SyncErrorInfo, SyncState, SyncStatus } from '../../src-shared/status.ts';
+import { Backoff } from './backoff.ts';
+import { Capture } from './capture.ts';
+import type { SyncConfig } from './config.ts';
+import { describeError, isUnreachable, SyncError } from './errors.ts';
+import { decodeVersion, HybridClock, type Version } from './hlc.ts';
+import { Hub } from './hub.ts';
+import { LocalStore, type ConflictRecord, type QuarantineRecord } from './local-store.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { oplogHeadroomHours } from './oplog-headroom.ts';
+import { PolicyTable, type CollectionPolicy } from './policy.ts';
+import { Pull } from './pull.ts';
+import { Push } from './push.ts';
+import { StatusTracker } from './status-tracker.ts';
+
+export interface SyncEngineEvents {
+  status: [SyncStatus];
+  state: [SyncState, SyncState];
+  conflict: [ConflictRecord];
+  error: [SyncErrorInfo];
+  quarantine: [QuarantineRecord];
+}
+
+export interface ConflictQuery {
+  collection?: string;
+  /** 0-based page, newest first. */
+  page?: number;
+  pageSize?: number;
+}
+
+export interface ConflictPage {
+  total: number;
+  items: ConflictRecord[];
+}
+
+export interface SyncEngineOptions {
+  log?: Logger;
+  /** Name the clients give the servers (appName). */
+  appName?: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class SyncEngine extends EventEmitter<SyncEngineEvents> {
+  readonly config: SyncConfig;
+  readonly #log: Logger;
+  readonly #appName: string;
+  #local: MongoClient | undefined;
+  #store: LocalStore | undefined;
+  #deviceId = '';
+  #clock: HybridClock | undefined;
+  #policies: PolicyTable;
+  #tracker: StatusTracker | undefined;
+  #capture: Capture | undefined;
+  #push: Push | undefined;
+  #pull: Pull | undefined;
+  #hub: Hub | undefined;
+  #hubConnecting: Promise<void> | undefined;
+  #enabled = true;
+  #started = false;
+  #stopping = false;
+  #timer: NodeJS.Timeout | undefined;
+  #state: SyncState = 'starting';
+  #lastStatus: SyncStatus | undefined;
+  #captureCommits = 0;
+
+  constructor(config: SyncConfig, options: SyncEngineOptions = {}) {
+    super();
+    this.config = config;
+    this.#log = (options.log ?? silentLogger).child({ component: 'sync-engine' });
+    this.#appName = options.appName ?? 'tillsync';
+    this.#policies = new PolicyTable(config.collections);
+  }
+
+  get deviceId(): string {
+    return this.#deviceId;
+  }
+
+  #backoff(): (attempt: number) => Promise<void> {
+    const backoff = new Backoff({ initialMs: this.config.retry.initialMs, maxMs: this.config.retry.maxMs });
+    return async (attempt: number) => {
+      if (attempt === 0) backoff.reset();
+      await sleep(backoff.next());
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.#started || this.#local) return;
+    const local = new MongoClient(this.config.local.uri, { appName: `${this.#appName}-local`, serverSelectionTimeoutMS: 10_000 });
+    await local.connect();
+    this.#local = local;
+    const store = new LocalStore(local, this.config.database, this.config.engineDatabase);
+    await store.init();
+    this.#store = store;
+    this.#deviceId = await store.deviceId(this.config.deviceId);
+    if (this.config.deviceId && this.config.deviceId !== this.#deviceId) {
+      this.#log.warn({ event: 'engine.device-id-kept', configured: this.config.deviceId, kept: this.#deviceId }, 'this till already has a device id; keeping it');
+    }
+    this.#enabled = await store.loadEnabled();
+    this.#clock = new HybridClock(this.#deviceId, { maxDriftMs: this.config.maxClockDriftMs, last: await this.#restoredClock(store) });
+    const tracker = new StatusTracker(this.#deviceId);
+    this.#tracker = tracker;
+    const log = this.#log.child({ device: this.#deviceId });
+    this.#capture = new Capture({
+      store,
+      clock: this.#clock,
+      deviceId: this.#deviceId,
+      policies: () => this.#policies,
+      log,
+      batchSize: this.config.batchSize,
+      onCommitted: (count) => {
+        this.#captureCommits += 1;
+        tracker.captured(Date.now());
+        if (count > 0) this.#push?.wake();
+      },
+      onError: (err, fatal) => this.#onError(err, 'local', fatal),
+      delay: this.#backoff(),
+    });
+    this.#push = new Push({
+      store,
+      deviceId: this.#deviceId,
+      log,
+      batchSize: this.config.batchSize,
+      hub: () => this.#hub,
+      onPushed: (accepted) => tracker.pushed(accepted.map((e) => e.wall.getTime()), Date.now()),
+      onConflicts: (conflicts) => this.#onConflicts(conflicts),
+      onError: (err) => this.#onError(err, 'hub', false),
+      onIdle: () => tracker.reachable(),
+      delay: this.#backoff(),
+    });
+    this.#pull = new Pull({
+      store,
+      deviceId: this.#deviceId,
+      clock: this.#clock,
+      policies: () => this.#policies,
+      log,
+      batchSize: this.config.batchSize,
+      hub: () => this.#hub,
+      captureSettled: () => this.#captureSettled(),
+      onApplied: (ops) => tracker.pulled(ops.map((op) => op.wall.getTime()), Date.now()),
+      onCaughtUp: (value) => tracker.caughtUp(value, Date.now()),
+      onConflicts: (conflicts) => this.#onConflicts(conflicts),
+      onQuarantined: (records) => this.#onQuarantined(records),
+      onError: (err, fatal) => this.#onError(err, 'hub', fatal),
+      delay: this.#backoff(),
+    });
+    await this.#capture.start();
+    this.#started = true;
+    this.#log.info({ event: 'engine.started', device: this.#deviceId, enabled: this.#enabled, database: this.config.database }, 'sync engine started');
+    if (this.#enabled) this.#connectHub();
+    this.#timer = setInterval(() => void this.#refresh(), this.config.statusIntervalMs);
+    this.#timer.unref();
+    await this.#refresh();
+  }
+
+  async #restoredClock(store: LocalStore): Promise<Version | undefined> {
+    let last: Version | undefined;
+    for (const name of ['capture', 'pull'] as const) {
+      const clock = (await store.loadCheckpoint(name))?.clock;
+      if (!clock) continue;
+      const v = decodeVersion(clock);
+      if (!last || v.wall > last.wall || (v.wall === last.wall && v.counter > last.counter)) last = { ...v, device: this.#deviceId };
+    }
+    return last;
+  }
+
+  /** Waits a moment so capture can take local changes made just before. */
+  async #captureSettled(): Promise<void> {
+    const before = this.#captureCommits;
+    const deadline = Date.now() + 1_000;
+    while (Date.now() < deadline && this.#captureCommits === before) await sleep(20);
+  }
+
+  #connectHub(): void {
+    if (this.#hubConnecting || this.#hub) return;
+    const backoff = this.#backoff();
+    this.#hubConnecting = (async () => {
+      for (let attempt = 0; this.#enabled && !this.#stopping && !this.#hub; attempt += 1) {
+        try {
+          const hub = await Hub.connect(this.config.hub.uri, this.config.database, `${this.#appName}-${this.#deviceId}`);
+          if (!this.#enabled || this.#stopping) {
+            await hub.close();
+            break;
+          }
+          this.#hub = hub;
+          this.#tracker?.reachable();
+          this.#log.info({ event: 'engine.hub-connected' }, 'connected to the hub');
+          await this.#pull?.start();
+          this.#push?.start();
+          this.#push?.wake();
+        } catch (err) {
+          this.#onError(err, 'hub', false);
+          await backoff(attempt);
+        }
+      }
+    })().finally(() => {
+      this.#hubConnecting = undefined;
+      void this.#refresh();
+    });
+  }
+
+  async #disconnectHub(): Promise<void> {
+    await this.#hubConnecting;
+    await this.#push?.stop();
+    await this.#pull?.stop();
+    const hub = this.#hub;
+    this.#hub = undefined;
+    await hub?.close();
+  }
+
+  #onError(err: unknown, side: 'hub' | 'local', fatal: boolean): void {
+    const described = err instanceof SyncError ? err : describeError(err, side);
+    const info = described.toInfo();
+    if (side === 'hub' && isUnreachable(err)) this.#tracker?.unreachable(info);
+    else if (fatal) this.#tracker?.fatal(info);
+    else this.#tracker?.failed(info);
+    this.#log.warn({ event: 'engine.error', side, reason: info.reason, error: String(err) }, info.message);
+    this.emit('error', info);
+  }
+
+  #onConflicts(conflicts: ConflictRecord[]): void {
+    for (const c of conflicts) {
+      this.#log.info({ event: 'engine.conflict', collection: c.collection, winner: c.winner, rule: c.rule }, 'conflict resolved');
+      this.emit('conflict', c);
+    }
+  }
+
+  #onQuarantined(records: QuarantineRecord[]): void {
+    for (const r of records) {
+      this.#log.warn({ event: 'engine.quarantined', collection: r.collection, reason: r.reason }, 'a change could not be applied and was set aside');
+      this.emit('quarantine', r);
+    }
+  }
+
+  async #refresh(): Promise<void> {
+    const store = this.#store;
+    const tracker = this.#tracker;
+    if (!store || !tracker) return;
+    try {
+      const { depth, oldest } = await store.outboxStats();
+      tracker.outbox(depth, oldest?.getTime() ?? null);
+      tracker.conflicts(await store.conflicts.estimatedDocumentCount());
+      const quarantineCount = await store.quarantine.estimatedDocumentCount();
+      const latest = quarantineCount === 0 ? [] : await store.quarantine.find({}).sort({ at: -1 }).limit(5).toArray();
+      tracker.quarantined({
+        count: quarantineCount,
+        latest: latest.map((q) => ({ collection: q.collection, documentId: JSON.stringify(q.documentId), reason: q.reason, at: q.at.getTime() })),
+      });
+      tracker.oplogHeadroom(await oplogHeadroomHours(store.client));
+      if (this.#tracker && !this.#stopping) this.#tracker.fatal(null);
+    } catch (err) {
+      this.#onError(err, 'local', true);
+    }
+    const status = this.status();
+    this.#lastStatus = status;
+    if (status.state !== this.#state) {
+      const previous = this.#state;
+      this.#state = status.state;
+      this.#log.info({ event: 'engine.state', from: previous, to: status.state, outbox: status.outbox.depth }, `sync is ${status.state}`);
+      this.emit('state', status.state, previous);
+    }
+    this.emit('status', status);
+  }
+
+  status(): SyncStatus {
+    const tracker = this.#tracker;
+    if (!tracker) {
+      return new StatusTracker(this.#deviceId || 'unknown').snapshot({ enabled: this.#enabled, started: false, hubConnected: false }, Date.now());
+    }
+    return tracker.snapshot({ enabled: this.#enabled, started: this.#started, hubConnected: this.#hub !== undefined }, Date.now());
+  }
+
+  get lastStatus(): SyncStatus | undefined {
+    return this.#lastStatus;
+  }
+
+  /** Turns hub traffic on or off; the choice is kept across restarts. Capture goes on either way. */
+  async setEnabled(enabled: boolean): Promise<void> {
+    if (!this.#store) throw new SyncError('internal', 'the engine is not started');
+    await this.#store.saveEnabled(enabled);
+    this.#enabled = enabled;
+    this.#log.info({ event: 'engine.enabled', enabled }, enabled ? 'sync enabled' : 'sync paused');
+    if (enabled) this.#connectHub();
+    else await this.#disconnectHub();
+    await this.#refresh();
+  }
+
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
+  /** Changes collection policies; they take effect for the next change, without a restart. */
+  setPolicies(policies: Record<string, Partial<CollectionPolicy>>): void {
+    this.#policies = this.#policies.with(policies);
+  }
+
+  get policies(): PolicyTable {
+    return this.#policies;
+  }
+
+  async listConflicts(query: ConflictQuery = {}): Promise<ConflictPage> {
+    if (!this.#store) throw new SyncError('internal', 'the engine is not started');
+    const filter: Document = query.collection ? { collection: query.collection } : {};
+    const pageSize = Math.min(Math.max(query.pageSize ?? 20, 1), 200);
+    const page = Math.max(query.page ?? 0, 0);
+    const [total, items] = await Promise.all([
+      this.#store.conflicts.countDocuments(filter),
+      this.#store.conflicts.find(filter).sort({ at: -1, _id: -1 }).skip(page * pageSize).limit(pageSize).toArray(),
+    ]);
+    return { total, items };
+  }
+
+  /** Stops cleanly: streams closed, checkpoints written, connections closed. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#disconnectHub();
+    await this.#capture?.stop();
+    await this.#local?.close();
+    this.#local = undefined;
+    this.#started = false;
+    this.#log.info({ event: 'engine.stopped' }, 'sync engine stopped');
+  }
+}
+
+export function createSyncEngine(config: SyncConfig, options: SyncEngineOptions = {}): SyncEngine {
+  return new SyncEngine(config, options);
+}

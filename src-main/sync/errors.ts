@@ -1,0 +1,56 @@
+/** The engine's errors: a stable reason, and words a till operator can act on. */
+import { MongoNetworkError, MongoServerSelectionError, MongoServerError, MongoNetworkTimeoutError, MongoTopologyClosedError } from 'mongodb';
+import type { SyncErrorInfo } from '../../src-shared/status.ts';
+
+export type SyncErrorReason =
+  | 'hub-unreachable'
+  | 'local-unreachable'
+  | 'hub-rejected'
+  | 'local-rejected'
+  | 'history-lost'
+  | 'config'
+  | 'internal';
+
+export class SyncError extends Error {
+  readonly reason: SyncErrorReason;
+  constructor(reason: SyncErrorReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SyncError';
+    this.reason = reason;
+  }
+
+  toInfo(at = Date.now()): SyncErrorInfo {
+    return { reason: this.reason, message: this.message, at };
+  }
+}
+
+/** A network or server-selection failure: the other side is not there right now. */
+export function isUnreachable(err: unknown): boolean {
+  if (err instanceof MongoNetworkError || err instanceof MongoNetworkTimeoutError) return true;
+  if (err instanceof MongoServerSelectionError || err instanceof MongoTopologyClosedError) return true;
+  if (err instanceof MongoServerError) {
+    return err.hasErrorLabel('RetryableWriteError') || err.hasErrorLabel('ResumableChangeStreamError') || [6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436].includes(Number(err.code));
+  }
+  return false;
+}
+
+/** Change history the stream needs is gone (or its token is unusable): the stream must be rebuilt. */
+export function isHistoryLost(err: unknown): boolean {
+  return err instanceof MongoServerError && [286, 280, 260, 9, 40647].includes(Number(err.code));
+}
+
+/** Plain words for an error, for the status and the dashboard. */
+export function describeError(err: unknown, side: 'hub' | 'local'): SyncError {
+  if (err instanceof SyncError) return err;
+  const where = side === 'hub' ? 'the head-office hub' : "this till's database";
+  if (isUnreachable(err)) {
+    return new SyncError(side === 'hub' ? 'hub-unreachable' : 'local-unreachable', `Cannot reach ${where}. Changes are kept and will sync when it is back.`, { cause: err });
+  }
+  if (isHistoryLost(err)) {
+    return new SyncError('history-lost', `The change history of ${where} no longer reaches back far enough; a full comparison is needed.`, { cause: err });
+  }
+  if (err instanceof MongoServerError) {
+    return new SyncError(side === 'hub' ? 'hub-rejected' : 'local-rejected', `${where} refused a change: ${err.message} (code ${String(err.code)})`, { cause: err });
+  }
+  return new SyncError('internal', `Unexpected problem: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}

@@ -1,0 +1,82 @@
+/**
+ * The hub side: a client with short timeouts (an unreachable hub must show as
+ * offline within seconds, not hang), the hub database with raw BSON types, and
+ * how to read the version of a hub document.
+ */
+import { MongoClient, type Collection, type Db, type Document } from 'mongodb';
+import { contentHash, RAW_BSON, readSyncMeta, type AnyDocument, type DocumentId } from './documents.ts';
+import { encodeVersion } from './hlc.ts';
+import { PUSH_MARKER, TOMBSTONES } from './names.ts';
+
+export interface Tombstone {
+  _id: { c: string; id: DocumentId };
+  v: string;
+  o: string;
+  at: Date;
+}
+
+export interface HubVersion {
+  v: string;
+  o: string;
+}
+
+export class Hub {
+  readonly client: MongoClient;
+  readonly db: Db;
+
+  private constructor(client: MongoClient, database: string) {
+    this.client = client;
+    this.db = client.db(database, RAW_BSON);
+  }
+
+  static async connect(uri: string, database: string, appName: string): Promise<Hub> {
+    const client = new MongoClient(uri, {
+      appName,
+      serverSelectionTimeoutMS: 5_000,
+      connectTimeoutMS: 5_000,
+      socketTimeoutMS: 20_000,
+      heartbeatFrequencyMS: 2_000,
+      maxPoolSize: 8,
+    });
+    await client.connect();
+    const hub = new Hub(client, database);
+    await hub.init();
+    return hub;
+  }
+
+  private async init(): Promise<void> {
+    const names = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+    for (const name of [PUSH_MARKER, TOMBSTONES]) {
+      if (!names.has(name)) await this.db.createCollection(name).catch((err: { code?: number }) => {
+        if (err.code !== 48) throw err;
+      });
+    }
+  }
+
+  collection(name: string): Collection<AnyDocument> {
+    return this.db.collection<AnyDocument>(name, RAW_BSON);
+  }
+
+  get tombstones(): Collection<Tombstone> {
+    return this.db.collection<Tombstone>(TOMBSTONES, RAW_BSON);
+  }
+
+  get pushMarker(): Collection<{ _id: string; seq: number; at: Date }> {
+    return this.db.collection(PUSH_MARKER);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close(true);
+  }
+}
+
+/**
+ * The version of a hub document. Its `_sync` holds it when the engine wrote the
+ * current content; a document changed since by a client that knows nothing of
+ * sync (HQ back-office) has a newer, unstamped version: it counts as now.
+ */
+export function hubVersionOf(doc: Document, now = Date.now()): HubVersion {
+  const meta = readSyncMeta(doc);
+  if (meta && !('malformed' in meta) && meta.h === contentHash(doc)) return { v: meta.v, o: meta.o };
+  return { v: encodeVersion({ wall: now, counter: 0, device: 'hub' }), o: 'hub' };
+}

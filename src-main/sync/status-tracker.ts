@@ -1,0 +1,146 @@
+/**
+ * Everything the engine knows about how sync is going, kept as it happens, and
+ * turned into the `SyncStatus` the agent, the tray and the dashboard show.
+ * Pure apart from the time it is given.
+ */
+import type { LagPoint, SyncErrorInfo, SyncState, SyncStatus } from '../../src-shared/status.ts';
+import { LagSeries, LagWindow, RateMeter } from './lag-window.ts';
+
+const QUARANTINE_SHOWN = 5;
+
+export interface StatusInputs {
+  enabled: boolean;
+  started: boolean;
+  hubConnected: boolean;
+}
+
+export class StatusTracker {
+  readonly deviceId: string;
+  readonly #pushLag = new LagWindow();
+  readonly #pullLag = new LagWindow();
+  readonly #series = new LagSeries();
+  readonly #pushRate = new RateMeter();
+  readonly #pullRate = new RateMeter();
+  #hubReachable = true;
+  #fatal: SyncErrorInfo | null = null;
+  #lastError: SyncErrorInfo | null = null;
+  #pullCaughtUp = false;
+  #outboxDepth = 0;
+  #oldestPending: number | null = null;
+  #lastSyncedAt: number | null = null;
+  #conflictCount = 0;
+  #quarantine: SyncStatus['quarantine'] = { count: 0, latest: [] };
+  #checkpointAt: { capture: number | null; pull: number | null } = { capture: null, pull: null };
+  #oplogHeadroomHours: number | null = null;
+  readonly #warnings = new Map<string, string>();
+
+  constructor(deviceId: string) {
+    this.deviceId = deviceId;
+  }
+
+  pushed(wallTimes: number[], now: number): void {
+    for (const wall of wallTimes) {
+      this.#pushLag.record(now - wall, now);
+      this.#series.record('push', now - wall, now);
+    }
+    this.#pushRate.add(wallTimes.length, now);
+    this.#checkpointAt.capture ??= now;
+    this.reachable();
+  }
+
+  pulled(wallTimes: number[], now: number): void {
+    for (const wall of wallTimes) {
+      this.#pullLag.record(now - wall, now);
+      this.#series.record('pull', now - wall, now);
+    }
+    this.#pullRate.add(wallTimes.length, now);
+    this.#checkpointAt.pull = now;
+    this.reachable();
+  }
+
+  captured(now: number): void {
+    this.#checkpointAt.capture = now;
+  }
+
+  caughtUp(value: boolean, now: number): void {
+    this.#pullCaughtUp = value;
+    if (value) {
+      this.#checkpointAt.pull ??= now;
+      this.reachable();
+    }
+  }
+
+  reachable(): void {
+    this.#hubReachable = true;
+  }
+
+  unreachable(error: SyncErrorInfo): void {
+    this.#hubReachable = false;
+    this.#lastError = error;
+  }
+
+  failed(error: SyncErrorInfo): void {
+    this.#lastError = error;
+  }
+
+  fatal(error: SyncErrorInfo | null): void {
+    this.#fatal = error;
+    if (error) this.#lastError = error;
+  }
+
+  outbox(depth: number, oldestWall: number | null): void {
+    this.#outboxDepth = depth;
+    this.#oldestPending = oldestWall;
+  }
+
+  conflicts(count: number): void {
+    this.#conflictCount = count;
+  }
+
+  quarantined(summary: SyncStatus['quarantine']): void {
+    this.#quarantine = { count: summary.count, latest: summary.latest.slice(0, QUARANTINE_SHOWN) };
+  }
+
+  oplogHeadroom(hours: number | null): void {
+    this.#oplogHeadroomHours = hours;
+  }
+
+  warn(key: string, message: string | null): void {
+    if (message === null) this.#warnings.delete(key);
+    else this.#warnings.set(key, message);
+  }
+
+  state(inputs: StatusInputs): SyncState {
+    if (!inputs.enabled) return 'disabled';
+    if (this.#fatal) return 'error';
+    if (!inputs.started) return 'starting';
+    if (!inputs.hubConnected || !this.#hubReachable) return 'offline';
+    if (this.#outboxDepth > 0 || !this.#pullCaughtUp) return 'syncing';
+    return 'synced';
+  }
+
+  snapshot(inputs: StatusInputs, now: number): SyncStatus {
+    const state = this.state(inputs);
+    if (state === 'synced') this.#lastSyncedAt = now;
+    const series: LagPoint[] = this.#series.points(now);
+    return {
+      state,
+      deviceId: this.deviceId,
+      enabled: inputs.enabled,
+      lastSyncedAt: this.#lastSyncedAt,
+      lag: { push: this.#pushLag.stats(now), pull: this.#pullLag.stats(now) },
+      lagSeries: series,
+      outbox: { depth: this.#outboxDepth, oldestPendingAgeMs: this.#oldestPending === null ? null : Math.max(0, now - this.#oldestPending) },
+      rates: { pushPerSec: this.#pushRate.perSecond(now), pullPerSec: this.#pullRate.perSecond(now) },
+      conflicts: { count: this.#conflictCount },
+      lastError: this.#lastError,
+      checkpointAgeMs: {
+        capture: this.#checkpointAt.capture === null ? null : now - this.#checkpointAt.capture,
+        pull: this.#checkpointAt.pull === null ? null : now - this.#checkpointAt.pull,
+      },
+      oplogHeadroomHours: this.#oplogHeadroomHours,
+      quarantine: this.#quarantine,
+      warnings: [...this.#warnings.values()],
+    };
+  }
+}
