@@ -138,9 +138,9 @@ export class Capture {
   }
 
   async #commit(events: ChangeEvent[]): Promise<void> {
-    const { store, deviceId } = this.#d;
+    const { store } = this.#d;
     const policies = this.#d.policies();
-    const tentative = new HybridClock(deviceId, { last: this.#d.clock.last });
+    const tentative = this.#d.clock.fork();
     const session = store.client.startSession();
     const newCollections: string[] = [];
     let invalidated = false;
@@ -208,7 +208,7 @@ export class Capture {
     this.#seq = seq;
     this.#lastToken = lastToken;
     this.#lastCheckpointAt = Date.now();
-    this.#d.clock.receive(tentative.last);
+    this.#d.clock.advance(tentative.last);
     for (const coll of newCollections) await store.enableImages(coll);
     this.#d.onCommitted(written.length, written.map((e) => e.wall));
     if (invalidated) throw new Invalidated();

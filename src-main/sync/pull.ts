@@ -259,14 +259,14 @@ export class Pull {
   async #applyBatch(hub: Hub, events: ChangeEvent[]): Promise<void> {
     const lastToken = events[events.length - 1]?._id;
     for (let wait = 0; ; wait += 1) {
-      const tentative = new HybridClock(this.#d.deviceId, { last: this.#d.clock.last, maxDriftMs: this.#d.clock.maxDriftMs });
+      const tentative = this.#d.clock.fork();
       const groupsBefore = new Map(this.#groups);
       const { ops, quarantined, invalidated } = this.#plan(events, tentative);
       try {
         const outcome = await this.#commit(ops, quarantined, lastToken, tentative, wait >= CAPTURE_WAITS);
         this.#lastToken = lastToken;
         this.#lastCheckpointAt = Date.now();
-        this.#d.clock.receive(tentative.last);
+        this.#d.clock.advance(tentative.last);
         this.#d.onApplied(outcome.applied);
         if (outcome.conflicts.length > 0) this.#d.onConflicts(outcome.conflicts);
         if (quarantined.length > 0) this.#d.onQuarantined(quarantined);

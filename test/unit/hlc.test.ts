@@ -167,6 +167,17 @@ describe('HybridClock.tick', () => {
     assert.deepEqual(clock.tick(), { wall: NOW + 60_000, counter: 8, device: 'me' });
   });
 
+  it('keeps increasing when the physical clock or the event time is garbage', () => {
+    const { clock, time } = clockAt(NOW);
+    const first = clock.tick();
+    time.now = Number.NaN;
+    const second = clock.tick(Number.NaN);
+    assertAfter(second, first, 'NaN physical clock');
+    const received = clock.receive({ wall: 5, counter: 0, device: 'x' });
+    assert.ok(received.ok);
+    assertAfter(received.version, second, 'receive with NaN physical clock');
+  });
+
   it('hands out a copy, so callers cannot move the clock by mutating a version', () => {
     const { clock } = clockAt(NOW);
     const v = clock.tick();
@@ -297,5 +308,54 @@ describe('merging versions', () => {
         },
       ),
     );
+  });
+});
+
+describe('HybridClock.fork and advance (the clock moves after commit)', () => {
+  it('a fork stamps ahead without moving the clock until advance', () => {
+    const { clock, time } = clockAt(NOW, { maxDriftMs: 1_000 });
+    const before = clock.tick();
+    const tentative = clock.fork();
+    const stamped = [tentative.tick(), tentative.tick()];
+    assert.deepEqual(clock.last, before, 'an uncommitted batch leaves the clock alone');
+    clock.advance(tentative.last);
+    assert.deepEqual(clock.last, stamped[1]);
+    time.now = NOW - 60_000;
+    assertAfter(clock.tick(), stamped[1]!, 'next batch after the committed one');
+  });
+
+  it('advance never goes backwards and skips the drift check for our own versions', () => {
+    fc.assert(
+      fc.property(fc.array(versionArb, { minLength: 1, maxLength: 20 }), (versions) => {
+        const { clock } = clockAt(NOW, { maxDriftMs: 1_000 });
+        let max = clock.last;
+        for (const v of versions) {
+          clock.advance(v);
+          max = maxVersion(max, v);
+          assert.deepEqual(clock.last, max);
+        }
+      }),
+    );
+  });
+
+  it('a clock resumed far ahead of physical time keeps issuing fresh versions through forks', () => {
+    // E.g. the machine clock was set back a day after a restart.
+    const { clock } = clockAt(NOW - 86_400_000, { maxDriftMs: 1_000, last: { wall: NOW, counter: 0, device: 'me' } });
+    const seen = new Set<string>();
+    for (let batch = 0; batch < 5; batch++) {
+      const tentative = clock.fork();
+      const v = tentative.tick();
+      assert.ok(!seen.has(encodeVersion(v)), 'no version issued twice');
+      seen.add(encodeVersion(v));
+      clock.advance(tentative.last);
+    }
+  });
+});
+
+describe('HybridClock.receive counter overflow', () => {
+  it('moves wall forward by 1 ms when the merged counter would overflow', () => {
+    const { clock } = clockAt(NOW);
+    const result = clock.receive({ wall: NOW, counter: MAX_COUNTER, device: 'x' });
+    assert.deepEqual(result, { ok: true, version: { wall: NOW + 1, counter: 0, device: 'me' } });
   });
 });
