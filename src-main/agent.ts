@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   }
 
   const log = pino({ base: { component: 'agent' }, level: process.env.TILLSYNC_LOG_LEVEL ?? 'info' }) as unknown as Logger;
-  const engine = createSyncEngine(config, { log, appName: 'tillsync-agent' });
+  const engine = createSyncEngine(config, { log });
   log.info({ event: 'agent.starting', local: redactUri(config.local.uri), hub: redactUri(config.hub.uri), database: config.database }, 'starting');
 
   let stopping = false;

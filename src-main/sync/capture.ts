@@ -9,8 +9,8 @@
  * still open at a checkpoint are saved with it, so a restart in the middle of
  * one does not push the engine's own writes back.
  */
-import type { ChangeStream, Document } from 'mongodb';
-import type { LocalStore, OutboxEntry } from './local-store.ts';
+import type { ChangeStream, Document, Timestamp } from 'mongodb';
+import { LocalStore, type OutboxEntry } from './local-store.ts';
 import { contentHash, RAW_BSON, type DocumentId } from './documents.ts';
 import { EventQueue, QueueClosed, transactionKey, type ChangeEvent } from './event-queue.ts';
 import { encodeVersion, HybridClock } from './hlc.ts';
@@ -44,7 +44,9 @@ export class Capture {
   #running = false;
   #loop: Promise<void> | undefined;
   #lastCheckpointAt = 0;
+  #committing = false;
   #lastToken: unknown;
+  #startAt: Timestamp | undefined;
 
   constructor(deps: CaptureDeps) {
     this.#d = deps;
@@ -57,7 +59,13 @@ export class Capture {
     this.#seq = checkpoint?.seq ?? 0;
     for (const key of checkpoint?.engineTxns ?? []) this.#engineTxns.add(key);
     this.#lastToken = checkpoint?.token;
-    await this.#open(checkpoint?.token);
+    this.#startAt = checkpoint?.startAt;
+    if (!checkpoint) {
+      // First start: fix the starting point durably before reading anything, so a crash cannot skip writes.
+      this.#startAt = await LocalStore.clusterTime(this.#d.store.pos);
+      await this.#d.store.saveCheckpoint({ _id: 'capture', startAt: this.#startAt, seq: 0, engineTxns: [], at: new Date() });
+    }
+    await this.#open(this.#lastToken);
     this.#loop = this.#run();
   }
 
@@ -66,6 +74,11 @@ export class Capture {
     await this.#queue?.close();
     await this.#loop;
     this.#loop = undefined;
+  }
+
+  /** Changes are waiting to be captured, or a batch is being written. */
+  get busy(): boolean {
+    return this.#committing || (this.#queue?.pending ?? 0) > 0;
   }
 
   /** Highest outbox sequence number written so far. */
@@ -80,10 +93,9 @@ export class Capture {
       showExpandedEvents: true,
       maxAwaitTimeMS: 500,
       batchSize: this.#d.batchSize,
-      ...(token ? { startAfter: token } : {}),
+      ...(token ? { startAfter: token } : this.#startAt ? { startAtOperationTime: this.#startAt } : {}),
     });
     this.#queue = new EventQueue(stream);
-    if (!token) await this.#saveIdleCheckpoint(true);
   }
 
   async #run(): Promise<void> {
@@ -91,8 +103,15 @@ export class Capture {
     while (this.#running) {
       try {
         const events = await (this.#queue as EventQueue).take(this.#d.batchSize, 1000);
-        if (events.length === 0) await this.#saveIdleCheckpoint(false);
-        else await this.#commit(events);
+        if (events.length === 0) await this.#saveIdleCheckpoint();
+        else {
+          this.#committing = true;
+          try {
+            await this.#commit(events);
+          } finally {
+            this.#committing = false;
+          }
+        }
         attempt = 0;
       } catch (err) {
         if (!this.#running) break;
@@ -115,11 +134,16 @@ export class Capture {
     }
   }
 
-  /** When idle, moves the checkpoint to the stream's post-batch token so a restart rescans little. */
-  async #saveIdleCheckpoint(force: boolean): Promise<void> {
-    const token = this.#queue?.resumeToken;
-    if (!token || (!force && Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS)) return;
-    if (!force && JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
+  /**
+   * When idle, moves the checkpoint to the stream's post-batch token so a
+   * restart rescans little. The token is read while nothing is queued: every
+   * change it covers has been committed.
+   */
+  async #saveIdleCheckpoint(): Promise<void> {
+    if (!this.#queue || this.#queue.pending > 0) return;
+    const token = this.#queue.resumeToken;
+    if (!token || Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
+    if (JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
     await this.#d.store.saveCheckpoint({
       _id: 'capture',
       token,

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { MongoClient, type Document } from 'mongodb';
 import type { SyncErrorInfo, SyncState, SyncStatus } from '../../src-shared/status.ts';
+import { abortAbandonedTransactions } from './abandoned.ts';
 import { Backoff } from './backoff.ts';
 import { Capture } from './capture.ts';
 import type { SyncConfig } from './config.ts';
@@ -42,16 +43,17 @@ export interface ConflictPage {
 
 export interface SyncEngineOptions {
   log?: Logger;
-  /** Name the clients give the servers (appName). */
-  appName?: string;
 }
+
+/** The till-side client's appName: one engine per till, so a later run can find an earlier run's transactions. */
+const LOCAL_APP_NAME = 'tillsync-engine';
+const HUB_APP_NAME_PREFIX = 'tillsync-engine-';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   readonly config: SyncConfig;
   readonly #log: Logger;
-  readonly #appName: string;
   #local: MongoClient | undefined;
   #store: LocalStore | undefined;
   #deviceId = '';
@@ -75,7 +77,6 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     super();
     this.config = config;
     this.#log = (options.log ?? silentLogger).child({ component: 'sync-engine' });
-    this.#appName = options.appName ?? 'tillsync';
     this.#policies = new PolicyTable(config.collections);
   }
 
@@ -93,9 +94,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
   async start(): Promise<void> {
     if (this.#started || this.#local) return;
-    const local = new MongoClient(this.config.local.uri, { appName: `${this.#appName}-local`, serverSelectionTimeoutMS: 10_000 });
+    const local = new MongoClient(this.config.local.uri, { appName: LOCAL_APP_NAME, serverSelectionTimeoutMS: 10_000 });
     await local.connect();
     this.#local = local;
+    await this.#cleanUpAfterCrash(local, LOCAL_APP_NAME);
     const store = new LocalStore(local, this.config.database, this.config.engineDatabase);
     await store.init();
     this.#store = store;
@@ -171,6 +173,15 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     return last;
   }
 
+  async #cleanUpAfterCrash(client: MongoClient, appName: string): Promise<void> {
+    try {
+      const ended = await abortAbandonedTransactions(client, appName);
+      if (ended > 0) this.#log.info({ event: 'engine.abandoned-transactions-ended', count: ended, appName }, 'ended transactions an earlier run left open');
+    } catch (err) {
+      this.#log.warn({ event: 'engine.abandoned-transactions-unknown', error: String(err) }, 'could not look for transactions an earlier run left open');
+    }
+  }
+
   /** Waits a moment so capture can take local changes made just before. */
   async #captureSettled(): Promise<void> {
     const before = this.#captureCommits;
@@ -184,7 +195,9 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#hubConnecting = (async () => {
       for (let attempt = 0; this.#enabled && !this.#stopping && !this.#hub; attempt += 1) {
         try {
-          const hub = await Hub.connect(this.config.hub.uri, this.config.database, `${this.#appName}-${this.#deviceId}`);
+          const appName = `${HUB_APP_NAME_PREFIX}${this.#deviceId}`;
+          const hub = await Hub.connect(this.config.hub.uri, this.config.database, appName);
+          await this.#cleanUpAfterCrash(hub.client, appName);
           if (!this.#enabled || this.#stopping) {
             await hub.close();
             break;
@@ -272,9 +285,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   status(): SyncStatus {
     const tracker = this.#tracker;
     if (!tracker) {
-      return new StatusTracker(this.#deviceId || 'unknown').snapshot({ enabled: this.#enabled, started: false, hubConnected: false }, Date.now());
+      return new StatusTracker(this.#deviceId || 'unknown').snapshot({ enabled: this.#enabled, started: false, hubConnected: false, captureBusy: false }, Date.now());
     }
-    return tracker.snapshot({ enabled: this.#enabled, started: this.#started, hubConnected: this.#hub !== undefined }, Date.now());
+    return tracker.snapshot(
+      { enabled: this.#enabled, started: this.#started, hubConnected: this.#hub !== undefined, captureBusy: this.#capture?.busy ?? false },
+      Date.now(),
+    );
   }
 
   get lastStatus(): SyncStatus | undefined {

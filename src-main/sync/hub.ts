@@ -34,7 +34,7 @@ export class Hub {
       appName,
       serverSelectionTimeoutMS: 5_000,
       connectTimeoutMS: 5_000,
-      socketTimeoutMS: 20_000,
+      socketTimeoutMS: 10_000,
       heartbeatFrequencyMS: 2_000,
       maxPoolSize: 8,
     });

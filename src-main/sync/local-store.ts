@@ -4,7 +4,7 @@
  * conflicts and quarantine.
  */
 import { randomUUID } from 'node:crypto';
-import type { ClientSession, Collection, Db, Document, MongoClient, ResumeToken } from 'mongodb';
+import type { ClientSession, Collection, Db, Document, MongoClient, ResumeToken, Timestamp } from 'mongodb';
 import { RAW_BSON, type AnyDocument, type DocumentId } from './documents.ts';
 import { isValidDeviceId } from './hlc.ts';
 import { APPLY_MARKER, ENGINE } from './names.ts';
@@ -36,6 +36,8 @@ export interface VersionRecord {
 export interface Checkpoint {
   _id: 'capture' | 'pull';
   token?: ResumeToken;
+  /** Before the first change was read: the cluster time the stream starts at. */
+  startAt?: Timestamp;
   /** capture: the last outbox sequence number used. */
   seq?: number;
   /** The HLC clock after this checkpoint's writes. */
@@ -156,6 +158,19 @@ export class LocalStore {
   async saveCheckpoint(checkpoint: Checkpoint, session?: ClientSession): Promise<void> {
     const { _id, ...fields } = checkpoint;
     await this.checkpoints.updateOne({ _id }, { $set: fields }, { upsert: true, session });
+  }
+
+  /** The cluster time of `db`'s server now: where a stream that has read nothing yet starts. */
+  static async clusterTime(db: Db): Promise<Timestamp> {
+    const session = db.client.startSession();
+    try {
+      await db.command({ ping: 1 }, { session });
+      const time = session.operationTime;
+      if (!time) throw new Error('the server reported no cluster time (is it a replica set?)');
+      return time;
+    } finally {
+      await session.endSession();
+    }
   }
 
   async outboxStats(): Promise<{ depth: number; oldest: Date | null }> {

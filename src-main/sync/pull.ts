@@ -19,7 +19,7 @@ import { contentHash, idKey, RAW_BSON, readSyncMeta, withoutSync, type DocumentI
 import { EventQueue, QueueClosed, transactionKey, type ChangeEvent } from './event-queue.ts';
 import { decodeVersion, encodeVersion, HybridClock, type Version } from './hlc.ts';
 import type { Hub } from './hub.ts';
-import type { ConflictRecord, LocalStore, QuarantineRecord } from './local-store.ts';
+import { LocalStore, type ConflictRecord, type QuarantineRecord } from './local-store.ts';
 import type { Logger } from './log.ts';
 import { APPLY_MARKER, PUSH_MARKER, SYNC_FIELD, TOMBSTONES } from './names.ts';
 import { ENGINE_COLLECTION_PREFIX, type PolicyTable } from './policy.ts';
@@ -76,6 +76,7 @@ export class Pull {
   #running = false;
   #loop: Promise<void> | undefined;
   #lastToken: unknown;
+  #startAt: Timestamp | undefined;
   #lastCheckpointAt = 0;
   /** Transaction key -> 'own' (this till's push) or 'engine' (another till's push). */
   readonly #groups = new Map<string, 'own' | 'engine'>();
@@ -89,6 +90,7 @@ export class Pull {
     this.#running = true;
     const checkpoint = await this.#d.store.loadCheckpoint('pull');
     this.#lastToken = checkpoint?.token;
+    this.#startAt = checkpoint?.startAt;
     for (const key of checkpoint?.engineTxns ?? []) {
       const [kind, ...rest] = key.split('|');
       this.#groups.set(rest.join('|'), kind === 'own' ? 'own' : 'engine');
@@ -106,12 +108,17 @@ export class Pull {
 
   async #open(hub: Hub): Promise<void> {
     await this.#queue?.close();
+    if (!this.#lastToken && !this.#startAt) {
+      // First contact with the hub: fix the starting point durably before reading anything.
+      this.#startAt = await LocalStore.clusterTime(hub.db);
+      await this.#d.store.saveCheckpoint({ _id: 'pull', startAt: this.#startAt, engineTxns: [], at: new Date() });
+    }
     const stream = hub.db.watch<Document, ChangeEvent>([], {
       ...RAW_BSON,
       fullDocument: 'updateLookup',
       maxAwaitTimeMS: 500,
       batchSize: this.#d.batchSize,
-      ...(this.#lastToken ? { startAfter: this.#lastToken } : {}),
+      ...(this.#lastToken ? { startAfter: this.#lastToken } : this.#startAt ? { startAtOperationTime: this.#startAt } : {}),
     });
     this.#queue = new EventQueue(stream);
     this.#queueHub = hub;
@@ -150,7 +157,8 @@ export class Pull {
   }
 
   async #saveIdleCheckpoint(): Promise<void> {
-    const token = this.#queue?.resumeToken;
+    if (!this.#queue || this.#queue.pending > 0) return;
+    const token = this.#queue.resumeToken;
     if (!token || Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
     if (JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
     await this.#d.store.saveCheckpoint({ _id: 'pull', token, clock: encodeVersion(this.#d.clock.last), engineTxns: this.#groupKeys(), at: new Date() });

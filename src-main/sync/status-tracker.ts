@@ -12,6 +12,8 @@ export interface StatusInputs {
   enabled: boolean;
   started: boolean;
   hubConnected: boolean;
+  /** Local changes are waiting to be captured. */
+  captureBusy: boolean;
 }
 
 export class StatusTracker {
@@ -115,7 +117,7 @@ export class StatusTracker {
     if (this.#fatal) return 'error';
     if (!inputs.started) return 'starting';
     if (!inputs.hubConnected || !this.#hubReachable) return 'offline';
-    if (this.#outboxDepth > 0 || !this.#pullCaughtUp) return 'syncing';
+    if (inputs.captureBusy || this.#outboxDepth > 0 || !this.#pullCaughtUp) return 'syncing';
     return 'synced';
   }
 

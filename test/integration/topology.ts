@@ -132,19 +132,46 @@ export async function snapshot(db: Db, collection: string): Promise<string> {
   return JSON.stringify(plain);
 }
 
+/** What differs between the hub and the tills, in a few lines (for failure messages). */
+export async function describeDifference(topology: Topology, collections: string[]): Promise<string> {
+  const lines: string[] = [];
+  for (const c of collections) {
+    const hub = JSON.parse(await snapshot(topology.hubDb, c)) as Document[];
+    const hubById = new Map(hub.map((d) => [JSON.stringify(d._id), JSON.stringify(d)]));
+    for (const till of topology.tills) {
+      const docs = JSON.parse(await snapshot(till.db, c)) as Document[];
+      const tillById = new Map(docs.map((d) => [JSON.stringify(d._id), JSON.stringify(d)]));
+      const missing = [...hubById.keys()].filter((k) => !tillById.has(k));
+      const extra = [...tillById.keys()].filter((k) => !hubById.has(k));
+      const differing = [...tillById.keys()].filter((k) => hubById.has(k) && hubById.get(k) !== tillById.get(k));
+      if (missing.length + extra.length + differing.length === 0) continue;
+      const first = differing[0];
+      lines.push(
+        `${c} on ${till.name}: ${docs.length} docs vs hub ${hub.length}; missing ${missing.length} (${missing.slice(0, 3).join(', ')}), extra ${extra.length} (${extra.slice(0, 3).join(', ')}), differing ${differing.length}` +
+          (first ? ` e.g. till ${tillById.get(first)} hub ${hubById.get(first)}` : ''),
+      );
+    }
+  }
+  return lines.join('\n') || 'no difference';
+}
+
 /** Waits until the hub and every till hold the same documents in `collections`. */
 export async function waitConverged(topology: Topology, collections: string[], timeoutMs = 30_000): Promise<void> {
-  await waitFor(
-    `hub and ${topology.tills.length} tills to hold the same ${collections.join(', ')}`,
-    async () => {
-      for (const c of collections) {
-        const hub = await snapshot(topology.hubDb, c);
-        for (const till of topology.tills) if ((await snapshot(till.db, c)) !== hub) return false;
-      }
-      return true;
-    },
-    timeoutMs,
-  );
+  try {
+    await waitFor(
+      `hub and ${topology.tills.length} tills to hold the same ${collections.join(', ')}`,
+      async () => {
+        for (const c of collections) {
+          const hub = await snapshot(topology.hubDb, c);
+          for (const till of topology.tills) if ((await snapshot(till.db, c)) !== hub) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${await describeDifference(topology, collections)}`);
+  }
 }
 
 /** A headless agent process for a till (crash tests kill it with SIGKILL). */
@@ -152,6 +179,8 @@ export interface AgentProcess {
   readonly child: ChildProcess;
   readonly lines: string[];
   kill(signal: NodeJS.Signals): Promise<number | null>;
+  /** Resolves when the agent has logged an event with this id. */
+  waitForEvent(event: string, timeoutMs?: number): Promise<void>;
 }
 
 export function startAgent(till: Till, extraArgs: string[] = []): AgentProcess {
@@ -168,6 +197,9 @@ export function startAgent(till: Till, extraArgs: string[] = []): AgentProcess {
   return {
     child,
     lines,
+    async waitForEvent(event, timeoutMs = 30_000) {
+      await waitFor(`the ${till.name} agent to log ${event}`, () => lines.some((line) => line.includes(`"event":"${event}"`)), timeoutMs);
+    },
     async kill(signal) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

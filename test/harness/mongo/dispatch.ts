@@ -80,7 +80,7 @@ export async function dispatch(env: DispatchEnv, conn: ConnectionInfo, body: Doc
     if (inTransaction && name !== 'commitTransaction' && name !== 'abortTransaction') {
       if (!session || txnNumber === undefined) throw new CommandError(72, 'a transaction needs lsid and txnNumber');
       if (body.startTransaction === true) {
-        state.sessions.begin(session, txnNumber, state.clock.last);
+        state.sessions.begin(session, txnNumber, state.clock.last, conn.appName);
       }
       txn = session.txn;
       if (!txn || txn.txnNumber !== txnNumber) throw new CommandError(251, `Transaction with txnNumber ${txnNumber} has not been started`);

@@ -23,11 +23,14 @@ export class Transaction {
   readonly locks = new Set<string>();
   readonly lsid: Document;
   readonly startedAt = Date.now();
+  /** appName of the client that started it ($currentOp reports it). */
+  readonly appName: string | undefined;
 
-  constructor(txnNumber: number, startTs: ClusterTime, lsid: Document) {
+  constructor(txnNumber: number, startTs: ClusterTime, lsid: Document, appName?: string) {
     this.txnNumber = txnNumber;
     this.startTs = startTs;
     this.lsid = lsid;
+    this.appName = appName;
   }
 
   view(ns: string): Map<string, Document | null> | undefined {
@@ -82,9 +85,9 @@ export class Sessions {
   onIdle: () => void = () => {};
 
   /** Starts a transaction on `session`, aborting any it still had open. */
-  begin(session: Session, txnNumber: number, startTs: ClusterTime): Transaction {
+  begin(session: Session, txnNumber: number, startTs: ClusterTime, appName: string | undefined): Transaction {
     if (session.txn?.state === 'active') this.abort(session.txn);
-    session.txn = new Transaction(txnNumber, startTs, session.lsid);
+    session.txn = new Transaction(txnNumber, startTs, session.lsid, appName);
     this.#open += 1;
     return session.txn;
   }
@@ -124,6 +127,13 @@ export class Sessions {
   endAll(): void {
     for (const s of this.#sessions.values()) if (s.txn?.state === 'active') this.abort(s.txn);
     this.#sessions.clear();
+  }
+
+  /** Open transactions, for $currentOp. */
+  openTransactions(): Transaction[] {
+    const out: Transaction[] = [];
+    for (const s of this.#sessions.values()) if (s.txn?.state === 'active') out.push(s.txn);
+    return out;
   }
 
   /** Aborts transactions open since before `cutoff` (transactionLifetimeLimitSeconds). */

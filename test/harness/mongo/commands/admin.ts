@@ -200,6 +200,10 @@ export function adminCommands(connections: () => number): Record<string, Handler
       for (const lsid of (ctx.body.endSessions ?? []) as Document[]) ctx.state.sessions.end(lsid);
       return { ok: 1 };
     },
+    killSessions: (ctx) => {
+      for (const lsid of (ctx.body.killSessions ?? []) as Document[]) ctx.state.sessions.end(lsid);
+      return { ok: 1 };
+    },
     killAllSessions: (ctx) => {
       ctx.state.sessions.endAll();
       return { ok: 1 };

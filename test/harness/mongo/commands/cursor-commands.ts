@@ -38,6 +38,24 @@ function openChangeStream(ctx: CommandContext, pipeline: Document[]): Document {
   return cursorReply(id, ns, batch.events, true, { postBatchResumeToken: batch.postBatchResumeToken });
 }
 
+/** Open transactions as `$currentOp` shows idle sessions (only with `idleSessions: true`, the default). */
+function currentOp(ctx: CommandContext, spec: Document): Document[] {
+  if (spec.idleSessions === false) return [];
+  const now = Date.now();
+  return ctx.state.sessions.openTransactions().map((txn) => ({
+    type: 'idleSession',
+    active: false,
+    desc: 'inactive transaction',
+    appName: txn.appName,
+    lsid: txn.lsid,
+    transaction: {
+      parameters: { txnNumber: Long.fromNumber(txn.txnNumber), autocommit: false },
+      timeOpenMicros: Long.fromNumber((now - txn.startedAt) * 1000),
+      startWallClockTime: new Date(txn.startedAt).toISOString(),
+    },
+  }));
+}
+
 const aggregate: Handler = (ctx) => {
   const pipeline = ctx.body.pipeline;
   if (!Array.isArray(pipeline)) throw new CommandError(14, "'pipeline' option must be specified as an array");
@@ -48,10 +66,14 @@ const aggregate: Handler = (ctx) => {
   let stages = pipeline as Document[];
   if (target === 1) {
     const first = stages[0];
-    if (!first || !('$documents' in first)) {
-      throw new CommandError(73, "aggregate: 1 on a database is supported here only with a leading $documents stage");
+    if (first && '$currentOp' in first) {
+      if (ctx.db !== 'admin') throw new CommandError(73, '$currentOp must be run against the admin database with {aggregate: 1}');
+      docs = currentOp(ctx, (first.$currentOp ?? {}) as Document);
+    } else if (first && '$documents' in first) {
+      docs = first.$documents as Document[];
+    } else {
+      throw new CommandError(73, 'aggregate: 1 on a database is supported here only with a leading $documents or $currentOp stage');
     }
-    docs = first.$documents as Document[];
     stages = stages.slice(1);
   } else if (typeof target === 'string') {
     // Filter first so only matching documents are copied for the pipeline.
