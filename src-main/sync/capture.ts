@@ -15,7 +15,9 @@ import { contentHash, RAW_BSON, type DocumentId } from './documents.ts';
 import { EventQueue, QueueClosed, transactionKey, type ChangeEvent } from './event-queue.ts';
 import { encodeVersion, HybridClock } from './hlc.ts';
 import type { Logger } from './log.ts';
+import { isHistoryLost } from './errors.ts';
 import { APPLY_MARKER } from './names.ts';
+import { inTransaction } from './transaction.ts';
 import type { PolicyTable } from './policy.ts';
 
 const REMEMBERED_TXNS = 64;
@@ -117,7 +119,7 @@ export class Capture {
         if (!this.#running) break;
         const invalidated = err instanceof Invalidated;
         if (!invalidated && !(err instanceof QueueClosed)) {
-          this.#d.onError(err, false);
+          this.#d.onError(err, isHistoryLost(err));
           this.#d.log.warn({ event: 'capture.stream-failed', error: String(err) }, 'capture stream failed; reopening from the checkpoint');
           await this.#d.delay(attempt++);
         }
@@ -165,14 +167,12 @@ export class Capture {
     const { store } = this.#d;
     const policies = this.#d.policies();
     const tentative = this.#d.clock.fork();
-    const session = store.client.startSession();
     const newCollections: string[] = [];
     let invalidated = false;
     let written: OutboxEntry[] = [];
     let seq = this.#seq;
     const lastToken = events[events.length - 1]?._id;
-    try {
-      await session.withTransaction(async () => {
+    await inTransaction(store.client, async (session) => {
         seq = this.#seq;
         const entries: OutboxEntry[] = [];
         const versionOps: Document[] = [];
@@ -224,10 +224,7 @@ export class Capture {
           session,
         );
         written = entries;
-      });
-    } finally {
-      await session.endSession();
-    }
+    });
     // Invariant: in-memory state moves only after the transaction committed.
     this.#seq = seq;
     this.#lastToken = lastToken;

@@ -25,7 +25,8 @@ export interface SyncEngineEvents {
   status: [SyncStatus];
   state: [SyncState, SyncState];
   conflict: [ConflictRecord];
-  error: [SyncErrorInfo];
+  /** A problem the engine recovers from (named so, not 'error', so an unheard one never throws). */
+  'sync-error': [SyncErrorInfo];
   quarantine: [QuarantineRecord];
 }
 
@@ -48,6 +49,9 @@ export interface SyncEngineOptions {
 /** The till-side client's appName: one engine per till, so a later run can find an earlier run's transactions. */
 const LOCAL_APP_NAME = 'tillsync-engine';
 const HUB_APP_NAME_PREFIX = 'tillsync-engine-';
+
+/** A hub unreachable this long gets a fresh client: a driver stuck on dead connections recovers. */
+const HUB_RECONNECT_AFTER_MS = 30_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -72,6 +76,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   #state: SyncState = 'starting';
   #lastStatus: SyncStatus | undefined;
   #captureCommits = 0;
+  /** Since when every hub operation has failed as unreachable (undefined while it works). */
+  #hubFailingSince: number | undefined;
 
   constructor(config: SyncConfig, options: SyncEngineOptions = {}) {
     super();
@@ -119,10 +125,11 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       batchSize: this.config.batchSize,
       onCommitted: (count) => {
         this.#captureCommits += 1;
+        tracker.fatal('capture', null);
         tracker.captured(Date.now());
         if (count > 0) this.#push?.wake();
       },
-      onError: (err, fatal) => this.#onError(err, 'local', fatal),
+      onError: (err, fatal) => this.#onError(err, 'local', fatal ? 'capture' : undefined),
       delay: this.#backoff(),
     });
     this.#push = new Push({
@@ -131,10 +138,16 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       log,
       batchSize: this.config.batchSize,
       hub: () => this.#hub,
-      onPushed: (accepted) => tracker.pushed(accepted.map((e) => e.wall.getTime()), Date.now()),
+      onPushed: (accepted) => {
+        this.#hubFailingSince = undefined;
+        tracker.pushed(accepted.map((e) => e.wall.getTime()), Date.now());
+      },
       onConflicts: (conflicts) => this.#onConflicts(conflicts),
-      onError: (err) => this.#onError(err, 'hub', false),
-      onIdle: () => tracker.reachable(),
+      onError: (err) => this.#onError(err, 'hub'),
+      onIdle: () => {
+        this.#hubFailingSince = undefined;
+        tracker.reachable();
+      },
       delay: this.#backoff(),
     });
     this.#pull = new Pull({
@@ -146,11 +159,17 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       batchSize: this.config.batchSize,
       hub: () => this.#hub,
       captureSettled: () => this.#captureSettled(),
-      onApplied: (ops) => tracker.pulled(ops.map((op) => op.wall.getTime()), Date.now()),
-      onCaughtUp: (value) => tracker.caughtUp(value, Date.now()),
+      onApplied: (ops) => {
+        tracker.fatal('pull', null);
+        tracker.pulled(ops.map((op) => op.wall.getTime()), Date.now());
+      },
+      onCaughtUp: (value) => {
+        this.#hubFailingSince = undefined;
+        tracker.caughtUp(value, Date.now());
+      },
       onConflicts: (conflicts) => this.#onConflicts(conflicts),
       onQuarantined: (records) => this.#onQuarantined(records),
-      onError: (err, fatal) => this.#onError(err, 'hub', fatal),
+      onError: (err, fatal) => this.#onError(err, 'hub', fatal ? 'pull' : undefined),
       delay: this.#backoff(),
     });
     await this.#capture.start();
@@ -209,7 +228,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
           this.#push?.start();
           this.#push?.wake();
         } catch (err) {
-          this.#onError(err, 'hub', false);
+          this.#onError(err, 'hub');
           await backoff(attempt);
         }
       }
@@ -221,21 +240,25 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
   async #disconnectHub(): Promise<void> {
     await this.#hubConnecting;
-    await this.#push?.stop();
-    await this.#pull?.stop();
     const hub = this.#hub;
     this.#hub = undefined;
+    // Closing first makes any hub operation in flight fail at once, so the loops stop promptly.
+    const stopping = Promise.all([this.#push?.stop(), this.#pull?.stop()]);
     await hub?.close();
+    await stopping;
   }
 
-  #onError(err: unknown, side: 'hub' | 'local', fatal: boolean): void {
+  /** Records a problem; `blocking` names the part that cannot go on until it clears (state 'error'). */
+  #onError(err: unknown, side: 'hub' | 'local', blocking?: string): void {
     const described = err instanceof SyncError ? err : describeError(err, side);
     const info = described.toInfo();
-    if (side === 'hub' && isUnreachable(err)) this.#tracker?.unreachable(info);
-    else if (fatal) this.#tracker?.fatal(info);
+    if (side === 'hub' && isUnreachable(err)) {
+      this.#hubFailingSince ??= Date.now();
+      this.#tracker?.unreachable(info);
+    } else if (blocking) this.#tracker?.fatal(blocking, info);
     else this.#tracker?.failed(info);
     this.#log.warn({ event: 'engine.error', side, reason: info.reason, error: String(err) }, info.message);
-    this.emit('error', info);
+    this.emit('sync-error', info);
   }
 
   #onConflicts(conflicts: ConflictRecord[]): void {
@@ -267,9 +290,15 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
         latest: latest.map((q) => ({ collection: q.collection, documentId: JSON.stringify(q.documentId), reason: q.reason, at: q.at.getTime() })),
       });
       tracker.oplogHeadroom(await oplogHeadroomHours(store.client));
-      if (this.#tracker && !this.#stopping) this.#tracker.fatal(null);
+      tracker.fatal('local', null);
     } catch (err) {
-      this.#onError(err, 'local', true);
+      this.#onError(err, 'local', 'local');
+    }
+    if (this.#hub && this.#hubFailingSince !== undefined && Date.now() - this.#hubFailingSince > HUB_RECONNECT_AFTER_MS && !this.#stopping) {
+      this.#hubFailingSince = undefined;
+      this.#log.info({ event: 'engine.hub-reconnect' }, 'the hub has been unreachable for a while; reconnecting from scratch');
+      await this.#disconnectHub();
+      if (this.#enabled && !this.#stopping) this.#connectHub();
     }
     const status = this.status();
     this.#lastStatus = status;

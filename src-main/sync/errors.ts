@@ -25,7 +25,11 @@ export class SyncError extends Error {
 }
 
 /** A network or server-selection failure: the other side is not there right now. */
+const SOCKET_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+
 export function isUnreachable(err: unknown): boolean {
+  // The driver lets some socket errors through unwrapped (a reset while writing).
+  if (SOCKET_ERRORS.has(String((err as { code?: unknown } | null)?.code))) return true;
   if (err instanceof MongoNetworkError || err instanceof MongoNetworkTimeoutError) return true;
   if (err instanceof MongoServerSelectionError || err instanceof MongoTopologyClosedError) return true;
   if (err instanceof MongoServerError) {

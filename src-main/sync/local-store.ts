@@ -174,7 +174,7 @@ export class LocalStore {
   }
 
   async outboxStats(): Promise<{ depth: number; oldest: Date | null }> {
-    const depth = await this.outbox.countDocuments();
+    const depth = Number(await this.outbox.countDocuments());
     if (depth === 0) return { depth, oldest: null };
     const first = await this.outbox.find({}, { projection: { at: 1, wall: 1 } }).sort({ _id: 1 }).limit(1).next();
     return { depth, oldest: (first?.wall as Date | undefined) ?? null };

@@ -17,12 +17,14 @@ import { calculateObjectSize } from 'bson';
 import type { ClientSession, Document, Timestamp } from 'mongodb';
 import { contentHash, idKey, RAW_BSON, readSyncMeta, withoutSync, type DocumentId } from './documents.ts';
 import { EventQueue, QueueClosed, transactionKey, type ChangeEvent } from './event-queue.ts';
+import { isHistoryLost } from './errors.ts';
 import { decodeVersion, encodeVersion, HybridClock, type Version } from './hlc.ts';
 import type { Hub } from './hub.ts';
 import { LocalStore, type ConflictRecord, type QuarantineRecord } from './local-store.ts';
 import type { Logger } from './log.ts';
 import { APPLY_MARKER, PUSH_MARKER, SYNC_FIELD, TOMBSTONES } from './names.ts';
 import { ENGINE_COLLECTION_PREFIX, type PolicyTable } from './policy.ts';
+import { inTransaction } from './transaction.ts';
 
 const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 const REMEMBERED_TXNS = 64;
@@ -148,7 +150,7 @@ export class Pull {
         if (!this.#running) break;
         this.#queueHub = undefined;
         if (!(err instanceof QueueClosed)) {
-          this.#d.onError(err, false);
+          this.#d.onError(err, isHistoryLost(err));
           this.#d.log.warn({ event: 'pull.failed', error: String(err), attempt }, 'pull failed; reopening from the checkpoint');
           await this.#d.delay(attempt++);
         }
@@ -300,9 +302,7 @@ export class Pull {
     const { store } = this.#d;
     const applied: PullOp[] = [];
     const conflicts: ConflictRecord[] = [];
-    const session = store.client.startSession();
-    try {
-      await session.withTransaction(async () => {
+    await inTransaction(store.client, async (session) => {
         applied.length = 0;
         conflicts.length = 0;
         // Written first: capture recognises this transaction as the engine's and does not push it back.
@@ -313,10 +313,7 @@ export class Pull {
         if (quarantined.length > 0) await store.quarantine.insertMany(quarantined.map((q) => ({ ...q })), { session });
         if (conflicts.length > 0) await store.conflicts.insertMany(conflicts.map((c) => ({ ...c })), { session });
         await store.saveCheckpoint({ _id: 'pull', token, clock: encodeVersion(tentative.last), engineTxns: this.#groupKeys(), at: new Date() }, session);
-      });
-    } finally {
-      await session.endSession();
-    }
+    });
     return { applied, conflicts };
   }
 
@@ -372,9 +369,8 @@ export class Pull {
   /** Writes the version of hub-made changes onto the hub documents, if they are still as applied. */
   async #stamp(hub: Hub, ops: PullOp[]): Promise<void> {
     if (ops.length === 0) return;
-    const session = hub.client.startSession();
     try {
-      await session.withTransaction(async () => {
+      await inTransaction(hub.client, async (session) => {
         await hub.pushMarker.updateOne({ _id: this.#d.deviceId }, { $set: { at: new Date() } }, { upsert: true, session });
         for (const op of ops) {
           const current = await hub.collection(op.c).findOne({ _id: op.id }, { session });
@@ -384,8 +380,6 @@ export class Pull {
       });
     } catch (err) {
       this.#d.log.debug({ event: 'pull.stamp-skipped', error: String(err) }, 'could not stamp hub versions; will use the event time');
-    } finally {
-      await session.endSession();
     }
   }
 }

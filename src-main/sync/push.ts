@@ -15,6 +15,7 @@ import { hubVersionOf, type Hub, type HubVersion, type Tombstone } from './hub.t
 import type { ConflictRecord, LocalStore, OutboxEntry } from './local-store.ts';
 import type { Logger } from './log.ts';
 import { APPLY_MARKER, SYNC_FIELD } from './names.ts';
+import { inTransaction } from './transaction.ts';
 
 export interface PushDeps {
   store: LocalStore;
@@ -115,21 +116,17 @@ export class Push {
     for (const e of batch) latest.set(`${e.c}\u0000${idKey(e.id)}`, e);
     let accepted: OutboxEntry[] = [];
     let rejected: Rejected[] = [];
-    const session = hub.client.startSession();
-    try {
-      await session.withTransaction(async () => {
-        accepted = [];
-        rejected = [];
-        await hub.pushMarker.updateOne({ _id: deviceId }, { $set: { seq: lastSeq, at: new Date() } }, { upsert: true, session });
-        for (const [c, entries] of groupBy([...latest.values()], (e) => e.c)) {
-          const outcome = await this.#applyCollection(hub, session, c, entries);
-          accepted.push(...outcome.accepted);
-          rejected.push(...outcome.rejected);
-        }
-      });
-    } finally {
-      await session.endSession();
-    }
+    await inTransaction(hub.client, async (session) => {
+      accepted = [];
+      rejected = [];
+      // Written first: every till's pull recognises this transaction as this device's push.
+      await hub.pushMarker.updateOne({ _id: deviceId }, { $set: { seq: lastSeq, at: new Date() } }, { upsert: true, session });
+      for (const [c, entries] of groupBy([...latest.values()], (e) => e.c)) {
+        const outcome = await this.#applyCollection(hub, session, c, entries);
+        accepted.push(...outcome.accepted);
+        rejected.push(...outcome.rejected);
+      }
+    });
     const conflicts = await this.#settleLocally(lastSeq, rejected);
     this.#d.onPushed(accepted);
     if (conflicts.length > 0) this.#d.onConflicts(conflicts);
@@ -182,9 +179,7 @@ export class Push {
   async #settleLocally(lastSeq: number, rejected: Rejected[]): Promise<ConflictRecord[]> {
     const { store, deviceId } = this.#d;
     const conflicts: ConflictRecord[] = [];
-    const session = store.client.startSession();
-    try {
-      await session.withTransaction(async () => {
+    await inTransaction(store.client, async (session) => {
         conflicts.length = 0;
         if (rejected.length > 0) await store.posCollection(APPLY_MARKER).updateOne({ _id: 'apply' }, { $inc: { n: 1 } }, { upsert: true, session });
         for (const r of rejected) {
@@ -216,10 +211,7 @@ export class Push {
         }
         await store.outbox.deleteMany({ _id: { $lte: lastSeq } }, { session });
         if (conflicts.length > 0) await store.conflicts.insertMany(conflicts.map((c) => ({ ...c })), { session });
-      });
-    } finally {
-      await session.endSession();
-    }
+    });
     return conflicts;
   }
 }

@@ -24,7 +24,8 @@ export class StatusTracker {
   readonly #pushRate = new RateMeter();
   readonly #pullRate = new RateMeter();
   #hubReachable = true;
-  #fatal: SyncErrorInfo | null = null;
+  /** Problems sync cannot get past by itself, by where they are (local database, capture, pull). */
+  readonly #fatal = new Map<string, SyncErrorInfo>();
   #lastError: SyncErrorInfo | null = null;
   #pullCaughtUp = false;
   #outboxDepth = 0;
@@ -85,9 +86,11 @@ export class StatusTracker {
     this.#lastError = error;
   }
 
-  fatal(error: SyncErrorInfo | null): void {
-    this.#fatal = error;
-    if (error) this.#lastError = error;
+  fatal(where: string, error: SyncErrorInfo | null): void {
+    if (error) {
+      this.#fatal.set(where, error);
+      this.#lastError = error;
+    } else this.#fatal.delete(where);
   }
 
   outbox(depth: number, oldestWall: number | null): void {
@@ -114,7 +117,7 @@ export class StatusTracker {
 
   state(inputs: StatusInputs): SyncState {
     if (!inputs.enabled) return 'disabled';
-    if (this.#fatal) return 'error';
+    if (this.#fatal.size > 0) return 'error';
     if (!inputs.started) return 'starting';
     if (!inputs.hubConnected || !this.#hubReachable) return 'offline';
     if (inputs.captureBusy || this.#outboxDepth > 0 || !this.#pullCaughtUp) return 'syncing';

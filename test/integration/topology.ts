@@ -74,7 +74,6 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       async startEngine(overrides = {}) {
         await till.stopEngine();
         const engine = createSyncEngine(till.config(overrides));
-        engine.on('error', () => undefined);
         await engine.start();
         till.engine = engine;
         return engine;

@@ -110,7 +110,11 @@ class EmulatorServer implements Emulator {
         log: this.#log,
       });
     }
-    const server = createServer((socket) => this.#accept(socket));
+    const server: Server = createServer((socket) => {
+      // A connection that arrives while this server is stopping is refused, as a stopped mongod's would be.
+      if (this.#server !== server) socket.destroy();
+      else this.#accept(socket);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.#port, this.host, () => {
@@ -194,6 +198,7 @@ class EmulatorServer implements Emulator {
     return { state: this.#state, handlers: this.#handlers, host: `${this.host}:${this.#port}`, replSetName: this.replSetName };
   }
 
+  /** Closes every client connection (the driver reconnects). */
   dropConnections(): void {
     for (const conn of this.#conns) conn.socket.destroy();
   }
@@ -214,7 +219,12 @@ class EmulatorServer implements Emulator {
     this.#server = undefined;
     if (this.#sweeper) clearInterval(this.#sweeper);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    this.dropConnections();
+    // Like a mongod shutting down: every connection is closed. A reset (not a
+    // graceful close) so clients notice at once even mid-request.
+    for (const conn of this.#conns) {
+      conn.controller.abort();
+      reset(conn.socket);
+    }
     await closed;
     this.#state.journal?.close();
     this.#log('info', 'stopped', { port: this.#port });
@@ -228,6 +238,17 @@ class EmulatorServer implements Emulator {
     if (!persistent) this.#state.resetVolatile();
     await this.start(!persistent);
   }
+}
+
+/**
+ * Closes a connection with a TCP reset, as a server going away does: clients,
+ * including the driver's monitor, notice at once (after a plain close the
+ * driver's monitor was seen waiting on a dead connection). A socket the client
+ * already half-closed is just destroyed: resetting it leaks its handle in Node 20.
+ */
+function reset(socket: Socket): void {
+  if (socket.readyState === 'open' && !socket.readableEnded) socket.resetAndDestroy();
+  else socket.destroy();
 }
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {

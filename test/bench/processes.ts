@@ -1,0 +1,46 @@
+/** Child processes for benchmarks: emulators and agents, each measured on its own. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+export interface Child {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+}
+
+/** An emulator in its own process; resolves with its connection string. */
+export async function emulatorProcess(extra: string[] = []): Promise<Child & { uri: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/harness/mongo/cli.ts', '--port', '0', ...extra], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [uri] = (await once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), 'line')) as [string];
+  return { child, pid: child.pid as number, uri, stop: () => stopChild(child) };
+}
+
+/** A headless agent in its own process; resolves once its engine has started. */
+export async function agentProcess(args: string[]): Promise<Child & { lines: string[] }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/agent.ts', '--status-every', '60', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, TILLSYNC_LOG_LEVEL: 'warn' },
+  });
+  const lines: string[] = [];
+  const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  rl.on('line', (line) => lines.push(line));
+  // Level warn hides engine.started; give it a moment and check it is alive.
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  if (child.exitCode !== null) throw new Error(`agent exited early:\n${lines.join('\n')}`);
+  return { child, pid: child.pid as number, lines, stop: () => stopChild(child) };
+}

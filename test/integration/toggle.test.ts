@@ -1,0 +1,155 @@
+/**
+ * The enable toggle staff use to pause sync: `setEnabled(false)` closes the
+ * till's hub connections within a second and the state says `disabled`; local
+ * writes are kept in the outbox and hub writes wait; `setEnabled(true)` syncs
+ * both ways again; and the choice survives an engine restart.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Db } from 'mongodb';
+import type { SyncState } from '../../src-shared/status.ts';
+import { startTopology, waitFor, type Till, type Topology } from './topology.ts';
+
+/**
+ * How long we watch to show something does NOT happen while disabled: an
+ * enabled engine pushes and pulls within about a second (streams poll every
+ * 0.5 s), so 1.5 s would show a leak.
+ */
+const QUIET_MS = 1_500;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function has(db: Db, coll: string, id: string): Promise<boolean> {
+  return (await db.collection(coll).countDocuments({ _id: id as never })) === 1;
+}
+
+describe('enable toggle', () => {
+  let topology: Topology;
+  let a: Till;
+  let b: Till;
+
+  before(async () => {
+    topology = await startTopology({ tills: 2 });
+    [a, b] = topology.tills as [Till, Till];
+    await waitFor('both tills to be synced', () => topology.tills.every((t) => t.engine?.status().state === 'synced'));
+  });
+
+  after(async () => {
+    await topology?.stop();
+  });
+
+  it('disabling closes the till’s hub connections within a second and says disabled; enabling syncs both ways again', async (t) => {
+    const engine = a.engine;
+    assert.ok(engine);
+    const states: SyncState[] = [];
+    engine.on('state', (state) => states.push(state));
+    const emulator = topology.hub.emulator;
+
+    // Traffic from both tills first, so their pools are as big as they get; then measure.
+    await a.db.collection('tg_main').insertOne({ _id: 'warm-a' as never });
+    await b.db.collection('tg_main').insertOne({ _id: 'warm-b' as never });
+    await waitFor('the warm-up writes on every replica', async () => {
+      for (const db of [topology.hubDb, a.db, b.db]) if (!(await has(db, 'tg_main', 'warm-a')) || !(await has(db, 'tg_main', 'warm-b'))) return false;
+      return true;
+    });
+    await waitFor('till A synced', () => engine.status().state === 'synced');
+    const before = emulator?.connectionCount;
+
+    const began = Date.now();
+    await engine.setEnabled(false);
+    assert.ok(Date.now() - began < 1_000, `setEnabled(false) returned within a second (took ${Date.now() - began} ms)`);
+    assert.equal(engine.status().state, 'disabled');
+    assert.equal(engine.status().enabled, false);
+    assert.equal(engine.enabled, false);
+    await waitFor('a "state" event saying disabled', () => states.includes('disabled'), 1_000);
+
+    let withoutA: number | undefined;
+    if (emulator && before !== undefined) {
+      withoutA = await waitFor(
+        `the hub's connection count to drop below ${before} within a second of disabling`,
+        () => (emulator.connectionCount < before ? emulator.connectionCount : undefined),
+        Math.max(1, 1_000 - (Date.now() - began)),
+      );
+      t.diagnostic(`hub connections: ${before} with till A enabled, ${withoutA} after disabling it`);
+    } else {
+      t.diagnostic('not on the emulator: hub connection counts not checked');
+    }
+
+    // While disabled: local writes are kept and do not reach the hub; hub writes do not reach this till.
+    const depthBefore = engine.status().outbox.depth;
+    await a.db.collection('tg_main').insertOne({ _id: 'while-off-a' as never, n: 1 });
+    await a.db.collection('tg_main').updateOne({ _id: 'warm-b' as never }, { $set: { touchedByA: true } });
+    await waitFor('the outbox to hold the two writes made while disabled', async () => {
+      await sleep(250); // status refreshes every 200 ms
+      return engine.status().outbox.depth >= depthBefore + 2;
+    });
+    await topology.hubDb.collection('tg_main').insertOne({ _id: 'while-off-hq' as never });
+    // Till B is enabled: once it has HQ's write, the write has been on the hub's stream for any till to see.
+    await waitFor('HQ’s write on till B', () => has(b.db, 'tg_main', 'while-off-hq'));
+    await sleep(QUIET_MS);
+    assert.equal(await has(topology.hubDb, 'tg_main', 'while-off-a'), false, 'a write made while disabled does not reach the hub');
+    assert.equal((await topology.hubDb.collection('tg_main').findOne({ _id: 'warm-b' as never }))?.touchedByA, undefined, 'an edit made while disabled does not reach the hub');
+    assert.equal(await has(a.db, 'tg_main', 'while-off-hq'), false, 'a hub write does not reach a disabled till');
+    assert.equal(engine.status().state, 'disabled', 'still disabled');
+    assert.ok(engine.status().outbox.depth >= depthBefore + 2, 'the writes are still kept in the outbox');
+    if (emulator && withoutA !== undefined) {
+      assert.ok(emulator.connectionCount <= withoutA, `no new hub connection while disabled (${emulator.connectionCount} now, ${withoutA} right after disabling)`);
+    }
+
+    await engine.setEnabled(true);
+    assert.equal(engine.enabled, true);
+    await waitFor('the writes kept while disabled to reach the hub and till B', async () =>
+      (await has(topology.hubDb, 'tg_main', 'while-off-a')) &&
+      (await has(b.db, 'tg_main', 'while-off-a')) &&
+      (await topology.hubDb.collection('tg_main').findOne({ _id: 'warm-b' as never }))?.touchedByA === true,
+    );
+    await waitFor('HQ’s write made while disabled to reach till A', () => has(a.db, 'tg_main', 'while-off-hq'));
+    await waitFor('till A synced with an empty outbox', () => engine.status().state === 'synced' && engine.status().outbox.depth === 0);
+    // New writes both ways sync too.
+    await a.db.collection('tg_main').insertOne({ _id: 'after-on-a' as never });
+    await topology.hubDb.collection('tg_main').insertOne({ _id: 'after-on-hq' as never });
+    await waitFor('new writes both ways', async () => (await has(b.db, 'tg_main', 'after-on-a')) && has(a.db, 'tg_main', 'after-on-hq'));
+    if (emulator && withoutA !== undefined) assert.ok(emulator.connectionCount > withoutA, 'till A is connected to the hub again');
+  });
+
+  it('the choice survives an engine restart: still disabled, no hub connection, nothing synced', async (t) => {
+    const engine = a.engine;
+    assert.ok(engine);
+    const emulator = topology.hub.emulator;
+    await engine.setEnabled(false);
+    assert.equal(engine.status().state, 'disabled');
+    const disabledCount = emulator ? await waitFor('the hub connection count to settle', async () => {
+      const c = emulator.connectionCount;
+      await sleep(200);
+      return emulator.connectionCount === c ? c : undefined;
+    }) : undefined;
+
+    await a.stopEngine();
+    // With the till's engine disabled it holds no hub connection, so stopping it entirely changes nothing on the hub.
+    if (emulator && disabledCount !== undefined) assert.equal(emulator.connectionCount, disabledCount, 'a disabled engine held no hub connection');
+
+    const restarted = await a.startEngine();
+    assert.equal(restarted.enabled, false, 'still disabled after the restart');
+    assert.equal(restarted.status().state, 'disabled', 'state is disabled after the restart');
+    await a.db.collection('tg_restart').insertOne({ _id: 'after-restart' as never });
+    await topology.hubDb.collection('tg_restart').insertOne({ _id: 'hq-after-restart' as never });
+    await waitFor('HQ’s write on till B', () => has(b.db, 'tg_restart', 'hq-after-restart'));
+    // Bounded watch, as above.
+    await sleep(QUIET_MS);
+    assert.equal(restarted.status().state, 'disabled');
+    assert.equal(await has(topology.hubDb, 'tg_restart', 'after-restart'), false, 'the restarted, disabled till pushes nothing');
+    assert.equal(await has(a.db, 'tg_restart', 'hq-after-restart'), false, 'the restarted, disabled till pulls nothing');
+    if (emulator && disabledCount !== undefined) {
+      assert.ok(emulator.connectionCount <= disabledCount, `the restarted, disabled engine opened no hub connection (${emulator.connectionCount} vs ${disabledCount})`);
+    } else {
+      t.diagnostic('not on the emulator: hub connection counts not checked');
+    }
+
+    await restarted.setEnabled(true);
+    await waitFor('both writes to sync once re-enabled', async () => (await has(topology.hubDb, 'tg_restart', 'after-restart')) && has(a.db, 'tg_restart', 'hq-after-restart'));
+    await a.stopEngine();
+    const again = await a.startEngine();
+    assert.equal(again.enabled, true, 'enabled is kept across a restart too');
+    await waitFor('synced after the restart', () => again.status().state === 'synced');
+  });
+});
