@@ -11,7 +11,7 @@ import { Backoff } from './backoff.ts';
 import { Capture } from './capture.ts';
 import type { SyncConfig } from './config.ts';
 import { describeError, isUnreachable, SyncError } from './errors.ts';
-import { decodeVersion, HybridClock, type Version } from './hlc.ts';
+import { decodeVersion, HybridClock, maxVersion, type Version } from './hlc.ts';
 import { Hub } from './hub.ts';
 import { LocalStore, type ConflictRecord, type QuarantineRecord } from './local-store.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -181,15 +181,14 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     await this.#refresh();
   }
 
+  /** The newest clock either checkpoint saved, so a restart never hands out an older version. */
   async #restoredClock(store: LocalStore): Promise<Version | undefined> {
     let last: Version | undefined;
     for (const name of ['capture', 'pull'] as const) {
       const clock = (await store.loadCheckpoint(name))?.clock;
-      if (!clock) continue;
-      const v = decodeVersion(clock);
-      if (!last || v.wall > last.wall || (v.wall === last.wall && v.counter > last.counter)) last = { ...v, device: this.#deviceId };
+      if (clock) last = last ? maxVersion(last, decodeVersion(clock)) : decodeVersion(clock);
     }
-    return last;
+    return last && { ...last, device: this.#deviceId };
   }
 
   async #cleanUpAfterCrash(client: MongoClient, appName: string): Promise<void> {
