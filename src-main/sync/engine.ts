@@ -53,6 +53,9 @@ const HUB_APP_NAME_PREFIX = 'tillsync-engine-';
 /** A hub unreachable this long gets a fresh client: a driver stuck on dead connections recovers. */
 const HUB_RECONNECT_AFTER_MS = 30_000;
 
+/** The oplog window changes slowly; measuring it is a few queries. */
+const OPLOG_CHECK_EVERY_MS = 30_000;
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class SyncEngine extends EventEmitter<SyncEngineEvents> {
@@ -78,6 +81,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   #captureCommits = 0;
   /** Since when every hub operation has failed as unreachable (undefined while it works). */
   #hubFailingSince: number | undefined;
+  #oplogCheckedAt = 0;
 
   constructor(config: SyncConfig, options: SyncEngineOptions = {}) {
     super();
@@ -288,7 +292,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
         count: quarantineCount,
         latest: latest.map((q) => ({ collection: q.collection, documentId: JSON.stringify(q.documentId), reason: q.reason, at: q.at.getTime() })),
       });
-      tracker.oplogHeadroom(await oplogHeadroomHours(store.client));
+      if (Date.now() - this.#oplogCheckedAt > OPLOG_CHECK_EVERY_MS) {
+        this.#oplogCheckedAt = Date.now();
+        tracker.oplogHeadroom(await oplogHeadroomHours(store.client));
+      }
       tracker.fatal('local', null);
     } catch (err) {
       this.#onError(err, 'local', 'local');

@@ -124,6 +124,11 @@ async function main(): Promise<void> {
     await throughput(tillA as MongoClient, hubClient as MongoClient);
     const rssEnd = rssMb(agentA.pid);
     report({ measure: 'till A agent resident memory, start → end', value: `${rssStart.toFixed(0)} MB → ${rssEnd.toFixed(0)} MB`, target: 'steady' });
+  } catch (err) {
+    for (const child of children) {
+      if ('lines' in child) process.stderr.write(`--- agent ${child.pid} said:\n${(child.lines as string[]).slice(-20).join('\n')}\n`);
+    }
+    throw err;
   } finally {
     for (const c of clients) await c.close();
     for (const child of children.reverse()) await child.stop();

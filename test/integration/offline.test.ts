@@ -57,9 +57,12 @@ describe('offline', () => {
     await waitFor('till A to be synced', () => engine.status().state === 'synced');
     await goOffline();
     await offlineWrites(coll);
-    await waitFor('till A to say offline', () => engine.status().state === 'offline', 30_000);
+    // The outbox depth in the status is refreshed every status interval: wait for both.
+    await waitFor('till A to say offline with its writes waiting', () => {
+      const s = engine.status();
+      return s.state === 'offline' && s.outbox.depth > 0;
+    }, 30_000);
     const status = engine.status();
-    assert.ok(status.outbox.depth > 0, `local writes wait in the outbox (depth ${status.outbox.depth})`);
     assert.ok((status.outbox.oldestPendingAgeMs ?? 0) > 0, 'the age of the oldest unsynced change is shown');
     assert.ok(status.lastError, 'the last error is shown');
     await comeBack();

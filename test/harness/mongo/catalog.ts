@@ -81,11 +81,19 @@ export class Collection {
     versions.push({ ts, before: this.docs.get(docKey) });
   }
 
-  /** Records the current version before a write, when an open transaction may need it. */
-  beforeWrite(docKey: string, ts: ClusterTime, keepHistory: boolean): void {
-    if (!keepHistory) return;
+  /** Records the current version before a write at `ts` (an open transaction may need it). */
+  beforeWrite(docKey: string, ts: ClusterTime): void {
     this.remember(docKey, ts);
     this.lastWrite.set(docKey, ts);
+  }
+
+  /** Forgets the oldest version of `docKey` (written at `ts`), which no open transaction can read. */
+  forget(docKey: string, ts: ClusterTime): void {
+    const versions = this.history.get(docKey);
+    if (versions?.[0]?.ts === ts) versions.shift();
+    if (versions && versions.length === 0) this.history.delete(docKey);
+    const last = this.lastWrite.get(docKey);
+    if (last !== undefined && last <= ts) this.lastWrite.delete(docKey);
   }
 
   /** Whether a unique index covers `doc` (sparse: has an indexed field; partial: matches the filter). */
@@ -164,13 +172,40 @@ export class Catalog {
   readonly dbs = new Map<string, Map<string, Collection>>();
   /** Whether writes must keep the versions they replace (a transaction is open). */
   keepHistory: () => boolean = () => false;
+  /** Every kept version in cluster-time order, so the ones no transaction needs go first. */
+  #kept: Array<{ ts: ClusterTime; coll: Collection; key: string }> = [];
+  #keptHead = 0;
 
-  /** Forgets earlier versions once no transaction can read them. */
-  clearHistory(): void {
-    for (const coll of this.all()) {
-      coll.history.clear();
-      coll.lastWrite.clear();
+  /**
+   * Forgets versions no open transaction can read: those written at or before
+   * the oldest open transaction's snapshot (all of them when none is open).
+   */
+  pruneHistory(oldestSnapshot: ClusterTime | undefined): void {
+    if (oldestSnapshot === undefined) {
+      for (const { coll } of this.#kept.slice(this.#keptHead)) {
+        coll.history.clear();
+        coll.lastWrite.clear();
+      }
+      this.#kept = [];
+      this.#keptHead = 0;
+      return;
     }
+    while (this.#keptHead < this.#kept.length) {
+      const v = this.#kept[this.#keptHead] as { ts: ClusterTime; coll: Collection; key: string };
+      if (v.ts > oldestSnapshot) break;
+      v.coll.forget(v.key, v.ts);
+      this.#keptHead += 1;
+    }
+    if (this.#keptHead > 1024 && this.#keptHead > this.#kept.length / 2) {
+      this.#kept = this.#kept.slice(this.#keptHead);
+      this.#keptHead = 0;
+    }
+  }
+
+  #beforeWrite(coll: Collection, key: string, ts: ClusterTime): void {
+    if (!this.keepHistory()) return;
+    coll.beforeWrite(key, ts);
+    this.#kept.push({ ts, coll, key });
   }
 
   get(db: string, name: string): Collection | undefined {
@@ -209,7 +244,7 @@ export class Catalog {
         const doc = entry.doc as Document;
         const key = valueKey(doc._id);
         const old = target.docs.get(key);
-        target.beforeWrite(key, entry.ts, this.keepHistory());
+        this.#beforeWrite(target, key, entry.ts);
         if (old) target.removeFromIndexes(old, key);
         target.docs.set(key, doc);
         target.addToIndexes(doc, key);
@@ -219,7 +254,7 @@ export class Catalog {
         if (!coll) return;
         const key = valueKey(entry.id);
         const old = coll.docs.get(key);
-        coll.beforeWrite(key, entry.ts, this.keepHistory());
+        this.#beforeWrite(coll, key, entry.ts);
         if (old) coll.removeFromIndexes(old, key);
         coll.docs.delete(key);
         return;

@@ -154,6 +154,52 @@ function checkIdUntouched(modifier: Document, id: unknown): void {
   }
 }
 
+const SIMPLE_OPS = new Set(['$set', '$unset', '$inc']);
+
+/**
+ * `$set`, `$unset` and `$inc` on plain paths (no array positions), applied
+ * directly: the common case, and much cheaper than building mingo's update
+ * context for each statement. Returns false (changing nothing) otherwise.
+ */
+function applySimpleUpdate(doc: Document, modifier: Document): boolean {
+  const ops = Object.entries(modifier);
+  for (const [op, fields] of ops) {
+    if (!SIMPLE_OPS.has(op) || !isPlainObject(fields)) return false;
+    for (const path of Object.keys(fields)) {
+      if (path.includes('$') || path.split('.').some((part) => /^\d+$/.test(part))) return false;
+      const parts = path.split('.');
+      let cur: unknown = doc;
+      for (const part of parts.slice(0, -1)) {
+        cur = (cur as Document | undefined)?.[part];
+        if (cur === undefined) break;
+        if (!isPlainObject(cur)) return false;
+      }
+      if (op === '$inc') {
+        const current = getPath(doc, path);
+        if (typeof (fields as Document)[path] !== 'number' || (current !== undefined && typeof current !== 'number')) return false;
+      }
+    }
+  }
+  for (const [op, fields] of ops) {
+    for (const [path, value] of Object.entries(fields as Document)) {
+      if (op === '$set') setPath(doc, path, value);
+      else if (op === '$inc') setPath(doc, path, ((getPath(doc, path) as number | undefined) ?? 0) + (value as number));
+      else unsetPath(doc, path);
+    }
+  }
+  return true;
+}
+
+function unsetPath(doc: Document, path: string): void {
+  const parts = path.split('.');
+  const parent = parts.length === 1 ? doc : getPath(doc, parts.slice(0, -1).join('.'));
+  if (isPlainObject(parent)) delete parent[parts[parts.length - 1] as string];
+}
+
+function usesPositional(modifier: Document): boolean {
+  return Object.values(modifier).some((fields) => isPlainObject(fields) && Object.keys(fields).some((path) => /(^|\.)\$(\.|$)/.test(path)));
+}
+
 const NUMERIC_OPS = new Set(['$inc', '$mul']);
 const ARRAY_OPS = new Set(['$push', '$addToSet', '$pull', '$pullAll', '$pop']);
 const NUMERIC_TYPES = new Set(['int', 'double', 'long', 'int32', 'decimal128']);
@@ -220,9 +266,10 @@ export function applyUpdate(
       delete modifier.$setOnInsert;
     }
     after = base;
-    if (Object.keys(modifier).length > 0) {
+    if (Object.keys(modifier).length > 0 && !applySimpleUpdate(after, modifier)) {
       guarded('update failed', () =>
-        mingoUpdate(after, modifier, options.arrayFilters, inserting ? undefined : options.filter, { cloneMode: 'copy' }),
+        // The filter is only needed for the positional `$` operator; compiling it costs.
+        mingoUpdate(after, modifier, options.arrayFilters, inserting || !usesPositional(modifier) ? undefined : options.filter, { cloneMode: 'copy' }),
       );
     }
   } else {

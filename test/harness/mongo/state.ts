@@ -38,7 +38,7 @@ export class ServerState {
     }
     this.clock = new ClusterClock(last);
     this.catalog.keepHistory = () => this.sessions.active > 0;
-    this.sessions.onIdle = () => this.catalog.clearHistory();
+    this.sessions.onFinish = (oldest) => this.catalog.pruneHistory(oldest);
   }
 
   /** What a restart forgets even when the data is kept: cursors, sessions, fail points. */

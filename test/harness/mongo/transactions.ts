@@ -81,8 +81,8 @@ export class Sessions {
   readonly locks = new Map<string, Transaction>();
   readonly #released = new Set<() => void>();
   #open = 0;
-  /** Called when the last open transaction ends. */
-  onIdle: () => void = () => {};
+  /** Called when a transaction ends, with the oldest snapshot still open (undefined: none). */
+  onFinish: (oldestSnapshot: ClusterTime | undefined) => void = () => {};
 
   /** Starts a transaction on `session`, aborting any it still had open. */
   begin(session: Session, txnNumber: number, startTs: ClusterTime, appName: string | undefined): Transaction {
@@ -98,7 +98,16 @@ export class Sessions {
     txn.state = state;
     this.#open -= 1;
     this.release(txn);
-    if (this.#open === 0) this.onIdle();
+    this.onFinish(this.#oldestSnapshot());
+  }
+
+  #oldestSnapshot(): ClusterTime | undefined {
+    if (this.#open === 0) return undefined;
+    let oldest: ClusterTime | undefined;
+    for (const s of this.#sessions.values()) {
+      if (s.txn?.state === 'active' && (oldest === undefined || s.txn.startTs < oldest)) oldest = s.txn.startTs;
+    }
+    return oldest;
   }
 
   get(lsid: Document | undefined): Session | undefined {

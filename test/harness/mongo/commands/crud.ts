@@ -7,7 +7,7 @@ import { applyUpdate, compileFilter, idEquality, runFind, type UpdateSpec } from
 import { idFirst, valueKey, valuesAtPath } from '../values.ts';
 import { MAX_BSON_BYTES } from '../wire.ts';
 import { collectionArg, intArg, openCursor, type CommandContext, type Handler } from './context.ts';
-import { oplogDocuments, isOplogNamespace } from './oplog-view.ts';
+import { oplogDocuments, oplogEnds, isOplogNamespace } from './oplog-view.ts';
 
 interface WriteErrorDoc {
   index: number;
@@ -93,7 +93,7 @@ function visible(ctx: CommandContext, coll: Collection | undefined, db: string, 
 /** Matching documents, in natural order or by `sort`. */
 function matching(ctx: CommandContext, db: string, name: string, filter: Document | undefined, sort?: Document): Document[] {
   const coll = ctx.access.collection(db, name);
-  return runFind(visible(ctx, coll, db, name, filter), { filter, sort });
+  return runFind(visible(ctx, coll, db, name, filter), { filter, sort, preFiltered: true });
 }
 
 const insert: Handler = async (ctx) => {
@@ -244,6 +244,8 @@ const find: Handler = (ctx) => {
   ctx.state.opcounters.query += 1;
   const filter = b.filter as Document | undefined;
   const limit = intArg(b, 'limit');
+  const ends = isOplogNamespace(ctx.db, name) ? oplogEnds(ctx.state, b) : undefined;
+  if (ends) return openCursor(ctx, `${ctx.db}.${name}`, runFind(ends, { projection: b.projection as Document | undefined }), intArg(b, 'batchSize'), true);
   const rows = runFind(readDocuments(ctx, name, filter), {
     filter,
     preFiltered: !isOplogNamespace(ctx.db, name),

@@ -34,6 +34,29 @@ export function oplogDocuments(state: ServerState): Document[] {
   return [...state.oplog.entries()].map(toOplogDocument);
 }
 
+/**
+ * The few oplog entries a `find` sorted by `$natural` with a limit and no
+ * filter asks for (how tools read the oplog window), without converting the
+ * whole oplog; undefined when the query needs more.
+ */
+export function oplogEnds(state: ServerState, body: Document): Document[] | undefined {
+  const filter = body.filter as Document | undefined;
+  const sort = body.sort as Document | undefined;
+  const limit = Math.abs(Number(body.limit ?? 0));
+  if ((filter && Object.keys(filter).length > 0) || !limit || body.skip) return undefined;
+  const keys = sort ? Object.keys(sort) : [];
+  if (keys.length > 1 || (keys.length === 1 && keys[0] !== '$natural')) return undefined;
+  const backwards = sort?.$natural === -1;
+  const out: Document[] = [];
+  const end = state.oplog.endIndex;
+  for (let k = 0; k < limit; k += 1) {
+    const entry = backwards ? state.oplog.at(end - 1 - k) : state.oplog.at(state.oplog.indexAfter({ ts: -1n, opIndex: 0 }) + k);
+    if (!entry) break;
+    out.push(toOplogDocument(entry));
+  }
+  return out;
+}
+
 /** Rough size of the retained oplog, for collStats. */
 export function oplogStats(state: ServerState): Document {
   const count = state.oplog.length;
