@@ -199,3 +199,16 @@ export function parseCommandInput<C extends CommandName>(command: C, input: unkn
     },
   };
 }
+
+/**
+ * The web bridge's WebSocket messages (JSON text frames), for the dashboard in
+ * a normal browser. The client sends `invoke`; the server answers each with a
+ * `result` carrying the same `id`, and pushes `event` frames to every client.
+ */
+export type BridgeClientMessage = { type: 'invoke'; id: number; command: string; input: unknown };
+export type BridgeServerMessage =
+  | { type: 'result'; id: number; result: IpcResult<unknown> }
+  | { type: 'event'; event: EventName; payload: unknown };
+
+/** The path the web bridge serves its WebSocket on. */
+export const BRIDGE_WS_PATH = '/ipc';
