@@ -4,7 +4,7 @@
  * use `createSyncEngine`.
  */
 import { EventEmitter } from 'node:events';
-import { MongoClient, type Document } from 'mongodb';
+import { MongoClient, ObjectId, type Document } from 'mongodb';
 import type { SyncErrorInfo, SyncState, SyncStatus } from '../../src-shared/status.ts';
 import { abortAbandonedTransactions } from './abandoned.ts';
 import { Backoff } from './backoff.ts';
@@ -366,6 +366,37 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       this.#store.conflicts.find(filter).sort({ at: -1, _id: -1 }).skip(page * pageSize).limit(pageSize).toArray(),
     ]);
     return { total, items };
+  }
+
+  /** One conflict by its id (the hex string of its `_id`); null when there is none. */
+  async getConflict(id: string): Promise<ConflictRecord | null> {
+    if (!this.#store) throw new SyncError('internal', 'the engine is not started');
+    if (!ObjectId.isValid(id) || id.length !== 24) return null;
+    return this.#store.conflicts.findOne({ _id: new ObjectId(id) });
+  }
+
+  /**
+   * Applies a conflict's losing version as a new write on this till: capture
+   * gives it a new version, so it wins everywhere once pushed. A losing delete
+   * deletes the document. Returns the updated record.
+   */
+  async reapplyConflictLoser(id: string): Promise<ConflictRecord> {
+    const store = this.#store;
+    if (!store) throw new SyncError('internal', 'the engine is not started');
+    const conflict = await this.getConflict(id);
+    if (!conflict) throw new SyncError('not-found', `no conflict with id "${id}"`);
+    const loser = conflict.winner === 'hub' ? conflict.local : conflict.hub;
+    const coll = store.posCollection(conflict.collection);
+    if (loser.document) {
+      const { _id: _ignored, ...fields } = loser.document;
+      await coll.replaceOne({ _id: conflict.documentId }, fields, { upsert: true });
+    } else {
+      await coll.deleteOne({ _id: conflict.documentId });
+    }
+    const reappliedAt = new Date();
+    await store.conflicts.updateOne({ _id: conflict._id }, { $set: { reappliedAt } });
+    this.#log.info({ event: 'engine.conflict-reapplied', collection: conflict.collection }, 'losing version applied again');
+    return { ...conflict, reappliedAt };
   }
 
   /** Stops cleanly: streams closed, checkpoints written, connections closed. */

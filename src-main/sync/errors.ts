@@ -9,6 +9,7 @@ export type SyncErrorReason =
   | 'local-rejected'
   | 'history-lost'
   | 'config'
+  | 'not-found'
   | 'internal';
 
 export class SyncError extends Error {

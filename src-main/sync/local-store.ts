@@ -4,7 +4,7 @@
  * conflicts and quarantine.
  */
 import { randomUUID } from 'node:crypto';
-import type { ClientSession, Collection, Db, Document, MongoClient, ResumeToken, Timestamp } from 'mongodb';
+import { ObjectId, type ClientSession, type Collection, type Db, type Document, type MongoClient, type ResumeToken, type Timestamp } from 'mongodb';
 import { RAW_BSON, type AnyDocument, type DocumentId } from './documents.ts';
 import { isValidDeviceId } from './hlc.ts';
 import { APPLY_MARKER, ENGINE } from './names.ts';
@@ -48,6 +48,7 @@ export interface Checkpoint {
 }
 
 export interface ConflictRecord {
+  _id: ObjectId;
   collection: string;
   documentId: DocumentId;
   winner: 'local' | 'hub';
@@ -55,6 +56,13 @@ export interface ConflictRecord {
   local: { version: string; origin: string; document: Document | null };
   hub: { version: string; origin: string; document: Document | null };
   at: Date;
+  /** Set when someone re-applied the losing version as a new write. */
+  reappliedAt?: Date | null;
+}
+
+/** A new conflict record with its id fixed up front, so the event and the stored record agree. */
+export function conflictRecord(fields: Omit<ConflictRecord, '_id' | 'at'> & { at?: Date }): ConflictRecord {
+  return { _id: new ObjectId(), at: new Date(), reappliedAt: null, ...fields };
 }
 
 export interface QuarantineRecord {

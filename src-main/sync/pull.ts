@@ -20,7 +20,7 @@ import { EventQueue, QueueClosed, transactionKey, type ChangeEvent } from './eve
 import { isHistoryLost } from './errors.ts';
 import { decodeVersion, encodeVersion, HybridClock, type Version } from './hlc.ts';
 import type { Hub } from './hub.ts';
-import { LocalStore, type ConflictRecord, type QuarantineRecord } from './local-store.ts';
+import { conflictRecord, LocalStore, type ConflictRecord, type QuarantineRecord } from './local-store.ts';
 import type { Logger } from './log.ts';
 import { APPLY_MARKER, PUSH_MARKER, SYNC_FIELD, TOMBSTONES } from './names.ts';
 import { ENGINE_COLLECTION_PREFIX, type PolicyTable } from './policy.ts';
@@ -347,15 +347,14 @@ export class Pull {
       const changedLocally = record ? record.h !== localHash : local !== undefined && localHash !== op.h;
       if (changedLocally && !pullOnly) {
         if (record && !captureGaveUp) throw new UncapturedChange();
-        conflicts.push({
+        conflicts.push(conflictRecord({
           collection: c,
           documentId: op.id,
           winner: 'hub',
           rule: record ? 'local change was never captured' : 'local document was never synced',
           local: { version: record?.v ?? '', origin: this.#d.deviceId, document: local ?? null },
           hub: { version: op.v, origin: op.o, document: op.doc ?? null },
-          at: new Date(),
-        });
+          }));
       }
       if (op.op === 'upsert') writes.push({ replaceOne: { filter: { _id: op.id }, replacement: op.doc, upsert: true } });
       else if (local) writes.push({ deleteOne: { filter: { _id: op.id } } });

@@ -12,7 +12,7 @@
 import type { ClientSession, Document } from 'mongodb';
 import { contentHash, idKey, withoutSync } from './documents.ts';
 import { hubVersionOf, type Hub, type HubVersion, type Tombstone } from './hub.ts';
-import type { ConflictRecord, LocalStore, OutboxEntry } from './local-store.ts';
+import { conflictRecord, type ConflictRecord, type LocalStore, type OutboxEntry } from './local-store.ts';
 import type { Logger } from './log.ts';
 import { APPLY_MARKER, SYNC_FIELD } from './names.ts';
 import { inTransaction } from './transaction.ts';
@@ -185,15 +185,14 @@ export class Push {
         for (const r of rejected) {
           const { entry } = r;
           const hubContent = r.hubDoc ? withoutSync(r.hubDoc) : null;
-          conflicts.push({
+          conflicts.push(conflictRecord({
             collection: entry.c,
             documentId: entry.id,
             winner: 'hub',
             rule: 'newer version wins',
             local: { version: entry.v, origin: deviceId, document: entry.doc ?? null },
             hub: { version: r.hubVersion.v, origin: r.hubVersion.o, document: hubContent },
-            at: new Date(),
-          });
+          }));
           const newer = await store.outbox.countDocuments({ c: entry.c, id: entry.id, _id: { $gt: lastSeq } }, { session });
           if (newer > 0) continue; // the till changed it again; that change is pushed next
           const coll = store.posCollection(entry.c);
