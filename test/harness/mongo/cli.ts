@@ -1,10 +1,15 @@
 /**
  * Runs the MongoDB emulator as its own process:
  *   npm run emulator -- --port 27018 --repl-set rs0 [--dbpath DIR] [--oplog-max-events N] [--host 127.0.0.1]
+ *                       [--control-port P] [--clock-offset-ms N]
  * Prints its mongodb:// connection string on one line, runs until SIGINT/SIGTERM.
+ * `--control-port` serves fault controls over HTTP on 127.0.0.1 (see control.ts);
+ * `--clock-offset-ms` makes the server's wall clock run that far ahead (or behind).
  */
 import { parseArgs } from 'node:util';
+import { startControlServer } from './control.ts';
 import { startEmulator } from './emulator.ts';
+import { setClockOffsetMs } from './wall-clock.ts';
 
 function fail(message: string): never {
   process.stderr.write(`emulator: ${message}\n`);
@@ -18,13 +23,15 @@ const { values } = parseArgs({
     'repl-set': { type: 'string', default: 'rs0' },
     dbpath: { type: 'string' },
     'oplog-max-events': { type: 'string' },
+    'control-port': { type: 'string' },
+    'clock-offset-ms': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   strict: true,
 });
 
 if (values.help) {
-  process.stdout.write('usage: npm run emulator -- [--port 27018] [--host 127.0.0.1] [--repl-set rs0] [--dbpath DIR] [--oplog-max-events N]\n');
+  process.stdout.write('usage: npm run emulator -- [--port 27018] [--host 127.0.0.1] [--repl-set rs0] [--dbpath DIR] [--oplog-max-events N] [--control-port P] [--clock-offset-ms N]\n');
   process.exit(0);
 }
 const port = Number(values.port);
@@ -33,6 +40,13 @@ const oplogMax = values['oplog-max-events'] === undefined ? undefined : Number(v
 if (oplogMax !== undefined && (!Number.isInteger(oplogMax) || oplogMax < 1)) {
   fail(`--oplog-max-events must be a whole number of at least 1; got "${values['oplog-max-events']}"`);
 }
+const controlPort = values['control-port'] === undefined ? undefined : Number(values['control-port']);
+if (controlPort !== undefined && (!Number.isInteger(controlPort) || controlPort < 0 || controlPort > 65535)) {
+  fail(`--control-port must be a whole number from 0 to 65535; got "${values['control-port']}"`);
+}
+const clockOffset = Number(values['clock-offset-ms'] ?? '0');
+if (!Number.isInteger(clockOffset)) fail(`--clock-offset-ms must be a whole number of milliseconds; got "${values['clock-offset-ms']}"`);
+setClockOffsetMs(clockOffset);
 
 const emulator = await startEmulator({
   port,
@@ -41,6 +55,10 @@ const emulator = await startEmulator({
   dbPath: values.dbpath,
   oplog: oplogMax === undefined ? undefined : { maxEvents: oplogMax },
 }).catch((err: Error) => fail(`could not start: ${err.message}`));
+
+if (controlPort !== undefined) {
+  await startControlServer(emulator, controlPort, values.host).catch((err: Error) => fail(`could not start the control channel: ${err.message}`));
+}
 
 process.stdout.write(`${emulator.uri}\n`);
 

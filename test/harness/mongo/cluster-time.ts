@@ -4,6 +4,7 @@
  * so it compares with `<`.
  */
 import { Timestamp } from 'bson';
+import { wallNow } from './wall-clock.ts';
 
 export type ClusterTime = bigint;
 
@@ -28,7 +29,7 @@ export class ClusterClock {
 
   /** The next cluster time: this second's next increment, never going back. */
   tick(): ClusterTime {
-    const now = BigInt(Math.floor(Date.now() / 1000)) << 32n;
+    const now = BigInt(Math.floor(wallNow() / 1000)) << 32n;
     this.#last = now > this.#last ? now | 1n : this.#last + 1n;
     return this.#last;
   }

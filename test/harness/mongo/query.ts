@@ -7,6 +7,7 @@ import { Aggregator, ProcessingMode, Query, update as mingoUpdate } from 'mingo'
 import { sortDocuments } from './compare.ts';
 import { CommandError } from './errors.ts';
 import { copyDocument, getPath, idFirst, isPlainObject, setPath, valueKey } from './values.ts';
+import { wallNow } from './wall-clock.ts';
 
 const UPDATE_OPERATORS = new Set([
   '$set', '$unset', '$inc', '$mul', '$min', '$max', '$rename', '$push', '$addToSet', '$pull', '$pullAll',
@@ -134,7 +135,7 @@ function currentDates(spec: Document, now: Timestamp | undefined): Document {
   const out: Document = {};
   for (const [path, how] of Object.entries(spec)) {
     const wantsTimestamp = isPlainObject(how) && how.$type === 'timestamp';
-    out[path] = wantsTimestamp ? (now ?? new Timestamp({ t: Math.floor(Date.now() / 1000), i: 1 })) : new Date();
+    out[path] = wantsTimestamp ? (now ?? new Timestamp({ t: Math.floor(wallNow() / 1000), i: 1 })) : new Date(wallNow());
   }
   return out;
 }

@@ -9,6 +9,7 @@ import { FailPoints } from './failpoints.ts';
 import { Journal } from './journal.ts';
 import { Oplog, type ChangeEntry } from './oplog.ts';
 import { Sessions, type PendingEntry } from './transactions.ts';
+import { wallNow } from './wall-clock.ts';
 import type { Cursor } from './cursors.ts';
 
 export interface Logger {
@@ -66,7 +67,7 @@ export class ServerState {
   commitTransaction(pending: readonly PendingEntry[], lsid: Document, txnNumber: number): void {
     if (pending.length === 0) return;
     const ts = this.clock.tick();
-    const wall = new Date();
+    const wall = new Date(wallNow());
     const entries: ChangeEntry[] = [];
     let opIndex = 0;
     for (const p of pending) {
@@ -95,7 +96,7 @@ export class WriteBatch {
   }
 
   add(p: PendingEntry): ChangeEntry {
-    const e: ChangeEntry = { ...p, ts: this.#state.clock.tick(), opIndex: 0, wall: new Date() };
+    const e: ChangeEntry = { ...p, ts: this.#state.clock.tick(), opIndex: 0, wall: new Date(wallNow()) };
     this.#state.catalog.applyEntry(e);
     this.#pending.push(e);
     return e;

@@ -5,6 +5,7 @@ import { CommandError } from '../errors.ts';
 import { MAX_BSON_BYTES, MAX_MESSAGE_BYTES } from '../wire.ts';
 import type { CommandContext, Handler } from './context.ts';
 import { isOplogNamespace, oplogStats } from './oplog-view.ts';
+import { wallNow } from '../wall-clock.ts';
 
 export const SERVER_VERSION = '7.0.14';
 export const MAX_WIRE_VERSION = 21;
@@ -24,11 +25,11 @@ function hello(ctx: CommandContext): Document {
     me: ctx.host,
     secondary: false,
     electionId: new ObjectId('7fffffff0000000000000001'),
-    lastWrite: { opTime: { ts: toTimestamp(ctx.state.clock.last), t: Long.fromNumber(1) }, lastWriteDate: new Date() },
+    lastWrite: { opTime: { ts: toTimestamp(ctx.state.clock.last), t: Long.fromNumber(1) }, lastWriteDate: new Date(wallNow()) },
     maxBsonObjectSize: MAX_BSON_BYTES,
     maxMessageSizeBytes: MAX_MESSAGE_BYTES,
     maxWriteBatchSize: 100_000,
-    localTime: new Date(),
+    localTime: new Date(wallNow()),
     logicalSessionTimeoutMinutes: 30,
     connectionId: ctx.conn.id,
     minWireVersion: 0,
@@ -112,7 +113,7 @@ function serverStatus(ctx: CommandContext, connections: () => number): Document 
     uptime: Math.floor(uptimeMillis / 1000),
     uptimeMillis: Long.fromNumber(uptimeMillis),
     uptimeEstimate: Long.fromNumber(Math.floor(uptimeMillis / 1000)),
-    localTime: new Date(),
+    localTime: new Date(wallNow()),
     connections: { current: connections(), available: 838_860, totalCreated: ctx.conn.id, active: 1 },
     opcounters: ctx.state.opcounters,
     repl: {
