@@ -365,16 +365,26 @@ export class Pull {
     if (versionWrites.length > 0) await store.versions.bulkWrite(versionWrites as never[], { session, ordered: true });
   }
 
-  /** Writes the version of hub-made changes onto the hub documents, if they are still as applied. */
+  /**
+   * Writes the version of hub-made changes onto the hub documents: one bulk
+   * write per collection. No read first: the stamp carries the content hash
+   * it was made for, so if HQ changed the document in between, the hash no
+   * longer matches and every till treats the document as unstamped again.
+   * A stamp another till already wrote is left alone.
+   */
   async #stamp(hub: Hub, ops: PullOp[]): Promise<void> {
     if (ops.length === 0) return;
     try {
       await inTransaction(hub.client, async (session) => {
         await hub.pushMarker.updateOne({ _id: this.#d.deviceId }, { $set: { at: new Date() } }, { upsert: true, session });
-        for (const op of ops) {
-          const current = await hub.collection(op.c).findOne({ _id: op.id }, { session });
-          if (!current || contentHash(current) !== op.h) continue;
-          await hub.collection(op.c).updateOne({ _id: op.id }, { $set: { [SYNC_FIELD]: { v: op.v, o: 'hub', h: op.h } } }, { session });
+        for (const [c, group] of groupByCollection(ops)) {
+          const writes = group.map((op) => ({
+            updateOne: {
+              filter: { _id: op.id, [`${SYNC_FIELD}.v`]: { $ne: op.v } },
+              update: { $set: { [SYNC_FIELD]: { v: op.v, o: 'hub', h: op.h } } },
+            },
+          }));
+          await hub.collection(c).bulkWrite(writes as never[], { session, ordered: false });
         }
       });
     } catch (err) {

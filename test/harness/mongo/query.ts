@@ -87,12 +87,49 @@ function rewriteCount(pipeline: Document[]): Document[] {
 }
 
 export function runAggregate(docs: Document[], pipeline: Document[], resolve: (name: string) => Document[]): Document[] {
+  // Leading $match stages only read, so they run on the stored documents and
+  // only what they keep is copied (a count over a big collection copies nothing).
+  let rows = docs;
+  let rest = pipeline;
+  while (rest.length > 0 && isPlainObject(rest[0]) && Object.keys(rest[0] as Document).length === 1 && '$match' in (rest[0] as Document)) {
+    const match = (rest[0] as Document).$match as Document;
+    if (!isPlainObject(match)) break;
+    rows = rows.filter(compileFilter(match));
+    rest = rest.slice(1);
+  }
+  const counted = countOnly(rest, rows.length);
+  if (counted) return counted;
   return guarded('aggregation failed', () =>
-    new Aggregator(rewriteCount(pipeline), {
+    new Aggregator(rewriteCount(rest), {
       processingMode: ProcessingMode.CLONE_INPUT,
       collectionResolver: resolve,
-    }).run(docs) as Document[],
+    }).run(rows) as Document[],
   );
+}
+
+/**
+ * The driver's countDocuments shape, `{$group: {_id: <constant>, n: {$sum: 1}}}`
+ * (or `$count`), answered without copying documents; undefined for anything else.
+ */
+function countOnly(pipeline: Document[], count: number): Document[] | undefined {
+  if (pipeline.length !== 1 || !isPlainObject(pipeline[0])) return undefined;
+  const stage = pipeline[0] as Document;
+  const keys = Object.keys(stage);
+  if (keys.length !== 1) return undefined;
+  if (keys[0] === '$count' && typeof stage.$count === 'string' && stage.$count.length > 0 && !stage.$count.startsWith('$') && !stage.$count.includes('.')) {
+    return count === 0 ? [] : [{ [stage.$count]: count }];
+  }
+  if (keys[0] !== '$group' || !isPlainObject(stage.$group)) return undefined;
+  const group = stage.$group as Document;
+  const id = group._id;
+  if (!(id === null || typeof id === 'number' || typeof id === 'boolean')) return undefined;
+  const out: Document = { _id: id };
+  for (const [field, acc] of Object.entries(group)) {
+    if (field === '_id') continue;
+    if (!isPlainObject(acc) || Object.keys(acc).length !== 1 || (acc as Document).$sum !== 1) return undefined;
+    out[field] = count;
+  }
+  return count === 0 ? [] : [out];
 }
 
 /** The document an upsert starts from: the equality fields of its filter. */
