@@ -3,7 +3,9 @@
  * (a maintained implementation of MongoDB's query language) rather than our own.
  */
 import { ObjectId, Timestamp, type Document } from 'bson';
-import { Aggregator, ProcessingMode, Query, update as mingoUpdate } from 'mingo';
+import { Aggregator, Context, ProcessingMode, Query, update as mingoUpdate } from 'mingo';
+import * as queryOperators from 'mingo/operators/query';
+import { Query as PlainQuery } from 'mingo/query';
 import { sortDocuments } from './compare.ts';
 import { CommandError } from './errors.ts';
 import { copyDocument, getPath, idFirst, isPlainObject, setPath, valueKey } from './values.ts';
@@ -24,9 +26,28 @@ function guarded<T>(what: string, fn: () => T): T {
   }
 }
 
+/**
+ * Query operators only: mingo copies its context into every Query, and the full
+ * one (every expression and stage operator too) costs more than the match when
+ * a bulk write compiles one filter per statement.
+ */
+const QUERY_CONTEXT = Context.init({ query: queryOperators });
+const NEEDS_FULL_CONTEXT = new Set(['$expr', '$where', '$jsonSchema', '$function']);
+
+function needsFullContext(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(needsFullContext);
+  if (!isPlainObject(value)) return false;
+  for (const [key, inner] of Object.entries(value)) {
+    if (NEEDS_FULL_CONTEXT.has(key) || needsFullContext(inner)) return true;
+  }
+  return false;
+}
+
 export function compileFilter(filter: Document | undefined): (doc: Document) => boolean {
   if (!filter || Object.keys(filter).length === 0) return () => true;
-  const q = guarded('invalid query filter', () => new Query(filter));
+  const q = guarded('invalid query filter', () =>
+    needsFullContext(filter) ? new Query(filter) : new PlainQuery(filter, { context: QUERY_CONTEXT }),
+  );
   return (doc) => q.test(doc);
 }
 
