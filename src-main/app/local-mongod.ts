@@ -1,0 +1,49 @@
+/**
+ * The till's own MongoDB: a single-node replica set (change streams and
+ * transactions need one) started through mongodb-memory-server-core, with its
+ * data kept in the app's user data folder, listening on 127.0.0.1 only, on a
+ * fixed port (the replica set config names it, so it must not change between
+ * starts), with an oplog kept for a week so days offline lose no history.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { MongoMemoryReplSet } from 'mongodb-memory-server-core';
+
+export interface LocalMongodOptions {
+  dataDir: string;
+  /** A mongod binary; absent lets mongodb-memory-server find (or download) one. */
+  binary?: string;
+  port?: number;
+}
+
+export interface LocalMongod {
+  readonly uri: string;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_LOCAL_PORT = 27217;
+/** The oplog grows past its size rather than drop entries younger than this. */
+const OPLOG_MIN_RETENTION_HOURS = 24 * 7;
+const OPLOG_SIZE_MB = 2_048;
+
+export async function startLocalMongod(options: LocalMongodOptions): Promise<LocalMongod> {
+  const { MongoMemoryReplSet } = await import('mongodb-memory-server-core');
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const rs: MongoMemoryReplSet = await MongoMemoryReplSet.create({
+    binary: options.binary ? { systemBinary: options.binary } : {},
+    replSet: {
+      count: 1,
+      name: 'rs0',
+      ip: '127.0.0.1',
+      storageEngine: 'wiredTiger',
+      args: ['--oplogSize', String(OPLOG_SIZE_MB), '--oplogMinRetentionHours', String(OPLOG_MIN_RETENTION_HOURS)],
+    },
+    instanceOpts: [{ dbPath: options.dataDir, port: options.port ?? DEFAULT_LOCAL_PORT, storageEngine: 'wiredTiger' }],
+  });
+  return {
+    uri: rs.getUri(),
+    async stop() {
+      // Keep the data: this is the till's database, not a test fixture.
+      await rs.stop({ doCleanup: false, force: false });
+    },
+  };
+}
