@@ -182,6 +182,8 @@ class EmulatorServer implements Emulator {
     }
     try {
       const reply = await dispatch(this.#env(), conn, request.body, bytes);
+      // A reply the partition swallowed: the connection is closed when it heals, like one that asked during it.
+      if (this.#partitioned) conn.stale = true;
       if (request.moreToCome || conn.socket.destroyed || this.#partitioned) return;
       conn.socket.write(encodeReply(request.requestId, reply, request.legacy));
     } catch (err) {
