@@ -1,0 +1,173 @@
+/**
+ * Watches the hub's POS database for the whole run and keeps what the checks
+ * need: which till writes reached the hub (pushes carry the write id `w`),
+ * which deletes left a tombstone, and the order of versions the engine wrote
+ * for each document.
+ *
+ * An engine transaction writes `_tillsync_push` first (a push, or the stamp of
+ * an HQ write), keyed by device id; its other events follow with the same
+ * lsid and txnNumber. Anything else is a client that knows nothing of sync.
+ */
+import { MongoClient, type ChangeStream, type Document, type Timestamp } from 'mongodb';
+
+const PUSH_MARKER = '_tillsync_push';
+const TOMBSTONES = '_tillsync_tombstones';
+
+export interface HubArrival {
+  c: string;
+  id: string;
+  /** The device whose engine wrote it. */
+  device: string;
+  /** The write id in the document (absent for tombstones). */
+  w?: string;
+  v?: string;
+  op: 'upsert' | 'tombstone' | 'stamp';
+  /** Soak clock when seen. */
+  at: number;
+}
+
+export interface VersionRegression {
+  c: string;
+  id: string;
+  from: string;
+  to: string;
+  device: string;
+  what: string;
+  at: number;
+}
+
+export class HubObserver {
+  readonly arrivals: HubArrival[] = [];
+  /** Till write ids that reached the hub, by device. */
+  readonly arrived = new Set<string>();
+  readonly regressions: VersionRegression[] = [];
+  /** Document writes by an engine whose `w` was not made on that device (echoes). */
+  readonly echoes: Array<{ c: string; id: string; device: string; w: string; at: number }> = [];
+  /** Times the stream could not resume and restarted from now (history missed). */
+  readonly gaps: Array<{ from: number; to: number; error: string }> = [];
+  events = 0;
+  readonly #client: MongoClient;
+  readonly #txns = new Map<string, string>();
+  readonly #lastVersion = new Map<string, { v: string; what: string }>();
+  #stream: ChangeStream | undefined;
+  #token: unknown;
+  #startAt: Timestamp | undefined;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #lastEventAt = Date.now();
+
+  constructor(uri: string) {
+    this.#client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000 });
+  }
+
+  async start(): Promise<void> {
+    await this.#client.connect();
+    const session = this.#client.startSession();
+    await this.#client.db('pos').command({ ping: 1 }, { session });
+    this.#startAt = session.operationTime;
+    await session.endSession();
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#stream?.close().catch(() => undefined);
+    await this.#loop;
+    await this.#client.close(true);
+  }
+
+  /** Resolves once the stream has read up to the hub's present moment (nothing new for a while). */
+  async caughtUp(quietMs = 1_500, timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (Date.now() - this.#lastEventAt > quietMs && this.#stream) return true;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return false;
+  }
+
+  async #run(): Promise<void> {
+    let lostAt: number | undefined;
+    while (this.#running) {
+      try {
+        const resume = this.#token ? { startAfter: this.#token } : this.#startAt ? { startAtOperationTime: this.#startAt } : {};
+        const stream = this.#client.db('pos').watch([], { fullDocument: 'whenAvailable', maxAwaitTimeMS: 500, ...resume });
+        this.#stream = stream;
+        if (lostAt !== undefined) lostAt = undefined;
+        for await (const ev of stream) {
+          this.#token = (ev as { _id: unknown })._id;
+          this.#lastEventAt = Date.now();
+          this.events += 1;
+          this.#see(ev as Document);
+        }
+      } catch (err) {
+        if (!this.#running) break;
+        const code = (err as { code?: number }).code;
+        if (code === 286 || code === 280) {
+          // The hub's history was truncated past us: note the gap and go on from now.
+          const now = Date.now();
+          this.gaps.push({ from: this.#lastEventAt, to: now, error: String(err) });
+          this.#token = undefined;
+          this.#startAt = undefined;
+          lostAt = now;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      } finally {
+        this.#stream = undefined;
+      }
+    }
+  }
+
+  #see(ev: Document): void {
+    const coll = ev.ns?.coll as string | undefined;
+    const op = ev.operationType as string;
+    const key = ev.lsid && ev.txnNumber !== undefined ? `${ev.lsid.id.toString('base64')}:${String(ev.txnNumber)}` : undefined;
+    if (!coll) return;
+    if (coll === PUSH_MARKER) {
+      if (key) this.#txns.set(key, String(ev.documentKey?._id));
+      if (this.#txns.size > 500) this.#txns.delete(this.#txns.keys().next().value as string);
+      return;
+    }
+    const device = key ? this.#txns.get(key) : undefined;
+    const now = Date.now();
+    if (coll === TOMBSTONES) {
+      const t = ev.fullDocument as Document | null | undefined;
+      if (!t || !['insert', 'replace', 'update'].includes(op) || !device) return;
+      const target = t._id as { c: string; id: string };
+      const arrival: HubArrival = { c: target.c, id: String(target.id), device, v: String(t.v), op: 'tombstone', at: now };
+      this.arrivals.push(arrival);
+      this.#checkOrder(arrival, 'tombstone');
+      return;
+    }
+    if (coll.startsWith('_tillsync') || coll.startsWith('system.')) return;
+    const id = String(ev.documentKey?._id);
+    if (!device) {
+      // A client that knows nothing of sync (HQ): the engine's ordering starts again from its write.
+      this.#lastVersion.delete(`${coll}\u0000${id}`);
+      return;
+    }
+    if (op === 'delete') return; // its tombstone carries the version
+    const doc = ev.fullDocument as Document | null | undefined;
+    if (!doc) return;
+    const sync = doc._sync as { v?: string; o?: string } | undefined;
+    const w = typeof doc.w === 'string' ? doc.w : undefined;
+    const kind = op === 'update' ? 'stamp' : 'upsert';
+    const arrival: HubArrival = { c: coll, id, device, w, v: sync?.v, op: kind, at: now };
+    this.arrivals.push(arrival);
+    if (kind === 'upsert' && w) {
+      this.arrived.add(w);
+      if (!w.startsWith(`${device}:`)) this.echoes.push({ c: coll, id, device, w, at: now });
+    }
+    this.#checkOrder(arrival, kind === 'stamp' ? `stamp by ${device}` : `push of ${w ?? '?'} by ${device}`);
+  }
+
+  /** Engine writes to one document must carry increasing versions (a stale one never overwrites a newer one). */
+  #checkOrder(a: HubArrival, what: string): void {
+    if (!a.v) return;
+    const key = `${a.c}\u0000${a.id}`;
+    const last = this.#lastVersion.get(key);
+    if (last && a.v < last.v) this.regressions.push({ c: a.c, id: a.id, from: last.v, to: a.v, device: a.device, what: `${what} after ${last.what}`, at: a.at });
+    if (!last || a.v >= last.v) this.#lastVersion.set(key, { v: a.v, what });
+  }
+}
