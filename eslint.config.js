@@ -21,6 +21,14 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard runs sandboxed: it never imports the main process, Electron or Node built-ins.
+    files: ['src-renderer/**/*.ts', 'src-renderer/**/*.tsx'],
+    ignores: ['src-renderer/vite.config.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['**/src-main/**', 'electron', 'node:*'] }],
+    },
+  },
+  {
     files: ['scripts/**', 'test/**/cli.ts', 'test/bench/**'],
     rules: { 'no-console': 'off' },
   },

@@ -1,0 +1,77 @@
+// @jsxRuntime automatic
+/** The top of the dashboard: which till, the sync state in plain words, and what is waiting. */
+import { useDashboard } from '../state/context.tsx';
+import { useNow } from '../state/use-now.ts';
+import { describeState, lastSyncedWords, quarantineWords, timeAgo, waitingWords, duration } from '../format.ts';
+
+export function StatusHeader() {
+  const info = useDashboard((s) => s.info);
+  const status = useDashboard((s) => s.status);
+  const connection = useDashboard((s) => s.connection);
+  const loadError = useDashboard((s) => s.loadError);
+  const now = useNow();
+
+  const words = status ? describeState(status) : null;
+  return (
+    <header className={`status-header tone-${words?.tone ?? 'off'}`} data-testid="status-header" data-state={status?.state ?? 'unknown'}>
+      <div className="status-title">
+        <h1>{info ? info.tillName : 'TillSync'}</h1>
+        {info && (
+          <p className="status-backend" data-testid="backend">
+            {info.backend === 'emulator'
+              ? 'Demo: data is kept in a test database (MongoDB emulator)'
+              : 'Data is kept in MongoDB on this till'}
+            {' · '}TillSync {info.version}
+          </p>
+        )}
+      </div>
+
+      {connection !== 'open' && (
+        <p className="banner banner-bad" role="alert" data-testid="connection-lost">
+          {connection === 'lost'
+            ? 'Dashboard lost contact with the sync service — retrying'
+            : 'Connecting to the sync service…'}
+        </p>
+      )}
+      {connection === 'open' && loadError && (
+        <p className="banner banner-bad" role="alert">
+          {loadError}
+        </p>
+      )}
+
+      {status && words && (
+        <div className="status-body">
+          <div className="status-state" role="status" aria-live="polite">
+            <p className="status-headline" data-testid="status-headline">
+              <span className="status-dot" aria-hidden="true" />
+              {words.headline}
+            </p>
+            {words.detail && <p className="status-detail">{words.detail}</p>}
+          </div>
+          <ul className="status-facts">
+            <li data-testid="last-synced">{lastSyncedWords(status.lastSyncedAt, now)}</li>
+            <li data-testid="waiting">
+              {waitingWords(status.outbox.depth)}
+              {status.outbox.depth > 0 && status.outbox.oldestPendingAgeMs !== null && (
+                <> (oldest made {duration(status.outbox.oldestPendingAgeMs)} ago)</>
+              )}
+            </li>
+            {status.quarantine.count > 0 && <li data-testid="quarantined">{quarantineWords(status.quarantine.count)}</li>}
+          </ul>
+          {status.lastError && status.state !== 'error' && (
+            <p className="status-last-error" data-testid="last-error">
+              Last problem ({timeAgo(status.lastError.at, now)}): {status.lastError.message}
+            </p>
+          )}
+          {status.warnings.length > 0 && (
+            <ul className="status-warnings" aria-label="Warnings" data-testid="warnings">
+              {status.warnings.map((warning) => (
+                <li key={warning}>{warning}</li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+    </header>
+  );
+}

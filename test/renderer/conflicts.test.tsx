@@ -1,0 +1,162 @@
+// @jsxRuntime automatic
+import './setup-dom.ts';
+import { afterEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { FakeTillSync, makeConflict, makeStatus } from './fake-api.ts';
+import { renderDashboard, settle } from './render.tsx';
+
+afterEach(cleanup);
+
+/** 25 conflicts, newest (c-25) first; every third one is on `menu`. */
+function apiWithConflicts(): FakeTillSync {
+  const api = new FakeTillSync();
+  api.conflicts = Array.from({ length: 25 }, (_, i) => {
+    const n = 25 - i;
+    return makeConflict(n, n % 3 === 0 ? { collection: 'menu', documentId: `"dish-${n}"` } : {});
+  });
+  api.status = makeStatus({ conflicts: { count: 25 } });
+  return api;
+}
+
+async function openConflicts(api: FakeTillSync) {
+  const view = await renderDashboard(api);
+  fireEvent.click(screen.getByRole('tab', { name: 'Conflicts (25)' }));
+  await waitFor(() => screen.getByTestId('conflict-list'));
+  return view;
+}
+
+function recordIds(): string[] {
+  const rows = within(screen.getByTestId('conflict-list')).getAllByRole('row').slice(1);
+  return rows.map((row) => row.querySelectorAll('td')[2]!.textContent ?? '');
+}
+
+describe('conflict history', () => {
+  it('lists conflicts newest first, ten to a page, and pages through them', async () => {
+    const api = apiWithConflicts();
+    await openConflicts(api);
+    assert.equal(recordIds().length, 10);
+    assert.equal(recordIds()[0], '"order-25"');
+    assert.equal(screen.getByTestId('page-position').textContent, 'Page 1 of 3 (25 conflicts)');
+    assert.equal((screen.getByRole('button', { name: 'Newer' }) as HTMLButtonElement).disabled, true);
+
+    fireEvent.click(screen.getByRole('button', { name: 'Older' }));
+    await waitFor(() => assert.equal(screen.getByTestId('page-position').textContent, 'Page 2 of 3 (25 conflicts)'));
+    assert.equal(recordIds()[0], '"dish-15"');
+    fireEvent.click(screen.getByRole('button', { name: 'Older' }));
+    await waitFor(() => assert.equal(recordIds().length, 5));
+    assert.equal((screen.getByRole('button', { name: 'Older' }) as HTMLButtonElement).disabled, true);
+    assert.deepEqual(
+      api.callsOf('conflicts.list').slice(-2).map((c) => (c.input as { page: number }).page),
+      [1, 2],
+    );
+  });
+
+  it('filters by collection', async () => {
+    const api = apiWithConflicts();
+    await openConflicts(api);
+    fireEvent.change(screen.getByRole('combobox', { name: 'Show' }), { target: { value: 'menu' } });
+    await waitFor(() => assert.equal(screen.getByTestId('page-position').textContent, 'Page 1 of 1 (8 conflicts)'));
+    assert.ok(recordIds().every((id) => id.startsWith('"dish-')));
+    assert.equal((api.callsOf('conflicts.list').at(-1)!.input as { collection?: string }).collection, 'menu');
+  });
+
+  it('shows a new conflict at the top as soon as it is recorded', async () => {
+    const api = apiWithConflicts();
+    await openConflicts(api);
+    const fresh = makeConflict(26, { documentId: '"order-26"', at: Date.now() });
+    api.conflicts.unshift(fresh);
+    await settle(() => api.emit('conflict', fresh));
+    await waitFor(() => assert.equal(recordIds()[0], '"order-26"'));
+  });
+
+  it('shows both versions side by side with the changed fields highlighted, the winner and why', async () => {
+    const api = new FakeTillSync();
+    api.conflicts = [
+      makeConflict(1, {
+        changedFields: ['total', 'note'],
+        winner: 'hub',
+        explanation: 'Both changed this order; the change made on Till B was later, so it was kept.',
+        local: { version: 'a', wallTime: 1, origin: 'till-a', document: { _id: 'order-1', table: 4, total: 10 } },
+        hub: { version: 'b', wallTime: 2, origin: 'till-b', document: { _id: 'order-1', table: 4, total: 12, note: 'no onions' } },
+      }),
+    ];
+    await renderDashboard(api);
+    fireEvent.click(screen.getByRole('tab', { name: 'Conflicts' }));
+    fireEvent.click(await screen.findByRole('button', { name: 'View conflict on orders "order-1"' }));
+
+    const versions = screen.getByTestId('conflict-versions');
+    const changed = [...versions.querySelectorAll('tr.changed')].map((row) => row.getAttribute('data-field'));
+    assert.deepEqual(changed, ['total', 'note']);
+    const totalRow = versions.querySelector('tr[data-field="total"]')!;
+    assert.deepEqual([...totalRow.querySelectorAll('td')].map((td) => td.textContent), ['10', '12']);
+    assert.match(totalRow.textContent ?? '', /changed/);
+    const tableRow = versions.querySelector('tr[data-field="table"]')!;
+    assert.equal(tableRow.classList.contains('changed'), false);
+    assert.match(screen.getByTestId('side-hub').textContent ?? '', /The hub's version\s*kept\s*made by till-b/);
+    assert.match(screen.getByTestId('side-local').textContent ?? '', /This till's version\s*not kept\s*made by this till/);
+    assert.equal(screen.getByTestId('conflict-winner').textContent, "The hub's version was kept");
+    assert.equal(screen.getByTestId('conflict-explanation').textContent, 'Both changed this order; the change made on Till B was later, so it was kept.');
+  });
+
+  it('applies the other version only after confirmation', async () => {
+    const api = new FakeTillSync();
+    api.conflicts = [makeConflict(7)];
+    await renderDashboard(api);
+    fireEvent.click(screen.getByRole('tab', { name: 'Conflicts' }));
+    fireEvent.click(await screen.findByRole('button', { name: /^View conflict/ }));
+
+    const applyButton = screen.getByRole('button', { name: 'Apply the other version' });
+    applyButton.focus();
+    fireEvent.click(applyButton);
+    let dialog = screen.getByRole('dialog', { name: 'Apply the other version?' });
+    assert.ok(document.activeElement === within(dialog).getByRole('button', { name: 'Cancel' }), 'focus starts on Cancel');
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    assert.ok(screen.queryByRole('dialog') === null);
+    assert.ok(document.activeElement === applyButton, 'focus returns to the button that opened the dialog');
+
+    fireEvent.click(applyButton);
+    dialog = screen.getByRole('dialog');
+    fireEvent.keyDown(dialog, { key: 'Escape' });
+    assert.ok(screen.queryByRole('dialog') === null, 'Escape closes the dialog');
+    assert.equal(api.callsOf('conflicts.applyLoser').length, 0);
+
+    fireEvent.click(applyButton);
+    fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Yes, apply it' }));
+    await waitFor(() => assert.ok(screen.queryByRole('dialog') === null, screen.queryByRole('dialog')?.textContent ?? ''));
+    assert.deepEqual(api.callsOf('conflicts.applyLoser').map((c) => c.input), [{ id: 'c-7' }]);
+    screen.getByText("This till's version was applied on this till and on the hub.");
+    screen.getByTestId('conflict-reapplied');
+  });
+
+  it('keeps the dialog open and says why when applying fails', async () => {
+    const api = new FakeTillSync();
+    api.conflicts = [makeConflict(3)];
+    api.failures['conflicts.applyLoser'] = { code: 'unavailable', message: 'The hub cannot be reached right now. Try again when the till is online.' };
+    await renderDashboard(api);
+    fireEvent.click(screen.getByRole('tab', { name: 'Conflicts' }));
+    fireEvent.click(await screen.findByRole('button', { name: /^View conflict/ }));
+    fireEvent.click(screen.getByRole('button', { name: 'Apply the other version' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Yes, apply it' }));
+    const alert = await within(screen.getByRole('dialog')).findByRole('alert');
+    assert.equal(alert.textContent, 'The hub cannot be reached right now. Try again when the till is online.');
+  });
+
+  it('keeps keyboard focus inside the dialog', async () => {
+    const api = new FakeTillSync();
+    api.conflicts = [makeConflict(4)];
+    await renderDashboard(api);
+    fireEvent.click(screen.getByRole('tab', { name: 'Conflicts' }));
+    fireEvent.click(await screen.findByRole('button', { name: /^View conflict/ }));
+    fireEvent.click(screen.getByRole('button', { name: 'Apply the other version' }));
+    const dialog = screen.getByRole('dialog');
+    const [cancel, confirm] = within(dialog).getAllByRole('button');
+    confirm!.focus();
+    fireEvent.keyDown(confirm!, { key: 'Tab' });
+    assert.ok(document.activeElement === cancel, 'Tab from the last button wraps to the first');
+    fireEvent.keyDown(cancel!, { key: 'Tab', shiftKey: true });
+    assert.ok(document.activeElement === confirm, 'Shift+Tab from the first wraps to the last');
+    const app = document.querySelector('[data-testid="status-header"]')!.closest('body > div') as HTMLElement;
+    assert.equal(app.inert, true, 'the page behind the dialog is inert');
+  });
+});
