@@ -72,9 +72,9 @@ export function App() {
         {tab === 'settings' && (
           <div className="settings-grid">
             <SyncToggle />
+            <StartAtLogin />
             <HubConnection />
             <Policies />
-            <StartAtLogin />
           </div>
         )}
       </main>

@@ -7,7 +7,7 @@ import { useDashboard } from '../state/context.tsx';
 import { duration } from '../format.ts';
 import { linePath, niceCeiling, visiblePoints, WINDOW_MS, type ChartBox } from './lag-chart-geometry.ts';
 
-const BOX: ChartBox = { width: 900, height: 240, left: 70, right: 16, top: 12, bottom: 30 };
+const BOX: ChartBox = { width: 900, height: 260, left: 70, right: 16, top: 12, bottom: 30 };
 
 export function LagChart() {
   const status = useDashboard((s) => s.status);
@@ -47,7 +47,7 @@ export function LagChart() {
               <g key={value} className="grid">
                 <line x1={BOX.left} x2={BOX.width - BOX.right} y1={y} y2={y} />
                 <text x={BOX.left - 8} y={y + 4} textAnchor="end">
-                  {duration(value)}
+                  {axisLabel(value)}
                 </text>
               </g>
             );
@@ -71,6 +71,11 @@ export function LagChart() {
       </figure>
     </section>
   );
+}
+
+/** Short labels for the vertical axis: "500 ms", "2 s". */
+function axisLabel(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${ms / 1000} s`;
 }
 
 export function lagSummary(pushMs: number | null, pullMs: number | null): string {

@@ -98,6 +98,23 @@ describe('settings', () => {
     assert.deepEqual(api.callsOf('settings.setPolicy').map((c) => c.input), [{ collection: 'menu', mode: 'both', conflict: 'document' }]);
   });
 
+  it('sets a policy for a collection that has none, refusing a name MongoDB would not accept', async () => {
+    const api = new FakeTillSync();
+    await openSettings(api);
+    const name = screen.getByLabelText('Collection') as HTMLInputElement;
+    fireEvent.change(name, { target: { value: 'sales$' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Set for this collection' }));
+    assert.equal((await screen.findByRole('alert')).textContent, 'Collection names cannot contain "$" or a NUL character.');
+    assert.equal(api.callsOf('settings.setPolicy').length, 0);
+
+    fireEvent.change(name, { target: { value: 'sales' } });
+    fireEvent.change(screen.getByLabelText('How it syncs'), { target: { value: 'push-only' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Set for this collection' }));
+    const select = (await screen.findByRole('combobox', { name: 'How sales syncs' })) as HTMLSelectElement;
+    assert.equal(select.selectedOptions[0]!.textContent, 'Send to the hub only');
+    assert.deepEqual(api.callsOf('settings.setPolicy').map((c) => c.input), [{ collection: 'sales', mode: 'push-only', conflict: 'document' }]);
+  });
+
   it('keeps the status header on every tab', async () => {
     const api = new FakeTillSync();
     api.status = makeStatus({ state: 'offline' });
