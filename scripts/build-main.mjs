@@ -10,7 +10,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'main');
 rmSync(outdir, { recursive: true, force: true });
 
-const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', logLevel: 'warning', legalComments: 'none' };
+// es2021: private class fields are lowered, so Electronegativity's parser can read the bundle it checks.
+const common = { bundle: true, platform: 'node', target: 'es2021', sourcemap: 'linked', logLevel: 'warning', legalComments: 'none' };
 
 await build({
   ...common,

@@ -66,22 +66,25 @@ export interface EngineBackendOptions {
 const NO_LAG = { lastMs: null, p50Ms: null, p95Ms: null };
 
 function offStatus(deviceId: string, enabled: boolean, error: SyncErrorInfo | null): SyncStatus {
-  return {
-    state: error ? 'error' : enabled ? 'starting' : 'disabled',
+  // Built as a value first so a field the engine's status gains later (reconciliation) is no excess-property error meanwhile.
+  const status = {
+    state: (error ? 'error' : enabled ? 'starting' : 'disabled') as SyncStatus['state'],
     deviceId,
     enabled,
     lastSyncedAt: null,
     lag: { push: NO_LAG, pull: NO_LAG },
-    lagSeries: [],
+    lagSeries: [] as SyncStatus['lagSeries'],
     outbox: { depth: 0, oldestPendingAgeMs: null },
     rates: { pushPerSec: 0, pullPerSec: 0 },
     conflicts: { count: 0 },
     lastError: error,
     checkpointAgeMs: { capture: null, pull: null },
     oplogHeadroomHours: null,
-    quarantine: { count: 0, latest: [] },
-    warnings: [],
+    quarantine: { count: 0, latest: [] as SyncStatus['quarantine']['latest'] },
+    warnings: [] as string[],
+    reconciliation: null,
   };
+  return status;
 }
 
 export class EngineBackend implements AppBackend {

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { app, BrowserWindow, protocol, session } from 'electron';
 import { contentSecurityPolicy, SECURITY_HEADERS } from './csp.ts';
 import { contentTypeOf, resolveStaticFile } from './static-files.ts';
-import { APP_HOST, APP_SCHEME, DASHBOARD_URL, dashboardWindowOptions, isAppUrl } from './window-options.ts';
+import { APP_HOST, APP_SCHEME, DASHBOARD_URL, isAppUrl } from './window-options.ts';
 
 /** Must run before the app is ready. */
 export function registerAppScheme(): void {
@@ -50,7 +50,36 @@ export function createDashboardWindow(options: { preloadPath: string; icon?: str
   let win: BrowserWindow | null = null;
   let closing = false;
   const open = (): BrowserWindow => {
-    const created = new BrowserWindow(dashboardWindowOptions(options.preloadPath, { devTools: !app.isPackaged, icon: options.icon }));
+    // Written out here (not built elsewhere) so Electronegativity can check every setting.
+    const created = new BrowserWindow({
+      width: 1024,
+      height: 768,
+      minWidth: 800,
+      minHeight: 600,
+      show: false,
+      title: 'TillSync',
+      autoHideMenuBar: true,
+      backgroundColor: '#ffffff',
+      ...(options.icon ? { icon: options.icon } : {}),
+      webPreferences: {
+        preload: options.preloadPath,
+        contextIsolation: true,
+        sandbox: true,
+        nodeIntegration: false,
+        nodeIntegrationInWorker: false,
+        nodeIntegrationInSubFrames: false,
+        webSecurity: true,
+        allowRunningInsecureContent: false,
+        experimentalFeatures: false,
+        enableBlinkFeatures: '',
+        disableBlinkFeatures: 'Auxclick',
+        webviewTag: false,
+        navigateOnDragDrop: false,
+        safeDialogs: true,
+        spellcheck: false,
+        devTools: !app.isPackaged,
+      },
+    });
     created.on('close', (event) => {
       if (closing) return;
       event.preventDefault(); // closing the window keeps the app running in the tray
