@@ -202,7 +202,7 @@ class EmulatorServer implements Emulator {
 
   /** Closes every client connection (the driver reconnects). */
   dropConnections(): void {
-    for (const conn of this.#conns) conn.socket.destroy();
+    for (const conn of this.#conns) reset(conn.socket);
   }
 
   setPartitioned(on: boolean): void {
