@@ -202,7 +202,7 @@ class EmulatorServer implements Emulator {
 
   /** Closes every client connection (the driver reconnects). */
   dropConnections(): void {
-    for (const conn of this.#conns) reset(conn.socket);
+    for (const conn of this.#conns) conn.socket.destroy();
   }
 
   setPartitioned(on: boolean): void {
