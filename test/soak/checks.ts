@@ -58,6 +58,9 @@ export function runChecks(input: CheckInput): CheckResult {
   const menu = checkMenuWrites(input, add);
   checkMenuFinal(input, add);
   for (const r of input.observer.regressions) add('hub versions only go forward', `${r.c} ${r.id}: ${r.what} went from ${r.from} back to ${r.to}`);
+  for (const s of input.observer.staleStamps) {
+    add('hub versions only go forward', `${s.c} ${s.id}: ${s.device} stamped version ${s.v} (an earlier HQ write's) onto the content ${s.w ?? '?'} a till had pushed; that push's version and origin are overwritten and it is re-versioned as an HQ write`);
+  }
   for (const e of input.observer.echoes) add('no echoes', `${e.device} pushed ${e.c} ${e.id} carrying write ${e.w}, made elsewhere`);
   const byW = new Map(input.journal.writes.map((w) => [w.w, w]));
   for (const w of input.observer.arrived) {

@@ -9,6 +9,7 @@
  * lsid and txnNumber. Anything else is a client that knows nothing of sync.
  */
 import { MongoClient, type ChangeStream, type Document, type Timestamp } from 'mongodb';
+import { contentHash, RAW_BSON } from '../../src-main/sync/documents.ts';
 
 const PUSH_MARKER = '_tillsync_push';
 const TOMBSTONES = '_tillsync_tombstones';
@@ -41,6 +42,15 @@ export class HubObserver {
   /** Till write ids that reached the hub, by device. */
   readonly arrived = new Set<string>();
   readonly regressions: VersionRegression[] = [];
+  /**
+   * Stamps written onto a till's pushed content they were not made for (the hash in `_sync`
+   * does not match): the push's version and origin are overwritten.
+   */
+  readonly staleStamps: Array<{ c: string; id: string; device: string; v: string; w?: string; at: number }> = [];
+  /** The same onto content an HQ client wrote since: harmless, the document stays an unversioned HQ write. */
+  staleStampsOnHqWrites = 0;
+  /** Who wrote each document's current content: an engine push, or a client that knows nothing of sync. */
+  readonly #contentBy = new Map<string, 'push' | 'client'>();
   /** Document writes by an engine whose `w` was not made on that device (echoes). */
   readonly echoes: Array<{ c: string; id: string; device: string; w: string; at: number }> = [];
   /** Times the stream could not resume and restarted from now (history missed). */
@@ -92,7 +102,8 @@ export class HubObserver {
     while (this.#running) {
       try {
         const resume = this.#token ? { startAfter: this.#token } : this.#startAt ? { startAtOperationTime: this.#startAt } : {};
-        const stream = this.#client.db('pos').watch([], { fullDocument: 'whenAvailable', maxAwaitTimeMS: 500, ...resume });
+        // Raw BSON types, so content hashes are computed as the engine computes them.
+        const stream = this.#client.db('pos', RAW_BSON).watch([], { ...RAW_BSON, fullDocument: 'whenAvailable', maxAwaitTimeMS: 500, ...resume });
         this.#stream = stream;
         if (lostAt !== undefined) lostAt = undefined;
         for await (const ev of stream) {
@@ -145,16 +156,25 @@ export class HubObserver {
     if (!device) {
       // A client that knows nothing of sync (HQ): the engine's ordering starts again from its write.
       this.#lastVersion.delete(`${coll}\u0000${id}`);
+      this.#contentBy.set(`${coll}\u0000${id}`, 'client');
       return;
     }
     if (op === 'delete') return; // its tombstone carries the version
     const doc = ev.fullDocument as Document | null | undefined;
     if (!doc) return;
-    const sync = doc._sync as { v?: string; o?: string } | undefined;
+    const sync = doc._sync as { v?: string; o?: string; h?: string } | undefined;
     const w = typeof doc.w === 'string' ? doc.w : undefined;
     const kind = op === 'update' ? 'stamp' : 'upsert';
     const arrival: HubArrival = { c: coll, id, device, w, v: sync?.v, op: kind, at: now };
     this.arrivals.push(arrival);
+    if (kind === 'stamp' && sync?.h !== undefined && sync.h !== contentHash(doc)) {
+      // A version stamped onto content it was not made for: every engine now takes the document for an unversioned HQ write.
+      if (this.#contentBy.get(`${coll}\u0000${id}`) === 'push') this.staleStamps.push({ c: coll, id, device, v: String(sync.v), w, at: now });
+      else this.staleStampsOnHqWrites += 1;
+      this.#lastVersion.delete(`${coll}\u0000${id}`);
+      return;
+    }
+    if (kind === 'upsert') this.#contentBy.set(`${coll}\u0000${id}`, 'push');
     if (kind === 'upsert' && w) {
       this.arrived.add(w);
       if (!w.startsWith(`${device}:`)) this.echoes.push({ c: coll, id, device, w, at: now });
