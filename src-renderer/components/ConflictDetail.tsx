@@ -20,10 +20,11 @@ export function ConflictDetail(props: { conflict: ConflictView; onBack: () => vo
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
 
-  useEffect(() => heading.current?.focus(), []);
+  // Focus moves to the heading when the view opens, and again once the other version is applied
+  // (the button that opened the dialog is gone by then).
+  useEffect(() => heading.current?.focus(), [conflict.reappliedAt]);
 
   const loser: SideName = conflict.winner === 'local' ? 'hub' : 'local';
   const fields = fieldOrder(conflict.local.document, conflict.hub.document);
@@ -36,7 +37,6 @@ export function ConflictDetail(props: { conflict: ConflictView; onBack: () => vo
     setBusy(false);
     if (result.ok) {
       setConfirming(false);
-      setDone(`${SIDE_TITLE[loser]} was applied on this till and on the hub.`);
       props.onChanged(result.value);
     } else {
       setError(result.error.message);
@@ -58,13 +58,8 @@ export function ConflictDetail(props: { conflict: ConflictView; onBack: () => vo
         : <span data-testid="conflict-explanation">{conflict.explanation}</span>
       </p>
       {conflict.reappliedAt !== null && (
-        <p className="banner banner-info" data-testid="conflict-reapplied">
-          The other version was applied {clockTime(conflict.reappliedAt)}.
-        </p>
-      )}
-      {done && (
-        <p className="banner banner-ok" role="status">
-          {done}
+        <p className="banner banner-ok" role="status" data-testid="conflict-reapplied">
+          {SIDE_TITLE[loser]} was applied on this till and on the hub ({clockTime(conflict.reappliedAt)}).
         </p>
       )}
 
@@ -100,18 +95,21 @@ export function ConflictDetail(props: { conflict: ConflictView; onBack: () => vo
         </tbody>
       </table>
 
-      <div className="actions">
-        <button type="button" className="primary" onClick={() => setConfirming(true)}>
-          Apply the other version
-        </button>
-        <span className="hint">Replaces the kept version with {SIDE_TITLE[loser].toLowerCase()}, on this till and on the hub.</span>
-      </div>
+      {conflict.reappliedAt === null && (
+        <div className="actions">
+          <button type="button" className="primary" onClick={() => setConfirming(true)}>
+            Apply the other version
+          </button>
+          <span className="hint">Replaces the kept version with {SIDE_TITLE[loser].toLowerCase()}, on this till and on the hub.</span>
+        </div>
+      )}
 
       {confirming && (
         <Dialog title="Apply the other version?" onCancel={() => !busy && setConfirming(false)}>
           <p>
-            {conflict.collection} <span className="mono">{conflict.documentId}</span> will become {SIDE_TITLE[loser].toLowerCase()}
-            {conflict[loser].document === null ? ', which deletes the record' : ''}. Every till will get the change.
+            The {conflict.collection} record <span className="mono">{conflict.documentId}</span> will be replaced with{' '}
+            {SIDE_TITLE[loser].toLowerCase()}
+            {conflict[loser].document === null ? ', which deletes it' : ''}, on this till and on the hub. Every till will get the change.
           </p>
           {error && (
             <p className="banner banner-bad" role="alert">

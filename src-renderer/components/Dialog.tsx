@@ -26,7 +26,7 @@ export function Dialog(props: { title: string; children: ReactNode; onCancel: ()
     return () => {
       for (const el of siblings) el.inert = false;
       container.remove();
-      previous?.focus();
+      if (previous?.isConnected) previous.focus();
     };
   }, []);
 

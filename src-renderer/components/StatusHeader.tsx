@@ -2,7 +2,7 @@
 /** The top of the dashboard: which till, the sync state in plain words, and what is waiting. */
 import { useDashboard } from '../state/context.tsx';
 import { useNow } from '../state/use-now.ts';
-import { describeState, lastSyncedWords, quarantineWords, timeAgo, waitingWords, duration } from '../format.ts';
+import { describeState, lastSyncedWords, quarantineWords, timeAgo, waitingWords } from '../format.ts';
 
 export function StatusHeader() {
   const info = useDashboard((s) => s.info);
@@ -13,7 +13,11 @@ export function StatusHeader() {
 
   const words = status ? describeState(status) : null;
   return (
-    <header className={`status-header tone-${words?.tone ?? 'off'}`} data-testid="status-header" data-state={status?.state ?? 'unknown'}>
+    <header
+      className={`status-header tone-${connection === 'open' ? (words?.tone ?? 'off') : 'bad'}`}
+      data-testid="status-header"
+      data-state={connection === 'open' ? (status?.state ?? 'unknown') : 'unknown'}
+    >
       <div className="status-title">
         <h1>{info ? info.tillName : 'TillSync'}</h1>
         {info && (
@@ -39,7 +43,8 @@ export function StatusHeader() {
         </p>
       )}
 
-      {status && words && (
+      {/* While the sync service cannot be reached, its last state may no longer be true: show none. */}
+      {status && words && connection === 'open' && (
         <div className="status-body">
           <div className="status-state" role="status" aria-live="polite">
             <p className="status-headline" data-testid="status-headline">
@@ -53,7 +58,7 @@ export function StatusHeader() {
             <li data-testid="waiting">
               {waitingWords(status.outbox.depth)}
               {status.outbox.depth > 0 && status.outbox.oldestPendingAgeMs !== null && (
-                <> (oldest made {duration(status.outbox.oldestPendingAgeMs)} ago)</>
+                <> (oldest made {timeAgo(now - status.outbox.oldestPendingAgeMs, now)})</>
               )}
             </li>
             {status.quarantine.count > 0 && <li data-testid="quarantined">{quarantineWords(status.quarantine.count)}</li>}

@@ -125,8 +125,9 @@ describe('conflict history', () => {
     fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Yes, apply it' }));
     await waitFor(() => assert.ok(screen.queryByRole('dialog') === null, screen.queryByRole('dialog')?.textContent ?? ''));
     assert.deepEqual(api.callsOf('conflicts.applyLoser').map((c) => c.input), [{ id: 'c-7' }]);
-    screen.getByText("This till's version was applied on this till and on the hub.");
-    screen.getByTestId('conflict-reapplied');
+    assert.match(screen.getByTestId('conflict-reapplied').textContent ?? '', /^This till's version was applied on this till and on the hub \(/);
+    assert.ok(screen.queryByRole('button', { name: 'Apply the other version' }) === null, 'it cannot be applied twice by mistake');
+    assert.ok(document.activeElement === screen.getByRole('heading', { level: 2, name: /^Conflict on orders/ }), 'focus is not lost');
   });
 
   it('keeps the dialog open and says why when applying fails', async () => {

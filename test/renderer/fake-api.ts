@@ -121,7 +121,7 @@ export class FakeTillSync implements DashboardApi {
 }
 
 export function makeStatus(overrides: Partial<SyncStatus> = {}): SyncStatus {
-  return {
+  const base = {
     state: 'synced',
     deviceId: 'till-a',
     enabled: true,
@@ -136,8 +136,8 @@ export function makeStatus(overrides: Partial<SyncStatus> = {}): SyncStatus {
     oplogHeadroomHours: 72,
     quarantine: { count: 0, latest: [] },
     warnings: [],
-    ...overrides,
-  };
+  } satisfies Partial<SyncStatus>;
+  return { reconciliation: null, ...base, ...overrides } as SyncStatus;
 }
 
 export function makeConflict(n: number, overrides: Partial<ConflictView> = {}): ConflictView {

@@ -85,9 +85,11 @@ describe('status header', () => {
     assert.ok(screen.queryByRole('alert') === null);
     await settle(() => api.setConnection('lost'));
     assert.equal(screen.getByRole('alert').textContent, 'Dashboard lost contact with the sync service — retrying');
+    assert.ok(screen.queryByTestId('status-headline') === null, 'a state that may no longer be true is not shown');
     const loadsBefore = api.callsOf('status.get').length;
     await settle(() => api.setConnection('open'));
     assert.ok(screen.queryByRole('alert') === null);
+    screen.getByTestId('status-headline');
     assert.equal(api.callsOf('status.get').length, loadsBefore + 1, 'reloads the status after reconnecting');
   });
 });

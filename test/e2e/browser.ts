@@ -1,0 +1,44 @@
+/**
+ * Debian's Chromium, driven by playwright-core (no browser download), at a
+ * till's screen size; screenshots go to test-results/screenshots/.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const TILL_SCREEN = { width: 1024, height: 768 };
+export const SCREENSHOT_DIR = join('test-results', 'screenshots');
+
+/** Why the browser tests cannot run here, or null. On CI a missing browser is a failure, not a skip. */
+export function browserMissing(): string | null {
+  if (existsSync(CHROMIUM)) return null;
+  const reason = `${CHROMIUM} not found: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`;
+  if (process.env.CI) throw new Error(reason);
+  return reason;
+}
+
+export async function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+}
+
+/** A page at 1024×768 that records script errors and CSP violations, which the tests then check are absent. */
+export async function openDashboard(browser: Browser, url: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: TILL_SCREEN });
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) problems.push(`CSP: ${message.text()}`);
+  });
+  await page.goto(url);
+  return { page, problems };
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`) });
+}
