@@ -14,7 +14,7 @@ export function StatusHeader() {
   const words = status ? describeState(status) : null;
   return (
     <header
-      className={`status-header tone-${connection === 'open' ? (words?.tone ?? 'off') : 'bad'}`}
+      className={`status-header tone-${connection === 'open' ? (words?.tone ?? 'off') : connection === 'lost' ? 'bad' : 'off'}`}
       data-testid="status-header"
       data-state={connection === 'open' ? (status?.state ?? 'unknown') : 'unknown'}
     >
@@ -30,11 +30,14 @@ export function StatusHeader() {
         )}
       </div>
 
-      {connection !== 'open' && (
+      {connection === 'lost' && (
         <p className="banner banner-bad" role="alert" data-testid="connection-lost">
-          {connection === 'lost'
-            ? 'Dashboard lost contact with the sync service — retrying'
-            : 'Connecting to the sync service…'}
+          Dashboard lost contact with the sync service — retrying
+        </p>
+      )}
+      {connection === 'connecting' && (
+        <p className="banner banner-info" role="status">
+          Connecting to the sync service…
         </p>
       )}
       {connection === 'open' && loadError && (
