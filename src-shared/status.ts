@@ -56,4 +56,10 @@ export interface SyncStatus {
   quarantine: QuarantineSummary;
   /** Clock-drift refusals, in plain words (empty when none). */
   warnings: string[];
+  /**
+   * A full comparison of this till with the hub (first start, a till that
+   * joined late, or change history that was lost), with its progress; null
+   * when none is running.
+   */
+  reconciliation: { compared: number; total: number } | null;
 }

@@ -36,6 +36,21 @@ export interface CaptureDeps {
   onError(err: unknown, fatal: boolean): void;
   /** Waits before reopening after a failure. */
   delay(attempt: number): Promise<void>;
+  /**
+   * The stream's history is gone (oplog rolled over while the engine was
+   * down): capture restarted from now; changes in the gap must be found by
+   * reconciliation.
+   */
+  onHistoryLost(): void;
+}
+
+/** A change found by reconciliation rather than by the stream. */
+export interface FoundChange {
+  c: string;
+  id: DocumentId;
+  op: 'upsert' | 'delete';
+  doc?: Document;
+  v: string;
 }
 
 export class Capture {
@@ -49,6 +64,8 @@ export class Capture {
   #committing = false;
   #lastToken: unknown;
   #startAt: Timestamp | undefined;
+  /** Capture batches and reconciliation entries take outbox sequence numbers one at a time. */
+  #lock: Promise<void> = Promise.resolve();
 
   constructor(deps: CaptureDeps) {
     this.#d = deps;
@@ -109,7 +126,7 @@ export class Capture {
         else {
           this.#committing = true;
           try {
-            await this.#commit(events);
+            await this.#exclusive(() => this.#commit(events));
           } finally {
             this.#committing = false;
           }
@@ -118,8 +135,20 @@ export class Capture {
       } catch (err) {
         if (!this.#running) break;
         const invalidated = err instanceof Invalidated;
+        if (isHistoryLost(err)) {
+          try {
+            await this.#restartFromNow();
+            this.#d.onHistoryLost();
+            attempt = 0;
+            continue;
+          } catch (restartErr) {
+            this.#d.onError(restartErr, true);
+            await this.#d.delay(attempt++);
+            continue;
+          }
+        }
         if (!invalidated && !(err instanceof QueueClosed)) {
-          this.#d.onError(err, isHistoryLost(err));
+          this.#d.onError(err, false);
           this.#d.log.warn({ event: 'capture.stream-failed', error: String(err) }, 'capture stream failed; reopening from the checkpoint');
           await this.#d.delay(attempt++);
         }
@@ -156,6 +185,65 @@ export class Capture {
     });
     this.#lastToken = token;
     this.#lastCheckpointAt = Date.now();
+  }
+
+  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const before = this.#lock;
+    let release!: () => void;
+    this.#lock = new Promise<void>((resolve) => (release = resolve));
+    await before;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** History lost: a new starting point, saved before anything is read from it. */
+  async #restartFromNow(): Promise<void> {
+    await this.#queue?.close();
+    const startAt = await LocalStore.clusterTime(this.#d.store.pos);
+    await this.#exclusive(async () => {
+      await this.#d.store.checkpoints.replaceOne(
+        { _id: 'capture' },
+        { seq: this.#seq, startAt, clock: encodeVersion(this.#d.clock.last), engineTxns: [...this.#engineTxns], at: new Date() },
+        { upsert: true },
+      );
+      this.#lastToken = undefined;
+      this.#startAt = startAt;
+    });
+    this.#d.log.warn({ event: 'capture.history-lost' }, "this till's change history was lost; capturing from now and reconciling the gap");
+    await this.#open(undefined);
+  }
+
+  /**
+   * Adds changes found by reconciliation to the outbox, with their version
+   * records, in one local transaction that also keeps the sequence and clock.
+   */
+  async enqueue(changes: FoundChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    const { store } = this.#d;
+    await this.#exclusive(async () => {
+      let seq = this.#seq;
+      await inTransaction(store.client, async (session) => {
+        seq = this.#seq;
+        const now = new Date();
+        const entries: OutboxEntry[] = changes.map((ch) => {
+          seq += 1;
+          return { _id: seq, c: ch.c, id: ch.id, op: ch.op, ...(ch.doc ? { doc: ch.doc } : {}), v: ch.v, at: now, wall: now };
+        });
+        await store.outbox.insertMany(entries, { session });
+        await store.versions.bulkWrite(
+          changes.map((ch) => ({
+            updateOne: { filter: { _id: { c: ch.c, id: ch.id } }, update: { $set: { v: ch.v, h: ch.doc ? contentHash(ch.doc) : null } }, upsert: true },
+          })) as never[],
+          { session, ordered: true },
+        );
+        await store.saveCheckpoint({ _id: 'capture', seq, clock: encodeVersion(this.#d.clock.last), at: now }, session);
+      });
+      this.#seq = seq;
+    });
+    this.#d.onCommitted(changes.length, changes.map(() => new Date()));
   }
 
   #rememberEngineTxn(key: string): void {

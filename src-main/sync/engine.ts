@@ -135,6 +135,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       },
       onError: (err, fatal) => this.#onError(err, 'local', fatal ? 'capture' : undefined),
       delay: this.#backoff(),
+      onHistoryLost: () => {
+        tracker.fatal('capture', null);
+        this.#pull?.requestReconcile();
+      },
     });
     this.#push = new Push({
       store,
@@ -175,6 +179,14 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       onQuarantined: (records) => this.#onQuarantined(records),
       onError: (err, fatal) => this.#onError(err, 'hub', fatal ? 'pull' : undefined),
       delay: this.#backoff(),
+      onReconcile: (progress) => {
+        tracker.reconciling(progress);
+        if (progress?.compared === 0) this.#log.info({ event: 'engine.reconcile-started' }, 'comparing this till with the hub');
+      },
+      enqueuePush: async (changes) => {
+        if (!this.#capture) throw new SyncError('internal', 'capture is not running');
+        await this.#capture.enqueue(changes);
+      },
     });
     await this.#capture.start();
     this.#started = true;

@@ -24,9 +24,14 @@ export class EventQueue {
       this.#error = err;
       this.#notify();
     });
+    // The driver can emit 'close' just before the 'error' that caused it (a
+    // failed initial aggregate, e.g. 286 history lost): wait a turn so the
+    // error is what the owner sees, not a bare close it would simply reopen.
     stream.on('close', () => {
-      this.#closed = true;
-      this.#notify();
+      setTimeout(() => {
+        this.#closed = true;
+        this.#notify();
+      }, 10);
     });
   }
 

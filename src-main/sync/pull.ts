@@ -17,7 +17,9 @@ import { calculateObjectSize } from 'bson';
 import type { ClientSession, Document, Timestamp } from 'mongodb';
 import { contentHash, idKey, RAW_BSON, readSyncMeta, withoutSync, type DocumentId } from './documents.ts';
 import { EventQueue, QueueClosed, transactionKey, type ChangeEvent } from './event-queue.ts';
+import type { FoundChange } from './capture.ts';
 import { isHistoryLost } from './errors.ts';
+import { reconcile } from './reconcile.ts';
 import { decodeVersion, encodeVersion, HybridClock, type Version } from './hlc.ts';
 import type { Hub } from './hub.ts';
 import { conflictRecord, LocalStore, type ConflictRecord, type QuarantineRecord } from './local-store.ts';
@@ -62,6 +64,10 @@ export interface PullDeps {
   onQuarantined(records: QuarantineRecord[]): void;
   onError(err: unknown, fatal: boolean): void;
   delay(attempt: number): Promise<void>;
+  /** Progress of a reconciliation (null when it ends). */
+  onReconcile(progress: { compared: number; total: number } | null): void;
+  /** Queues local versions found by reconciliation for the hub. */
+  enqueuePush(changes: FoundChange[]): Promise<void>;
 }
 
 /** A local change not captured yet: wait for capture, then try the batch again. */
@@ -82,6 +88,8 @@ export class Pull {
   #lastCheckpointAt = 0;
   /** Transaction key -> 'own' (this till's push) or 'engine' (another till's push). */
   readonly #groups = new Map<string, 'own' | 'engine'>();
+  /** History cannot say what changed (first contact, lost history): compare both sides before streaming. */
+  #reconcileNeeded = false;
 
   constructor(deps: PullDeps) {
     this.#d = deps;
@@ -110,11 +118,7 @@ export class Pull {
 
   async #open(hub: Hub): Promise<void> {
     await this.#queue?.close();
-    if (!this.#lastToken && !this.#startAt) {
-      // First contact with the hub: fix the starting point durably before reading anything.
-      this.#startAt = await LocalStore.clusterTime(hub.db);
-      await this.#d.store.saveCheckpoint({ _id: 'pull', startAt: this.#startAt, engineTxns: [], at: new Date() });
-    }
+    if (!this.#lastToken && !this.#startAt) await this.#reconcile(hub); // first contact with the hub
     const stream = hub.db.watch<Document, ChangeEvent>([], {
       ...RAW_BSON,
       fullDocument: 'updateLookup',
@@ -135,6 +139,11 @@ export class Pull {
         continue;
       }
       try {
+        if (this.#reconcileNeeded) {
+          await this.#queue?.close();
+          this.#queue = undefined;
+          await this.#reconcile(hub);
+        }
         if (this.#queueHub !== hub || !this.#queue) await this.#open(hub);
         const events = await (this.#queue as EventQueue).take(this.#d.batchSize, 1000);
         if (events.length === 0) {
@@ -149,13 +158,86 @@ export class Pull {
       } catch (err) {
         if (!this.#running) break;
         this.#queueHub = undefined;
+        if (isHistoryLost(err)) {
+          this.#d.log.warn({ event: 'pull.history-lost', error: String(err) }, "the hub's change history no longer reaches the checkpoint; reconciling");
+          this.#reconcileNeeded = true;
+          this.#d.onError(err, false);
+          continue;
+        }
         if (!(err instanceof QueueClosed)) {
-          this.#d.onError(err, isHistoryLost(err));
+          this.#d.onError(err, false);
           this.#d.log.warn({ event: 'pull.failed', error: String(err), attempt }, 'pull failed; reopening from the checkpoint');
           await this.#d.delay(attempt++);
         }
       }
     }
+  }
+
+  /** Asks for a full comparison with the hub before the stream goes on (the till's own history was lost). */
+  requestReconcile(): void {
+    this.#reconcileNeeded = true;
+    void this.#queue?.close();
+  }
+
+  /**
+   * Takes the hub's position first, compares both sides, and only then moves
+   * the checkpoint to that position: a crash part-way reconciles again.
+   */
+  async #reconcile(hub: Hub): Promise<void> {
+    const startAt = await LocalStore.clusterTime(hub.db);
+    this.#d.onReconcile({ compared: 0, total: 0 });
+    try {
+      await reconcile({
+        store: this.#d.store,
+        hub,
+        deviceId: this.#d.deviceId,
+        clock: this.#d.clock,
+        policies: this.#d.policies(),
+        batchSize: this.#d.batchSize,
+        log: this.#d.log,
+        applyPulled: (ops) => this.#applyReconciled(hub, ops),
+        agreeVersions: async (records) => {
+          await this.#d.store.versions
+            .bulkWrite(
+              records.map((r) => ({
+                updateOne: { filter: { _id: { c: r.c, id: r.id }, v: { $lt: r.v } }, update: { $set: { v: r.v, h: r.h } }, upsert: true },
+              })) as never[],
+              { ordered: false },
+            )
+            .catch((err: { code?: number }) => {
+              if (err.code !== 11000) throw err; // a newer record is already there
+            });
+        },
+        enqueuePush: (changes) => this.#d.enqueuePush(changes),
+        stampHub: (ops) => this.#stamp(hub, ops),
+        recordConflicts: async (conflicts) => {
+          await this.#d.store.conflicts.insertMany(conflicts.map((c) => ({ ...c })));
+          this.#d.onConflicts(conflicts);
+        },
+        progress: (compared, total) => this.#d.onReconcile({ compared, total }),
+      });
+      await this.#d.store.checkpoints.replaceOne(
+        { _id: 'pull' },
+        { startAt, clock: encodeVersion(this.#d.clock.last), engineTxns: [], at: new Date() },
+        { upsert: true },
+      );
+      this.#groups.clear();
+      this.#lastToken = undefined;
+      this.#startAt = startAt;
+      this.#lastCheckpointAt = Date.now();
+      this.#reconcileNeeded = false;
+      this.#queueHub = undefined;
+    } finally {
+      this.#d.onReconcile(null);
+    }
+  }
+
+  /** Hub versions chosen by reconciliation, applied like pulled changes (no checkpoint move). */
+  async #applyReconciled(hub: Hub, ops: PullOp[]): Promise<void> {
+    const outcome = await this.#commit(ops, [], undefined, this.#d.clock.fork(), true);
+    this.#d.onApplied(outcome.applied);
+    if (outcome.conflicts.length > 0) this.#d.onConflicts(outcome.conflicts);
+    await this.#stamp(hub, ops.filter((op) => op.stamp));
   }
 
   async #saveIdleCheckpoint(): Promise<void> {
@@ -280,7 +362,8 @@ export class Pull {
         this.#d.onApplied(outcome.applied);
         if (outcome.conflicts.length > 0) this.#d.onConflicts(outcome.conflicts);
         if (quarantined.length > 0) this.#d.onQuarantined(quarantined);
-        await this.#stamp(hub, outcome.applied.filter((op) => op.stamp));
+        // Stamped even when not applied here (a pending local change): the push then compares with HQ's real version.
+        await this.#stamp(hub, ops.filter((op) => op.stamp));
         if (invalidated) throw new QueueClosed();
         return;
       } catch (err) {
@@ -312,7 +395,9 @@ export class Pull {
         }
         if (quarantined.length > 0) await store.quarantine.insertMany(quarantined.map((q) => ({ ...q })), { session });
         if (conflicts.length > 0) await store.conflicts.insertMany(conflicts.map((c) => ({ ...c })), { session });
-        await store.saveCheckpoint({ _id: 'pull', token, clock: encodeVersion(tentative.last), engineTxns: this.#groupKeys(), at: new Date() }, session);
+        if (token !== undefined) {
+          await store.saveCheckpoint({ _id: 'pull', token, clock: encodeVersion(tentative.last), engineTxns: this.#groupKeys(), at: new Date() }, session);
+        }
     });
     return { applied, conflicts };
   }

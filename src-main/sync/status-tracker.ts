@@ -36,6 +36,7 @@ export class StatusTracker {
   #checkpointAt: { capture: number | null; pull: number | null } = { capture: null, pull: null };
   #oplogHeadroomHours: number | null = null;
   readonly #warnings = new Map<string, string>();
+  #reconciliation: { compared: number; total: number } | null = null;
 
   constructor(deviceId: string) {
     this.deviceId = deviceId;
@@ -115,12 +116,16 @@ export class StatusTracker {
     else this.#warnings.set(key, message);
   }
 
+  reconciling(progress: { compared: number; total: number } | null): void {
+    this.#reconciliation = progress;
+  }
+
   state(inputs: StatusInputs): SyncState {
     if (!inputs.enabled) return 'disabled';
     if (this.#fatal.size > 0) return 'error';
     if (!inputs.started) return 'starting';
     if (!inputs.hubConnected || !this.#hubReachable) return 'offline';
-    if (inputs.captureBusy || this.#outboxDepth > 0 || !this.#pullCaughtUp) return 'syncing';
+    if (this.#reconciliation || inputs.captureBusy || this.#outboxDepth > 0 || !this.#pullCaughtUp) return 'syncing';
     return 'synced';
   }
 
@@ -146,6 +151,7 @@ export class StatusTracker {
       oplogHeadroomHours: this.#oplogHeadroomHours,
       quarantine: this.#quarantine,
       warnings: [...this.#warnings.values()],
+      reconciliation: this.#reconciliation,
     };
   }
 }

@@ -1,0 +1,250 @@
+/**
+ * Reconciliation: what the engine does when change history cannot tell it
+ * what happened — first contact with a hub that already has data, a till
+ * that joins late, or a stream whose history is gone (286, an expired token).
+ *
+ * The caller takes the stream position first; this compares both sides
+ * document by document, by version and by content:
+ *
+ * - same content: only the version record is brought up to date;
+ * - only the hub's side changed (or the till never had it): pulled;
+ * - only the till's side changed, or it changed without ever being captured:
+ *   pushed through the outbox with a new version, like any local write;
+ * - both changed: a real conflict; the newer version wins and the conflict is
+ *   recorded with both sides;
+ * - a hub tombstone newer than the till's copy deletes it; a till copy newer
+ *   than the tombstone is pushed.
+ *
+ * Nothing local is thrown away: a losing local version is in the conflict
+ * log. Writes made during the scan reach the other side through the streams,
+ * which resume from the position taken before the scan.
+ */
+import type { Document } from 'mongodb';
+import type { FoundChange } from './capture.ts';
+import { contentHash, idKey, readSyncMeta, withoutSync, type DocumentId } from './documents.ts';
+import { decodeVersion, encodeVersion, type HybridClock } from './hlc.ts';
+import type { Hub } from './hub.ts';
+import { conflictRecord, type ConflictRecord, type LocalStore } from './local-store.ts';
+import type { Logger } from './log.ts';
+import { isEngineCollection, type PolicyTable } from './policy.ts';
+import type { PullOp } from './pull.ts';
+
+export interface ReconcileDeps {
+  store: LocalStore;
+  hub: Hub;
+  deviceId: string;
+  clock: HybridClock;
+  policies: PolicyTable;
+  batchSize: number;
+  log: Logger;
+  /** Applies hub versions to the till (the pull's apply path: pending local changes are left alone). */
+  applyPulled(ops: PullOp[]): Promise<void>;
+  /** Records version-only agreements (same content on both sides). */
+  agreeVersions(records: Array<{ c: string; id: DocumentId; v: string; h: string }>): Promise<void>;
+  /** Writes versions onto hub documents HQ changed without them, so every till compares with the same version. */
+  stampHub(ops: PullOp[]): Promise<void>;
+  /** Queues local versions for the hub (capture's outbox). */
+  enqueuePush(changes: FoundChange[]): Promise<void>;
+  recordConflicts(conflicts: ConflictRecord[]): Promise<void>;
+  progress(compared: number, total: number): void;
+}
+
+export interface ReconcileSummary {
+  compared: number;
+  pulled: number;
+  pushed: number;
+  agreed: number;
+  conflicts: number;
+  ms: number;
+}
+
+interface LocalInfo {
+  id: DocumentId;
+  h: string;
+}
+
+interface Known {
+  v: string;
+  h: string | null;
+}
+
+const SCAN_BATCH = 2_000;
+
+export async function reconcile(d: ReconcileDeps): Promise<ReconcileSummary> {
+  const started = Date.now();
+  const summary: ReconcileSummary = { compared: 0, pulled: 0, pushed: 0, agreed: 0, conflicts: 0, ms: 0 };
+  const hubNames = (await d.hub.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+  const localNames = (await d.store.pos.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+  const names = [...new Set([...hubNames, ...localNames])].filter((c) => !isEngineCollection(c) && d.policies.policyFor(c).mode !== 'local-only').sort();
+  let total = 0;
+  for (const c of names) {
+    const [onHub, onTill] = await Promise.all([
+      hubNames.includes(c) ? d.hub.collection(c).estimatedDocumentCount() : 0,
+      localNames.includes(c) ? d.store.posCollection(c).estimatedDocumentCount() : 0,
+    ]);
+    total += Math.max(Number(onHub), Number(onTill));
+  }
+  d.progress(0, total);
+  for (const c of names) {
+    await reconcileCollection(d, c, summary, (n) => {
+      summary.compared += n;
+      total = Math.max(total, summary.compared);
+      d.progress(summary.compared, total);
+    });
+  }
+  summary.ms = Date.now() - started;
+  d.log.info({ event: 'reconcile.done', ...summary }, 'reconciliation finished');
+  return summary;
+}
+
+async function reconcileCollection(d: ReconcileDeps, c: string, summary: ReconcileSummary, compared: (n: number) => void): Promise<void> {
+  const canPull = d.policies.shouldPull(c);
+  const canPush = d.policies.shouldPush(c);
+  const known = new Map<string, Known>();
+  for await (const r of d.store.versions.find({ '_id.c': c })) known.set(idKey(r._id.id), { v: r.v, h: r.h });
+  const locals = new Map<string, LocalInfo>();
+  for await (const doc of d.store.posCollection(c).find({})) locals.set(idKey(doc._id), { id: doc._id, h: contentHash(doc) });
+
+  const pulls: PullOp[] = [];
+  const agreed: Array<{ c: string; id: DocumentId; v: string; h: string }> = [];
+  const pushes: Array<{ id: DocumentId; op: 'upsert' | 'delete'; v: string }> = [];
+  const conflicts: ConflictRecord[] = [];
+  const stamps: PullOp[] = [];
+  const flush = async (force: boolean): Promise<void> => {
+    if (stamps.length >= SCAN_BATCH || (force && stamps.length > 0)) await d.stampHub(stamps.splice(0));
+    if (pulls.length >= d.batchSize || (force && pulls.length > 0)) {
+      const batch = pulls.splice(0);
+      await d.applyPulled(batch);
+      summary.pulled += batch.length;
+    }
+    if (agreed.length >= SCAN_BATCH || (force && agreed.length > 0)) {
+      const batch = agreed.splice(0);
+      await d.agreeVersions(batch);
+      summary.agreed += batch.length;
+    }
+    if (pushes.length >= d.batchSize || (force && pushes.length > 0)) {
+      const batch = pushes.splice(0);
+      await d.enqueuePush(await withLocalDocuments(d, c, batch));
+      summary.pushed += batch.length;
+    }
+    if (conflicts.length > 0 && (force || conflicts.length >= 100)) {
+      const batch = conflicts.splice(0);
+      await d.recordConflicts(batch);
+      summary.conflicts += batch.length;
+    }
+  };
+  /** A new version for a local change the streams never carried. */
+  const fresh = (): string => encodeVersion(d.clock.tick());
+  const localVersionOf = (local: LocalInfo | undefined, record: Known | undefined): { v: string; changed: boolean } => {
+    const h = local ? local.h : null;
+    if (record && record.h === h) return { v: record.v, changed: false };
+    return { v: fresh(), changed: true };
+  };
+
+  const scanTime = Date.now();
+  let counter = 0;
+  let seen = 0;
+  const cursor = d.hub.collection(c).find({}).batchSize(SCAN_BATCH);
+  for await (const hubDoc of cursor) {
+    seen += 1;
+    if (seen % SCAN_BATCH === 0) compared(SCAN_BATCH);
+    const key = idKey(hubDoc._id);
+    const content = withoutSync(hubDoc);
+    const h = contentHash(content);
+    const meta = readSyncMeta(hubDoc);
+    const stamped = meta !== undefined && !('malformed' in meta) && meta.h === h;
+    const hubV = stamped ? meta.v : encodeVersion({ wall: scanTime, counter: Math.min(counter++, 0xffff), device: 'hub' });
+    const hubO = stamped ? meta.o : 'hub';
+    try {
+      const received = d.clock.receive(decodeVersion(hubV));
+      if (!received.ok) continue; // too far ahead: the stream's drift check reports it when it arrives
+    } catch {
+      continue; // malformed: the pull stream quarantines it with its reason
+    }
+    const local = locals.get(key);
+    locals.delete(key);
+    const record = known.get(key);
+    const pullOp = (): PullOp => ({ c, id: hubDoc._id, op: 'upsert', doc: content, v: hubV, o: hubO, h, wall: new Date(), stamp: false });
+    if (!stamped) stamps.push({ ...pullOp(), stamp: true });
+    if (!local && !record) {
+      if (canPull) pulls.push(pullOp());
+    } else if (local && local.h === h) {
+      if (record?.v !== hubV) {
+        if (record && record.h === h && record.v > hubV && canPush) pushes.push({ id: hubDoc._id, op: 'upsert', v: record.v });
+        else agreed.push({ c, id: hubDoc._id, v: hubV, h });
+      }
+    } else {
+      const mine = localVersionOf(local, record);
+      const localWins = mine.v > hubV;
+      if (localWins && mine.changed && record?.v !== hubV) {
+        // Both sides changed since they last agreed: the till's version wins; keep the hub's in the log.
+        const localDoc = local ? await d.store.posCollection(c).findOne({ _id: hubDoc._id }) : null;
+        conflicts.push(
+          conflictRecord({
+            collection: c,
+            documentId: hubDoc._id,
+            winner: 'local',
+            rule: 'newer version wins (found by reconciliation)',
+            local: { version: mine.v, origin: d.deviceId, document: localDoc },
+            hub: { version: hubV, origin: hubO, document: content },
+          }),
+        );
+      }
+      // A losing local change is recorded by the apply path, with the till's document.
+      if (localWins) {
+        if (canPush) pushes.push({ id: hubDoc._id, op: local ? 'upsert' : 'delete', v: mine.v });
+      } else if (canPull) pulls.push(pullOp());
+    }
+    await flush(false);
+  }
+  compared(seen % SCAN_BATCH);
+
+  // Documents only the till has: pushed, unless the hub deleted them later.
+  await flush(true); // stamps and pulls first: pushes below compare with them
+  const pending = new Set<string>();
+  for await (const e of d.store.outbox.find({ c }, { projection: { id: 1 } })) pending.add(idKey(e.id));
+  const leftovers = [...locals.values()].filter((l) => !pending.has(idKey(l.id))); // already on their way
+  for (let i = 0; i < leftovers.length; i += SCAN_BATCH) {
+    const slice = leftovers.slice(i, i + SCAN_BATCH);
+    const tombs = new Map<string, { v: string; o: string }>();
+    for (const t of await d.hub.tombstones.find({ _id: { $in: slice.map((l) => ({ c, id: l.id })) } }).toArray()) {
+      tombs.set(idKey(t._id.id), { v: t.v, o: t.o });
+    }
+    for (const local of slice) {
+      const key = idKey(local.id);
+      const record = known.get(key);
+      const mine = localVersionOf(local, record);
+      const tomb = tombs.get(key);
+      if (tomb && tomb.v > mine.v) {
+        if (mine.changed) {
+          conflicts.push(
+            conflictRecord({
+              collection: c,
+              documentId: local.id,
+              winner: 'hub',
+              rule: 'newer version wins (found by reconciliation)',
+              local: { version: mine.v, origin: d.deviceId, document: null },
+              hub: { version: tomb.v, origin: tomb.o, document: null },
+            }),
+          );
+        }
+        if (canPull) pulls.push({ c, id: local.id, op: 'delete', v: tomb.v, o: tomb.o, h: null, wall: new Date(), stamp: false });
+      } else if (canPush) {
+        pushes.push({ id: local.id, op: 'upsert', v: mine.v });
+      }
+      await flush(false);
+    }
+  }
+  await flush(true);
+}
+
+/** Fills pushed upserts with the till's current document (a document deleted meanwhile becomes a delete). */
+async function withLocalDocuments(d: ReconcileDeps, c: string, batch: Array<{ id: DocumentId; op: 'upsert' | 'delete'; v: string }>): Promise<FoundChange[]> {
+  const ids = batch.filter((b) => b.op === 'upsert').map((b) => b.id);
+  const docs = new Map<string, Document>();
+  if (ids.length > 0) for (const doc of await d.store.posCollection(c).find({ _id: { $in: ids } }).toArray()) docs.set(idKey(doc._id), doc);
+  return batch.map((b) => {
+    const doc = b.op === 'upsert' ? docs.get(idKey(b.id)) : undefined;
+    return doc ? { c, id: b.id, op: 'upsert', doc, v: b.v } : { c, id: b.id, op: 'delete', v: b.v };
+  });
+}
