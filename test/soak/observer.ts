@@ -56,7 +56,10 @@ export class HubObserver {
   /** Times the stream could not resume and restarted from now (history missed). */
   readonly gaps: Array<{ from: number; to: number; error: string }> = [];
   events = 0;
-  readonly #client: MongoClient;
+  /** Times the observer's client was replaced after failing for a while. */
+  replacedClients = 0;
+  readonly #uri: string;
+  #client: MongoClient;
   readonly #txns = new Map<string, string>();
   readonly #lastVersion = new Map<string, { v: string; what: string }>();
   #stream: ChangeStream | undefined;
@@ -67,6 +70,7 @@ export class HubObserver {
   #lastEventAt = Date.now();
 
   constructor(uri: string) {
+    this.#uri = uri;
     this.#client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000 });
   }
 
@@ -98,15 +102,15 @@ export class HubObserver {
   }
 
   async #run(): Promise<void> {
-    let lostAt: number | undefined;
+    let failingSince: number | undefined;
     while (this.#running) {
       try {
         const resume = this.#token ? { startAfter: this.#token } : this.#startAt ? { startAtOperationTime: this.#startAt } : {};
         // Raw BSON types, so content hashes are computed as the engine computes them.
         const stream = this.#client.db('pos', RAW_BSON).watch([], { ...RAW_BSON, fullDocument: 'whenAvailable', maxAwaitTimeMS: 500, ...resume });
         this.#stream = stream;
-        if (lostAt !== undefined) lostAt = undefined;
         for await (const ev of stream) {
+          failingSince = undefined;
           this.#token = (ev as { _id: unknown })._id;
           this.#lastEventAt = Date.now();
           this.events += 1;
@@ -121,7 +125,15 @@ export class HubObserver {
           this.gaps.push({ from: this.#lastEventAt, to: now, error: String(err) });
           this.#token = undefined;
           this.#startAt = undefined;
-          lostAt = now;
+        }
+        // A client that keeps failing gets replaced (after dropped connections the driver was seen never selecting the server again).
+        failingSince ??= Date.now();
+        if (Date.now() - failingSince > 5_000) {
+          failingSince = undefined;
+          const old = this.#client;
+          this.#client = new MongoClient(this.#uri, { serverSelectionTimeoutMS: 5_000 });
+          this.replacedClients += 1;
+          await old.close(true).catch(() => undefined);
         }
         await new Promise((resolve) => setTimeout(resolve, 300));
       } finally {

@@ -19,7 +19,7 @@ export interface SoakSummary {
   converged: boolean;
   convergeMs: number;
   checks: CheckResult;
-  observer: { events: number; gaps: number; staleStampsOnHqWrites: number };
+  observer: { events: number; gaps: number; replacedClients: number; staleStampsOnHqWrites: number };
 }
 
 function table(rows: string[][]): string[] {
@@ -60,7 +60,7 @@ export function summaryLines(s: SoakSummary): string[] {
   lines.push(`changes set aside (quarantine): ${Object.entries(s.quarantined).map(([t, n]) => `${t} ${n}`).join(', ')}`);
   const acc = s.checks.accounted;
   lines.push(`till menu writes: ${Object.entries(acc).map(([how, n]) => `${n} ${how}`).join(', ')}${s.checks.unverified ? `, ${s.checks.unverified} unverified (hub history missed)` : ''}`);
-  lines.push(`hub observer: ${s.observer.events} events, ${s.observer.gaps} gap(s), ${s.observer.staleStampsOnHqWrites} stale stamp(s) on HQ-written content (harmless)`);
+  lines.push(`hub observer: ${s.observer.events} events, ${s.observer.gaps} gap(s), ${s.observer.replacedClients} client replacement(s), ${s.observer.staleStampsOnHqWrites} stale stamp(s) on HQ-written content (harmless)`);
   lines.push(`agents at the end: ${Object.entries(s.agents).map(([t, a]) => `${t} ${a.state}${a.unexpectedExits ? ` (${a.unexpectedExits} unexpected exit(s))` : ''}`).join(', ')}`);
   const errs = Object.entries(s.agents).map(([t, a]) => `${t}: ${[...a.errors].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}`);
   lines.push(`agent errors reported: ${errs.join('; ')}`);

@@ -143,7 +143,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       converged: settle.converged,
       convergeMs: settle.converged ? settle.ms : Date.now() - healedAt,
       checks,
-      observer: { events: observer.events, gaps: observer.gaps.length, staleStampsOnHqWrites: observer.staleStampsOnHqWrites },
+      observer: { events: observer.events, gaps: observer.gaps.length, replacedClients: observer.replacedClients, staleStampsOnHqWrites: observer.staleStampsOnHqWrites },
     };
     const lines = summaryLines(summary);
     for (const line of lines) out(line);
