@@ -9,9 +9,9 @@
  * still open at a checkpoint are saved with it, so a restart in the middle of
  * one does not push the engine's own writes back.
  */
-import type { ChangeStream, Document, Timestamp } from 'mongodb';
+import type { ChangeStream, ClientSession, Document, Timestamp } from 'mongodb';
 import { LocalStore, type OutboxEntry } from './local-store.ts';
-import { contentHash, RAW_BSON, type DocumentId } from './documents.ts';
+import { contentHash, idKey, RAW_BSON, type DocumentId } from './documents.ts';
 import { EventQueue, QueueClosed, transactionKey, type ChangeEvent } from './event-queue.ts';
 import { encodeVersion, HybridClock } from './hlc.ts';
 import type { Logger } from './log.ts';
@@ -246,6 +246,25 @@ export class Capture {
     this.#d.onCommitted(changes.length, changes.map(() => new Date()));
   }
 
+  /** The version each document of the batch had on this till before it (its base), by collection and id. */
+  async #knownVersions(events: ChangeEvent[], session: ClientSession): Promise<Map<string, string | null>> {
+    const ids = new Map<string, DocumentId[]>();
+    for (const ev of events) {
+      const coll = (ev as { ns?: { coll?: string } }).ns?.coll;
+      const key = (ev as { documentKey?: { _id: DocumentId } }).documentKey;
+      if (!coll || !key || coll === APPLY_MARKER) continue;
+      const list = ids.get(coll);
+      if (list) list.push(key._id);
+      else ids.set(coll, [key._id]);
+    }
+    const known = new Map<string, string | null>();
+    for (const [c, list] of ids) {
+      const records = await this.#d.store.versions.find({ _id: { $in: list.map((id) => ({ c, id })) } }, { session, projection: { v: 1 } }).toArray();
+      for (const r of records) known.set(`${c}\u0000${idKey(r._id.id)}`, r.v);
+    }
+    return known;
+  }
+
   #rememberEngineTxn(key: string): void {
     this.#engineTxns.add(key);
     if (this.#engineTxns.size > REMEMBERED_TXNS) this.#engineTxns.delete(this.#engineTxns.values().next().value as string);
@@ -265,6 +284,7 @@ export class Capture {
         const entries: OutboxEntry[] = [];
         const versionOps: Document[] = [];
         const now = new Date();
+        const known = await this.#knownVersions(events, session);
         for (const ev of events) {
           const key = transactionKey(ev);
           const coll = (ev as { ns?: { coll?: string } }).ns?.coll;
@@ -296,12 +316,16 @@ export class Capture {
             if (!doc) continue; // deleted since; its delete event follows
             const v = encodeVersion(tentative.tick(wall.getTime()));
             seq += 1;
-            entries.push({ _id: seq, c: coll, id, op: 'upsert', doc, v, at: now, wall });
+            const key = `${coll}\u0000${idKey(id)}`;
+            entries.push({ _id: seq, c: coll, id, op: 'upsert', doc, v, at: now, wall, base: known.get(key) ?? null, fields: op === 'update' ? changedFields(ev) : null });
+            known.set(key, v);
             versionOps.push({ updateOne: { filter: { _id: { c: coll, id } }, update: { $set: { v, h: contentHash(doc) } }, upsert: true } });
           } else if (op === 'delete') {
             const v = encodeVersion(tentative.tick(wall.getTime()));
             seq += 1;
-            entries.push({ _id: seq, c: coll, id, op: 'delete', v, at: now, wall });
+            const key = `${coll}\u0000${idKey(id)}`;
+            entries.push({ _id: seq, c: coll, id, op: 'delete', v, at: now, wall, base: known.get(key) ?? null });
+            known.set(key, v);
             versionOps.push({ updateOne: { filter: { _id: { c: coll, id } }, update: { $set: { v, h: null } }, upsert: true } });
           }
         }
@@ -322,6 +346,17 @@ export class Capture {
     this.#d.onCommitted(written.length, written.map((e) => e.wall));
     if (invalidated) throw new Invalidated();
   }
+}
+
+/** The top-level fields an update event changed (set, removed or truncated). */
+function changedFields(ev: ChangeEvent): string[] | null {
+  const desc = (ev as { updateDescription?: { updatedFields?: Document; removedFields?: string[]; truncatedArrays?: Array<{ field: string }> } }).updateDescription;
+  if (!desc) return null;
+  const names = new Set<string>();
+  for (const path of Object.keys(desc.updatedFields ?? {})) names.add(path.split('.')[0] as string);
+  for (const path of desc.removedFields ?? []) names.add(path.split('.')[0] as string);
+  for (const t of desc.truncatedArrays ?? []) names.add(t.field.split('.')[0] as string);
+  return [...names];
 }
 
 /** The POS database was dropped: the stream ends and reopens after the invalidate. */

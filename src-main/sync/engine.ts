@@ -143,6 +143,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#push = new Push({
       store,
       deviceId: this.#deviceId,
+      policies: () => this.#policies,
       log,
       batchSize: this.config.batchSize,
       hub: () => this.#hub,
@@ -377,7 +378,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       this.#store.conflicts.countDocuments(filter),
       this.#store.conflicts.find(filter).sort({ at: -1, _id: -1 }).skip(page * pageSize).limit(pageSize).toArray(),
     ]);
-    return { total, items };
+    return { total: Number(total), items };
   }
 
   /** One conflict by its id (the hex string of its `_id`); null when there is none. */

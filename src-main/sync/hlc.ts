@@ -220,3 +220,12 @@ function safeJson(value: unknown): string {
     return String(value);
   }
 }
+
+/**
+ * The smallest version after `v` that `device` can claim without a clock
+ * tick: for a merge written on top of a newer version made elsewhere.
+ */
+export function successor(v: string, device: string): string {
+  const d = decodeVersion(v);
+  return encodeVersion(d.counter < MAX_COUNTER ? { wall: d.wall, counter: d.counter + 1, device } : { wall: d.wall + 1, counter: 0, device });
+}

@@ -23,6 +23,10 @@ export interface OutboxEntry {
   at: Date;
   /** When the write happened (the change event's wallTime). */
   wall: Date;
+  /** The version this till held before the write (null: it had none); absent when unknown. */
+  base?: string | null;
+  /** Top-level fields the write changed (an update); absent or null: all of them (insert, replace). */
+  fields?: string[] | null;
 }
 
 /** What the till last knew of each synced document: its version and content hash. */

@@ -12,7 +12,10 @@
 import type { ClientSession, Document } from 'mongodb';
 import { contentHash, idKey, withoutSync } from './documents.ts';
 import { hubVersionOf, type Hub, type HubVersion, type Tombstone } from './hub.ts';
+import { successor } from './hlc.ts';
 import { conflictRecord, type ConflictRecord, type LocalStore, type OutboxEntry } from './local-store.ts';
+import type { PolicyTable } from './policy.ts';
+import { fieldStateVersion, hubState, mergeFieldStates, storedFieldVersions, visibleDocument, writeState, type StoredFieldVersions } from './resolve.ts';
 import type { Logger } from './log.ts';
 import { APPLY_MARKER, SYNC_FIELD } from './names.ts';
 import { inTransaction } from './transaction.ts';
@@ -20,6 +23,7 @@ import { inTransaction } from './transaction.ts';
 export interface PushDeps {
   store: LocalStore;
   deviceId: string;
+  policies: () => PolicyTable;
   log: Logger;
   batchSize: number;
   /** The hub, while sync is enabled and connected. */
@@ -31,10 +35,21 @@ export interface PushDeps {
   delay(attempt: number): Promise<void>;
 }
 
+/** A pushed change whose result on the hub is not the till's document: the hub's version won, or fields merged. */
 interface Rejected {
   entry: OutboxEntry;
+  /** The document now on the hub (without `_sync`), null when deleted. */
   hubDoc: Document | null;
   hubVersion: HubVersion;
+  /** The conflict to record (null for a clean field merge). */
+  conflict: ConflictRecord | null;
+}
+
+/** The newest outbox entry of a document in a batch, with the base and fields of all its entries. */
+interface Collapsed {
+  entry: OutboxEntry;
+  base: string | null | undefined;
+  fields: string[] | null;
 }
 
 export class Push {
@@ -111,88 +126,150 @@ export class Push {
   async #pushBatch(hub: Hub, batch: OutboxEntry[]): Promise<void> {
     const { deviceId } = this.#d;
     const lastSeq = Number(batch[batch.length - 1]?._id);
-    // Only the newest change of each document in the batch is written.
-    const latest = new Map<string, OutboxEntry>();
-    for (const e of batch) latest.set(`${e.c}\u0000${idKey(e.id)}`, e);
+    // Only the newest change of each document in the batch is written; its base is the first one's.
+    const latest = new Map<string, Collapsed>();
+    for (const e of batch) {
+      const key = `${e.c}\u0000${idKey(e.id)}`;
+      const before = latest.get(key);
+      const fields = e.fields ?? null;
+      latest.set(key, {
+        entry: e,
+        base: before ? before.base : e.base,
+        fields: before ? (before.fields && fields ? [...new Set([...before.fields, ...fields])] : null) : fields,
+      });
+    }
     let accepted: OutboxEntry[] = [];
     let rejected: Rejected[] = [];
+    let concurrent: ConflictRecord[] = [];
     await inTransaction(hub.client, async (session) => {
       accepted = [];
       rejected = [];
+      concurrent = [];
       // Written first: every till's pull recognises this transaction as this device's push.
       await hub.pushMarker.updateOne({ _id: deviceId }, { $set: { seq: lastSeq, at: new Date() } }, { upsert: true, session });
-      for (const [c, entries] of groupBy([...latest.values()], (e) => e.c)) {
+      for (const [c, entries] of groupBy([...latest.values()], (e) => e.entry.c)) {
         const outcome = await this.#applyCollection(hub, session, c, entries);
         accepted.push(...outcome.accepted);
         rejected.push(...outcome.rejected);
+        concurrent.push(...outcome.concurrent);
       }
     });
-    const conflicts = await this.#settleLocally(lastSeq, rejected);
+    const conflicts = await this.#settleLocally(lastSeq, rejected, concurrent);
     this.#d.onPushed(accepted);
     if (conflicts.length > 0) this.#d.onConflicts(conflicts);
     this.#d.log.debug({ event: 'push.batch-applied', entries: batch.length, accepted: accepted.length, rejected: rejected.length, lastSeq });
   }
 
-  async #applyCollection(hub: Hub, session: ClientSession, c: string, entries: OutboxEntry[]): Promise<{ accepted: OutboxEntry[]; rejected: Rejected[] }> {
-    const ids = entries.map((e) => e.id);
+  async #applyCollection(
+    hub: Hub,
+    session: ClientSession,
+    c: string,
+    collapsed: Collapsed[],
+  ): Promise<{ accepted: OutboxEntry[]; rejected: Rejected[]; concurrent: ConflictRecord[] }> {
+    const { deviceId } = this.#d;
+    const byFields = this.#d.policies().policyFor(c).conflict === 'field';
+    const ids = collapsed.map((x) => x.entry.id);
     const docs = new Map<string, Document>();
     for (const doc of await hub.collection(c).find({ _id: { $in: ids } }, { session }).toArray()) docs.set(idKey(doc._id), doc);
     const tombs = new Map<string, Tombstone>();
-    const tombIds = ids.map((id) => ({ c, id }));
-    for (const t of await hub.tombstones.find({ _id: { $in: tombIds } }, { session }).toArray()) tombs.set(idKey(t._id.id), t);
+    const missing = ids.filter((id) => !docs.has(idKey(id)));
+    if (missing.length > 0) {
+      for (const t of await hub.tombstones.find({ _id: { $in: missing.map((id) => ({ c, id })) } }, { session }).toArray()) tombs.set(idKey(t._id.id), t);
+    }
     const writes: Document[] = [];
     const tombWrites: Document[] = [];
     const accepted: OutboxEntry[] = [];
     const rejected: Rejected[] = [];
-    for (const e of entries) {
+    const concurrent: ConflictRecord[] = [];
+    for (const { entry: e, base, fields } of collapsed) {
       const key = idKey(e.id);
       const current = docs.get(key);
       const tomb = tombs.get(key);
       const hubVersion: HubVersion | undefined = current ? hubVersionOf(current) : tomb ? { v: tomb.v, o: tomb.o } : undefined;
       if (hubVersion && hubVersion.v === e.v) continue; // a replay: already on the hub
-      if (hubVersion && hubVersion.v > e.v) {
-        rejected.push({ entry: e, hubDoc: current ?? null, hubVersion });
+      // The hub holds a version this till had not seen when it wrote: a concurrent edit.
+      const isConcurrent = base !== undefined && hubVersion !== undefined && hubVersion.v !== base && hubVersion.o !== deviceId;
+      const hubContent = current ? withoutSync(current) : null;
+      const conflict = (winner: 'local' | 'hub', rule: string): ConflictRecord =>
+        conflictRecord({
+          collection: c,
+          documentId: e.id,
+          winner,
+          rule,
+          local: { version: e.v, origin: deviceId, document: e.doc ?? null },
+          hub: { version: (hubVersion as HubVersion).v, origin: (hubVersion as HubVersion).o, document: hubContent },
+        });
+
+      if (byFields && e.op === 'upsert' && current && hubVersion) {
+        // Field granularity: each top-level field is its own last-writer-wins register.
+        const stored = (current[SYNC_FIELD] as { f?: StoredFieldVersions } | undefined)?.f;
+        const hubFields = hubState(hubContent, hubVersion.v, Array.isArray(stored) ? stored : undefined, null);
+        const mine = writeState({ op: 'upsert', v: e.v, doc: e.doc, changed: fields }, hubFields.fields.keys());
+        const merged = mergeFieldStates(hubFields, mine);
+        const mergedDoc = visibleDocument(merged, e.id, Object.keys(e.doc as Document)) as Document;
+        const mergedVersion = fieldStateVersion(merged) as string;
+        if (mergedVersion === hubVersion.v && contentHash(mergedDoc) === contentHash(hubContent as Document)) {
+          rejected.push({ entry: e, hubDoc: hubContent, hubVersion, conflict: conflict('hub', 'newer version wins (every field)') });
+          continue;
+        }
+        const version = mergedVersion > hubVersion.v ? mergedVersion : successor(hubVersion.v, deviceId);
+        const h = contentHash(mergedDoc);
+        writes.push({
+          replaceOne: {
+            filter: { _id: e.id },
+            replacement: { ...mergedDoc, [SYNC_FIELD]: { v: version, o: deviceId, h, f: storedFieldVersions(merged) } },
+            upsert: true,
+          },
+        });
+        accepted.push(e);
+        // Fields both sides changed since this till's base: a real conflict, resolved per field.
+        const overlap = isConcurrent ? [...mine.fields.keys()].filter((n) => (hubFields.fields.get(n)?.v ?? '') > (base ?? '')) : [];
+        const lostFields = overlap.filter((n) => merged.fields.get(n)?.v !== e.v);
+        const record = overlap.length > 0 ? conflict(lostFields.length === 0 ? 'local' : 'hub', `newer version wins per field (${overlap.join(', ')})`) : null;
+        if (h !== contentHash(e.doc as Document)) rejected.push({ entry: e, hubDoc: mergedDoc, hubVersion: { v: version, o: deviceId }, conflict: record });
+        else if (record) concurrent.push(record);
         continue;
       }
+
+      if (hubVersion && hubVersion.v > e.v) {
+        rejected.push({ entry: e, hubDoc: hubContent, hubVersion, conflict: conflict('hub', 'newer version wins') });
+        continue;
+      }
+      if (isConcurrent) concurrent.push(conflict('local', 'newer version wins'));
       if (e.op === 'upsert') {
         const doc = e.doc as Document;
-        const replacement = { ...withoutSync(doc), [SYNC_FIELD]: { v: e.v, o: this.#d.deviceId, h: contentHash(doc) } };
+        const f = byFields ? storedFieldVersions(writeState({ op: 'upsert', v: e.v, doc })) : undefined;
+        const replacement = { ...withoutSync(doc), [SYNC_FIELD]: { v: e.v, o: deviceId, h: contentHash(doc), ...(f ? { f } : {}) } };
         writes.push({ replaceOne: { filter: { _id: e.id }, replacement, upsert: true } });
         if (tomb) tombWrites.push({ deleteOne: { filter: { _id: { c, id: e.id } } } });
       } else {
         if (current) writes.push({ deleteOne: { filter: { _id: e.id } } });
         tombWrites.push({
-          replaceOne: { filter: { _id: { c, id: e.id } }, replacement: { _id: { c, id: e.id }, v: e.v, o: this.#d.deviceId, at: new Date() }, upsert: true },
+          replaceOne: { filter: { _id: { c, id: e.id } }, replacement: { _id: { c, id: e.id }, v: e.v, o: deviceId, at: new Date() }, upsert: true },
         });
       }
       accepted.push(e);
     }
     if (writes.length > 0) await hub.collection(c).bulkWrite(writes as never[], { session, ordered: true });
     if (tombWrites.length > 0) await hub.tombstones.bulkWrite(tombWrites as never[], { session, ordered: true });
-    return { accepted, rejected };
+    return { accepted, rejected, concurrent };
   }
 
   /**
    * Removes the pushed batch from the outbox and, for each refused change,
    * records the conflict and takes the hub's version — in one local transaction.
    */
-  async #settleLocally(lastSeq: number, rejected: Rejected[]): Promise<ConflictRecord[]> {
-    const { store, deviceId } = this.#d;
+  async #settleLocally(lastSeq: number, rejected: Rejected[], concurrent: ConflictRecord[]): Promise<ConflictRecord[]> {
+    const { store } = this.#d;
     const conflicts: ConflictRecord[] = [];
     await inTransaction(store.client, async (session) => {
         conflicts.length = 0;
+        conflicts.push(...concurrent);
         if (rejected.length > 0) await store.posCollection(APPLY_MARKER).updateOne({ _id: 'apply' }, { $inc: { n: 1 } }, { upsert: true, session });
         for (const r of rejected) {
           const { entry } = r;
-          const hubContent = r.hubDoc ? withoutSync(r.hubDoc) : null;
-          conflicts.push(conflictRecord({
-            collection: entry.c,
-            documentId: entry.id,
-            winner: 'hub',
-            rule: 'newer version wins',
-            local: { version: entry.v, origin: deviceId, document: entry.doc ?? null },
-            hub: { version: r.hubVersion.v, origin: r.hubVersion.o, document: hubContent },
-          }));
+          const hubContent = r.hubDoc;
+          if (r.conflict) conflicts.push(r.conflict);
           const newer = await store.outbox.countDocuments({ c: entry.c, id: entry.id, _id: { $gt: lastSeq } }, { session });
           if (newer > 0) continue; // the till changed it again; that change is pushed next
           const coll = store.posCollection(entry.c);
