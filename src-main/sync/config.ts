@@ -62,6 +62,12 @@ export interface SyncConfig {
   maxClockDriftMs: number;
   retry: { initialMs: number; maxMs: number };
   statusIntervalMs: number;
+  /**
+   * How long the hub remembers a delete. A change to a document this till had
+   * seen before that arrives after its delete was forgotten is refused and
+   * logged, never brought back. Keep it longer than any till stays offline.
+   */
+  tombstoneRetentionDays: number;
 }
 
 /** The configuration could not be used; `problems` holds one line per mistake. */
@@ -169,6 +175,7 @@ const configSchema = strictObject(
     maxClockDriftMs: intAtLeast(1_000, ' (milliseconds)').default(300_000),
     retry: retrySchema,
     statusIntervalMs: intAtLeast(100, ' (milliseconds)').default(1_000),
+    tombstoneRetentionDays: intAtLeast(1, ' (days)').default(30),
   },
   'an object with at least local, hub and database',
 ).superRefine(

@@ -198,6 +198,19 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     await this.#refresh();
   }
 
+  /** Forgets hub deletes older than the retention (any till may do it; it is idempotent). */
+  async #pruneTombstones(): Promise<void> {
+    const hub = this.#hub;
+    if (!hub) return;
+    const before = new Date(Date.now() - this.config.tombstoneRetentionDays * 86_400_000);
+    try {
+      const { deletedCount } = await hub.tombstones.deleteMany({ at: { $lt: before } });
+      if (deletedCount > 0) this.#log.info({ event: 'engine.tombstones-pruned', count: deletedCount }, 'forgot old deletes on the hub');
+    } catch (err) {
+      this.#log.debug({ event: 'engine.tombstone-prune-failed', error: String(err) }, 'could not prune tombstones; will try later');
+    }
+  }
+
   /** The newest clock either checkpoint saved, so a restart never hands out an older version. */
   async #restoredClock(store: LocalStore): Promise<Version | undefined> {
     let last: Version | undefined;
@@ -307,6 +320,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       });
       if (Date.now() - this.#oplogCheckedAt > OPLOG_CHECK_EVERY_MS) {
         this.#oplogCheckedAt = Date.now();
+        await this.#pruneTombstones();
         tracker.oplogHeadroom(await oplogHeadroomHours(store.client));
       }
       tracker.fatal('local', null);

@@ -231,6 +231,24 @@ export class Push {
         continue;
       }
 
+      if (!hubVersion && base && e.op === 'upsert') {
+        // This till had a version of it, and the hub has neither the document nor its delete:
+        // it was deleted longer ago than the tombstone retention. A stale change never brings it back.
+        rejected.push({
+          entry: e,
+          hubDoc: null,
+          hubVersion: { v: base, o: 'hub' },
+          conflict: conflictRecord({
+            collection: c,
+            documentId: e.id,
+            winner: 'hub',
+            rule: 'deleted on the hub longer ago than the tombstone retention',
+            local: { version: e.v, origin: deviceId, document: e.doc ?? null },
+            hub: { version: base, origin: 'hub', document: null },
+          }),
+        });
+        continue;
+      }
       if (hubVersion && hubVersion.v > e.v) {
         rejected.push({ entry: e, hubDoc: hubContent, hubVersion, conflict: conflict('hub', 'newer version wins') });
         continue;

@@ -178,4 +178,25 @@ describe('conflicts', () => {
     );
     for (const db of [topology.hubDb, a.db, b.db]) assert.equal((await db.collection('orders').findOne({ _id: 'o-2' as never }))?.total, 21);
   });
+
+  it('after a delete is forgotten (tombstone retention), a stale update from a till that was away still does not bring it back', async () => {
+    await a.db.collection('orders').insertOne({ _id: 'o-3', total: 30 } as Document);
+    await waitConverged(topology, ['orders']);
+    await engine(a).setEnabled(false);
+    await engine(b).setEnabled(false);
+    await b.db.collection('orders').updateOne({ _id: 'o-3' as never }, { $set: { total: 31 } });
+    await sleep(20);
+    await a.db.collection('orders').deleteOne({ _id: 'o-3' as never });
+    await waitFor('both tills to capture', async () => engine(a).status().outbox.depth > 0 && engine(b).status().outbox.depth > 0);
+    await engine(a).setEnabled(true);
+    await waitFor("A's delete on the hub", async () => (await topology.hubDb.collection('_tillsync_tombstones').countDocuments()) > 0 && engine(a).status().outbox.depth === 0);
+    // The retention passed: the hub forgot the delete.
+    await topology.hubDb.collection('_tillsync_tombstones').deleteMany({});
+    await engine(b).setEnabled(true);
+    await waitConverged(topology, ['orders']);
+    for (const db of [topology.hubDb, a.db, b.db]) assert.equal(await db.collection('orders').findOne({ _id: 'o-3' as never }), null);
+    const conflict = (await engine(b).listConflicts({ collection: 'orders' })).items.find((c) => c.documentId === 'o-3');
+    assert.ok(conflict?.rule.includes('retention'), `B logged its refused change: ${conflict?.rule}`);
+    assert.equal(Number((conflict?.local.document as Document).total), 31, "B's change is kept in the log");
+  });
 });
