@@ -33,6 +33,7 @@ describe('parseSyncConfig: valid input', () => {
       maxClockDriftMs: 300_000,
       retry: { initialMs: 500, maxMs: 60_000 },
       statusIntervalMs: 1_000,
+      tombstoneRetentionDays: 30,
     };
     assert.deepEqual(parseSyncConfig(MINIMAL), expected);
     assert.equal(parseSyncConfig(MINIMAL).deviceId, undefined);
@@ -48,6 +49,7 @@ describe('parseSyncConfig: valid input', () => {
       maxClockDriftMs: 1_000,
       retry: { initialMs: 10, maxMs: 10 },
       statusIntervalMs: 100,
+      tombstoneRetentionDays: 7,
     };
     assert.deepEqual(parseSyncConfig(full), {
       ...full,
@@ -133,12 +135,13 @@ describe('parseSyncConfig: each bad field names the field and the expected form'
     ['retry.initialMs too small', { ...MINIMAL, retry: { initialMs: 5 } }, 'retry.initialMs: got 5, expected an integer >= 10 (milliseconds)'],
     ['retry.maxMs below initialMs', { ...MINIMAL, retry: { initialMs: 1_000, maxMs: 900 } }, 'retry.maxMs: got 900, expected an integer >= retry.initialMs (1000)'],
     ['retry.maxMs below the default initialMs', { ...MINIMAL, retry: { maxMs: 100 } }, 'retry.maxMs: got 100, expected an integer >= retry.initialMs (500)'],
+    ['tombstoneRetentionDays zero', { ...MINIMAL, tombstoneRetentionDays: 0 }, 'tombstoneRetentionDays: got 0, expected an integer >= 1 (days)'],
     ['statusIntervalMs too small', { ...MINIMAL, statusIntervalMs: 99 }, 'statusIntervalMs: got 99, expected an integer >= 100 (milliseconds)'],
     ['statusIntervalMs null', { ...MINIMAL, statusIntervalMs: null }, 'statusIntervalMs: got null, expected an integer >= 100 (milliseconds)'],
     [
       'unknown top-level field',
       { ...MINIMAL, colections: {} },
-      'colections: unknown field "colections" (did you mean "collections"?), expected one of the fields local, hub, database, engineDatabase, deviceId, collections, batchSize, maxClockDriftMs, retry, statusIntervalMs',
+      'colections: unknown field "colections" (did you mean "collections"?), expected one of the fields local, hub, database, engineDatabase, deviceId, collections, batchSize, maxClockDriftMs, retry, statusIntervalMs, tombstoneRetentionDays',
     ],
     ['unknown field with no near match', { ...MINIMAL, verbose: true }, 'verbose: unknown field "verbose", expected one of the fields local, hub'],
   ];
