@@ -173,7 +173,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
         tracker.pulled(ops.map((op) => op.wall.getTime()), Date.now());
       },
       onCaughtUp: (value) => {
-        this.#hubFailingSince = undefined;
+        // Not a sign the hub client is healthy: the pull's stream can keep working while every push fails.
         tracker.caughtUp(value, Date.now());
       },
       onConflicts: (conflicts) => this.#onConflicts(conflicts),

@@ -455,7 +455,8 @@ export class Pull {
    * write per collection. No read first: the stamp carries the content hash
    * it was made for, so if HQ changed the document in between, the hash no
    * longer matches and every till treats the document as unstamped again.
-   * A stamp another till already wrote is left alone.
+   * A document whose version is already as new or newer (a push, another
+   * till's stamp) is left alone, so hub versions only move forward.
    */
   async #stamp(hub: Hub, ops: PullOp[]): Promise<void> {
     if (ops.length === 0) return;
@@ -465,7 +466,8 @@ export class Pull {
         for (const [c, group] of groupByCollection(ops)) {
           const writes = group.map((op) => ({
             updateOne: {
-              filter: { _id: op.id, [`${SYNC_FIELD}.v`]: { $ne: op.v } },
+              // Only over no version or an older one: a lagging till never stamps over a newer push or stamp.
+              filter: { _id: op.id, $or: [{ [`${SYNC_FIELD}.v`]: { $exists: false } }, { [`${SYNC_FIELD}.v`]: { $lt: op.v } }] },
               update: { $set: { [SYNC_FIELD]: { v: op.v, o: 'hub', h: op.h } } },
             },
           }));
