@@ -111,3 +111,8 @@ export function valueText(value: unknown): string {
   if (typeof value === 'string') return value;
   return JSON.stringify(value);
 }
+
+/** "Checking this till against the hub: 120 of 500 records compared" */
+export function reconciliationWords(progress: { compared: number; total: number }): string {
+  return `Checking this till against the hub: ${progress.compared} of ${plural(progress.total, 'record')} compared`;
+}

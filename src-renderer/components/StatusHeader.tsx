@@ -2,7 +2,7 @@
 /** The top of the dashboard: which till, the sync state in plain words, and what is waiting. */
 import { useDashboard } from '../state/context.tsx';
 import { useNow } from '../state/use-now.ts';
-import { describeState, lastSyncedWords, quarantineWords, timeAgo, waitingWords } from '../format.ts';
+import { describeState, lastSyncedWords, quarantineWords, reconciliationWords, timeAgo, waitingWords } from '../format.ts';
 
 export function StatusHeader() {
   const info = useDashboard((s) => s.info);
@@ -55,6 +55,11 @@ export function StatusHeader() {
               {words.headline}
             </p>
             {words.detail && <p className="status-detail">{words.detail}</p>}
+            {status.reconciliation && (
+              <p className="status-detail" data-testid="reconciliation">
+                {reconciliationWords(status.reconciliation)}
+              </p>
+            )}
           </div>
           <ul className="status-facts">
             <li data-testid="last-synced">{lastSyncedWords(status.lastSyncedAt, now)}</li>

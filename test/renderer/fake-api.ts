@@ -121,7 +121,7 @@ export class FakeTillSync implements DashboardApi {
 }
 
 export function makeStatus(overrides: Partial<SyncStatus> = {}): SyncStatus {
-  const base = {
+  return {
     state: 'synced',
     deviceId: 'till-a',
     enabled: true,
@@ -136,8 +136,9 @@ export function makeStatus(overrides: Partial<SyncStatus> = {}): SyncStatus {
     oplogHeadroomHours: 72,
     quarantine: { count: 0, latest: [] },
     warnings: [],
-  } satisfies Partial<SyncStatus>;
-  return { reconciliation: null, ...base, ...overrides } as SyncStatus;
+    reconciliation: null,
+    ...overrides,
+  };
 }
 
 export function makeConflict(n: number, overrides: Partial<ConflictView> = {}): ConflictView {

@@ -63,6 +63,15 @@ describe('status header', () => {
     assert.equal(screen.getByTestId('last-error').textContent, 'Last problem (30 seconds ago): The hub could not be reached.');
   });
 
+  it('shows the progress of a full comparison with the hub', async () => {
+    const api = new FakeTillSync();
+    api.status = makeStatus({ state: 'syncing', reconciliation: { compared: 120, total: 500 } });
+    await renderDashboard(api);
+    assert.equal(screen.getByTestId('reconciliation').textContent, 'Checking this till against the hub: 120 of 500 records compared');
+    await settle(() => api.emit('status', makeStatus({ state: 'synced', reconciliation: null })));
+    assert.ok(screen.queryByTestId('reconciliation') === null);
+  });
+
   it('says which till and which database it is', async () => {
     const api = new FakeTillSync();
     api.info = { ...api.info, tillName: 'Till B', backend: 'emulator' };
