@@ -51,6 +51,8 @@ export interface FoundChange {
   op: 'upsert' | 'delete';
   doc?: Document;
   v: string;
+  /** The version the till last agreed with the hub on, when known. */
+  base?: string | null;
 }
 
 export class Capture {
@@ -230,7 +232,7 @@ export class Capture {
         const now = new Date();
         const entries: OutboxEntry[] = changes.map((ch) => {
           seq += 1;
-          return { _id: seq, c: ch.c, id: ch.id, op: ch.op, ...(ch.doc ? { doc: ch.doc } : {}), v: ch.v, at: now, wall: now };
+          return { _id: seq, c: ch.c, id: ch.id, op: ch.op, ...(ch.doc ? { doc: ch.doc } : {}), v: ch.v, at: now, wall: now, ...(ch.base === undefined ? {} : { base: ch.base }) };
         });
         await store.outbox.insertMany(entries, { session });
         await store.versions.bulkWrite(

@@ -295,6 +295,8 @@ export class Push {
           const known = await store.versions.findOne({ _id: { c: entry.c, id: entry.id } }, { session });
           const localHash = local ? contentHash(local) : null;
           if (known && known.h !== localHash) continue; // changed locally and not captured yet: capture pushes it next
+          // The pull already applied a newer hub version than the one this push saw: keep it.
+          if (known && known.v !== entry.v && known.v > r.hubVersion.v) continue;
           if (hubContent) await coll.replaceOne({ _id: entry.id }, hubContent, { upsert: true, session });
           else await coll.deleteOne({ _id: entry.id }, { session });
           await store.versions.updateOne(

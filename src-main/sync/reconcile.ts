@@ -22,7 +22,7 @@
 import type { Document } from 'mongodb';
 import type { FoundChange } from './capture.ts';
 import { contentHash, idKey, readSyncMeta, withoutSync, type DocumentId } from './documents.ts';
-import { decodeVersion, encodeVersion, type HybridClock } from './hlc.ts';
+import { decodeVersion, encodeVersion, successor, type HybridClock } from './hlc.ts';
 import type { Hub } from './hub.ts';
 import { conflictRecord, type ConflictRecord, type LocalStore } from './local-store.ts';
 import type { Logger } from './log.ts';
@@ -107,7 +107,7 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
 
   const pulls: PullOp[] = [];
   const agreed: Array<{ c: string; id: DocumentId; v: string; h: string }> = [];
-  const pushes: Array<{ id: DocumentId; op: 'upsert' | 'delete'; v: string }> = [];
+  const pushes: Array<{ id: DocumentId; op: 'upsert' | 'delete'; v: string; base?: string | null }> = [];
   const conflicts: ConflictRecord[] = [];
   const stamps: PullOp[] = [];
   const flush = async (force: boolean): Promise<void> => {
@@ -215,7 +215,11 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
       const record = known.get(key);
       const mine = localVersionOf(local, record);
       const tomb = tombs.get(key);
-      if (tomb && tomb.v > mine.v) {
+      if (!tomb && record && !mine.changed) {
+        // Synced before, unchanged here, and the hub has neither it nor a tombstone: HQ deleted it
+        // (HQ deletes leave no tombstone) or its tombstone expired. Deleted here too, never pushed back.
+        if (canPull) pulls.push({ c, id: local.id, op: 'delete', v: successor(record.v, 'hub'), o: 'hub', h: null, wall: new Date(), stamp: false });
+      } else if (tomb && tomb.v > mine.v) {
         if (mine.changed) {
           conflicts.push(
             conflictRecord({
@@ -230,7 +234,8 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
         }
         if (canPull) pulls.push({ c, id: local.id, op: 'delete', v: tomb.v, o: tomb.o, h: null, wall: new Date(), stamp: false });
       } else if (canPush) {
-        pushes.push({ id: local.id, op: 'upsert', v: mine.v });
+        // With a base, the push refuses it (and logs it) if the hub deleted the document meanwhile.
+        pushes.push({ id: local.id, op: 'upsert', v: mine.v, base: record?.v ?? null });
       }
       await flush(false);
     }
@@ -239,12 +244,13 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
 }
 
 /** Fills pushed upserts with the till's current document (a document deleted meanwhile becomes a delete). */
-async function withLocalDocuments(d: ReconcileDeps, c: string, batch: Array<{ id: DocumentId; op: 'upsert' | 'delete'; v: string }>): Promise<FoundChange[]> {
+async function withLocalDocuments(d: ReconcileDeps, c: string, batch: Array<{ id: DocumentId; op: 'upsert' | 'delete'; v: string; base?: string | null }>): Promise<FoundChange[]> {
   const ids = batch.filter((b) => b.op === 'upsert').map((b) => b.id);
   const docs = new Map<string, Document>();
   if (ids.length > 0) for (const doc of await d.store.posCollection(c).find({ _id: { $in: ids } }).toArray()) docs.set(idKey(doc._id), doc);
   return batch.map((b) => {
     const doc = b.op === 'upsert' ? docs.get(idKey(b.id)) : undefined;
-    return doc ? { c, id: b.id, op: 'upsert', doc, v: b.v } : { c, id: b.id, op: 'delete', v: b.v };
+    const base = b.base === undefined ? {} : { base: b.base };
+    return doc ? { c, id: b.id, op: 'upsert', doc, v: b.v, ...base } : { c, id: b.id, op: 'delete', v: b.v, ...base };
   });
 }

@@ -8,12 +8,12 @@ import { replayCommand, type FaultKind, type SoakOptions } from './options.ts';
 import { runSoak } from './run.ts';
 
 /**
- * The faults this run injects. `truncate` (lost change-stream history) joins
- * when reconciliation lands; `skew` when a fast till clock is handled end to
+ * The faults this run injects (truncate: lost change-stream history, answered
+ * by reconciliation). `skew` joins when a fast till clock is handled end to
  * end; `drop` when a client recovers from the emulator's dropConnections()
  * during a change-stream getMore (today the driver never selects the server again).
  */
-export const SOAK_TEST_FAULTS: FaultKind[] = ['kill', 'restart', 'partition'];
+export const SOAK_TEST_FAULTS: FaultKind[] = ['kill', 'restart', 'partition', 'truncate'];
 
 const SEED = Number(process.env.SOAK_SEED ?? 7);
 
