@@ -23,7 +23,9 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** An emulator in its own process; resolves with its connection string. */
 export async function emulatorProcess(extra: string[] = []): Promise<Child & { uri: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/harness/mongo/cli.ts', '--port', '0', ...extra], {
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile per emulator, to see where a benchmark's time goes.
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'test/harness/mongo/cli.ts', '--port', '0', ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const [uri] = (await once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), 'line')) as [string];

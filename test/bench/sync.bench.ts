@@ -7,9 +7,15 @@
  * raw driver bulk writes to the same hub, and agent memory at start and end.
  */
 import { MongoClient, type Document } from 'mongodb';
+import { contentHash } from '../../src-main/sync/documents.ts';
+import { parseSyncConfig } from '../../src-main/sync/config.ts';
+import { createSyncEngine } from '../../src-main/sync/engine.ts';
+import { encodeVersion } from '../../src-main/sync/hlc.ts';
 import { agentProcess, emulatorProcess, rssMb, type Child } from './processes.ts';
 
 const quick = process.argv.includes('--quick');
+/** `--only reconcile` runs just the reconciliation figures; `--only sync` just the rest. */
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const DB = 'pos';
 
 interface Row {
@@ -104,7 +110,83 @@ async function throughput(tillA: MongoClient, hub: MongoClient): Promise<void> {
   report({ measure: `pull: ${n.toLocaleString('en')} hub changes through one engine to the till`, value: `${Math.round(pullRate).toLocaleString('en')} changes/s`, target: '>= 3,000 changes/s', ok: pullRate >= 3000 });
 }
 
+/** A 1 KB menu document. */
+function kbDoc(i: number, variant = 0): Document {
+  return { _id: `item-${i}`, name: `item ${i}`, price: (i % 97) * 0.25 + variant, notes: 'x'.repeat(940), v: variant };
+}
+
+async function insertDocs(client: MongoClient, coll: string, docs: Document[]): Promise<void> {
+  for (let start = 0; start < docs.length; start += 2000) await client.db(DB).collection(coll).insertMany(docs.slice(start, start + 2000));
+}
+
+/** Runs one in-process engine for a till until it has reconciled and drained; the time it took. */
+async function reconcileOnce(tillUri: string, hubUri: string, device: string, total: number): Promise<{ ms: number; progressSeen: number }> {
+  const engine = createSyncEngine(parseSyncConfig({ local: { uri: tillUri }, hub: { uri: hubUri }, database: DB, deviceId: device, statusIntervalMs: 250, batchSize: 2000 }));
+  let progressSeen = 0;
+  engine.on('status', (s) => {
+    if (s.reconciliation && s.reconciliation.compared > 0) progressSeen += 1;
+  });
+  const start = performance.now();
+  await engine.start();
+  try {
+    for (;;) {
+      const s = engine.status();
+      if (s.state === 'synced' && s.reconciliation === null && s.outbox.depth === 0) break;
+      if (performance.now() - start > 600_000) throw new Error(`reconciliation of ${total} documents did not finish in 10 minutes: ${JSON.stringify(s.reconciliation)}`);
+      await sleep(50);
+    }
+    return { ms: performance.now() - start, progressSeen };
+  } finally {
+    await engine.stop();
+  }
+}
+
+async function reconciliation(): Promise<void> {
+  const n = quick ? 20_000 : 100_000;
+  // A till and a hub that already hold the same 1 KB documents, 10% of them different on the till.
+  {
+    const [hub, till] = await Promise.all([emulatorProcess(), emulatorProcess()]);
+    const [hubClient, tillClient] = [new MongoClient(hub.uri), new MongoClient(till.uri)];
+    try {
+      const stamp = (doc: Document): Document => ({ ...doc, _sync: { v: encodeVersion({ wall: Date.now() - 60_000, counter: 0, device: 'seed' }), o: 'seed', h: contentHash(doc) } });
+      await insertDocs(hubClient, 'menu', Array.from({ length: n }, (_, i) => stamp(kbDoc(i))));
+      await insertDocs(tillClient, 'menu', Array.from({ length: n }, (_, i) => kbDoc(i, i % 10 === 0 ? 1 : 0)));
+      const { ms } = await reconcileOnce(till.uri, hub.uri, 'bench-r', n);
+      const differing = await hubClient.db(DB).collection('menu').countDocuments({ v: 1 });
+      report({ measure: `reconcile ${n.toLocaleString('en')} × 1 KB docs, 10% differing (first start)`, value: `${(ms / 1000).toFixed(1)} s (${differing.toLocaleString('en')} pushed)`, target: '<= 20 s', ok: ms <= 20_000 });
+    } finally {
+      await hubClient.close();
+      await tillClient.close();
+      await hub.stop();
+      await till.stop();
+    }
+  }
+  // A till that joins late: the hub has the documents, the till nothing.
+  {
+    const [hub, till] = await Promise.all([emulatorProcess(), emulatorProcess()]);
+    const [hubClient, tillClient] = [new MongoClient(hub.uri), new MongoClient(till.uri)];
+    try {
+      const stamp = (doc: Document): Document => ({ ...doc, _sync: { v: encodeVersion({ wall: Date.now() - 60_000, counter: 0, device: 'seed' }), o: 'seed', h: contentHash(doc) } });
+      await insertDocs(hubClient, 'menu', Array.from({ length: n }, (_, i) => stamp(kbDoc(i))));
+      const { ms } = await reconcileOnce(till.uri, hub.uri, 'bench-late', n);
+      const arrived = await tillClient.db(DB).collection('menu').countDocuments();
+      report({ measure: `late-joining till, ${n.toLocaleString('en')} hub docs of 1 KB`, value: `${(ms / 1000).toFixed(1)} s (${arrived.toLocaleString('en')} arrived)`, target: '<= 15 s', ok: ms <= 15_000 && arrived === n });
+    } finally {
+      await hubClient.close();
+      await tillClient.close();
+      await hub.stop();
+      await till.stop();
+    }
+  }
+}
+
 async function main(): Promise<void> {
+  if (only !== 'reconcile') await syncFigures();
+  if (only !== 'sync') await reconciliation();
+  printTable();
+}
+
+async function syncFigures(): Promise<void> {
   const children: Child[] = [];
   const clients: MongoClient[] = [];
   try {
@@ -133,6 +215,9 @@ async function main(): Promise<void> {
     for (const c of clients) await c.close();
     for (const child of children.reverse()) await child.stop();
   }
+}
+
+function printTable(): void {
   const w = Math.max(...rows.map((r) => r.measure.length));
   const v = Math.max(...rows.map((r) => r.value.length));
   console.log(`\nSync benchmark${quick ? ' (quick)' : ''} — one hub, two tills, one agent per till, each in its own process; node ${process.version}`);

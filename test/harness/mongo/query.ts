@@ -71,7 +71,7 @@ export interface FindOptions {
   projection?: Document;
   skip?: number;
   limit?: number;
-  /** `docs` already holds only the document an `{_id: value}` filter pins. */
+  /** `docs` already holds only the documents an `{_id: value}` or `{_id: {$in}}` filter pins. */
   preFiltered?: boolean;
 }
 
@@ -84,7 +84,9 @@ export function runFind(docs: Document[], opts: FindOptions): Document[] {
     delete sort.$natural;
   }
   const filter = opts.filter;
-  if (filter && Object.keys(filter).length > 0 && !(opts.preFiltered && Object.keys(filter).length === 1 && idEquality(filter)?.ids.length === 1)) {
+  // `docs` came from the _id lookups of an `{_id: v}` or `{_id: {$in: [...]}}` filter: matching them again
+  // would cost mingo a hash of the whole $in list per document.
+  if (filter && Object.keys(filter).length > 0 && !(opts.preFiltered && Object.keys(filter).length === 1 && idEquality(filter) !== undefined)) {
     rows = rows.filter(compileFilter(filter));
   }
   if (sort && Object.keys(sort).length > 0) rows = sortDocuments(rows, sort);
