@@ -19,6 +19,7 @@ import { EngineBackend } from '../src-main/app/backend.ts';
 import { createEphemeralSecretBox } from '../src-main/app/ephemeral-secret-box.ts';
 import { SettingsStore } from '../src-main/app/settings-store.ts';
 import { startBridge, type Bridge } from '../src-main/bridge/server.ts';
+import { redactUri } from '../src-main/sync/config.ts';
 import type { Logger } from '../src-main/sync/log.ts';
 import { startReplSet, type ReplSet } from '../test/harness/replset.ts';
 import { seedMenu, startTraffic, type DemoTill } from './demo/traffic.ts';
@@ -120,8 +121,10 @@ async function main(): Promise<void> {
 
     const tills: DemoTill[] = [];
     const bridges: Bridge[] = [];
+    const databaseUris: string[] = [];
     for (const [letter, port] of [['A', options.portA], ['B', options.portB]] as const) {
       const local = await start();
+      databaseUris.push(local.rs.uri);
       const settings = await SettingsStore.open(join(work, `till-${letter.toLowerCase()}`), createEphemeralSecretBox());
       await settings.update({ hubUri: hub.rs.uri });
       const backend = new EngineBackend({
@@ -163,6 +166,11 @@ async function main(): Promise<void> {
         '',
         `  Till A dashboard: ${bridges[0]!.url}`,
         `  Till B dashboard: ${bridges[1]!.url}`,
+        '',
+        'Databases, for a look with mongosh or Compass (the dashboards do not need them):',
+        `  Hub database: ${redactUri(hub.rs.uri)}`,
+        `  Till A database: ${redactUri(databaseUris[0]!)}`,
+        `  Till B database: ${redactUri(databaseUris[1]!)}`,
         '',
         options.traffic
           ? `Traffic: orders on both tills every second or so, price changes from head office every few seconds${options.conflictEvery > 0 ? `, and a conflict on till B every ${options.conflictEvery} s` : ''}.`
