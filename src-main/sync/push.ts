@@ -10,7 +10,7 @@
  * the document again since, in which case that newer change is pushed next.
  */
 import type { ClientSession, Document } from 'mongodb';
-import { contentHash, idKey, withoutSync } from './documents.ts';
+import { contentHash, idKey, readSyncMeta, withoutSync } from './documents.ts';
 import { hubVersionOf, type Hub, type HubVersion, type Tombstone } from './hub.ts';
 import { successor } from './hlc.ts';
 import { conflictRecord, type ConflictRecord, type LocalStore, type OutboxEntry } from './local-store.ts';
@@ -58,6 +58,8 @@ export class Push {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #pending = true;
+  /** How many times the current batch waited for a hub document HQ changed to get its version. */
+  #stampWaits = 0;
 
   constructor(deps: PushDeps) {
     this.#d = deps;
@@ -112,9 +114,17 @@ export class Push {
         }
         await this.#pushBatch(hub, batch);
         attempt = 0;
+        this.#stampWaits = 0;
         this.#pending = true; // there may be more
       } catch (err) {
         if (!this.#running) break;
+        if (err instanceof AwaitingStamp) {
+          // A pull (this till's or another's) stamps HQ's version within moments; compare with that.
+          this.#stampWaits += 1;
+          await new Promise((resolve) => setTimeout(resolve, STAMP_WAIT_MS));
+          this.#pending = true;
+          continue;
+        }
         this.#d.onError(err);
         this.#d.log.warn({ event: 'push.batch-failed', error: String(err), attempt }, 'push failed; will retry');
         await this.#d.delay(attempt++);
@@ -185,6 +195,8 @@ export class Push {
       const key = idKey(e.id);
       const current = docs.get(key);
       const tomb = tombs.get(key);
+      if (current && !isStamped(current) && this.#stampWaits < STAMP_WAITS) throw new AwaitingStamp();
+      // After waiting, an HQ change still without a version counts as made now.
       const hubVersion: HubVersion | undefined = current ? hubVersionOf(current) : tomb ? { v: tomb.v, o: tomb.o } : undefined;
       if (hubVersion && hubVersion.v === e.v) continue; // a replay: already on the hub
       // The hub holds a version this till had not seen when it wrote: a concurrent edit.
@@ -310,6 +322,22 @@ export class Push {
     });
     return conflicts;
   }
+}
+
+/** How long, at most, a push waits for HQ's change to a document to be stamped with its version. */
+const STAMP_WAITS = 25;
+const STAMP_WAIT_MS = 200;
+
+/** The hub document was changed by a client that knows nothing of sync and has no version yet. */
+class AwaitingStamp extends Error {
+  constructor() {
+    super('a hub document changed by head office is waiting for its version');
+  }
+}
+
+function isStamped(doc: Document): boolean {
+  const meta = readSyncMeta(doc);
+  return meta !== undefined && !('malformed' in meta) && meta.h === contentHash(doc);
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {

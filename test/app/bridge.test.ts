@@ -249,7 +249,7 @@ describe('web bridge', () => {
     assert.ok(!missing.ok && missing.error.code === 'not-found', JSON.stringify(missing));
   });
 
-  it('applies the other version of a conflict with a head-office edit, when no other till is running', { todo: 'engine: when the only till has the document pending, nobody stamps the HQ edit on the hub, so its version counts as "now" and the re-applied version keeps losing' }, async () => {
+  it('applies the other version of a conflict with a head-office edit, when no other till is running', async () => {
     await topology.tills[1]!.stopEngine();
     await page.value('settings.setEnabled', { enabled: false });
     await till.db.collection('menu').updateOne({ _id: 'soup' as never }, { $set: { price: 7 } });
