@@ -11,10 +11,11 @@
 import { z } from 'zod';
 import type { SyncStatus } from './status.ts';
 
-export const SYNC_MODES = ['both', 'push-only', 'pull-only', 'local-only'] as const;
-export const CONFLICT_GRANULARITIES = ['document', 'field'] as const;
-export type SyncModeName = (typeof SYNC_MODES)[number];
-export type ConflictGranularityName = (typeof CONFLICT_GRANULARITIES)[number];
+import { CONFLICT_GRANULARITIES, SYNC_MODES, type ConflictGranularity, type SyncMode } from './policy.ts';
+
+export { CONFLICT_GRANULARITIES, SYNC_MODES };
+export type SyncModeName = SyncMode;
+export type ConflictGranularityName = ConflictGranularity;
 
 export interface PolicyView {
   mode: SyncModeName;

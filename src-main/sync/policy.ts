@@ -4,13 +4,9 @@
  * all ask the same table and a policy change applies without a restart.
  */
 
-export const SYNC_MODES = ['both', 'push-only', 'pull-only', 'local-only'] as const;
-export const CONFLICT_GRANULARITIES = ['document', 'field'] as const;
+import { CONFLICT_GRANULARITIES, SYNC_MODES, type ConflictGranularity, type SyncMode } from '../../src-shared/policy.ts';
 
-/** Which way a collection syncs: `push-only` for sales and logs, `pull-only` for the HQ menu, `local-only` for till state. */
-export type SyncMode = (typeof SYNC_MODES)[number];
-/** Last-writer-wins per whole document, or per top-level field. */
-export type ConflictGranularity = (typeof CONFLICT_GRANULARITIES)[number];
+export { CONFLICT_GRANULARITIES, SYNC_MODES, type ConflictGranularity, type SyncMode } from '../../src-shared/policy.ts';
 
 export interface CollectionPolicy {
   mode: SyncMode;
