@@ -116,7 +116,7 @@ export class Capture {
       batchSize: this.#d.batchSize,
       ...(token ? { startAfter: token } : this.#startAt ? { startAtOperationTime: this.#startAt } : {}),
     });
-    this.#queue = new EventQueue(stream);
+    this.#queue = new EventQueue(stream, Math.max(1_000, this.#d.batchSize * 4));
   }
 
   async #run(): Promise<void> {

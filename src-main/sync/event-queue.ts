@@ -14,10 +14,16 @@ export class EventQueue {
   #closed = false;
   #wake: (() => void) | undefined;
 
-  constructor(stream: ChangeStream<Document, ChangeEvent>) {
+  /** Events held before the stream is paused: without it a slow apply let a fast hub fill memory. */
+  readonly #highWater: number;
+  #paused = false;
+
+  constructor(stream: ChangeStream<Document, ChangeEvent>, highWater = 2_000) {
     this.#stream = stream;
+    this.#highWater = highWater;
     stream.on('change', (event: ChangeEvent) => {
       this.#events.push(event);
+      if (this.#events.length >= this.#highWater) this.#flow(false);
       this.#notify();
     });
     stream.on('error', (err: unknown) => {
@@ -67,10 +73,28 @@ export class EventQueue {
         };
       });
     }
-    if (this.#events.length > 0) return this.#events.splice(0, max);
+    if (this.#events.length > 0) {
+      const taken = this.#events.splice(0, max);
+      if (this.#paused && this.#events.length < this.#highWater / 2) this.#flow(true);
+      return taken;
+    }
     if (this.#error !== undefined) throw this.#error;
     if (this.#closed) throw new QueueClosed();
     return [];
+  }
+
+  /**
+   * Backpressure. The driver's ChangeStream has no pause in event mode; its
+   * cursor stream (a Readable, recreated after a resume) does, and a paused
+   * Readable stops asking the server for more. Tokens stay consistent: the
+   * stream's resume token is that of the last event handed to us.
+   */
+  #flow(on: boolean): void {
+    const readable = (this.#stream as unknown as { cursorStream?: { pause(): void; resume(): void } }).cursorStream;
+    if (!readable) return;
+    this.#paused = !on;
+    if (on) readable.resume();
+    else readable.pause();
   }
 
   async close(): Promise<void> {

@@ -126,7 +126,7 @@ export class Pull {
       batchSize: this.#d.batchSize,
       ...(this.#lastToken ? { startAfter: this.#lastToken } : this.#startAt ? { startAtOperationTime: this.#startAt } : {}),
     });
-    this.#queue = new EventQueue(stream);
+    this.#queue = new EventQueue(stream, Math.max(1_000, this.#d.batchSize * 4));
     this.#queueHub = hub;
   }
 
