@@ -56,6 +56,9 @@ const HUB_RECONNECT_AFTER_MS = 30_000;
 /** The oplog window changes slowly; measuring it is a few queries. */
 const OPLOG_CHECK_EVERY_MS = 30_000;
 
+/** At most how often versions refused as too far ahead are compared again (a full reconciliation). */
+const AHEAD_RECHECK_MAX_MS = 60_000;
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class SyncEngine extends EventEmitter<SyncEngineEvents> {
@@ -82,6 +85,9 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   /** Since when every hub operation has failed as unreachable (undefined while it works). */
   #hubFailingSince: number | undefined;
   #oplogCheckedAt = 0;
+  /** Since when hub versions too far ahead of this till's clock wait to be compared again. */
+  #aheadSince: number | undefined;
+  #aheadCheckedAt = 0;
 
   constructor(config: SyncConfig, options: SyncEngineOptions = {}) {
     super();
@@ -180,6 +186,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       onQuarantined: (records) => this.#onQuarantined(records),
       onError: (err, fatal) => this.#onError(err, 'hub', fatal ? 'pull' : undefined),
       delay: this.#backoff(),
+      onReconciled: ({ aheadRefused }) => {
+        if (aheadRefused > 0 || this.#aheadSince === undefined) return;
+        this.#aheadSince = undefined;
+        tracker.warn('clock-drift', null);
+        this.#log.info({ event: 'engine.clock-drift-cleared' }, 'changes set aside for clock drift are applied');
+      },
       onReconcile: (progress) => {
         tracker.reconciling(progress);
         if (progress?.compared === 0) this.#log.info({ event: 'engine.reconcile-started' }, 'comparing this till with the hub');
@@ -298,6 +310,15 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   }
 
   #onQuarantined(records: QuarantineRecord[]): void {
+    const ahead = records.filter((r) => r.kind === 'clock-drift');
+    if (ahead.length > 0) {
+      this.#aheadSince ??= Date.now();
+      this.#tracker?.warn(
+        'clock-drift',
+        `Some changes from another till or head office carry a time ahead of this till's clock (${ahead[0]?.reason}). ` +
+          'They are kept and will be applied once the clocks agree. Check the date and time on the tills.',
+      );
+    }
     for (const r of records) {
       this.#log.warn({ event: 'engine.quarantined', collection: r.collection, reason: r.reason }, 'a change could not be applied and was set aside');
       this.emit('quarantine', r);
@@ -318,6 +339,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
         count: quarantineCount,
         latest: latest.map((q) => ({ collection: q.collection, documentId: JSON.stringify(q.documentId), reason: q.reason, at: q.at.getTime() })),
       });
+      // Versions refused as too far ahead are compared again now and then, so none stays set aside for good.
+      const recheckMs = Math.min(AHEAD_RECHECK_MAX_MS, Math.max(2_000, this.config.maxClockDriftMs));
+      if (this.#aheadSince !== undefined && Date.now() - this.#aheadCheckedAt > recheckMs && !this.status().reconciliation) {
+        this.#aheadCheckedAt = Date.now();
+        this.#pull?.requestReconcile();
+      }
       if (Date.now() - this.#oplogCheckedAt > OPLOG_CHECK_EVERY_MS) {
         this.#oplogCheckedAt = Date.now();
         await this.#pruneTombstones();

@@ -74,6 +74,8 @@ export interface QuarantineRecord {
   documentId: DocumentId;
   side: 'hub' | 'local';
   reason: string;
+  /** `clock-drift`: the version was too far ahead of this till's clock; it is compared again once the clocks agree. */
+  kind?: 'clock-drift';
   /** The change as received (may be truncated for very large documents). */
   change: Document | null;
   at: Date;

@@ -66,6 +66,8 @@ export interface PullDeps {
   delay(attempt: number): Promise<void>;
   /** Progress of a reconciliation (null when it ends). */
   onReconcile(progress: { compared: number; total: number } | null): void;
+  /** A reconciliation finished; `aheadRefused` hub versions were still too far ahead of this till's clock. */
+  onReconciled(summary: { aheadRefused: number }): void;
   /** Queues local versions found by reconciliation for the hub. */
   enqueuePush(changes: FoundChange[]): Promise<void>;
 }
@@ -187,7 +189,7 @@ export class Pull {
     const startAt = await LocalStore.clusterTime(hub.db);
     this.#d.onReconcile({ compared: 0, total: 0 });
     try {
-      await reconcile({
+      const summary = await reconcile({
         store: this.#d.store,
         hub,
         deviceId: this.#d.deviceId,
@@ -227,6 +229,7 @@ export class Pull {
       this.#lastCheckpointAt = Date.now();
       this.#reconcileNeeded = false;
       this.#queueHub = undefined;
+      this.#d.onReconciled(summary);
     } finally {
       this.#d.onReconcile(null);
     }
@@ -305,7 +308,7 @@ export class Pull {
         }
         const accepted = this.#accept(tentative, version);
         if (accepted) {
-          quarantined.push(quarantine(coll, id, accepted, change));
+          quarantined.push({ ...quarantine(coll, id, accepted, change), kind: 'clock-drift' });
           continue;
         }
         ops.set(docKey, { c: coll, id, op: 'delete', v: encodeVersion(version), o: tomb?.o ?? 'hub', h: null, wall, stamp: false });
@@ -332,7 +335,7 @@ export class Pull {
       }
       const refused = this.#accept(tentative, version);
       if (refused) {
-        quarantined.push(quarantine(coll, id, refused, change));
+        quarantined.push({ ...quarantine(coll, id, refused, change), kind: 'clock-drift' });
         continue;
       }
       ops.set(docKey, { c: coll, id, op: 'upsert', doc: content, v: encodeVersion(version), o: stamped ? meta.o : 'hub', h, wall, stamp: !stamped });

@@ -55,6 +55,8 @@ export interface ReconcileSummary {
   pushed: number;
   agreed: number;
   conflicts: number;
+  /** Hub versions skipped because they are too far ahead of this till's clock. */
+  aheadRefused: number;
   ms: number;
 }
 
@@ -72,7 +74,7 @@ const SCAN_BATCH = 2_000;
 
 export async function reconcile(d: ReconcileDeps): Promise<ReconcileSummary> {
   const started = Date.now();
-  const summary: ReconcileSummary = { compared: 0, pulled: 0, pushed: 0, agreed: 0, conflicts: 0, ms: 0 };
+  const summary: ReconcileSummary = { compared: 0, pulled: 0, pushed: 0, agreed: 0, conflicts: 0, aheadRefused: 0, ms: 0 };
   const hubNames = (await d.hub.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
   const localNames = (await d.store.pos.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
   const names = [...new Set([...hubNames, ...localNames])].filter((c) => !isEngineCollection(c) && d.policies.policyFor(c).mode !== 'local-only').sort();
@@ -157,7 +159,10 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
     const hubO = stamped ? meta.o : 'hub';
     try {
       const received = d.clock.receive(decodeVersion(hubV));
-      if (!received.ok) continue; // too far ahead: the stream's drift check reports it when it arrives
+      if (!received.ok) {
+        summary.aheadRefused += 1; // too far ahead: compared again by the next reconciliation
+        continue;
+      }
     } catch {
       continue; // malformed: the pull stream quarantines it with its reason
     }
