@@ -225,18 +225,7 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
         // (HQ deletes leave no tombstone) or its tombstone expired. Deleted here too, never pushed back.
         if (canPull) pulls.push({ c, id: local.id, op: 'delete', v: successor(record.v, 'hub'), o: 'hub', h: null, wall: new Date(), stamp: false });
       } else if (tomb && tomb.v > mine.v) {
-        if (mine.changed) {
-          conflicts.push(
-            conflictRecord({
-              collection: c,
-              documentId: local.id,
-              winner: 'hub',
-              rule: 'newer version wins (found by reconciliation)',
-              local: { version: mine.v, origin: d.deviceId, document: null },
-              hub: { version: tomb.v, origin: tomb.o, document: null },
-            }),
-          );
-        }
+        // A changed local copy that loses is logged by the apply path, with the till's document.
         if (canPull) pulls.push({ c, id: local.id, op: 'delete', v: tomb.v, o: tomb.o, h: null, wall: new Date(), stamp: false });
       } else if (canPush) {
         // With a base, the push refuses it (and logs it) if the hub deleted the document meanwhile.
