@@ -71,12 +71,16 @@ export class Hub {
 }
 
 /**
- * The version of a hub document. Its `_sync` holds it when the engine wrote the
- * current content; a document changed since by a client that knows nothing of
- * sync (HQ back-office) has a newer, unstamped version: it counts as now.
+ * The version of a hub document when its `_sync` was written for its current
+ * content; undefined when a client that knows nothing of sync (HQ back-office)
+ * changed it since and no engine has stamped that change yet.
  */
-export function hubVersionOf(doc: Document, now = Date.now()): HubVersion {
+export function stampedVersion(doc: Document): HubVersion | undefined {
   const meta = readSyncMeta(doc);
-  if (meta && !('malformed' in meta) && meta.h === contentHash(doc)) return { v: meta.v, o: meta.o };
+  return meta && !('malformed' in meta) && meta.h === contentHash(doc) ? { v: meta.v, o: meta.o } : undefined;
+}
+
+/** An HQ change no engine has stamped: counts as made now. */
+export function unstampedVersion(now = Date.now()): HubVersion {
   return { v: encodeVersion({ wall: now, counter: 0, device: 'hub' }), o: 'hub' };
 }

@@ -10,8 +10,8 @@
  * the document again since, in which case that newer change is pushed next.
  */
 import type { ClientSession, Document } from 'mongodb';
-import { contentHash, idKey, readSyncMeta, withoutSync } from './documents.ts';
-import { hubVersionOf, type Hub, type HubVersion, type Tombstone } from './hub.ts';
+import { contentHash, idKey, withoutSync } from './documents.ts';
+import { stampedVersion, unstampedVersion, type Hub, type HubVersion, type Tombstone } from './hub.ts';
 import { successor } from './hlc.ts';
 import { conflictRecord, type ConflictRecord, type LocalStore, type OutboxEntry } from './local-store.ts';
 import type { PolicyTable } from './policy.ts';
@@ -195,9 +195,10 @@ export class Push {
       const key = idKey(e.id);
       const current = docs.get(key);
       const tomb = tombs.get(key);
-      if (current && !isStamped(current) && this.#stampWaits < STAMP_WAITS) throw new AwaitingStamp();
+      const stamped = current ? stampedVersion(current) : undefined;
+      if (current && !stamped && this.#stampWaits < STAMP_WAITS) throw new AwaitingStamp();
       // After waiting, an HQ change still without a version counts as made now.
-      const hubVersion: HubVersion | undefined = current ? hubVersionOf(current) : tomb ? { v: tomb.v, o: tomb.o } : undefined;
+      const hubVersion: HubVersion | undefined = current ? (stamped ?? unstampedVersion()) : tomb ? { v: tomb.v, o: tomb.o } : undefined;
       if (hubVersion && hubVersion.v === e.v) continue; // a replay: already on the hub
       // The hub holds a version this till had not seen when it wrote: a concurrent edit.
       const isConcurrent = base !== undefined && hubVersion !== undefined && hubVersion.v !== base && hubVersion.o !== deviceId;
@@ -333,11 +334,6 @@ class AwaitingStamp extends Error {
   constructor() {
     super('a hub document changed by head office is waiting for its version');
   }
-}
-
-function isStamped(doc: Document): boolean {
-  const meta = readSyncMeta(doc);
-  return meta !== undefined && !('malformed' in meta) && meta.h === contentHash(doc);
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
