@@ -56,16 +56,26 @@ describe('offline', () => {
     const engine = topology.tills[0]!.engine!;
     await waitFor('till A to be synced', () => engine.status().state === 'synced');
     await goOffline();
-    await offlineWrites(coll);
-    // The outbox depth in the status is refreshed every status interval: wait for both.
-    await waitFor('till A to say offline with its writes waiting', () => {
-      const s = engine.status();
-      return s.state === 'offline' && s.outbox.depth > 0;
-    }, 30_000);
-    const status = engine.status();
-    assert.ok((status.outbox.oldestPendingAgeMs ?? 0) > 0, 'the age of the oldest unsynced change is shown');
-    assert.ok(status.lastError, 'the last error is shown');
-    await comeBack();
+    let back = false;
+    try {
+      await offlineWrites(coll);
+      // The outbox depth in the status is refreshed every status interval: wait for both.
+      await waitFor('till A to say offline with its writes waiting', () => {
+        const s = engine.status();
+        return s.state === 'offline' && s.outbox.depth > 0;
+      }, 30_000).catch((err: Error) => {
+        const s = engine.status();
+        throw new Error(`${err.message}; the status said ${JSON.stringify({ state: s.state, outbox: s.outbox, lastError: s.lastError, warnings: s.warnings })}`);
+      });
+      const status = engine.status();
+      assert.ok((status.outbox.oldestPendingAgeMs ?? 0) > 0, 'the age of the oldest unsynced change is shown');
+      assert.ok(status.lastError, 'the last error is shown');
+      back = true;
+      await comeBack();
+    } finally {
+      // Never leave the hub away for the tests after this one.
+      if (!back) await comeBack();
+    }
     const { values, stream } = watchCounter(coll);
     try {
       await waitConverged(topology, [coll], 60_000);
