@@ -19,7 +19,7 @@ import { oplogHeadroomHours } from './oplog-headroom.ts';
 import { PolicyTable, type CollectionPolicy } from './policy.ts';
 import { Pull } from './pull.ts';
 import { Push } from './push.ts';
-import { StatusTracker } from './status-tracker.ts';
+import { StatusTracker, type HubPart } from './status-tracker.ts';
 
 export interface SyncEngineEvents {
   status: [SyncStatus];
@@ -82,8 +82,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   #state: SyncState = 'starting';
   #lastStatus: SyncStatus | undefined;
   #captureCommits = 0;
-  /** Since when every hub operation has failed as unreachable (undefined while it works). */
-  #hubFailingSince: number | undefined;
+  /** When the hub client was last replaced because the hub stayed unreachable. */
+  #hubRenewedAt = 0;
   #oplogCheckedAt = 0;
   /** Since when hub versions too far ahead of this till's clock wait to be compared again. */
   #aheadSince: number | undefined;
@@ -154,15 +154,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       batchSize: this.config.batchSize,
       hub: () => this.#hub,
       onPushed: (accepted) => {
-        this.#hubFailingSince = undefined;
         tracker.pushed(accepted.map((e) => e.wall.getTime()), Date.now());
       },
       onConflicts: (conflicts) => this.#onConflicts(conflicts),
-      onError: (err) => this.#onError(err, 'hub'),
-      onIdle: () => {
-        this.#hubFailingSince = undefined;
-        tracker.reachable();
-      },
+      onError: (err) => this.#onError(err, 'hub', undefined, 'push'),
+      // Nothing left to send: push has no complaint about the hub (pull speaks for itself).
+      onIdle: () => tracker.reachable('push'),
       delay: this.#backoff(),
     });
     this.#pull = new Pull({
@@ -184,7 +181,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       },
       onConflicts: (conflicts) => this.#onConflicts(conflicts),
       onQuarantined: (records) => this.#onQuarantined(records),
-      onError: (err, fatal) => this.#onError(err, 'hub', fatal ? 'pull' : undefined),
+      onError: (err, fatal) => this.#onError(err, 'hub', fatal ? 'pull' : undefined, 'pull'),
+      onHubResponse: () => tracker.reachable('pull'),
       delay: this.#backoff(),
       onReconciled: ({ aheadRefused }) => {
         if (aheadRefused > 0 || this.#aheadSince === undefined) return;
@@ -263,13 +261,13 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
             break;
           }
           this.#hub = hub;
-          this.#tracker?.reachable();
+          this.#tracker?.reachable('connect');
           this.#log.info({ event: 'engine.hub-connected' }, 'connected to the hub');
           await this.#pull?.start();
           this.#push?.start();
           this.#push?.wake();
         } catch (err) {
-          this.#onError(err, 'hub');
+          this.#onError(err, 'hub', undefined, 'connect');
           await backoff(attempt);
         }
       }
@@ -289,13 +287,15 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     await stopping;
   }
 
-  /** Records a problem; `blocking` names the part that cannot go on until it clears (state 'error'). */
-  #onError(err: unknown, side: 'hub' | 'local', blocking?: string): void {
+  /**
+   * Records a problem; `blocking` names the part that cannot go on until it
+   * clears (state 'error'); `part` which hub-facing part met it.
+   */
+  #onError(err: unknown, side: 'hub' | 'local', blocking?: string, part?: HubPart): void {
     const described = err instanceof SyncError ? err : describeError(err, side);
     const info = described.toInfo();
-    if (side === 'hub' && isUnreachable(err)) {
-      this.#hubFailingSince ??= Date.now();
-      this.#tracker?.unreachable(info);
+    if (side === 'hub' && part && isUnreachable(err)) {
+      this.#tracker?.unreachable(part, info, Date.now());
     } else if (blocking) this.#tracker?.fatal(blocking, info);
     else this.#tracker?.failed(info);
     this.#log.warn({ event: 'engine.error', side, reason: info.reason, error: String(err) }, info.message);
@@ -354,8 +354,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     } catch (err) {
       this.#onError(err, 'local', 'local');
     }
-    if (this.#hub && this.#hubFailingSince !== undefined && Date.now() - this.#hubFailingSince > HUB_RECONNECT_AFTER_MS && !this.#stopping) {
-      this.#hubFailingSince = undefined;
+    const failingSince = tracker.unreachableSince();
+    const now = Date.now();
+    if (this.#hub && failingSince !== undefined && now - Math.max(failingSince, this.#hubRenewedAt) > HUB_RECONNECT_AFTER_MS && !this.#stopping) {
+      this.#hubRenewedAt = now;
       this.#log.info({ event: 'engine.hub-reconnect' }, 'the hub has been unreachable for a while; reconnecting from scratch');
       await this.#disconnectHub();
       if (this.#enabled && !this.#stopping) this.#connectHub();

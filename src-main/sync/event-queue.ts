@@ -18,9 +18,15 @@ export class EventQueue {
   readonly #highWater: number;
   #paused = false;
 
-  constructor(stream: ChangeStream<Document, ChangeEvent>, highWater = 2_000) {
+  /**
+   * `onResponse` hears every answer the server gives the stream, empty ones
+   * included (each carries a post-batch resume token): proof the server is
+   * reachable, which a quiet queue is not.
+   */
+  constructor(stream: ChangeStream<Document, ChangeEvent>, highWater = 2_000, onResponse?: () => void) {
     this.#stream = stream;
     this.#highWater = highWater;
+    if (onResponse) stream.on('resumeTokenChanged', () => onResponse());
     stream.on('change', (event: ChangeEvent) => {
       this.#events.push(event);
       if (this.#events.length >= this.#highWater) this.#flow(false);

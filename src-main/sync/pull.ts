@@ -60,6 +60,8 @@ export interface PullDeps {
   captureSettled(): Promise<void>;
   onApplied(applied: PullOp[]): void;
   onCaughtUp(caughtUp: boolean): void;
+  /** The hub answered the pull's change stream (an empty answer too). */
+  onHubResponse(): void;
   onConflicts(conflicts: ConflictRecord[]): void;
   onQuarantined(records: QuarantineRecord[]): void;
   onError(err: unknown, fatal: boolean): void;
@@ -128,7 +130,7 @@ export class Pull {
       batchSize: this.#d.batchSize,
       ...(this.#lastToken ? { startAfter: this.#lastToken } : this.#startAt ? { startAtOperationTime: this.#startAt } : {}),
     });
-    this.#queue = new EventQueue(stream, Math.max(1_000, this.#d.batchSize * 4));
+    this.#queue = new EventQueue(stream, Math.max(1_000, this.#d.batchSize * 4), () => this.#d.onHubResponse());
     this.#queueHub = hub;
   }
 

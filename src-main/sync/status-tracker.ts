@@ -16,6 +16,9 @@ export interface StatusInputs {
   captureBusy: boolean;
 }
 
+/** The parts of sync that talk to the hub, each of which can find it unreachable. */
+export type HubPart = 'connect' | 'push' | 'pull';
+
 export class StatusTracker {
   readonly deviceId: string;
   readonly #pushLag = new LagWindow();
@@ -23,7 +26,13 @@ export class StatusTracker {
   readonly #series = new LagSeries();
   readonly #pushRate = new RateMeter();
   readonly #pullRate = new RateMeter();
-  #hubReachable = true;
+  /**
+   * Parts that last found the hub unreachable, with since when. Only a real
+   * answer from the hub clears a part (a batch pushed, a change-stream
+   * response), never a quiet moment: a stream the driver is silently resuming
+   * looks just like one with nothing to say.
+   */
+  readonly #unreachable = new Map<HubPart, number>();
   /** Problems sync cannot get past by itself, by where they are (local database, capture, pull). */
   readonly #fatal = new Map<string, SyncErrorInfo>();
   #lastError: SyncErrorInfo | null = null;
@@ -49,7 +58,7 @@ export class StatusTracker {
     }
     this.#pushRate.add(wallTimes.length, now);
     this.#checkpointAt.capture ??= now;
-    this.reachable();
+    this.reachable('push');
   }
 
   pulled(wallTimes: number[], now: number): void {
@@ -59,7 +68,7 @@ export class StatusTracker {
     }
     this.#pullRate.add(wallTimes.length, now);
     this.#checkpointAt.pull = now;
-    this.reachable();
+    this.reachable('pull');
   }
 
   captured(now: number): void {
@@ -68,19 +77,22 @@ export class StatusTracker {
 
   caughtUp(value: boolean, now: number): void {
     this.#pullCaughtUp = value;
-    if (value) {
-      this.#checkpointAt.pull ??= now;
-      this.reachable();
-    }
+    if (value) this.#checkpointAt.pull ??= now;
   }
 
-  reachable(): void {
-    this.#hubReachable = true;
+  /** `part` got an answer from the hub (or, for push, has nothing left to send). */
+  reachable(part: HubPart): void {
+    this.#unreachable.delete(part);
   }
 
-  unreachable(error: SyncErrorInfo): void {
-    this.#hubReachable = false;
+  unreachable(part: HubPart, error: SyncErrorInfo, now: number): void {
+    if (!this.#unreachable.has(part)) this.#unreachable.set(part, now);
     this.#lastError = error;
+  }
+
+  /** Since when some part has found the hub unreachable; undefined while every part gets through. */
+  unreachableSince(): number | undefined {
+    return this.#unreachable.size === 0 ? undefined : Math.min(...this.#unreachable.values());
   }
 
   failed(error: SyncErrorInfo): void {
@@ -124,7 +136,7 @@ export class StatusTracker {
     if (!inputs.enabled) return 'disabled';
     if (this.#fatal.size > 0) return 'error';
     if (!inputs.started) return 'starting';
-    if (!inputs.hubConnected || !this.#hubReachable) return 'offline';
+    if (!inputs.hubConnected || this.#unreachable.size > 0) return 'offline';
     if (this.#reconciliation || inputs.captureBusy || this.#outboxDepth > 0 || !this.#pullCaughtUp) return 'syncing';
     return 'synced';
   }

@@ -159,7 +159,7 @@ describe('engine status', () => {
   it('a hub that keeps failing pushes with a transient error (fail point, code 91): the fault shows within 10 s', async () => {
     const { status } = await faultReported(91, 10_000);
     assert.ok(status, 'a last error was reported within 10 s while every push transaction failed with ShutdownInProgress');
-    assert.ok(status.state === 'offline' || status.state === 'error', `state says the hub is not taking changes (${status.state})`);
+    assert.ok(status.state === 'offline' || status.state === 'error', `state says the hub is not taking changes (${status.state}; ${JSON.stringify(status.lastError)})`);
   });
 
   it('a hub outage: syncing or offline with a growing backlog and a last error; synced with an empty outbox after healing', async (t) => {
