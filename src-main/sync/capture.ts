@@ -18,6 +18,7 @@ import type { Logger } from './log.ts';
 import { isHistoryLost } from './errors.ts';
 import { APPLY_MARKER } from './names.ts';
 import { inTransaction } from './transaction.ts';
+import { groupBy } from './group-by.ts';
 import type { PolicyTable } from './policy.ts';
 
 const REMEMBERED_TXNS = 64;
@@ -53,6 +54,14 @@ export interface FoundChange {
   v: string;
   /** The version the till last agreed with the hub on, when known. */
   base?: string | null;
+  /**
+   * What reconciliation compared: the document's version record (null: none)
+   * and its content hash (null: no document). The change is taken only if
+   * both are still so when it is queued, with the document as it is then; if
+   * anything moved the document meanwhile (a push settling a hub version
+   * here, a write capture will take), that path has it and this is dropped.
+   */
+  expect?: { v: string | null; h: string | null };
 }
 
 export class Capture {
@@ -225,18 +234,21 @@ export class Capture {
   async enqueue(changes: FoundChange[]): Promise<void> {
     if (changes.length === 0) return;
     const { store } = this.#d;
+    let taken: FoundChange[] = [];
     await this.#exclusive(async () => {
       let seq = this.#seq;
       await inTransaction(store.client, async (session) => {
         seq = this.#seq;
+        taken = await this.#stillAsCompared(changes, session);
+        if (taken.length === 0) return;
         const now = new Date();
-        const entries: OutboxEntry[] = changes.map((ch) => {
+        const entries: OutboxEntry[] = taken.map((ch) => {
           seq += 1;
           return { _id: seq, c: ch.c, id: ch.id, op: ch.op, ...(ch.doc ? { doc: ch.doc } : {}), v: ch.v, at: now, wall: now, ...(ch.base === undefined ? {} : { base: ch.base }) };
         });
         await store.outbox.insertMany(entries, { session });
         await store.versions.bulkWrite(
-          changes.map((ch) => ({
+          taken.map((ch) => ({
             updateOne: { filter: { _id: { c: ch.c, id: ch.id } }, update: { $set: { v: ch.v, h: ch.doc ? contentHash(ch.doc) : null } }, upsert: true },
           })) as never[],
           { session, ordered: true },
@@ -245,7 +257,38 @@ export class Capture {
       });
       this.#seq = seq;
     });
-    this.#d.onCommitted(changes.length, changes.map(() => new Date()));
+    if (taken.length < changes.length) {
+      this.#d.log.debug({ event: 'capture.found-changes-moved', dropped: changes.length - taken.length }, 'documents changed since reconciliation compared them; their own path syncs them');
+    }
+    if (taken.length > 0) this.#d.onCommitted(taken.length, taken.map(() => new Date()));
+  }
+
+  /** The changes whose documents are as reconciliation compared them, each with the document as it is now. */
+  async #stillAsCompared(changes: FoundChange[], session: ClientSession): Promise<FoundChange[]> {
+    const checked = changes.filter((ch) => ch.expect);
+    if (checked.length === 0) return changes;
+    const records = new Map<string, string>();
+    const docs = new Map<string, Document>();
+    for (const [c, list] of groupBy(checked, (ch) => ch.c)) {
+      const ids = list.map((ch) => ch.id);
+      for (const r of await this.#d.store.versions.find({ _id: { $in: ids.map((id) => ({ c, id })) } }, { session, projection: { v: 1 } }).toArray()) {
+        records.set(`${c}\u0000${idKey(r._id.id)}`, r.v);
+      }
+      for (const doc of await this.#d.store.posCollection(c).find({ _id: { $in: ids } }, { session }).toArray()) docs.set(`${c}\u0000${idKey(doc._id)}`, doc);
+    }
+    const out: FoundChange[] = [];
+    for (const ch of changes) {
+      if (!ch.expect) {
+        out.push(ch);
+        continue;
+      }
+      const key = `${ch.c}\u0000${idKey(ch.id)}`;
+      const doc = docs.get(key);
+      if ((records.get(key) ?? null) !== ch.expect.v || (doc ? contentHash(doc) : null) !== ch.expect.h) continue;
+      const { expect: _compared, doc: _then, ...rest } = ch;
+      out.push(doc ? { ...rest, op: 'upsert', doc } : { ...rest, op: 'delete' });
+    }
+    return out;
   }
 
   /** The version each document of the batch had on this till before it (its base), by collection and id. */

@@ -27,6 +27,7 @@ import type { Logger } from './log.ts';
 import { APPLY_MARKER, PUSH_MARKER, SYNC_FIELD, TOMBSTONES } from './names.ts';
 import { ENGINE_COLLECTION_PREFIX, type PolicyTable } from './policy.ts';
 import { inTransaction } from './transaction.ts';
+import { groupBy } from './group-by.ts';
 
 const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 const REMEMBERED_TXNS = 64;
@@ -395,7 +396,7 @@ export class Pull {
         conflicts.length = 0;
         // Written first: capture recognises this transaction as the engine's and does not push it back.
         await store.posCollection(APPLY_MARKER).updateOne({ _id: 'apply' }, { $inc: { n: 1 } }, { upsert: true, session });
-        for (const [c, group] of groupByCollection(ops)) {
+        for (const [c, group] of groupBy(ops, (op) => op.c)) {
           await this.#applyCollection(session, c, group, captureGaveUp, applied, conflicts);
         }
         if (quarantined.length > 0) await store.quarantine.insertMany(quarantined.map((q) => ({ ...q })), { session });
@@ -468,7 +469,7 @@ export class Pull {
     try {
       await inTransaction(hub.client, async (session) => {
         await hub.pushMarker.updateOne({ _id: this.#d.deviceId }, { $set: { at: new Date() } }, { upsert: true, session });
-        for (const [c, group] of groupByCollection(ops)) {
+        for (const [c, group] of groupBy(ops, (op) => op.c)) {
           const writes = group.map((op) => ({
             updateOne: {
               // Only over no version or an older one: a lagging till never stamps over a newer push or stamp.
@@ -503,14 +504,4 @@ function derivedVersion(ev: ChangeEvent): Version {
 
 function quarantine(collection: string, documentId: DocumentId, reason: string, change: Document | null): QuarantineRecord {
   return { collection, documentId: documentId ?? null, side: 'hub', reason, change, at: new Date() };
-}
-
-function groupByCollection(ops: PullOp[]): Map<string, PullOp[]> {
-  const out = new Map<string, PullOp[]>();
-  for (const op of ops) {
-    const list = out.get(op.c);
-    if (list) list.push(op);
-    else out.set(op.c, [op]);
-  }
-  return out;
 }

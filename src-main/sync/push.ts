@@ -19,6 +19,7 @@ import { fieldStateVersion, hubState, mergeFieldStates, storedFieldVersions, vis
 import type { Logger } from './log.ts';
 import { APPLY_MARKER, SYNC_FIELD } from './names.ts';
 import { inTransaction } from './transaction.ts';
+import { groupBy } from './group-by.ts';
 
 export interface PushDeps {
   store: LocalStore;
@@ -334,15 +335,4 @@ class AwaitingStamp extends Error {
   constructor() {
     super('a hub document changed by head office is waiting for its version');
   }
-}
-
-function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
 }

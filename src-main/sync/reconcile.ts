@@ -19,7 +19,6 @@
  * log. Writes made during the scan reach the other side through the streams,
  * which resume from the position taken before the scan.
  */
-import type { Document } from 'mongodb';
 import type { FoundChange } from './capture.ts';
 import { contentHash, idKey, readSyncMeta, withoutSync, type DocumentId } from './documents.ts';
 import { decodeVersion, encodeVersion, successor, type HybridClock } from './hlc.ts';
@@ -72,6 +71,15 @@ interface Known {
 
 const SCAN_BATCH = 2_000;
 
+/** A local version to push, with what the comparison saw of the document (its version record and content). */
+interface Push {
+  id: DocumentId;
+  op: 'upsert' | 'delete';
+  v: string;
+  base?: string | null;
+  expect: { v: string | null; h: string | null };
+}
+
 export async function reconcile(d: ReconcileDeps): Promise<ReconcileSummary> {
   const started = Date.now();
   const summary: ReconcileSummary = { compared: 0, pulled: 0, pushed: 0, agreed: 0, conflicts: 0, aheadRefused: 0, ms: 0 };
@@ -109,7 +117,7 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
 
   const pulls: PullOp[] = [];
   const agreed: Array<{ c: string; id: DocumentId; v: string; h: string }> = [];
-  const pushes: Array<{ id: DocumentId; op: 'upsert' | 'delete'; v: string; base?: string | null }> = [];
+  const pushes: Push[] = [];
   const conflicts: ConflictRecord[] = [];
   const stamps: PullOp[] = [];
   const flush = async (force: boolean): Promise<void> => {
@@ -126,7 +134,7 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
     }
     if (pushes.length >= d.batchSize || (force && pushes.length > 0)) {
       const batch = pushes.splice(0);
-      await d.enqueuePush(await withLocalDocuments(d, c, batch));
+      await d.enqueuePush(asFoundChanges(c, batch));
       summary.pushed += batch.length;
     }
     if (conflicts.length > 0 && (force || conflicts.length >= 100)) {
@@ -175,7 +183,7 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
       if (canPull) pulls.push(pullOp());
     } else if (local && local.h === h) {
       if (record?.v !== hubV) {
-        if (record && record.h === h && record.v > hubV && canPush) pushes.push({ id: hubDoc._id, op: 'upsert', v: record.v });
+        if (record && record.h === h && record.v > hubV && canPush) pushes.push({ id: hubDoc._id, op: 'upsert', v: record.v, expect: { v: record.v, h } });
         else agreed.push({ c, id: hubDoc._id, v: hubV, h });
       }
     } else {
@@ -197,7 +205,7 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
       }
       // A losing local change is recorded by the apply path, with the till's document.
       if (localWins) {
-        if (canPush) pushes.push({ id: hubDoc._id, op: local ? 'upsert' : 'delete', v: mine.v });
+        if (canPush) pushes.push({ id: hubDoc._id, op: local ? 'upsert' : 'delete', v: mine.v, expect: { v: record?.v ?? null, h: local?.h ?? null } });
       } else if (canPull) pulls.push(pullOp());
     }
     await flush(false);
@@ -229,7 +237,7 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
         if (canPull) pulls.push({ c, id: local.id, op: 'delete', v: tomb.v, o: tomb.o, h: null, wall: new Date(), stamp: false });
       } else if (canPush) {
         // With a base, the push refuses it (and logs it) if the hub deleted the document meanwhile.
-        pushes.push({ id: local.id, op: 'upsert', v: mine.v, base: record?.v ?? null });
+        pushes.push({ id: local.id, op: 'upsert', v: mine.v, base: record?.v ?? null, expect: { v: record?.v ?? null, h: local.h } });
       }
       await flush(false);
     }
@@ -237,14 +245,7 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
   await flush(true);
 }
 
-/** Fills pushed upserts with the till's current document (a document deleted meanwhile becomes a delete). */
-async function withLocalDocuments(d: ReconcileDeps, c: string, batch: Array<{ id: DocumentId; op: 'upsert' | 'delete'; v: string; base?: string | null }>): Promise<FoundChange[]> {
-  const ids = batch.filter((b) => b.op === 'upsert').map((b) => b.id);
-  const docs = new Map<string, Document>();
-  if (ids.length > 0) for (const doc of await d.store.posCollection(c).find({ _id: { $in: ids } }).toArray()) docs.set(idKey(doc._id), doc);
-  return batch.map((b) => {
-    const doc = b.op === 'upsert' ? docs.get(idKey(b.id)) : undefined;
-    const base = b.base === undefined ? {} : { base: b.base };
-    return doc ? { c, id: b.id, op: 'upsert', doc, v: b.v, ...base } : { c, id: b.id, op: 'delete', v: b.v, ...base };
-  });
+/** Pushes as found changes, each to be taken only if the document is still as it was compared. */
+function asFoundChanges(c: string, batch: Push[]): FoundChange[] {
+  return batch.map((b) => ({ c, id: b.id, op: b.op, v: b.v, ...(b.base === undefined ? {} : { base: b.base }), expect: b.expect }));
 }
