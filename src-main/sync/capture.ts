@@ -19,14 +19,19 @@ import { isHistoryLost } from './errors.ts';
 import { APPLY_MARKER } from './names.ts';
 import { inTransaction } from './transaction.ts';
 import { groupBy } from './group-by.ts';
+import type { ClockOffsets } from './clock-offset.ts';
 import type { PolicyTable } from './policy.ts';
 
 const REMEMBERED_TXNS = 64;
 const IDLE_CHECKPOINT_MS = 5_000;
+/** A change this far ahead of the expected local clock means the till's clock was moved. */
+const CLOCK_JUMP_MS = 2_000;
 
 export interface CaptureDeps {
   store: LocalStore;
   clock: HybridClock;
+  /** This till's clock against the hub's: change times are stamped in hub time. */
+  offsets: ClockOffsets;
   deviceId: string;
   policies: () => PolicyTable;
   log: Logger;
@@ -316,8 +321,14 @@ export class Capture {
   }
 
   async #commit(events: ChangeEvent[]): Promise<void> {
-    const { store } = this.#d;
+    const { store, offsets } = this.#d;
     const policies = this.#d.policies();
+    // A change timed well ahead of where this till's server clock should be: the clock was moved. Measure it again first.
+    const newest = Math.max(...events.map((ev) => (ev as { wallTime?: Date }).wallTime?.getTime() ?? 0));
+    if (newest - offsets.expectedLocalNow() > CLOCK_JUMP_MS) {
+      await offsets.localMoved(store.client).catch((err: unknown) => this.#d.log.warn({ event: 'capture.clock-check-failed', error: String(err) }, "could not read this till's clock"));
+    }
+    const shift = offsets.localMs;
     const tentative = this.#d.clock.fork();
     const newCollections: string[] = [];
     let invalidated = false;
@@ -353,7 +364,8 @@ export class Capture {
           }
           if (!coll || !policies.shouldPush(coll)) continue;
           const id = (ev as { documentKey?: { _id: DocumentId } }).documentKey?._id ?? null;
-          const wall = (ev as { wallTime?: Date }).wallTime ?? now;
+          // In hub time (see clock-offset.ts).
+          const wall = new Date(((ev as { wallTime?: Date }).wallTime ?? now).getTime() + shift);
           if (op === 'insert' || op === 'replace' || op === 'update') {
             let doc = (ev as { fullDocument?: Document | null }).fullDocument ?? null;
             // No post-image (images were off): the current document is the best there is.

@@ -20,6 +20,7 @@ import { PolicyTable, type CollectionPolicy } from './policy.ts';
 import { Pull } from './pull.ts';
 import { Push } from './push.ts';
 import { StatusTracker, type HubPart } from './status-tracker.ts';
+import { ClockOffsets } from './clock-offset.ts';
 
 export interface SyncEngineEvents {
   status: [SyncStatus];
@@ -55,6 +56,10 @@ const HUB_RECONNECT_AFTER_MS = 30_000;
 
 /** The oplog window changes slowly; measuring it is a few queries. */
 const OPLOG_CHECK_EVERY_MS = 30_000;
+const HUB_CLOCK_CHECK_EVERY_MS = 5_000;
+const HUB_CLOCK_SAVE_EVERY_MS = 60_000;
+/** A till clock this far from the hub's gets a warning in the status. */
+const CLOCK_WARN_MS = 60_000;
 
 /** At most how often versions refused as too far ahead are compared again (a full reconciliation). */
 const AHEAD_RECHECK_MAX_MS = 60_000;
@@ -82,6 +87,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   #state: SyncState = 'starting';
   #lastStatus: SyncStatus | undefined;
   #captureCommits = 0;
+  readonly #offsets = new ClockOffsets();
+  #hubClockCheckedAt = 0;
+  #hubClockSavedAt = 0;
+  #clockWarned = false;
   /** When the hub client was last replaced because the hub stayed unreachable. */
   #hubRenewedAt = 0;
   #oplogCheckedAt = 0;
@@ -122,13 +131,22 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       this.#log.warn({ event: 'engine.device-id-kept', configured: this.config.deviceId, kept: this.#deviceId }, 'this till already has a device id; keeping it');
     }
     this.#enabled = await store.loadEnabled();
-    this.#clock = new HybridClock(this.#deviceId, { maxDriftMs: this.config.maxClockDriftMs, last: await this.#restoredClock(store) });
+    const offsets = this.#offsets;
+    const kept = await store.loadHubClockOffset();
+    if (kept !== null) offsets.seedHub(kept);
+    await offsets.measureLocal(local);
+    this.#clock = new HybridClock(this.#deviceId, {
+      maxDriftMs: this.config.maxClockDriftMs,
+      last: await this.#restoredClock(store),
+      now: () => Date.now() + offsets.processMs,
+    });
     const tracker = new StatusTracker(this.#deviceId);
     this.#tracker = tracker;
     const log = this.#log.child({ device: this.#deviceId });
     this.#capture = new Capture({
       store,
       clock: this.#clock,
+      offsets,
       deviceId: this.#deviceId,
       policies: () => this.#policies,
       log,
@@ -221,6 +239,45 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     }
   }
 
+  /**
+   * Reads this till's clock (every refresh) and the hub's (every few seconds,
+   * or now), keeps the hub reading for a restart, and warns when the till's
+   * clock is far off.
+   */
+  async #checkClocks(hubNow: boolean): Promise<void> {
+    const local = this.#local;
+    const store = this.#store;
+    if (!local || !store) return;
+    try {
+      await this.#offsets.measureLocal(local);
+      const hub = this.#hub;
+      if (hub && (hubNow || Date.now() - this.#hubClockCheckedAt > HUB_CLOCK_CHECK_EVERY_MS)) {
+        this.#hubClockCheckedAt = Date.now();
+        await this.#offsets.measureHub(hub.client);
+        const reading = this.#offsets.hubReading;
+        if (reading !== undefined && Date.now() - this.#hubClockSavedAt > HUB_CLOCK_SAVE_EVERY_MS) {
+          this.#hubClockSavedAt = Date.now();
+          await store.saveHubClockOffset(reading);
+        }
+      }
+    } catch (err) {
+      this.#log.debug({ event: 'engine.clock-check-failed', error: String(err) }, 'could not compare clocks; will try again');
+    }
+    const off = -this.#offsets.localMs; // this till's clock minus the hub's
+    const was = this.#clockWarned;
+    this.#clockWarned = Math.abs(off) >= CLOCK_WARN_MS;
+    this.#tracker?.warn(
+      'till-clock',
+      this.#clockWarned
+        ? `This till's clock is ${describeDuration(Math.abs(off))} ${off > 0 ? 'fast' : 'slow'} compared with head office. ` +
+            "Sync uses head office's time, so changes still sync in the right order; set the till's date and time when you can."
+        : null,
+    );
+    if (this.#clockWarned !== was) {
+      this.#log.warn({ event: 'engine.till-clock', offsetMs: off }, this.#clockWarned ? "this till's clock is off; using head office's time" : "this till's clock agrees with head office again");
+    }
+  }
+
   /** The newest clock either checkpoint saved, so a restart never hands out an older version. */
   async #restoredClock(store: LocalStore): Promise<Version | undefined> {
     let last: Version | undefined;
@@ -262,6 +319,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
           }
           this.#hub = hub;
           this.#tracker?.reachable('connect');
+          await this.#checkClocks(true);
           this.#log.info({ event: 'engine.hub-connected' }, 'connected to the hub');
           await this.#pull?.start();
           this.#push?.start();
@@ -354,6 +412,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     } catch (err) {
       this.#onError(err, 'local', 'local');
     }
+    await this.#checkClocks(false);
     const failingSince = tracker.unreachableSince();
     const now = Date.now();
     if (this.#hub && failingSince !== undefined && now - Math.max(failingSince, this.#hubRenewedAt) > HUB_RECONNECT_AFTER_MS && !this.#stopping) {
@@ -471,4 +530,13 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
 export function createSyncEngine(config: SyncConfig, options: SyncEngineOptions = {}): SyncEngine {
   return new SyncEngine(config, options);
+}
+
+/** "10 minutes", "45 seconds", "2 hours": a clock difference in words. */
+function describeDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 90) return `${s} seconds`;
+  const m = Math.round(s / 60);
+  if (m < 90) return `${m} minutes`;
+  return `${Math.round(m / 60)} hours`;
 }

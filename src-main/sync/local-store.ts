@@ -165,6 +165,16 @@ export class LocalStore {
     await this.meta.updateOne({ _id: 'settings' }, { $set: { enabled, changedAt: new Date() } }, { upsert: true });
   }
 
+  /** The hub clock minus this till's clock, as last measured (null: never measured). */
+  async loadHubClockOffset(): Promise<number | null> {
+    const found = await this.meta.findOne({ _id: 'clock' });
+    return typeof found?.hubMinusTillMs === 'number' ? found.hubMinusTillMs : null;
+  }
+
+  async saveHubClockOffset(ms: number): Promise<void> {
+    await this.meta.updateOne({ _id: 'clock' }, { $set: { hubMinusTillMs: ms, measuredAt: new Date() } }, { upsert: true });
+  }
+
   async loadCheckpoint(name: Checkpoint['_id']): Promise<Checkpoint | null> {
     return this.checkpoints.findOne({ _id: name });
   }
