@@ -9,11 +9,11 @@ import { runSoak } from './run.ts';
 
 /**
  * The faults this run injects (truncate: lost change-stream history, answered
- * by reconciliation). `skew` joins when a fast till clock is handled end to
- * end; `drop` when a client recovers from the emulator's dropConnections()
- * during a change-stream getMore (today the driver never selects the server again).
+ * by reconciliation; skew: one till's server clock 10 minutes fast). `drop`
+ * joins when a client recovers from the emulator's dropConnections() during a
+ * change-stream getMore (today the driver never selects the server again).
  */
-export const SOAK_TEST_FAULTS: FaultKind[] = ['kill', 'restart', 'partition', 'truncate'];
+export const SOAK_TEST_FAULTS: FaultKind[] = ['kill', 'restart', 'partition', 'truncate', 'skew'];
 
 const SEED = Number(process.env.SOAK_SEED ?? 7);
 
