@@ -223,8 +223,15 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
     for (const t of await d.hub.tombstones.find({ _id: { $in: slice.map((l) => ({ c, id: l.id })) } }).toArray()) {
       tombs.set(idKey(t._id.id), { v: t.v, o: t.o });
     }
+    // The scan is not a snapshot: a document that reached the hub after the scan passed it (this
+    // till's own push, say) is not missing there. The stream, resumed from before the scan, brings it.
+    const arrived = new Set<string>();
+    for (const doc of await d.hub.collection(c).find({ _id: { $in: slice.map((l) => l.id) } }, { projection: { _id: 1 } }).toArray()) {
+      arrived.add(idKey(doc._id));
+    }
     for (const local of slice) {
       const key = idKey(local.id);
+      if (arrived.has(key)) continue;
       const record = known.get(key);
       const mine = localVersionOf(local, record);
       const tomb = tombs.get(key);
