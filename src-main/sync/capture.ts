@@ -329,6 +329,9 @@ export class Capture {
       await offsets.localMoved(store.client).catch((err: unknown) => this.#d.log.warn({ event: 'capture.clock-check-failed', error: String(err) }, "could not read this till's clock"));
     }
     const shift = offsets.localMs;
+    // No change is stamped later than head office's time now: one version from the future would
+    // carry this till's clock along with it, and every later change would wait at the other tills.
+    const latest = offsets.hubNow() + CLOCK_JUMP_MS;
     const tentative = this.#d.clock.fork();
     const newCollections: string[] = [];
     let invalidated = false;
@@ -365,7 +368,7 @@ export class Capture {
           if (!coll || !policies.shouldPush(coll)) continue;
           const id = (ev as { documentKey?: { _id: DocumentId } }).documentKey?._id ?? null;
           // In hub time (see clock-offset.ts).
-          const wall = new Date(((ev as { wallTime?: Date }).wallTime ?? now).getTime() + shift);
+          const wall = new Date(Math.min(((ev as { wallTime?: Date }).wallTime ?? now).getTime() + shift, latest));
           if (op === 'insert' || op === 'replace' || op === 'update') {
             let doc = (ev as { fullDocument?: Document | null }).fullDocument ?? null;
             // No post-image (images were off): the current document is the best there is.

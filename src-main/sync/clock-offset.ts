@@ -26,10 +26,19 @@ export class ClockOffsets {
   readonly #local: number[] = [];
   readonly #hub: number[] = [];
 
-  /** Hub clock minus this till's server clock: add to a local change's wallTime. */
+  /**
+   * Hub clock minus this till's server clock: add to a local change's
+   * wallTime. Before the hub has ever been read, this process's clock stands
+   * in for it (on a till the two are one machine's clock, so that is 0).
+   */
   get localMs(): number {
-    if (this.#hub.length === 0) return 0;
-    return significant(median(this.#hub) - median(this.#local.length > 0 ? this.#local : [0]));
+    const hub = this.#hub.length > 0 ? median(this.#hub) : 0;
+    return significant(hub - median(this.#local.length > 0 ? this.#local : [0]));
+  }
+
+  /** Head office's time now, as well as this till knows it. */
+  hubNow(now = Date.now()): number {
+    return now + this.processMs;
   }
 
   /** Hub clock minus this process's clock: add to Date.now(). */

@@ -66,4 +66,17 @@ describe("a till whose clock runs fast", { skip: serverKind() === 'mongod' ? "a 
     const warning = await waitFor('a clock warning', () => fast.status().warnings.find((w) => /clock/i.test(w)), 15_000);
     assert.match(warning, /10 minutes fast/);
   });
+
+  it('stamps in real time even when it restarts with the hub out of reach and no reading of the hub kept', async () => {
+    await fast.stop();
+    await fastClient.db('tillsync').collection('meta').deleteOne({ _id: 'clock' } as Document);
+    const unreachable = 'mongodb://127.0.0.1:9/?replicaSet=rs0&serverSelectionTimeoutMS=500';
+    fast = createSyncEngine(topology.tills[0]!.config({ local: { uri: fastServer.uri }, hub: { uri: unreachable }, deviceId: 'till-fast' }));
+    await fast.start();
+    await fastClient.db(POS_DB).collection('menu').insertOne({ _id: 'bread', name: 'Bread', price: 2 } as Document);
+    const entry = await waitFor('the change in the outbox', () => fastClient.db('tillsync').collection('outbox').findOne({ id: 'bread' }), 15_000);
+    const version = decodeVersion(String(entry.v));
+    assert.ok(Math.abs(version.wall - Date.now()) < 30_000, `its version is in real time (${Math.round((version.wall - Date.now()) / 1000)} s from now)`);
+  });
 });
+
