@@ -151,7 +151,6 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
     return { v: fresh(), changed: true };
   };
 
-  const scanTime = Date.now();
   let counter = 0;
   let seen = 0;
   const cursor = d.hub.collection(c).find({}).batchSize(SCAN_BATCH);
@@ -163,7 +162,9 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
     const h = contentHash(content);
     const meta = readSyncMeta(hubDoc);
     const stamped = meta !== undefined && !('malformed' in meta) && meta.h === h;
-    const hubV = stamped ? meta.v : encodeVersion({ wall: scanTime, counter: Math.min(counter++, 0xffff), device: 'hub' });
+    // A change HQ made without a version counts as made when the scan reads it (as push counts it), not when
+    // the scan began: a version this till took from the hub after that (a push settling) is older than it.
+    const hubV = stamped ? meta.v : encodeVersion({ wall: Date.now(), counter: Math.min(counter++, 0xffff), device: 'hub' });
     const hubO = stamped ? meta.o : 'hub';
     try {
       const received = d.clock.receive(decodeVersion(hubV));
