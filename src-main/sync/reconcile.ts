@@ -151,6 +151,7 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
     return { v: fresh(), changed: true };
   };
 
+  const scanStart = Date.now();
   let counter = 0;
   let seen = 0;
   const cursor = d.hub.collection(c).find({}).batchSize(SCAN_BATCH);
@@ -162,9 +163,15 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
     const h = contentHash(content);
     const meta = readSyncMeta(hubDoc);
     const stamped = meta !== undefined && !('malformed' in meta) && meta.h === h;
+    // The hub has it, whatever comes of the comparison: never a till-only leftover.
+    const local = locals.get(key);
+    locals.delete(key);
+    const record = known.get(key);
     // A change HQ made without a version counts as made when the scan reads it (as push counts it), not when
     // the scan began: a version this till took from the hub after that (a push settling) is older than it.
-    const hubV = stamped ? meta.v : encodeVersion({ wall: Date.now(), counter: Math.min(counter++, 0xffff), device: 'hub' });
+    // Content the till already has keeps the scan's start, so no local change captured meanwhile looks older.
+    const unversionedAt = local?.h === h ? scanStart : Date.now();
+    const hubV = stamped ? meta.v : encodeVersion({ wall: unversionedAt, counter: Math.min(counter++, 0xffff), device: 'hub' });
     const hubO = stamped ? meta.o : 'hub';
     try {
       const received = d.clock.receive(decodeVersion(hubV));
@@ -175,9 +182,6 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
     } catch {
       continue; // malformed: the pull stream quarantines it with its reason
     }
-    const local = locals.get(key);
-    locals.delete(key);
-    const record = known.get(key);
     const pullOp = (): PullOp => ({ c, id: hubDoc._id, op: 'upsert', doc: content, v: hubV, o: hubO, h, wall: new Date(), stamp: false });
     if (!stamped) stamps.push({ ...pullOp(), stamp: true });
     if (!local && !record) {
