@@ -23,7 +23,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** An emulator in its own process; resolves with its connection string. */
 export async function emulatorProcess(extra: string[] = []): Promise<Child & { uri: string }> {
-  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile per emulator, to see where a benchmark's time goes.
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile per emulator and agent, to see where a benchmark's time goes.
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'test/harness/mongo/cli.ts', '--port', '0', ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -34,7 +34,8 @@ export async function emulatorProcess(extra: string[] = []): Promise<Child & { u
 
 /** A headless agent in its own process; resolves once its engine has started. */
 export async function agentProcess(args: string[]): Promise<Child & { lines: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/agent.ts', '--status-every', '60', ...args], {
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', 'src-main/agent.ts', '--status-every', '60', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, TILLSYNC_LOG_LEVEL: 'warn' },
   });
