@@ -27,6 +27,20 @@ export interface OutboxEntry {
   base?: string | null;
   /** Top-level fields the write changed (an update); absent or null: all of them (insert, replace). */
   fields?: string[] | null;
+  /**
+   * The newest hub change to this document the pull passed over while this
+   * change waited to be pushed (see `HubChangeSeen`); the push's settle
+   * applies it if it is newer than what the push leaves on the till.
+   */
+  hub?: HubChangeSeen;
+}
+
+/** A hub change the pull saw but left to the push, because the document had a change waiting. */
+export interface HubChangeSeen {
+  v: string;
+  o: string;
+  /** The document as the change left it, without `_sync`; null for a delete. */
+  doc: Document | null;
 }
 
 /** What the till last knew of each synced document: its version and content hash. */

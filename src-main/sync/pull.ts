@@ -270,7 +270,14 @@ export class Pull {
     const policies = this.#d.policies();
     const ops = new Map<string, PullOp>();
     const quarantined: QuarantineRecord[] = [];
+    // A push writes a delete's tombstone after the delete itself, in one transaction: read them all first.
     const tombstones = new Map<string, { v: string; o: string }>();
+    for (const ev of events) {
+      if ((ev as { ns?: { coll?: string } }).ns?.coll !== TOMBSTONES) continue;
+      const t = (ev as { fullDocument?: Document | null }).fullDocument;
+      const target = t?._id as { c?: string; id?: unknown } | undefined;
+      if (t && target?.c) tombstones.set(`${target.c}\u0000${idKey(target.id)}`, { v: String(t.v), o: String(t.o) });
+    }
     let invalidated = false;
     for (const ev of events) {
       const key = transactionKey(ev);
@@ -286,12 +293,7 @@ export class Pull {
         invalidated = true;
         break;
       }
-      if (coll === TOMBSTONES) {
-        const t = (ev as { fullDocument?: Document | null }).fullDocument;
-        const target = t?._id as { c?: string; id?: unknown } | undefined;
-        if (t && target?.c) tombstones.set(`${target.c}\u0000${idKey(target.id)}`, { v: String(t.v), o: String(t.o) });
-        continue;
-      }
+      if (coll === TOMBSTONES) continue; // read above
       if (!coll || coll.startsWith(ENGINE_COLLECTION_PREFIX) || coll.startsWith('system.')) continue;
       if (['drop', 'rename', 'dropDatabase', 'create', 'createIndexes', 'dropIndexes', 'modify'].includes(op)) continue;
       const wall = (ev as { wallTime?: Date }).wallTime ?? new Date();
@@ -419,8 +421,13 @@ export class Pull {
     const { store } = this.#d;
     const pullOnly = this.#d.policies().policyFor(c).mode === 'pull-only';
     const ids = ops.map((op) => op.id);
-    const pending = new Set<string>();
-    for (const e of await store.outbox.find({ c, id: { $in: ids } }, { session, projection: { id: 1 } }).toArray()) pending.add(idKey(e.id));
+    /** The newest outbox entry of each document with a change waiting to be pushed. */
+    const pending = new Map<string, number>();
+    for (const e of await store.outbox.find({ c, id: { $in: ids } }, { session, projection: { id: 1 } }).toArray()) {
+      const key = idKey(e.id);
+      pending.set(key, Math.max(pending.get(key) ?? 0, e._id));
+    }
+    const passedOver: Document[] = [];
     const locals = new Map<string, Document>();
     const coll = store.posCollection(c);
     for (const doc of await coll.find({ _id: { $in: ids } }, { session }).toArray()) locals.set(idKey(doc._id), doc);
@@ -430,11 +437,26 @@ export class Pull {
     const versionWrites: Document[] = [];
     for (const op of ops) {
       const key = idKey(op.id);
-      if (pending.has(key) && !pullOnly) continue; // the push settles it
+      const waiting = pending.get(key);
+      if (waiting !== undefined && !pullOnly) {
+        // The push settles it. The hub change goes on the waiting entry, so the settle can take it if it is
+        // newer than what the push saw; writing that entry also makes this transaction and the settle's
+        // (which deletes it) conflict, so one of them sees the other.
+        passedOver.push({
+          updateOne: {
+            filter: { _id: waiting, $or: [{ 'hub.v': { $exists: false } }, { 'hub.v': { $lt: op.v } }] },
+            update: { $set: { hub: { v: op.v, o: op.o, doc: op.op === 'upsert' ? (op.doc ?? null) : null } } },
+          },
+        });
+        continue;
+      }
       const local = locals.get(key);
       const localHash = local ? contentHash(local) : null;
       const record = known.get(key);
       if (record && record.v === op.v && record.h === localHash) continue; // already here
+      // Already newer here: this till's own later change went up and settled before the pull reached
+      // this older one (the hub kept the newer; its event is this till's own and is skipped).
+      if (record && record.v > op.v && record.h === localHash) continue;
       const changedLocally = record ? record.h !== localHash : local !== undefined && localHash !== op.h;
       if (changedLocally && !pullOnly) {
         if (record && !captureGaveUp) throw new UncapturedChange();
@@ -454,6 +476,7 @@ export class Pull {
     }
     if (writes.length > 0) await coll.bulkWrite(writes as never[], { session, ordered: true });
     if (versionWrites.length > 0) await store.versions.bulkWrite(versionWrites as never[], { session, ordered: true });
+    if (passedOver.length > 0) await store.outbox.bulkWrite(passedOver as never[], { session, ordered: true });
   }
 
   /**

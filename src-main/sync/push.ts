@@ -10,10 +10,10 @@
  * the document again since, in which case that newer change is pushed next.
  */
 import type { ClientSession, Document } from 'mongodb';
-import { contentHash, idKey, withoutSync } from './documents.ts';
+import { contentHash, idKey, withoutSync, type DocumentId } from './documents.ts';
 import { stampedVersion, unstampedVersion, type Hub, type HubVersion, type Tombstone } from './hub.ts';
 import { successor } from './hlc.ts';
-import { conflictRecord, type ConflictRecord, type LocalStore, type OutboxEntry } from './local-store.ts';
+import { conflictRecord, type ConflictRecord, type HubChangeSeen, type LocalStore, type OutboxEntry } from './local-store.ts';
 import type { PolicyTable } from './policy.ts';
 import { fieldStateVersion, hubState, mergeFieldStates, storedFieldVersions, visibleDocument, writeState, type StoredFieldVersions } from './resolve.ts';
 import type { Logger } from './log.ts';
@@ -165,7 +165,7 @@ export class Push {
         concurrent.push(...outcome.concurrent);
       }
     });
-    const conflicts = await this.#settleLocally(lastSeq, rejected, concurrent);
+    const conflicts = await this.#settleLocally(lastSeq, accepted, rejected, concurrent);
     this.#d.onPushed(accepted);
     if (conflicts.length > 0) this.#d.onConflicts(conflicts);
     this.#d.log.debug({ event: 'push.batch-applied', entries: batch.length, accepted: accepted.length, rejected: rejected.length, lastSeq });
@@ -290,34 +290,49 @@ export class Push {
   /**
    * Removes the pushed batch from the outbox and, for each refused change,
    * records the conflict and takes the hub's version — in one local transaction.
+   * A hub change the pull passed over meanwhile (it left the document to this
+   * push) is taken instead when it is newer than what the push leaves here.
    */
-  async #settleLocally(lastSeq: number, rejected: Rejected[], concurrent: ConflictRecord[]): Promise<ConflictRecord[]> {
+  async #settleLocally(lastSeq: number, accepted: OutboxEntry[], rejected: Rejected[], concurrent: ConflictRecord[]): Promise<ConflictRecord[]> {
     const { store } = this.#d;
     const conflicts: ConflictRecord[] = [];
     await inTransaction(store.client, async (session) => {
         conflicts.length = 0;
         conflicts.push(...concurrent);
-        if (rejected.length > 0) await store.posCollection(APPLY_MARKER).updateOne({ _id: 'apply' }, { $inc: { n: 1 } }, { upsert: true, session });
+        /** What each document should become here: the hub's version when refused, or a newer hub change the pull saw. */
+        const targets = new Map<string, { c: string; id: DocumentId; v: string; doc: Document | null; pushedV: string }>();
+        const keyOf = (c: string, id: DocumentId): string => `${c}\u0000${idKey(id)}`;
         for (const r of rejected) {
-          const { entry } = r;
-          const hubContent = r.hubDoc;
           if (r.conflict) conflicts.push(r.conflict);
-          const newer = await store.outbox.countDocuments({ c: entry.c, id: entry.id, _id: { $gt: lastSeq } }, { session });
+          targets.set(keyOf(r.entry.c, r.entry.id), { c: r.entry.c, id: r.entry.id, v: r.hubVersion.v, doc: r.hubDoc, pushedV: r.entry.v });
+        }
+        const seen = await store.outbox.find({ _id: { $lte: lastSeq }, hub: { $exists: true } }, { session, projection: { c: 1, id: 1, v: 1, hub: 1 } }).toArray();
+        if (seen.length > 0) {
+          const pushed = new Map(accepted.map((e) => [keyOf(e.c, e.id), e.v]));
+          for (const e of seen) {
+            const hub = e.hub as HubChangeSeen;
+            const key = keyOf(e.c, e.id);
+            const target = targets.get(key);
+            // What the push leaves here: the hub's version if refused, else this till's (also when the hub had it already).
+            const leaves = target ? target.v : (pushed.get(key) ?? e.v);
+            if (hub.v <= leaves) continue;
+            targets.set(key, { c: e.c, id: e.id, v: hub.v, doc: hub.doc, pushedV: target?.pushedV ?? pushed.get(key) ?? e.v });
+          }
+        }
+        if (targets.size > 0) await store.posCollection(APPLY_MARKER).updateOne({ _id: 'apply' }, { $inc: { n: 1 } }, { upsert: true, session });
+        for (const t of targets.values()) {
+          const newer = await store.outbox.countDocuments({ c: t.c, id: t.id, _id: { $gt: lastSeq } }, { session });
           if (newer > 0) continue; // the till changed it again; that change is pushed next
-          const coll = store.posCollection(entry.c);
-          const local = await coll.findOne({ _id: entry.id }, { session });
-          const known = await store.versions.findOne({ _id: { c: entry.c, id: entry.id } }, { session });
+          const coll = store.posCollection(t.c);
+          const local = await coll.findOne({ _id: t.id }, { session });
+          const known = await store.versions.findOne({ _id: { c: t.c, id: t.id } }, { session });
           const localHash = local ? contentHash(local) : null;
           if (known && known.h !== localHash) continue; // changed locally and not captured yet: capture pushes it next
-          // The pull already applied a newer hub version than the one this push saw: keep it.
-          if (known && known.v !== entry.v && known.v > r.hubVersion.v) continue;
-          if (hubContent) await coll.replaceOne({ _id: entry.id }, hubContent, { upsert: true, session });
-          else await coll.deleteOne({ _id: entry.id }, { session });
-          await store.versions.updateOne(
-            { _id: { c: entry.c, id: entry.id } },
-            { $set: { v: r.hubVersion.v, h: hubContent ? contentHash(hubContent) : null } },
-            { upsert: true, session },
-          );
+          // The pull already applied a newer hub version than this one: keep it.
+          if (known && known.v !== t.pushedV && known.v > t.v) continue;
+          if (t.doc) await coll.replaceOne({ _id: t.id }, t.doc, { upsert: true, session });
+          else await coll.deleteOne({ _id: t.id }, { session });
+          await store.versions.updateOne({ _id: { c: t.c, id: t.id } }, { $set: { v: t.v, h: t.doc ? contentHash(t.doc) : null } }, { upsert: true, session });
         }
         await store.outbox.deleteMany({ _id: { $lte: lastSeq } }, { session });
         if (conflicts.length > 0) await store.conflicts.insertMany(conflicts.map((c) => ({ ...c })), { session });
