@@ -119,7 +119,9 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
   async start(): Promise<void> {
     if (this.#started || this.#local) return;
-    const local = new MongoClient(this.config.local.uri, { appName: LOCAL_APP_NAME, serverSelectionTimeoutMS: 10_000 });
+    // A socket timeout so an answer that never comes (a server that hung or dropped the request) fails
+    // the operation and sync retries, instead of waiting for ever; no engine operation takes near as long.
+    const local = new MongoClient(this.config.local.uri, { appName: LOCAL_APP_NAME, serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 30_000 });
     await local.connect();
     this.#local = local;
     await this.#cleanUpAfterCrash(local, LOCAL_APP_NAME);

@@ -207,7 +207,8 @@ class EmulatorServer implements Emulator {
 
   setPartitioned(on: boolean): void {
     this.#partitioned = on;
-    if (!on) for (const conn of this.#conns) if (conn.stale) conn.socket.destroy();
+    // Reset, as stop() does: the driver's monitor can hang on a connection closed with FIN.
+    if (!on) for (const conn of this.#conns) if (conn.stale) conn.socket.resetAndDestroy();
     this.#log('info', on ? 'partition on: requests get no answer' : 'partition healed', {});
   }
 
