@@ -18,7 +18,7 @@
 import type { MongoClient } from 'mongodb';
 
 /** Offsets smaller than this are treated as zero. */
-export const IGNORED_OFFSET_MS = 1_000;
+const IGNORED_OFFSET_MS = 1_000;
 const READINGS_KEPT = 5;
 
 export class ClockOffsets {

@@ -140,7 +140,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#clock = new HybridClock(this.#deviceId, {
       maxDriftMs: this.config.maxClockDriftMs,
       last: await this.#restoredClock(store),
-      now: () => Date.now() + offsets.processMs,
+      now: () => offsets.hubNow(),
     });
     const tracker = new StatusTracker(this.#deviceId);
     this.#tracker = tracker;
