@@ -240,9 +240,10 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
       const record = known.get(key);
       const mine = localVersionOf(local, record);
       const tomb = tombs.get(key);
-      if (!tomb && record && !mine.changed) {
-        // Synced before, unchanged here, and the hub has neither it nor a tombstone: HQ deleted it
-        // (HQ deletes leave no tombstone) or its tombstone expired. Deleted here too, never pushed back.
+      if (record && !mine.changed && (!tomb || tomb.v <= record.v)) {
+        // Synced before (the hub had this version), unchanged here, and the hub has neither it nor a
+        // tombstone as new: HQ deleted it (HQ deletes leave no tombstone; an older one may remain from an
+        // earlier delete) or its tombstone expired. Deleted here too, never pushed back.
         if (canPull) pulls.push({ c, id: local.id, op: 'delete', v: successor(record.v, 'hub'), o: 'hub', h: null, wall: new Date(), stamp: false });
       } else if (tomb && tomb.v > mine.v) {
         // A changed local copy that loses is logged by the apply path, with the till's document.

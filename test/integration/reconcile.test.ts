@@ -10,6 +10,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Document } from 'mongodb';
 import type { SyncStatus } from '../../src-shared/status.ts';
+import { TOMBSTONES } from '../../src-main/sync/names.ts';
 import { describeDifference, startTopology, waitConverged, waitFor, type Topology } from './topology.ts';
 
 const docs = (prefix: string, n: number, extra: Document = {}): Document[] =>
@@ -108,6 +109,37 @@ describe('reconciliation', () => {
       assert.ok(items.some((c) => c.documentId === 'm-4'), `B's change to m-4 lost and is in B's conflict log\n${await describeDifference(topology, ['menu'])}`);
     }
     assert.notEqual((b.engine as NonNullable<typeof b.engine>).status().state, 'error');
+  });
+
+  it('HQ deletes a document (an older tombstone remains) while a till is down and the history is lost: the till deletes it too', async (t) => {
+    topology = await startTopology({ tills: 2 });
+    if (!topology.hub.emulator) return t.skip('needs the emulator to truncate the oplog');
+    const [a, b] = topology.tills as [Topology['tills'][0], Topology['tills'][0]];
+    const aMenu = a.db.collection('menu');
+    const hubMenu = topology.hubDb.collection('menu');
+    await aMenu.insertOne({ _id: 'soup', name: 'Soup', price: 4 } as Document);
+    await waitConverged(topology, ['menu']);
+    await aMenu.deleteOne({ _id: 'soup' as never });
+    await waitConverged(topology, ['menu']);
+    const tombstones = topology.hubDb.collection(TOMBSTONES);
+    const olderDelete = await tombstones.findOne({ _id: { c: 'menu', id: 'soup' } as never });
+    assert.ok(olderDelete, 'the delete left a tombstone on the hub');
+    await aMenu.insertOne({ _id: 'soup', name: 'Soup is back', price: 5 } as Document); // newer than the tombstone
+    await waitConverged(topology, ['menu']);
+    assert.equal((await b.db.collection('menu').findOne({ _id: 'soup' as never }))?.name, 'Soup is back');
+
+    await b.stopEngine();
+    await hubMenu.deleteOne({ _id: 'soup' as never }); // HQ knows nothing of versions: no new tombstone
+    await waitFor('till A follows the HQ delete', async () => (await aMenu.countDocuments({ _id: 'soup' as never })) === 0);
+    // A till's delete of the older version, pushed late (it crashed before settling it and replayed it onto
+    // the now missing document), leaves its tombstone: older than the version till B holds.
+    await tombstones.insertOne(olderDelete);
+    topology.hub.emulator.truncateOplog(0);
+
+    await b.startEngine();
+    await waitConverged(topology, ['menu']);
+    assert.equal(await hubMenu.findOne({ _id: 'soup' as never }), null, `till B did not push its old copy back\n${await describeDifference(topology, ['menu'])}`);
+    assert.equal(await b.db.collection('menu').findOne({ _id: 'soup' as never }), null);
   });
 
   it("the till's own history is lost while its engine is down: writes in the gap are found and pushed", async (t) => {
