@@ -4,7 +4,7 @@
  * removed on tills, and a content hash that does not depend on `_sync`.
  */
 import { createHash } from 'node:crypto';
-import { serialize, type Binary, type Decimal128, type Document, type Double, type Int32, type Long, type ObjectId, type Timestamp } from 'bson';
+import { serialize, type ObjectId, type Binary, type Decimal128, type Document, type Double, type Int32, type Long, type Timestamp } from 'bson';
 import { SYNC_FIELD } from './names.ts';
 
 /** Driver options that keep every BSON type as it is stored. */
@@ -54,7 +54,14 @@ export function readSyncMeta(doc: Document): SyncMeta | { malformed: string } | 
   return { v, o, h };
 }
 
-/** The key the engine uses for a document id in maps and in the versions table. */
+/**
+ * The key the engine uses for a document id in its in-memory maps: equal for
+ * equal ids of one BSON type. Strings and ObjectIds (most POS ids) are keyed
+ * directly; other types by a hash of their BSON bytes. Never stored.
+ */
 export function idKey(id: unknown): string {
-  return createHash('sha1').update(serialize({ id })).digest('base64url');
+  if (typeof id === 'string') return `s${id}`;
+  // By BSON type, not instanceof: the driver's bson (CommonJS) and ours (ESM) are separate copies.
+  if ((id as { _bsontype?: string } | null)?._bsontype === 'ObjectId') return `o${(id as ObjectId).toHexString()}`;
+  return `h${createHash('sha1').update(serialize({ id })).digest('base64url')}`;
 }

@@ -19,6 +19,7 @@
  * log. Writes made during the scan reach the other side through the streams,
  * which resume from the position taken before the scan.
  */
+import type { Document } from 'mongodb';
 import type { FoundChange } from './capture.ts';
 import { contentHash, idKey, readSyncMeta, withoutSync, type DocumentId } from './documents.ts';
 import { decodeVersion, encodeVersion, successor, type HybridClock } from './hlc.ts';
@@ -120,28 +121,41 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
   const pushes: Push[] = [];
   const conflicts: ConflictRecord[] = [];
   const stamps: PullOp[] = [];
+  // One batch of writes goes on while the scan reads and compares the next, so this process and the
+  // servers work at once; a second batch waits for the first (writes keep their order).
+  let writing: Promise<void> = Promise.resolve();
   const flush = async (force: boolean): Promise<void> => {
-    if (stamps.length >= SCAN_BATCH || (force && stamps.length > 0)) await d.stampHub(stamps.splice(0));
-    if (pulls.length >= d.batchSize || (force && pulls.length > 0)) {
-      const batch = pulls.splice(0);
-      await d.applyPulled(batch);
-      summary.pulled += batch.length;
+    const take = <T>(list: T[], size: number): T[] => (list.length >= size || (force && list.length > 0) ? list.splice(0) : []);
+    const batch = {
+      stamps: take(stamps, SCAN_BATCH),
+      pulls: take(pulls, d.batchSize),
+      agreed: take(agreed, SCAN_BATCH),
+      pushes: take(pushes, d.batchSize),
+      conflicts: take(conflicts, force ? 1 : 100),
+    };
+    if (Object.values(batch).some((list) => list.length > 0)) {
+      await writing;
+      writing = (async () => {
+        if (batch.stamps.length > 0) await d.stampHub(batch.stamps);
+        if (batch.pulls.length > 0) await d.applyPulled(batch.pulls);
+        summary.pulled += batch.pulls.length;
+        if (batch.agreed.length > 0) await d.agreeVersions(batch.agreed);
+        summary.agreed += batch.agreed.length;
+        if (batch.pushes.length > 0) await d.enqueuePush(asFoundChanges(c, batch.pushes));
+        summary.pushed += batch.pushes.length;
+        if (batch.conflicts.length > 0) {
+          // The till's side of each conflict, read in one query (not one per conflict).
+          const localDocs = new Map<string, Document>();
+          const ids = batch.conflicts.map((r) => r.documentId);
+          for (const doc of await d.store.posCollection(c).find({ _id: { $in: ids } }).toArray()) localDocs.set(idKey(doc._id), doc);
+          for (const r of batch.conflicts) r.local.document = localDocs.get(idKey(r.documentId)) ?? null;
+          await d.recordConflicts(batch.conflicts);
+        }
+        summary.conflicts += batch.conflicts.length;
+      })();
+      writing.catch(() => undefined); // awaited by the next flush; not an unhandled rejection meanwhile
     }
-    if (agreed.length >= SCAN_BATCH || (force && agreed.length > 0)) {
-      const batch = agreed.splice(0);
-      await d.agreeVersions(batch);
-      summary.agreed += batch.length;
-    }
-    if (pushes.length >= d.batchSize || (force && pushes.length > 0)) {
-      const batch = pushes.splice(0);
-      await d.enqueuePush(asFoundChanges(c, batch));
-      summary.pushed += batch.length;
-    }
-    if (conflicts.length > 0 && (force || conflicts.length >= 100)) {
-      const batch = conflicts.splice(0);
-      await d.recordConflicts(batch);
-      summary.conflicts += batch.length;
-    }
+    if (force) await writing;
   };
   /** A new version for a local change the streams never carried. */
   const fresh = (): string => encodeVersion(d.clock.tick());
@@ -196,14 +210,14 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
       const localWins = mine.v > hubV;
       if (localWins && mine.changed && record?.v !== hubV) {
         // Both sides changed since they last agreed: the till's version wins; keep the hub's in the log.
-        const localDoc = local ? await d.store.posCollection(c).findOne({ _id: hubDoc._id }) : null;
+        // The till's document is read when the batch is written.
         conflicts.push(
           conflictRecord({
             collection: c,
             documentId: hubDoc._id,
             winner: 'local',
             rule: 'newer version wins (found by reconciliation)',
-            local: { version: mine.v, origin: d.deviceId, document: localDoc },
+            local: { version: mine.v, origin: d.deviceId, document: null },
             hub: { version: hubV, origin: hubO, document: content },
           }),
         );
