@@ -15,6 +15,8 @@ import { ConfigError, parseSyncConfig, redactUri } from './sync/config.ts';
 import { createSyncEngine } from './sync/engine.ts';
 import type { Logger } from './sync/log.ts';
 
+/** How long the agent waits before trying again when it cannot start (the till's database is down). */
+const START_RETRY_MS = 5_000;
 const USAGE = 'usage: npm run agent -- --local <uri> --hub <uri> --db <name> [--device-id <id>] [--config <file.json>] [--status-every <seconds>]';
 
 function fail(message: string): never {
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
   }
 
   const log = pino({ base: { component: 'agent' }, level: process.env.TILLSYNC_LOG_LEVEL ?? 'info' }) as unknown as Logger;
-  const engine = createSyncEngine(config, { log });
+  let engine = createSyncEngine(config, { log });
   log.info({ event: 'agent.starting', local: redactUri(config.local.uri), hub: redactUri(config.hub.uri), database: config.database }, 'starting');
 
   let stopping = false;
@@ -108,11 +110,22 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
-  try {
-    await engine.start();
-  } catch (err) {
-    log.error({ event: 'agent.start-failed', error: String(err) }, "could not start: is the till's database running?");
-    process.exit(1);
+  // The till's database may still be starting (or down): keep trying, as the app does, until a signal.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await engine.start();
+      break;
+    } catch (err) {
+      await engine.stop().catch(() => undefined);
+      if (stopping) return;
+      engine = createSyncEngine(config, { log }); // an engine starts once; the next attempt is a new one
+      log.error(
+        { event: 'agent.start-failed', attempt, error: String(err), retryInMs: START_RETRY_MS },
+        `could not start (is the till's database running?); trying again in ${START_RETRY_MS / 1000} s`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, START_RETRY_MS));
+      if (stopping) return;
+    }
   }
   const timer = setInterval(() => {
     const status = engine.lastStatus ?? engine.status();

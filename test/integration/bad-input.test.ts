@@ -98,13 +98,14 @@ interface Run {
  * Runs the headless agent with `args` until it exits. An agent that starts runs until stopped: it gets SIGTERM once
  * its output matches `stopWhen`, and SIGKILL after `timeoutMs` in any case.
  */
-function runAgent(args: string[], options: { timeoutMs?: number; stopWhen?: RegExp } = {}): Promise<Run> {
+function runAgent(args: string[], options: { timeoutMs?: number; stopWhen?: RegExp; onOutput?: (output: string) => void } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/agent.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let signalled = false;
     const check = (): void => {
+      options.onOutput?.(stdout + stderr);
       if (!signalled && options.stopWhen?.test(stdout + stderr)) {
         signalled = true;
         child.kill('SIGTERM');
@@ -187,5 +188,34 @@ describe('the headless agent refuses an invalid configuration', () => {
     assert.match(output, /"event":"engine\.error"[\s\S]*"event":"agent\.status"[^\n]*offline/, `the agent goes on (status offline) after the hub error:\n${output}`);
     assert.match(output, /"event":"agent\.stopping"/, 'it stopped because of SIGTERM');
     assert.equal(running.code, 0, `the agent stopped cleanly with exit code 0 (got ${running.code})`);
+  });
+});
+
+describe("the headless agent when the till's database is down", () => {
+  it('says it cannot start, keeps trying, and syncs once the database is up', async (t) => {
+    const hub = await startReplSet();
+    const local = await startReplSet();
+    try {
+      if (!local.emulator) return t.skip('needs the emulator to stop and start the till server on one port');
+      await local.emulator.stop();
+      let restarted = false;
+      const running = await runAgent(['--local', local.uri, '--hub', hub.uri, '--db', 'pos', '--status-every', '1'], {
+        stopWhen: /"event":"agent\.start-failed"[\s\S]*"event":"agent\.status"[^\n]*"state":"synced"/,
+        timeoutMs: 60_000,
+        onOutput: (output) => {
+          if (!restarted && /"event":"agent\.start-failed"/.test(output)) {
+            restarted = true;
+            void local.restart();
+          }
+        },
+      });
+      const output = `${running.stdout}${running.stderr}`;
+      assert.match(output, /"event":"agent\.start-failed"[^\n]*is the till's database running\?[^\n]*trying again in 5 s/, `it said why and that it tries again:\n${output}`);
+      assert.match(output, /"event":"agent\.status"[^\n]*"state":"synced"/, `it started once the database was up:\n${output}`);
+      assert.equal(running.code, 0, `it stopped cleanly on SIGTERM (got ${running.code}):\n${output}`);
+    } finally {
+      await local.stop();
+      await hub.stop();
+    }
   });
 });
