@@ -320,7 +320,31 @@ export class Capture {
     if (this.#engineTxns.size > REMEMBERED_TXNS) this.#engineTxns.delete(this.#engineTxns.values().next().value as string);
   }
 
+  /**
+   * A batch made only of the engine's own transactions (the pull's applies, each opened by its marker) has
+   * nothing to capture: no transaction, and the checkpoint moves at most every few seconds. A restart
+   * from an older checkpoint reads them again and skips them again (the markers come first).
+   */
+  async #skipEngineOnly(events: ChangeEvent[]): Promise<boolean> {
+    const markers: string[] = [];
+    for (const ev of events) {
+      const key = transactionKey(ev);
+      if ((ev as { ns?: { coll?: string } }).ns?.coll === APPLY_MARKER && key) markers.push(key);
+      else if (!key || !(this.#engineTxns.has(key) || markers.includes(key))) return false;
+    }
+    for (const key of markers) this.#rememberEngineTxn(key);
+    const lastToken = events[events.length - 1]?._id;
+    if (Date.now() - this.#lastCheckpointAt >= IDLE_CHECKPOINT_MS) {
+      const { store } = this.#d;
+      await store.saveCheckpoint({ _id: 'capture', token: lastToken, seq: this.#seq, clock: encodeVersion(this.#d.clock.last), engineTxns: [...this.#engineTxns], at: new Date() });
+      this.#lastToken = lastToken;
+      this.#lastCheckpointAt = Date.now();
+    }
+    return true;
+  }
+
   async #commit(events: ChangeEvent[]): Promise<void> {
+    if (await this.#skipEngineOnly(events)) return;
     const { store, offsets } = this.#d;
     const policies = this.#d.policies();
     // A change timed well ahead of where this till's server clock should be: the clock was moved. Measure it again first.

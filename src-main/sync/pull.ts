@@ -362,6 +362,16 @@ export class Pull {
       const tentative = this.#d.clock.fork();
       const groupsBefore = new Map(this.#groups);
       const { ops, quarantined, invalidated } = this.#plan(events, tentative);
+      if (ops.length === 0 && quarantined.length === 0 && !invalidated) {
+        // Nothing to apply (this till's own pushes, say): no transaction, so no apply marker for capture
+        // to read either. The checkpoint moves at most every few seconds; a restart skips them again.
+        if (Date.now() - this.#lastCheckpointAt >= IDLE_CHECKPOINT_MS) {
+          await this.#d.store.saveCheckpoint({ _id: 'pull', token: lastToken, clock: encodeVersion(this.#d.clock.last), engineTxns: this.#groupKeys(), at: new Date() });
+          this.#lastToken = lastToken;
+          this.#lastCheckpointAt = Date.now();
+        }
+        return;
+      }
       try {
         const outcome = await this.#commit(ops, quarantined, lastToken, tentative, wait >= CAPTURE_WAITS);
         this.#lastToken = lastToken;
