@@ -15,6 +15,33 @@ export function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/** CPU time (user + system) a process has used so far, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from field 3 (state) on
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+}
+
+/** CPU seconds each named process used between `start()` and `read()`, with the wall time, to see where a figure's time went. */
+export class CpuMeter {
+  readonly #pids: Map<string, number>;
+  #at = new Map<string, number>();
+  #wall = 0;
+  constructor(pids: Record<string, number>) {
+    this.#pids = new Map(Object.entries(pids));
+  }
+  start(): void {
+    this.#wall = performance.now();
+    for (const [name, pid] of this.#pids) this.#at.set(name, cpuSeconds(pid));
+  }
+  read(): { wallS: number; cpu: Record<string, number> } {
+    const cpu: Record<string, number> = {};
+    for (const [name, pid] of this.#pids) cpu[name] = cpuSeconds(pid) - (this.#at.get(name) ?? 0);
+    return { wallS: (performance.now() - this.#wall) / 1000, cpu };
+  }
+}
+
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');

@@ -11,7 +11,8 @@ import { contentHash } from '../../src-main/sync/documents.ts';
 import { parseSyncConfig } from '../../src-main/sync/config.ts';
 import { createSyncEngine } from '../../src-main/sync/engine.ts';
 import { encodeVersion } from '../../src-main/sync/hlc.ts';
-import { agentProcess, emulatorProcess, rssMb, type Child } from './processes.ts';
+import { cpus } from 'node:os';
+import { agentProcess, CpuMeter, emulatorProcess, rssMb, type Child } from './processes.ts';
 
 const quick = process.argv.includes('--quick');
 /** `--only reconcile` runs just the reconciliation figures; `--only sync` just the rest. */
@@ -28,6 +29,22 @@ const rows: Row[] = [];
 function report(row: Row): void {
   rows.push(row);
   process.stderr.write(`  ${row.measure}: ${row.value}\n`);
+}
+
+/** The sync figures' processes, to show where each figure's CPU time went. */
+let meter: CpuMeter | undefined;
+
+/** A row under a figure: CPU seconds each process used while it was taken, and per change for the agents. */
+function cpuRow(changes: number): void {
+  if (!meter) return;
+  const { wallS, cpu } = meter.read();
+  const s = (name: string): string => (cpu[name] ?? 0).toFixed(1);
+  const agentsUs = (((cpu['agent A'] ?? 0) + (cpu['agent B'] ?? 0)) * 1e6) / changes;
+  report({
+    measure: '  CPU used meanwhile, by process',
+    value: `agents A ${s('agent A')} s + B ${s('agent B')} s (${Math.round(agentsUs)} µs/change); servers hub ${s('hub')} s, A ${s('till A')} s, B ${s('till B')} s; of ${(wallS * cpus().length).toFixed(1)} s (${cpus().length} cores)`,
+    target: '-',
+  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -65,6 +82,7 @@ async function propagation(tillA: MongoClient, tillB: MongoClient): Promise<void
   });
   await sleep(500);
   const coll = tillA.db(DB).collection('propagation');
+  meter?.start();
   const start = performance.now();
   for (let i = 0; i < total; i += 1) {
     const wait = start + (i * 1000) / rate - performance.now();
@@ -83,6 +101,7 @@ async function propagation(tillA: MongoClient, tillB: MongoClient): Promise<void
     target: 'p50 <= 50 ms, p99 <= 250 ms',
     ok: latencies.length === total && p50 <= 50 && p99 <= 250,
   });
+  cpuRow(total);
 }
 
 async function insertInBatches(client: MongoClient, coll: string, n: number, offset = 0, db = DB): Promise<void> {
@@ -94,11 +113,13 @@ async function insertInBatches(client: MongoClient, coll: string, n: number, off
 async function throughput(tillA: MongoClient, tillB: MongoClient, hub: MongoClient): Promise<void> {
   const n = quick ? 6_000 : 30_000;
   // Push: changes written on till A, timed until all are on the hub.
+  meter?.start();
   const pushStart = performance.now();
   await insertInBatches(tillA, 'push_load', n);
   await waitCount(hub, 'push_load', n, 300_000);
   const pushRate = n / ((performance.now() - pushStart) / 1000);
   report({ measure: `push: ${n.toLocaleString('en')} till changes through one engine to the hub`, value: `${Math.round(pushRate).toLocaleString('en')} changes/s`, target: '>= 3,000 changes/s', ok: pushRate >= 3000 });
+  cpuRow(n);
   await waitCount(tillB, 'push_load', n, 300_000); // till B's pull of them is not part of the next figures
   // Raw driver bulk writes of the same documents to the same hub server (a database no till syncs).
   const rawStart = performance.now();
@@ -107,11 +128,13 @@ async function throughput(tillA: MongoClient, tillB: MongoClient, hub: MongoClie
   report({ measure: 'raw driver insertMany to the same hub server, same documents', value: `${Math.round(rawRate).toLocaleString('en')} docs/s`, target: '-' });
   report({ measure: 'engine push throughput / raw bulk writes', value: `${(pushRate / rawRate).toFixed(2)}`, target: '-' });
   // Pull: written on the hub (as HQ would), timed until all are on till A.
+  meter?.start();
   const pullStart = performance.now();
   await insertInBatches(hub, 'pull_load', n);
   await waitCount(tillA, 'pull_load', n, 300_000);
   const pullRate = n / ((performance.now() - pullStart) / 1000);
   report({ measure: `pull: ${n.toLocaleString('en')} hub changes through one engine to the till`, value: `${Math.round(pullRate).toLocaleString('en')} changes/s`, target: '>= 3,000 changes/s', ok: pullRate >= 3000 });
+  cpuRow(n);
 }
 
 /** A 1 KB menu document. */
@@ -196,9 +219,12 @@ async function syncFigures(): Promise<void> {
   try {
     const [hub, a, b] = await Promise.all([emulatorProcess(), emulatorProcess(), emulatorProcess()]);
     children.push(hub, a, b);
-    const agentA = await agentProcess(['--local', a.uri, '--hub', hub.uri, '--db', DB, '--device-id', 'bench-a']);
-    const agentB = await agentProcess(['--local', b.uri, '--hub', hub.uri, '--db', DB, '--device-id', 'bench-b']);
+    // BENCH_AGENT_CONFIG=<file.json> runs both agents with that engine configuration (e.g. another batchSize).
+    const extra = process.env.BENCH_AGENT_CONFIG ? ['--config', process.env.BENCH_AGENT_CONFIG] : [];
+    const agentA = await agentProcess(['--local', a.uri, '--hub', hub.uri, '--db', DB, '--device-id', 'bench-a', ...extra]);
+    const agentB = await agentProcess(['--local', b.uri, '--hub', hub.uri, '--db', DB, '--device-id', 'bench-b', ...extra]);
     children.push(agentA, agentB);
+    meter = new CpuMeter({ 'agent A': agentA.pid, 'agent B': agentB.pid, hub: hub.pid, 'till A': a.pid, 'till B': b.pid });
     const rssStart = rssMb(agentA.pid);
     const [hubClient, tillA, tillB] = await Promise.all([hub.uri, a.uri, b.uri].map(async (uri) => {
       const c = new MongoClient(uri);
