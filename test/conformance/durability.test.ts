@@ -7,7 +7,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -256,6 +256,38 @@ describe('durability across SIGKILL (emulator process)', () => {
     } finally {
       await reader.close();
       await killHard(second.child);
+    }
+  });
+
+  it('a journal record torn by kill -9 does not hide the writes acknowledged after the restart', async (t) => {
+    if (replSetKind() !== 'emulator') {
+      t.skip('needs the emulator');
+      return;
+    }
+    const dbPath = mkdtempSync(join(tmpdir(), 'conformance-torn-'));
+    dirs.push(dbPath);
+    const first = await startEmulatorProcess(dbPath, 0);
+    let writer = await connect(first.uri);
+    await writer.db('torn').collection<Doc>('c').insertOne({ _id: 1, when: 'before the kill' });
+    await writer.close();
+    await killHard(first.child);
+    // What a kill in the middle of appending a commit leaves: the start of a record, not all of it.
+    appendFileSync(join(dbPath, 'journal.bson'), Buffer.from([0x00, 0x10, 0x00, 0x00, 0x03, 0x65, 0x00]));
+
+    const second = await startEmulatorProcess(dbPath, first.port);
+    writer = await connect(second.uri);
+    await writer.db('torn').collection<Doc>('c').insertOne({ _id: 2, when: 'after the restart' });
+    await writer.close();
+    await killHard(second.child);
+
+    const third = await startEmulatorProcess(dbPath, first.port);
+    const reader = await connect(third.uri);
+    try {
+      const docs = await sortedDocs(reader.db('torn').collection<Doc>('c'));
+      assert.deepEqual(docs, [{ _id: 1, when: 'before the kill' }, { _id: 2, when: 'after the restart' }], 'both acknowledged inserts are there');
+    } finally {
+      await reader.close();
+      await killHard(third.child);
     }
   });
 });

@@ -146,15 +146,17 @@ export class Chaos {
         });
       }
       case 'truncate': {
-        if (!any.server.controllable) return this.#skip(kind, `not possible on ${any.server.kind}`);
         // The stopped agent falls behind while traffic goes on, then its history is cut away.
         const downMs = rng.int(2_000, 5_000);
-        const keep = any === this.#hub ? 10 : 3;
-        const side = any === this.#hub ? 'pull' : 'capture';
-        return this.#hold(kind, [`agent:${till.name}`, `server:${any.name}`], `stop the ${till.name} agent, truncate the ${any.name} oplog to ${keep} events after ${downMs} ms (${till.name} ${side} loses history)`, async () => {
+        // The hub's oplog (the stopped agent's pull loses history) or the stopped till's own (its capture does).
+        const target = any === this.#hub ? this.#hub : till;
+        const keep = target === this.#hub ? 10 : 3;
+        const side = target === this.#hub ? 'pull' : 'capture';
+        if (!target.server.controllable) return this.#skip(kind, `not possible on ${target.server.kind}`);
+        return this.#hold(kind, [`agent:${till.name}`, `server:${target.name}`], `stop the ${till.name} agent, truncate the ${target.name} oplog to ${keep} events after ${downMs} ms (${till.name} ${side} loses history)`, async () => {
           await till.agent?.stop('SIGKILL');
           await sleep(downMs);
-          await any.server.control(`/truncate-oplog?keep=${keep}`);
+          await target.server.control(`/truncate-oplog?keep=${keep}`);
           till.agent?.start();
         });
       }

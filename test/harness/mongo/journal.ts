@@ -6,9 +6,10 @@
  * answered: an acknowledged write survives SIGKILL of the process. Now and then
  * the whole state is written to `snapshot.bson` (write, fsync, rename) and the
  * journal starts again. Loading replays the snapshot, then the journal records
- * newer than it; a torn last record (killed mid-write) is ignored.
+ * newer than it; a torn last record (killed mid-write) is cut off the file, so
+ * what the next run appends follows the last whole record.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, truncateSync, writeSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { Binary, Long, UUID, deserialize, serialize, type Document } from 'bson';
 import { Catalog, Collection, type IndexSpec } from './catalog.ts';
@@ -43,22 +44,28 @@ export function entryFromBson(d: Document): ChangeEntry {
   return e;
 }
 
-function* readRecords(path: string): Generator<Document> {
-  if (!existsSync(path)) return;
+/** The whole records of a file, and how many bytes they take (less than the file after a torn tail). */
+function readRecords(path: string): { records: Document[]; validBytes: number } {
+  const records: Document[] = [];
+  if (!existsSync(path)) return { records, validBytes: 0 };
   const buf = readFileSync(path);
   let offset = 0;
   while (offset + 4 <= buf.length) {
     const size = buf.readInt32LE(offset);
-    if (size < 5 || offset + size > buf.length) return; // torn tail
-    let doc: Document;
+    if (size < 5 || offset + size > buf.length) break; // torn tail
     try {
-      doc = deserialize(buf.subarray(offset, offset + size), { promoteValues: true });
+      records.push(deserialize(buf.subarray(offset, offset + size), { promoteValues: true }));
     } catch {
-      return; // torn tail
+      break; // torn tail
     }
-    yield doc;
     offset += size;
   }
+  return { records, validBytes: offset };
+}
+
+/** Writes all of `buf` (one `writeSync` may write only part of it). */
+function writeAll(fd: number, buf: Uint8Array): void {
+  for (let done = 0; done < buf.length; ) done += writeSync(fd, buf, done, buf.length - done);
 }
 
 export interface LoadedState {
@@ -80,7 +87,7 @@ export class Journal {
   static load(dir: string, catalog: Catalog, oplog: Oplog): LoadedState {
     let clock: ClusterTime = 0n;
     let current: Collection | undefined;
-    for (const rec of readRecords(join(dir, SNAPSHOT))) {
+    for (const rec of readRecords(join(dir, SNAPSHOT)).records) {
       if (rec.t === 'meta') {
         clock = BigInt((rec.clock as Long).toString());
         const tr = rec.truncatedThrough as { ts: Long; opIndex: number } | undefined;
@@ -105,7 +112,11 @@ export class Journal {
       }
     }
     const snapshotClock = clock;
-    for (const rec of readRecords(join(dir, JOURNAL))) {
+    const journal = readRecords(join(dir, JOURNAL));
+    // A process killed while appending leaves a torn record at the end. Cut it off before anything is
+    // appended after it: a record written behind torn bytes could never be read back.
+    if (existsSync(join(dir, JOURNAL)) && statSync(join(dir, JOURNAL)).size > journal.validBytes) truncateSync(join(dir, JOURNAL), journal.validBytes);
+    for (const rec of journal.records) {
       const entries = (rec.e as Document[]).map(entryFromBson).filter((e) => e.ts > snapshotClock);
       for (const e of entries) catalog.applyEntry(e);
       oplog.append(entries);
@@ -117,7 +128,7 @@ export class Journal {
   /** Appends one commit; returns after the bytes are in the OS (survives SIGKILL). */
   append(entries: readonly ChangeEntry[]): void {
     const buf = serialize({ e: entries.map(entryToBson) }, SERIALIZE);
-    writeSync(this.#fd, buf);
+    writeAll(this.#fd, buf);
     this.#bytes += buf.length;
   }
 
@@ -130,7 +141,7 @@ export class Journal {
     const tmp = join(this.dir, `${SNAPSHOT}.tmp`);
     const fd = openSync(tmp, 'w');
     const write = (doc: Document): void => {
-      writeSync(fd, serialize(doc, SERIALIZE));
+      writeAll(fd, serialize(doc, SERIALIZE));
     };
     const tr = oplog.truncatedThrough;
     write({ t: 'meta', clock: toLong(clock), truncatedThrough: tr ? { ts: toLong(tr.ts), opIndex: tr.opIndex } : undefined });
