@@ -4,7 +4,7 @@
  * stream resumed after the restart from a token taken before the kill still
  * delivers every later event.
  */
-import { describe, it, after } from 'node:test';
+import { describe, it, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -78,6 +78,17 @@ function killHard(child: ChildProcess): Promise<void> {
   });
 }
 
+/** A fresh data directory for an emulator process, removed after the suite; undefined (test skipped) on a real mongod. */
+function emulatorDataDir(t: TestContext, name: string): string | undefined {
+  if (replSetKind() !== 'emulator') {
+    t.skip('needs the emulator');
+    return undefined;
+  }
+  const dbPath = mkdtempSync(join(tmpdir(), `conformance-${name}-`));
+  dirs.push(dbPath);
+  return dbPath;
+}
+
 function connect(uri: string): Promise<MongoClient> {
   return new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 }).connect();
 }
@@ -93,12 +104,8 @@ describe('durability across SIGKILL (emulator process)', () => {
   });
 
   it('every acknowledged insert, update and delete survives kill -9, and change history resumes', async (t) => {
-    if (replSetKind() !== 'emulator') {
-      t.skip('needs the emulator');
-      return;
-    }
-    const dbPath = mkdtempSync(join(tmpdir(), 'conformance-durability-'));
-    dirs.push(dbPath);
+    const dbPath = emulatorDataDir(t, 'durability');
+    if (!dbPath) return;
     const first = await startEmulatorProcess(dbPath, 0);
     const expected = new Map<number, Document>();
     let expectedEvents = 0;
@@ -205,12 +212,8 @@ describe('durability across SIGKILL (emulator process)', () => {
   });
 
   it('writes acknowledged during a burst interrupted by kill -9 are all there after the restart', async (t) => {
-    if (replSetKind() !== 'emulator') {
-      t.skip('needs the emulator');
-      return;
-    }
-    const dbPath = mkdtempSync(join(tmpdir(), 'conformance-burst-'));
-    dirs.push(dbPath);
+    const dbPath = emulatorDataDir(t, 'burst');
+    if (!dbPath) return;
     const first = await startEmulatorProcess(dbPath, 0);
     const acknowledged = new Set<number>();
     const attempted = new Set<number>();
@@ -260,12 +263,8 @@ describe('durability across SIGKILL (emulator process)', () => {
   });
 
   it('a journal record torn by kill -9 does not hide the writes acknowledged after the restart', async (t) => {
-    if (replSetKind() !== 'emulator') {
-      t.skip('needs the emulator');
-      return;
-    }
-    const dbPath = mkdtempSync(join(tmpdir(), 'conformance-torn-'));
-    dirs.push(dbPath);
+    const dbPath = emulatorDataDir(t, 'torn');
+    if (!dbPath) return;
     const first = await startEmulatorProcess(dbPath, 0);
     let writer = await connect(first.uri);
     await writer.db('torn').collection<Doc>('c').insertOne({ _id: 1, when: 'before the kill' });
