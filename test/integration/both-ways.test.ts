@@ -5,11 +5,11 @@
  * every till; and BSON types survive the trip, read back with
  * `promoteValues: false` so an Int32 that came back as a Double would show.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EJSON } from 'bson';
 import { Binary, Decimal128, Double, Int32, Long, ObjectId, type Db, type Document } from 'mongodb';
-import { startTopology, waitFor, type Topology } from './topology.ts';
+import { withTopology, waitFor, type Topology } from './topology.ts';
 
 const RAW = { promoteValues: false, promoteLongs: false, promoteBuffers: false } as const;
 
@@ -44,13 +44,7 @@ function same(a: unknown, b: unknown): boolean {
 describe('both ways: till ⇄ hub ⇄ till', () => {
   let topology: Topology;
 
-  before(async () => {
-    topology = await startTopology({ tills: 2 });
-  });
-
-  after(async () => {
-    await topology?.stop();
-  });
+  withTopology({ tills: 2 }, (t) => (topology = t));
 
   /** Waits until the hub and till B hold exactly what till A holds for `id`, then asserts it field for field. */
   async function expectFromA(collection: string, id: unknown, what: string): Promise<Document | null> {

@@ -5,12 +5,12 @@
  * count the events each document gets (the engine's own `_tillsync*`
  * collections are left out: markers and tombstones are bookkeeping, not data).
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EJSON } from 'bson';
 import type { ChangeStream, Db, Document } from 'mongodb';
 import { contentHash } from '../../src-main/sync/documents.ts';
-import { startTopology, waitFor, type Topology } from './topology.ts';
+import { withTopology, waitFor, type Topology } from './topology.ts';
 
 /**
  * After a write has arrived everywhere, how long we keep watching to show that
@@ -97,13 +97,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 describe('no loops: one write, one apply per replica', () => {
   let topology: Topology;
 
-  before(async () => {
-    topology = await startTopology({ tills: 2 });
-  });
-
-  after(async () => {
-    await topology?.stop();
-  });
+  withTopology({ tills: 2 }, (t) => (topology = t));
 
   /** Opens counters on the hub and on each till, runs `write`, waits for `arrived`, then watches QUIET_MS more. */
   async function observe(write: () => Promise<void>, arrived: () => Promise<boolean>): Promise<{ hub: EventCounter; tills: EventCounter[] }> {

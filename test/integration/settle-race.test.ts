@@ -7,18 +7,13 @@
  * outbox delete on the till's server for a few seconds.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { startTopology, waitConverged, waitFor, type Topology } from './topology.ts';
+import { describe, it } from 'node:test';
+import { withTopology, waitConverged, waitFor, type Topology } from './topology.ts';
 
 describe('a hub change made while a push settles', () => {
   let topology: Topology;
 
-  before(async () => {
-    topology = await startTopology({ tills: 2 });
-  });
-  after(async () => {
-    await topology?.stop();
-  });
+  withTopology({ tills: 2 }, (t) => (topology = t));
 
   it('reaches the till whose own older change was just pushed', async () => {
     const [a, b] = topology.tills as [Topology['tills'][0], Topology['tills'][0]];

@@ -4,6 +4,7 @@
  * or as a headless agent process for crash tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before } from 'node:test';
 import { createInterface } from 'node:readline';
 import type { Db, Document, MongoClient } from 'mongodb';
 import { parseSyncConfig, type SyncConfig } from '../../src-main/sync/config.ts';
@@ -45,6 +46,21 @@ export interface TopologyOptions {
 
 /** Engine settings that keep tests quick: short retry delays. */
 export const TEST_ENGINE_SETTINGS = { retry: { initialMs: 50, maxMs: 1_000 }, statusIntervalMs: 200 };
+
+/**
+ * One topology for a `describe` block's tests: started before the first, stopped after the last.
+ * `use` receives it once it is up, e.g. `withTopology({ tills: 2 }, (t) => (topology = t))`.
+ */
+export function withTopology(options: TopologyOptions, use: (topology: Topology) => void): void {
+  let topology: Topology | undefined;
+  before(async () => {
+    topology = await startTopology(options);
+    use(topology);
+  });
+  after(async () => {
+    await topology?.stop();
+  });
+}
 
 export async function startTopology(options: TopologyOptions = {}): Promise<Topology> {
   const hub = await startReplSet();

@@ -8,11 +8,11 @@
  * And because of that, restarting the engine between (and during) writes
  * neither pushes anything twice nor loses anything.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EJSON } from 'bson';
 import type { ChangeStream, Db, Document, MongoClient } from 'mongodb';
-import { startTopology, waitFor, type Till, type Topology } from './topology.ts';
+import { withTopology, waitFor, type Till, type Topology } from './topology.ts';
 
 /** After everything arrived, how long we go on watching to show no second push happens (push runs within ~1 s of capture). */
 const QUIET_MS = 1_500;
@@ -71,13 +71,7 @@ function isCheckpointUpdate(ev: Document, name: 'capture' | 'pull'): boolean {
 describe('transactions: each batch and its checkpoint commit together', () => {
   let topology: Topology;
 
-  before(async () => {
-    topology = await startTopology({ tills: 2 });
-  });
-
-  after(async () => {
-    await topology?.stop();
-  });
+  withTopology({ tills: 2 }, (t) => (topology = t));
 
   it('capture: the outbox insert and the capture checkpoint update are one local transaction', async () => {
     const till = topology.tills[0]!;
