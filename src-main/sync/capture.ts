@@ -130,7 +130,7 @@ export class Capture {
       batchSize: this.#d.batchSize,
       ...(token ? { startAfter: token } : this.#startAt ? { startAtOperationTime: this.#startAt } : {}),
     });
-    this.#queue = new EventQueue(stream, Math.max(1_000, this.#d.batchSize * 4));
+    this.#queue = new EventQueue(stream);
   }
 
   async #run(): Promise<void> {

@@ -2,6 +2,12 @@
  * A change stream as a queue of events the engine takes in batches. The driver
  * resumes by itself after transient errors; anything else ends the queue with
  * the error, and the owner reopens it from its own persisted checkpoint.
+ *
+ * Events are fetched only when the owner asks for them (the driver's iterator
+ * mode), not streamed ahead: while the owner commits a batch, new changes wait
+ * on the server and come back together in one `getMore`. Streamed, each change
+ * cost a round trip of its own — at 200 writes/s, most of a till's commands.
+ * The owner's pace is the backpressure: nothing piles up in memory.
  */
 import type { ChangeStream, ChangeStreamDocument, Document, ResumeToken } from 'mongodb';
 
@@ -9,103 +15,68 @@ export type ChangeEvent = ChangeStreamDocument<Document> & Document;
 
 export class EventQueue {
   readonly #stream: ChangeStream<Document, ChangeEvent>;
-  readonly #events: ChangeEvent[] = [];
-  #error: unknown;
   #closed = false;
-  #wake: (() => void) | undefined;
-
-  /** Events held before the stream is paused: without it a slow apply let a fast hub fill memory. */
-  readonly #highWater: number;
-  #paused = false;
+  #error: unknown;
 
   /**
    * `onResponse` hears every answer the server gives the stream, empty ones
    * included (each carries a post-batch resume token): proof the server is
    * reachable, which a quiet queue is not.
    */
-  constructor(stream: ChangeStream<Document, ChangeEvent>, highWater = 2_000, onResponse?: () => void) {
+  constructor(stream: ChangeStream<Document, ChangeEvent>, onResponse?: () => void) {
     this.#stream = stream;
-    this.#highWater = highWater;
     if (onResponse) stream.on('resumeTokenChanged', () => onResponse());
-    stream.on('change', (event: ChangeEvent) => {
-      this.#events.push(event);
-      if (this.#events.length >= this.#highWater) this.#flow(false);
-      this.#notify();
-    });
+    // Iterator mode reports errors from tryNext(); one emitted anyway is kept for the next take, not left to crash the process.
     stream.on('error', (err: unknown) => {
-      this.#error = err;
-      this.#notify();
-    });
-    // The driver can emit 'close' just before the 'error' that caused it (a
-    // failed initial aggregate, e.g. 286 history lost): wait a turn so the
-    // error is what the owner sees, not a bare close it would simply reopen.
-    stream.on('close', () => {
-      setTimeout(() => {
-        this.#closed = true;
-        this.#notify();
-      }, 10);
+      this.#error ??= err;
     });
   }
 
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
+  /** Events received from the server and not taken yet. */
   get pending(): number {
-    return this.#events.length;
+    return this.#closed ? 0 : this.#stream.bufferedCount();
   }
 
-  /** The stream's newest resume token (a post-batch token when idle). */
+  /** The stream's newest resume token: that of the last event taken, or a post-batch token when nothing is buffered. */
   get resumeToken(): ResumeToken | undefined {
     return this.#stream.resumeToken ?? undefined;
   }
 
   /**
-   * Up to `max` events; waits for the first one up to `waitMs` (returns [] then).
-   * Throws the stream's error, or `QueueClosed` once closed with nothing left.
+   * Up to `max` events; waits for the first one up to about `waitMs` (returns
+   * [] then; each wait on the server lasts up to the stream's maxAwaitTimeMS).
+   * Throws the stream's error, or `QueueClosed` once closed.
    */
   async take(max: number, waitMs: number): Promise<ChangeEvent[]> {
-    if (this.#events.length === 0 && this.#error === undefined && !this.#closed) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.#wake = undefined;
-          resolve();
-        }, waitMs);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+    const deadline = Date.now() + waitMs;
+    const taken: ChangeEvent[] = [];
+    while (taken.length === 0) {
+      if (this.#closed) throw new QueueClosed();
+      if (this.#error !== undefined) throw this.#error;
+      const first = await this.#next();
+      if (first) taken.push(first);
+      else if (Date.now() >= deadline) return taken;
     }
-    if (this.#events.length > 0) {
-      const taken = this.#events.splice(0, max);
-      if (this.#paused && this.#events.length < this.#highWater / 2) this.#flow(true);
-      return taken;
+    // The rest of what the server already sent: no round trip.
+    while (taken.length < max && !this.#closed && this.#stream.bufferedCount() > 0) {
+      const event = await this.#next();
+      if (!event) break;
+      taken.push(event);
     }
-    if (this.#error !== undefined) throw this.#error;
-    if (this.#closed) throw new QueueClosed();
-    return [];
+    return taken;
   }
 
-  /**
-   * Backpressure. The driver's ChangeStream has no pause in event mode; its
-   * cursor stream (a Readable, recreated after a resume) does, and a paused
-   * Readable stops asking the server for more. Tokens stay consistent: the
-   * stream's resume token is that of the last event handed to us.
-   */
-  #flow(on: boolean): void {
-    const readable = (this.#stream as unknown as { cursorStream?: { pause(): void; resume(): void } }).cursorStream;
-    if (!readable) return;
-    this.#paused = !on;
-    if (on) readable.resume();
-    else readable.pause();
+  async #next(): Promise<ChangeEvent | null> {
+    try {
+      return await this.#stream.tryNext();
+    } catch (err) {
+      if (this.#closed) throw new QueueClosed();
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#notify();
     await this.#stream.close().catch(() => undefined);
   }
 }

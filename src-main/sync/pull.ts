@@ -131,7 +131,7 @@ export class Pull {
       batchSize: this.#d.batchSize,
       ...(this.#lastToken ? { startAfter: this.#lastToken } : this.#startAt ? { startAtOperationTime: this.#startAt } : {}),
     });
-    this.#queue = new EventQueue(stream, Math.max(1_000, this.#d.batchSize * 4), () => this.#d.onHubResponse());
+    this.#queue = new EventQueue(stream, () => this.#d.onHubResponse());
     this.#queueHub = hub;
   }
 

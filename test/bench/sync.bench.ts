@@ -15,7 +15,7 @@ import { cpus } from 'node:os';
 import { agentProcess, CpuMeter, emulatorProcess, rssMb, type Child } from './processes.ts';
 
 const quick = process.argv.includes('--quick');
-/** `--only reconcile` runs just the reconciliation figures; `--only sync` just the rest. */
+/** `--only reconcile` runs just the reconciliation figures; `--only sync` just the rest; `--only propagation` just that figure. */
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const DB = 'pos';
 
@@ -209,7 +209,7 @@ async function reconciliation(): Promise<void> {
 
 async function main(): Promise<void> {
   if (only !== 'reconcile') await syncFigures();
-  if (only !== 'sync') await reconciliation();
+  if (only !== 'sync' && only !== 'propagation') await reconciliation();
   printTable();
 }
 
@@ -233,7 +233,7 @@ async function syncFigures(): Promise<void> {
     }));
     clients.push(hubClient as MongoClient, tillA as MongoClient, tillB as MongoClient);
     await propagation(tillA as MongoClient, tillB as MongoClient);
-    await throughput(tillA as MongoClient, tillB as MongoClient, hubClient as MongoClient);
+    if (only !== 'propagation') await throughput(tillA as MongoClient, tillB as MongoClient, hubClient as MongoClient);
     const rssEnd = rssMb(agentA.pid);
     report({ measure: 'till A agent resident memory, start → end', value: `${rssStart.toFixed(0)} MB → ${rssEnd.toFixed(0)} MB`, target: 'steady' });
   } catch (err) {
