@@ -21,6 +21,7 @@ import { inTransaction } from './transaction.ts';
 import { groupBy } from './group-by.ts';
 import type { ClockOffsets } from './clock-offset.ts';
 import type { PolicyTable } from './policy.ts';
+import type { OutboxWatch } from './outbox-watch.ts';
 
 const REMEMBERED_TXNS = 64;
 const IDLE_CHECKPOINT_MS = 5_000;
@@ -36,6 +37,8 @@ export interface CaptureDeps {
   policies: () => PolicyTable;
   log: Logger;
   batchSize: number;
+  /** Told before each transaction that may add outbox entries. */
+  outboxWatch: OutboxWatch;
   /** After each committed batch: outbox entries written (0 for skipped-only batches). */
   onCommitted(captured: number, wallTimes: Date[]): void;
   /** A failure the loop will retry; `fatal` when the stream cannot resume from its checkpoint. */
@@ -242,6 +245,7 @@ export class Capture {
     let taken: FoundChange[] = [];
     await this.#exclusive(async () => {
       let seq = this.#seq;
+      const ended = this.#d.outboxWatch.adding();
       await inTransaction(store.client, async (session) => {
         seq = this.#seq;
         taken = await this.#stillAsCompared(changes, session);
@@ -249,17 +253,17 @@ export class Capture {
         const now = new Date();
         const entries: OutboxEntry[] = taken.map((ch) => {
           seq += 1;
-          return { _id: seq, c: ch.c, id: ch.id, op: ch.op, ...(ch.doc ? { doc: ch.doc } : {}), v: ch.v, at: now, wall: now, ...(ch.base === undefined ? {} : { base: ch.base }) };
+          return { _id: seq, c: ch.c, id: ch.id, op: ch.op, ...(ch.doc ? { doc: ch.doc, h: contentHash(ch.doc) } : {}), v: ch.v, at: now, wall: now, ...(ch.base === undefined ? {} : { base: ch.base }) };
         });
         await store.outbox.insertMany(entries, { session });
         await store.versions.bulkWrite(
-          taken.map((ch) => ({
-            updateOne: { filter: { _id: { c: ch.c, id: ch.id } }, update: { $set: { v: ch.v, h: ch.doc ? contentHash(ch.doc) : null } }, upsert: true },
+          entries.map((e) => ({
+            updateOne: { filter: { _id: { c: e.c, id: e.id } }, update: { $set: { v: e.v, h: e.h ?? null } }, upsert: true },
           })) as never[],
           { session, ordered: true },
         );
         await store.saveCheckpoint({ _id: 'capture', seq, clock: encodeVersion(this.#d.clock.last), at: now }, session);
-      });
+      }).finally(ended);
       this.#seq = seq;
     });
     if (taken.length < changes.length) {
@@ -362,6 +366,7 @@ export class Capture {
     let written: OutboxEntry[] = [];
     let seq = this.#seq;
     const lastToken = events[events.length - 1]?._id;
+    const ended = this.#d.outboxWatch.adding();
     await inTransaction(store.client, async (session) => {
         seq = this.#seq;
         const entries: OutboxEntry[] = [];
@@ -401,9 +406,10 @@ export class Capture {
             const v = encodeVersion(tentative.tick(wall.getTime()));
             seq += 1;
             const key = `${coll}\u0000${idKey(id)}`;
-            entries.push({ _id: seq, c: coll, id, op: 'upsert', doc, v, at: now, wall, base: known.get(key) ?? null, fields: op === 'update' ? changedFields(ev) : null });
+            const h = contentHash(doc);
+            entries.push({ _id: seq, c: coll, id, op: 'upsert', doc, h, v, at: now, wall, base: known.get(key) ?? null, fields: op === 'update' ? changedFields(ev) : null });
             known.set(key, v);
-            versionOps.push({ updateOne: { filter: { _id: { c: coll, id } }, update: { $set: { v, h: contentHash(doc) } }, upsert: true } });
+            versionOps.push({ updateOne: { filter: { _id: { c: coll, id } }, update: { $set: { v, h } }, upsert: true } });
           } else if (op === 'delete') {
             const v = encodeVersion(tentative.tick(wall.getTime()));
             seq += 1;
@@ -420,7 +426,7 @@ export class Capture {
           session,
         );
         written = entries;
-    });
+    }).finally(ended);
     // Invariant: in-memory state moves only after the transaction committed.
     this.#seq = seq;
     this.#lastToken = lastToken;

@@ -19,6 +19,7 @@ import { oplogHeadroomHours } from './oplog-headroom.ts';
 import { PolicyTable, type CollectionPolicy } from './policy.ts';
 import { Pull } from './pull.ts';
 import { Push } from './push.ts';
+import { OutboxWatch } from './outbox-watch.ts';
 import { StatusTracker, type HubPart } from './status-tracker.ts';
 import { ClockOffsets } from './clock-offset.ts';
 
@@ -145,8 +146,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     const tracker = new StatusTracker(this.#deviceId);
     this.#tracker = tracker;
     const log = this.#log.child({ device: this.#deviceId });
+    const outboxWatch = new OutboxWatch();
     this.#capture = new Capture({
       store,
+      outboxWatch,
       clock: this.#clock,
       offsets,
       deviceId: this.#deviceId,
@@ -168,6 +171,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     });
     this.#push = new Push({
       store,
+      outboxWatch,
       deviceId: this.#deviceId,
       policies: () => this.#policies,
       log,
@@ -184,6 +188,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     });
     this.#pull = new Pull({
       store,
+      outboxWatch,
       deviceId: this.#deviceId,
       clock: this.#clock,
       policies: () => this.#policies,

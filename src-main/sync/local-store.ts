@@ -17,6 +17,8 @@ export interface OutboxEntry {
   id: DocumentId;
   op: 'upsert' | 'delete';
   doc?: Document;
+  /** Content hash of `doc` (upserts), as captured: the push stamps it without hashing again. Absent in older entries. */
+  h?: string;
   /** Encoded HLC version. */
   v: string;
   /** When the engine captured it. */

@@ -28,6 +28,7 @@ import { APPLY_MARKER, PUSH_MARKER, SYNC_FIELD, TOMBSTONES } from './names.ts';
 import { ENGINE_COLLECTION_PREFIX, type PolicyTable } from './policy.ts';
 import { inTransaction } from './transaction.ts';
 import { groupBy } from './group-by.ts';
+import type { OutboxWatch } from './outbox-watch.ts';
 
 const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 const REMEMBERED_TXNS = 64;
@@ -56,6 +57,8 @@ export interface PullDeps {
   policies: () => PolicyTable;
   log: Logger;
   batchSize: number;
+  /** Whether the outbox is surely empty, so there are no pending local changes to look up. */
+  outboxWatch: OutboxWatch;
   hub(): Hub | undefined;
   /** Resolves once capture has had a chance to take the newest local changes. */
   captureSettled(): Promise<void>;
@@ -433,7 +436,9 @@ export class Pull {
     const ids = ops.map((op) => op.id);
     /** The newest outbox entry of each document with a change waiting to be pushed. */
     const pending = new Map<string, number>();
-    for (const e of await store.outbox.find({ c, id: { $in: ids } }, { session, projection: { id: 1 } }).toArray()) {
+    // Checked after the apply marker's write has fixed this transaction's snapshot (see OutboxWatch).
+    const outboxEntries = this.#d.outboxWatch.surelyEmpty ? [] : await store.outbox.find({ c, id: { $in: ids } }, { session, projection: { id: 1 } }).toArray();
+    for (const e of outboxEntries) {
       const key = idKey(e.id);
       pending.set(key, Math.max(pending.get(key) ?? 0, e._id));
     }
@@ -486,7 +491,10 @@ export class Pull {
     }
     if (writes.length > 0) await coll.bulkWrite(writes as never[], { session, ordered: true });
     if (versionWrites.length > 0) await store.versions.bulkWrite(versionWrites as never[], { session, ordered: true });
-    if (passedOver.length > 0) await store.outbox.bulkWrite(passedOver as never[], { session, ordered: true });
+    if (passedOver.length > 0) {
+      this.#d.outboxWatch.notesWriting();
+      await store.outbox.bulkWrite(passedOver as never[], { session, ordered: true });
+    }
   }
 
   /**

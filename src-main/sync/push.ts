@@ -20,6 +20,7 @@ import type { Logger } from './log.ts';
 import { APPLY_MARKER, SYNC_FIELD } from './names.ts';
 import { inTransaction } from './transaction.ts';
 import { groupBy } from './group-by.ts';
+import type { OutboxWatch } from './outbox-watch.ts';
 
 export interface PushDeps {
   store: LocalStore;
@@ -27,6 +28,8 @@ export interface PushDeps {
   policies: () => PolicyTable;
   log: Logger;
   batchSize: number;
+  /** Told when a read of the outbox has been pushed away completely. */
+  outboxWatch: OutboxWatch;
   /** The hub, while sync is enabled and connected. */
   hub(): Hub | undefined;
   onPushed(accepted: OutboxEntry[]): void;
@@ -108,15 +111,21 @@ export class Push {
       const hub = this.#d.hub();
       if (!hub || !this.#running) continue;
       try {
+        const mark = this.#d.outboxWatch.beforeRead();
         const batch = await this.#d.store.outbox.find({}).sort({ _id: 1 }).limit(this.#d.batchSize).toArray();
         if (batch.length === 0) {
+          this.#d.outboxWatch.drained(mark);
           this.#d.onIdle();
           continue;
         }
         await this.#pushBatch(hub, batch);
+        // Settled: every entry the read found is gone.
+        if (batch.length < this.#d.batchSize) this.#d.outboxWatch.drained(mark);
         attempt = 0;
         this.#stampWaits = 0;
-        this.#pending = true; // there may be more
+        // A full batch: there may be more. A short one took everything committed before the read; what
+        // capture commits after it wakes the push itself, so no second read just to find nothing.
+        if (batch.length >= this.#d.batchSize) this.#pending = true;
       } catch (err) {
         if (!this.#running) break;
         if (err instanceof AwaitingStamp) {
@@ -240,7 +249,7 @@ export class Push {
         const overlap = isConcurrent ? [...mine.fields.keys()].filter((n) => (hubFields.fields.get(n)?.v ?? '') > (base ?? '')) : [];
         const lostFields = overlap.filter((n) => merged.fields.get(n)?.v !== e.v);
         const record = overlap.length > 0 ? conflict(lostFields.length === 0 ? 'local' : 'hub', `newer version wins per field (${overlap.join(', ')})`) : null;
-        if (h !== contentHash(e.doc as Document)) rejected.push({ entry: e, hubDoc: mergedDoc, hubVersion: { v: version, o: deviceId }, conflict: record });
+        if (h !== (e.h ?? contentHash(e.doc as Document))) rejected.push({ entry: e, hubDoc: mergedDoc, hubVersion: { v: version, o: deviceId }, conflict: record });
         else if (record) concurrent.push(record);
         continue;
       }
@@ -271,7 +280,7 @@ export class Push {
       if (e.op === 'upsert') {
         const doc = e.doc as Document;
         const f = byFields ? storedFieldVersions(writeState({ op: 'upsert', v: e.v, doc })) : undefined;
-        const replacement = { ...withoutSync(doc), [SYNC_FIELD]: { v: e.v, o: deviceId, h: contentHash(doc), ...(f ? { f } : {}) } };
+        const replacement = { ...withoutSync(doc), [SYNC_FIELD]: { v: e.v, o: deviceId, h: e.h ?? contentHash(doc), ...(f ? { f } : {}) } };
         writes.push({ replaceOne: { filter: { _id: e.id }, replacement, upsert: true } });
         if (tomb) tombWrites.push({ deleteOne: { filter: { _id: { c, id: e.id } } } });
       } else {
@@ -294,9 +303,10 @@ export class Push {
    * push) is taken instead when it is newer than what the push leaves here.
    */
   async #settleLocally(lastSeq: number, accepted: OutboxEntry[], rejected: Rejected[], concurrent: ConflictRecord[]): Promise<ConflictRecord[]> {
-    const { store } = this.#d;
+    const { store, outboxWatch } = this.#d;
     const conflicts: ConflictRecord[] = [];
-    await inTransaction(store.client, async (session) => {
+    let readNotes = outboxWatch.notesMayExist;
+    const settle = (): Promise<void> => inTransaction(store.client, async (session) => {
         conflicts.length = 0;
         conflicts.push(...concurrent);
         /** What each document should become here: the hub's version when refused, or a newer hub change the pull saw. */
@@ -306,7 +316,15 @@ export class Push {
           if (r.conflict) conflicts.push(r.conflict);
           targets.set(keyOf(r.entry.c, r.entry.id), { c: r.entry.c, id: r.entry.id, v: r.hubVersion.v, doc: r.hubDoc, pushedV: r.entry.v });
         }
-        const seen = await store.outbox.find({ _id: { $lte: lastSeq }, hub: { $exists: true } }, { session, projection: { c: 1, id: 1, v: 1, hub: 1 } }).toArray();
+        if (!readNotes) {
+          // No hub change can be waiting on the batch's entries: remove them first, which fixes this
+          // transaction's snapshot, then make sure no pull began leaving one before that.
+          await store.outbox.deleteMany({ _id: { $lte: lastSeq } }, { session });
+          if (outboxWatch.notesMayExist) throw new NotesAppeared();
+        }
+        const seen = readNotes
+          ? await store.outbox.find({ _id: { $lte: lastSeq }, hub: { $exists: true } }, { session, projection: { c: 1, id: 1, v: 1, hub: 1 } }).toArray()
+          : [];
         if (seen.length > 0) {
           const pushed = new Map(accepted.map((e) => [keyOf(e.c, e.id), e.v]));
           for (const e of seen) {
@@ -334,16 +352,31 @@ export class Push {
           else await coll.deleteOne({ _id: t.id }, { session });
           await store.versions.updateOne({ _id: { c: t.c, id: t.id } }, { $set: { v: t.v, h: t.doc ? contentHash(t.doc) : null } }, { upsert: true, session });
         }
-        await store.outbox.deleteMany({ _id: { $lte: lastSeq } }, { session });
+        if (readNotes) await store.outbox.deleteMany({ _id: { $lte: lastSeq } }, { session });
         if (conflicts.length > 0) await store.conflicts.insertMany(conflicts.map((c) => ({ ...c })), { session });
     });
-    return conflicts;
+    for (;;) {
+      try {
+        await settle();
+        return conflicts;
+      } catch (err) {
+        if (!(err instanceof NotesAppeared)) throw err;
+        readNotes = true;
+      }
+    }
   }
 }
 
 /** How long, at most, a push waits for HQ's change to a document to be stamped with its version. */
 const STAMP_WAITS = 25;
 const STAMP_WAIT_MS = 200;
+
+/** The pull began leaving a hub change on outbox entries while the settle skipped reading them: settle again, reading them. */
+class NotesAppeared extends Error {
+  constructor() {
+    super('the pull passed over a hub change while the push settled');
+  }
+}
 
 /** The hub document was changed by a client that knows nothing of sync and has no version yet. */
 class AwaitingStamp extends Error {
