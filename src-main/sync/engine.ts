@@ -156,10 +156,11 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       policies: () => this.#policies,
       log,
       batchSize: this.config.batchSize,
-      onCommitted: (count) => {
+      onCommitted: (count, wallTimes) => {
         this.#captureCommits += 1;
         tracker.fatal('capture', null);
         tracker.captured(Date.now());
+        if (count > 0) tracker.outboxGrew(count, Math.min(...wallTimes.map((w) => w.getTime())));
         if (count > 0) this.#push?.wake();
       },
       onError: (err, fatal) => this.#onError(err, 'local', fatal ? 'capture' : undefined),
@@ -177,8 +178,9 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       log,
       batchSize: this.config.batchSize,
       hub: () => this.#hub,
-      onPushed: (accepted) => {
+      onPushed: (accepted, settled) => {
         tracker.pushed(accepted.map((e) => e.wall.getTime()), Date.now());
+        tracker.outboxShrank(settled);
       },
       onConflicts: (conflicts) => this.#onConflicts(conflicts),
       onError: (err) => this.#onError(err, 'hub', undefined, 'push'),
@@ -395,8 +397,9 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     const tracker = this.#tracker;
     if (!store || !tracker) return;
     try {
+      const readStarted = tracker.outboxReadStarted();
       const { depth, oldest } = await store.outboxStats();
-      tracker.outbox(depth, oldest?.getTime() ?? null);
+      tracker.outbox(depth, oldest?.getTime() ?? null, readStarted);
       tracker.conflicts(await store.conflicts.estimatedDocumentCount());
       const quarantineCount = await store.quarantine.estimatedDocumentCount();
       const latest = quarantineCount === 0 ? [] : await store.quarantine.find({}).sort({ at: -1 }).limit(5).toArray();

@@ -32,7 +32,8 @@ export interface PushDeps {
   outboxWatch: OutboxWatch;
   /** The hub, while sync is enabled and connected. */
   hub(): Hub | undefined;
-  onPushed(accepted: OutboxEntry[]): void;
+  /** A batch settled: the changes the hub took, and how many entries left the outbox. */
+  onPushed(accepted: OutboxEntry[], settled: number): void;
   onConflicts(conflicts: ConflictRecord[]): void;
   onError(err: unknown): void;
   onIdle(): void;
@@ -175,7 +176,7 @@ export class Push {
       }
     });
     const conflicts = await this.#settleLocally(lastSeq, accepted, rejected, concurrent);
-    this.#d.onPushed(accepted);
+    this.#d.onPushed(accepted, batch.length);
     if (conflicts.length > 0) this.#d.onConflicts(conflicts);
     this.#d.log.debug({ event: 'push.batch-applied', entries: batch.length, accepted: accepted.length, rejected: rejected.length, lastSeq });
   }

@@ -39,6 +39,8 @@ export class StatusTracker {
   #pullCaughtUp = false;
   #outboxDepth = 0;
   #oldestPending: number | null = null;
+  /** Outbox changes counted so far (see `outbox`). */
+  #outboxChanges = 0;
   #lastSyncedAt: number | null = null;
   #conflictCount = 0;
   #quarantine: SyncStatus['quarantine'] = { count: 0, latest: [] };
@@ -106,9 +108,34 @@ export class StatusTracker {
     } else this.#fatal.delete(where);
   }
 
-  outbox(depth: number, oldestWall: number | null): void {
+  /** Starts a read of the outbox's depth; pass the result to `outbox` with what it read. */
+  outboxReadStarted(): number {
+    return this.#outboxChanges;
+  }
+
+  /**
+   * What a read of the outbox found. Ignored when entries came or went while it
+   * ran (it may miss them); the counts from `outboxGrew` and `outboxShrank`
+   * stand until a quiet read confirms them.
+   */
+  outbox(depth: number, oldestWall: number | null, readStarted: number): void {
+    if (readStarted !== this.#outboxChanges) return;
     this.#outboxDepth = depth;
     this.#oldestPending = oldestWall;
+  }
+
+  /** Capture committed `count` entries: counted at once, so the till is never "synced" with changes waiting. */
+  outboxGrew(count: number, oldestWall: number): void {
+    this.#outboxChanges += 1;
+    this.#outboxDepth += count;
+    this.#oldestPending ??= oldestWall;
+  }
+
+  /** The push settled `count` entries (removed from the outbox). */
+  outboxShrank(count: number): void {
+    this.#outboxChanges += 1;
+    this.#outboxDepth = Math.max(0, this.#outboxDepth - count);
+    if (this.#outboxDepth === 0) this.#oldestPending = null;
   }
 
   conflicts(count: number): void {

@@ -42,6 +42,8 @@ describe('conflicts', () => {
     await waitFor("till A's edit on the hub", () => engine(a).status().outbox.depth === 0);
     await engine(b).setEnabled(true);
     await waitConverged(topology, collections);
+    // A conflict is logged when its push settles on the till, which can come just after the documents agree.
+    await waitFor('both tills to settle their pushes', () => engine(a).status().outbox.depth === 0 && engine(b).status().outbox.depth === 0);
   }
 
   it('document granularity: the newer edit wins everywhere and the till that found the conflict logs both sides', async () => {

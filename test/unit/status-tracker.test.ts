@@ -30,13 +30,13 @@ describe('status tracker: offline', () => {
 
   it('a failing push keeps the till offline even while the pull stream answers', () => {
     const t = syncedTracker();
-    t.outbox(3, 5);
+    t.outbox(3, 5, t.outboxReadStarted());
     t.unreachable('push', down, 10);
     t.reachable('pull');
     t.pulled([5], 30);
     assert.equal(t.state(inputs), 'offline');
     t.pushed([5, 6, 7], 40);
-    t.outbox(0, null);
+    t.outbox(0, null, t.outboxReadStarted());
     assert.equal(t.state(inputs), 'synced');
   });
 
@@ -58,5 +58,22 @@ describe('status tracker: offline', () => {
     assert.equal(t.state({ ...inputs, hubConnected: false }), 'offline');
     t.unreachable('connect', down, 1);
     assert.equal(t.state({ ...inputs, enabled: false }), 'disabled');
+  });
+});
+
+describe('status tracker: changes waiting in the outbox', () => {
+  it('shows captured changes at once, and a count of the outbox that began before them does not hide them', () => {
+    const t = syncedTracker();
+    const read = t.outboxReadStarted();
+    t.outboxGrew(2, 100);
+    t.outbox(0, null, read); // began before the capture: it may have missed both
+    assert.equal(t.state(inputs), 'syncing');
+    assert.equal(t.snapshot(inputs, 150).outbox.depth, 2);
+    assert.equal(t.snapshot(inputs, 150).outbox.oldestPendingAgeMs, 50);
+    t.outboxShrank(2);
+    assert.equal(t.state(inputs), 'synced');
+    // A quiet count is taken as it is.
+    t.outbox(4, 120, t.outboxReadStarted());
+    assert.equal(t.snapshot(inputs, 150).outbox.depth, 4);
   });
 });
