@@ -17,6 +17,8 @@ export class EventQueue {
   readonly #stream: ChangeStream<Document, ChangeEvent>;
   #closed = false;
   #error: unknown;
+  /** The stream has answered once (its opening aggregate). */
+  #opened = false;
 
   /**
    * `onResponse` hears every answer the server gives the stream, empty ones
@@ -45,6 +47,8 @@ export class EventQueue {
   /**
    * Up to `max` events; waits for the first one up to about `waitMs` (returns
    * [] then; each wait on the server lasts up to the stream's maxAwaitTimeMS).
+   * A freshly opened stream that has nothing returns [] at once: its owner
+   * learns it is caught up without waiting.
    * Throws the stream's error, or `QueueClosed` once closed.
    */
   async take(max: number, waitMs: number): Promise<ChangeEvent[]> {
@@ -53,9 +57,11 @@ export class EventQueue {
     while (taken.length === 0) {
       if (this.#closed) throw new QueueClosed();
       if (this.#error !== undefined) throw this.#error;
+      const opening = !this.#opened;
       const first = await this.#next();
+      this.#opened = true;
       if (first) taken.push(first);
-      else if (Date.now() >= deadline) return taken;
+      else if (opening || Date.now() >= deadline) return taken;
     }
     // The rest of what the server already sent: no round trip.
     while (taken.length < max && !this.#closed && this.#stream.bufferedCount() > 0) {
