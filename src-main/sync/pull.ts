@@ -203,7 +203,7 @@ export class Pull {
         policies: this.#d.policies(),
         batchSize: this.#d.batchSize,
         log: this.#d.log,
-        applyPulled: (ops) => this.#applyReconciled(hub, ops),
+        applyPulled: (ops, lane) => this.#applyReconciled(hub, ops, lane),
         agreeVersions: async (records) => {
           await this.#d.store.versions
             .bulkWrite(
@@ -241,9 +241,12 @@ export class Pull {
     }
   }
 
-  /** Hub versions chosen by reconciliation, applied like pulled changes (no checkpoint move). */
-  async #applyReconciled(hub: Hub, ops: PullOp[]): Promise<void> {
-    const outcome = await this.#commit(ops, [], undefined, this.#d.clock.fork(), true);
+  /**
+   * Hub versions chosen by reconciliation, applied like pulled changes (no checkpoint move). Two lanes
+   * apply at once, each with its own apply-marker document, so they do not conflict on it.
+   */
+  async #applyReconciled(hub: Hub, ops: PullOp[], lane: number): Promise<void> {
+    const outcome = await this.#commit(ops, [], undefined, this.#d.clock.fork(), true, `reconcile-${lane}`);
     this.#d.onApplied(outcome.applied);
     if (outcome.conflicts.length > 0) this.#d.onConflicts(outcome.conflicts);
     await this.#stamp(hub, ops.filter((op) => op.stamp));
@@ -402,6 +405,7 @@ export class Pull {
     token: unknown,
     tentative: HybridClock,
     captureGaveUp: boolean,
+    marker = 'apply',
   ): Promise<{ applied: PullOp[]; conflicts: ConflictRecord[] }> {
     const { store } = this.#d;
     const applied: PullOp[] = [];
@@ -410,7 +414,7 @@ export class Pull {
         applied.length = 0;
         conflicts.length = 0;
         // Written first: capture recognises this transaction as the engine's and does not push it back.
-        await store.posCollection(APPLY_MARKER).updateOne({ _id: 'apply' }, { $inc: { n: 1 } }, { upsert: true, session });
+        await store.posCollection(APPLY_MARKER).updateOne({ _id: marker }, { $inc: { n: 1 } }, { upsert: true, session });
         for (const [c, group] of groupBy(ops, (op) => op.c)) {
           await this.#applyCollection(session, c, group, captureGaveUp, applied, conflicts);
         }

@@ -37,8 +37,11 @@ export interface ReconcileDeps {
   policies: PolicyTable;
   batchSize: number;
   log: Logger;
-  /** Applies hub versions to the till (the pull's apply path: pending local changes are left alone). */
-  applyPulled(ops: PullOp[]): Promise<void>;
+  /**
+   * Applies hub versions to the till (the pull's apply path: pending local changes are left alone).
+   * Called for two lanes (0 and 1) at once, never twice at once for one lane.
+   */
+  applyPulled(ops: PullOp[], lane: number): Promise<void>;
   /** Records version-only agreements (same content on both sides). */
   agreeVersions(records: Array<{ c: string; id: DocumentId; v: string; h: string }>): Promise<void>;
   /** Writes versions onto hub documents HQ changed without them, so every till compares with the same version. */
@@ -121,9 +124,11 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
   const pushes: Push[] = [];
   const conflicts: ConflictRecord[] = [];
   const stamps: PullOp[] = [];
-  // One batch of writes goes on while the scan reads and compares the next, so this process and the
-  // servers work at once; a second batch waits for the first (writes keep their order).
-  let writing: Promise<void> = Promise.resolve();
+  // Batches of writes go on while the scan reads and compares the next, so this process and the
+  // servers work at once: two lanes, each one batch at a time. Batches hold different documents, so
+  // their order does not matter; within a batch, stamps come before pulls, pulls before pushes.
+  const lanes: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
+  let batches = 0;
   const flush = async (force: boolean): Promise<void> => {
     const take = <T>(list: T[], size: number): T[] => (list.length >= size || (force && list.length > 0) ? list.splice(0) : []);
     const batch = {
@@ -134,10 +139,11 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
       conflicts: take(conflicts, force ? 1 : 100),
     };
     if (Object.values(batch).some((list) => list.length > 0)) {
-      await writing;
-      writing = (async () => {
+      const lane = batches++ % lanes.length;
+      await lanes[lane];
+      const writing = (async () => {
         if (batch.stamps.length > 0) await d.stampHub(batch.stamps);
-        if (batch.pulls.length > 0) await d.applyPulled(batch.pulls);
+        if (batch.pulls.length > 0) await d.applyPulled(batch.pulls, lane);
         summary.pulled += batch.pulls.length;
         if (batch.agreed.length > 0) await d.agreeVersions(batch.agreed);
         summary.agreed += batch.agreed.length;
@@ -153,9 +159,10 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
         }
         summary.conflicts += batch.conflicts.length;
       })();
-      writing.catch(() => undefined); // awaited by the next flush; not an unhandled rejection meanwhile
+      writing.catch(() => undefined); // awaited by a later flush; not an unhandled rejection meanwhile
+      lanes[lane] = writing;
     }
-    if (force) await writing;
+    if (force) await Promise.all(lanes);
   };
   /** A new version for a local change the streams never carried. */
   const fresh = (): string => encodeVersion(d.clock.tick());
