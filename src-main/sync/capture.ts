@@ -337,6 +337,11 @@ export class Capture {
       else if (!key || !(this.#engineTxns.has(key) || markers.includes(key))) return false;
     }
     for (const key of markers) this.#rememberEngineTxn(key);
+    // A collection the pull created here (its first document came from the hub) gets post-images too.
+    for (const ev of events) {
+      const coll = (ev as { ns?: { coll?: string } }).ns?.coll;
+      if (ev.operationType === 'create' && coll) await this.#d.store.enableImages(coll);
+    }
     const lastToken = events[events.length - 1]?._id;
     if (Date.now() - this.#lastCheckpointAt >= IDLE_CHECKPOINT_MS) {
       const { store } = this.#d;

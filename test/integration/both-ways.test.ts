@@ -81,6 +81,19 @@ describe('both ways: till ⇄ hub ⇄ till', () => {
     assert.equal(tillB && '_sync' in tillB, false, 'tills never see the hub-only _sync field');
   });
 
+  it('a collection that first reaches till B from till A gets post-images on B too, and B\'s updates to it sync back', async () => {
+    const [a, b] = [topology.tills[0]!, topology.tills[1]!];
+    await a.db.collection('bw_arrivals').insertOne({ _id: 'tab-1' as never, covers: 2 });
+    await expectFromA('bw_arrivals', 'tab-1', 'the first document of a new collection');
+    // Without post-images, capture on B would read an update's document as it is later, not as the update left it.
+    await waitFor("post-images on till B's copy of the collection", async () => {
+      const [info] = await b.db.listCollections({ name: 'bw_arrivals' }).toArray();
+      return (info as { options?: Document } | undefined)?.options?.changeStreamPreAndPostImages?.enabled === true;
+    });
+    await b.db.collection('bw_arrivals').updateOne({ _id: 'tab-1' as never }, { $inc: { covers: 1 } });
+    await waitFor("till B's update on till A", async () => (await a.db.collection('bw_arrivals').findOne({ _id: 'tab-1' as never }))?.covers === 3);
+  });
+
   it('operator updates on till A ($set, $inc, $push, $unset, nested paths, updateMany) reach the hub and till B', async () => {
     const a = topology.tills[0]!;
     const coll = a.db.collection('bw_update');
