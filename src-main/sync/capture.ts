@@ -9,7 +9,7 @@
  * still open at a checkpoint are saved with it, so a restart in the middle of
  * one does not push the engine's own writes back.
  */
-import type { ChangeStream, ClientSession, Document, Timestamp } from 'mongodb';
+import type { ChangeStream, ClientSession, Document, ResumeToken, Timestamp } from 'mongodb';
 import { LocalStore, type OutboxEntry } from './local-store.ts';
 import { contentHash, idKey, RAW_BSON, type DocumentId } from './documents.ts';
 import { EventQueue, QueueClosed, transactionKey, type ChangeEvent } from './event-queue.ts';
@@ -192,11 +192,19 @@ export class Capture {
   async #saveIdleCheckpoint(): Promise<void> {
     if (!this.#queue || this.#queue.pending > 0) return;
     const token = this.#queue.resumeToken;
-    if (!token || Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
-    if (JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
+    if (!token || JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
+    await this.#checkpointNowAndThen(token);
+  }
+
+  /**
+   * Moves the checkpoint past events that wrote nothing, outside any transaction and at most every
+   * few seconds; a restart from an older one reads them again and finds nothing again.
+   */
+  async #checkpointNowAndThen(token: unknown): Promise<void> {
+    if (Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
     await this.#d.store.saveCheckpoint({
       _id: 'capture',
-      token,
+      token: token as ResumeToken,
       seq: this.#seq,
       clock: encodeVersion(this.#d.clock.last),
       engineTxns: [...this.#engineTxns],
@@ -342,13 +350,7 @@ export class Capture {
       const coll = (ev as { ns?: { coll?: string } }).ns?.coll;
       if (ev.operationType === 'create' && coll) await this.#d.store.enableImages(coll);
     }
-    const lastToken = events[events.length - 1]?._id;
-    if (Date.now() - this.#lastCheckpointAt >= IDLE_CHECKPOINT_MS) {
-      const { store } = this.#d;
-      await store.saveCheckpoint({ _id: 'capture', token: lastToken, seq: this.#seq, clock: encodeVersion(this.#d.clock.last), engineTxns: [...this.#engineTxns], at: new Date() });
-      this.#lastToken = lastToken;
-      this.#lastCheckpointAt = Date.now();
-    }
+    await this.#checkpointNowAndThen(events[events.length - 1]?._id);
     return true;
   }
 

@@ -14,7 +14,7 @@
  * - What cannot be applied is quarantined with its reason; the engine goes on.
  */
 import { calculateObjectSize } from 'bson';
-import type { ClientSession, Document, Timestamp } from 'mongodb';
+import type { ClientSession, Document, ResumeToken, Timestamp } from 'mongodb';
 import { contentHash, idKey, RAW_BSON, readSyncMeta, withoutSync, type DocumentId } from './documents.ts';
 import { EventQueue, QueueClosed, transactionKey, type ChangeEvent } from './event-queue.ts';
 import type { FoundChange } from './capture.ts';
@@ -255,9 +255,17 @@ export class Pull {
   async #saveIdleCheckpoint(): Promise<void> {
     if (!this.#queue || this.#queue.pending > 0) return;
     const token = this.#queue.resumeToken;
-    if (!token || Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
-    if (JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
-    await this.#d.store.saveCheckpoint({ _id: 'pull', token, clock: encodeVersion(this.#d.clock.last), engineTxns: this.#groupKeys(), at: new Date() });
+    if (!token || JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
+    await this.#checkpointNowAndThen(token);
+  }
+
+  /**
+   * Moves the checkpoint past events that changed nothing here, outside any transaction and at most every
+   * few seconds; a restart from an older one reads them again and skips them again.
+   */
+  async #checkpointNowAndThen(token: unknown): Promise<void> {
+    if (Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
+    await this.#d.store.saveCheckpoint({ _id: 'pull', token: token as ResumeToken, clock: encodeVersion(this.#d.clock.last), engineTxns: this.#groupKeys(), at: new Date() });
     this.#lastToken = token;
     this.#lastCheckpointAt = Date.now();
   }
@@ -370,12 +378,8 @@ export class Pull {
       const { ops, quarantined, invalidated } = this.#plan(events, tentative);
       if (ops.length === 0 && quarantined.length === 0 && !invalidated) {
         // Nothing to apply (this till's own pushes, say): no transaction, so no apply marker for capture
-        // to read either. The checkpoint moves at most every few seconds; a restart skips them again.
-        if (Date.now() - this.#lastCheckpointAt >= IDLE_CHECKPOINT_MS) {
-          await this.#d.store.saveCheckpoint({ _id: 'pull', token: lastToken, clock: encodeVersion(this.#d.clock.last), engineTxns: this.#groupKeys(), at: new Date() });
-          this.#lastToken = lastToken;
-          this.#lastCheckpointAt = Date.now();
-        }
+        // to read either.
+        await this.#checkpointNowAndThen(lastToken);
         return;
       }
       try {
