@@ -4,7 +4,7 @@ import { LockedError } from '../access.ts';
 import type { Collection } from '../catalog.ts';
 import { CommandError } from '../errors.ts';
 import { applyUpdate, compileFilter, idEquality, runFind, type UpdateSpec } from '../query.ts';
-import { idFirst, valueKey, valuesAtPath } from '../values.ts';
+import { bsonEqual, idFirst, valueKey, valuesAtPath } from '../values.ts';
 import { MAX_BSON_BYTES } from '../wire.ts';
 import { collectionArg, intArg, openCursor, type CommandContext, type Handler } from './context.ts';
 import { oplogDocuments, oplogEnds, isOplogNamespace } from './oplog-view.ts';
@@ -150,7 +150,7 @@ const update: Handler = async (ctx) => {
     for (const [before] of changes) if (!ctx.access.txn) ctx.access.claim(coll, valueKey(before._id));
     for (const [before, after] of changes) {
       n += 1;
-      if (valueKey(before) === valueKey(after)) continue;
+      if (bsonEqual(before, after)) continue;
       ctx.access.replace(coll, before, after, Array.isArray(u) || Object.keys(u).some((k) => k.startsWith('$')) ? 'update' : 'replace');
       nModified += 1;
     }
@@ -262,6 +262,9 @@ const count: Handler = (ctx) => {
   const name = collectionArg(ctx);
   const b = ctx.body;
   const query = b.query as Document | undefined;
+  // No filter, skip or limit, outside a transaction: the size of the collection, as the server answers from its metadata.
+  const whole = (!query || Object.keys(query).length === 0) && !intArg(b, 'skip') && !intArg(b, 'limit');
+  if (whole && !ctx.access.txn && !isOplogNamespace(ctx.db, name)) return { n: ctx.access.collection(ctx.db, name)?.docs.size ?? 0, ok: 1 };
   const rows = runFind(readDocuments(ctx, name, query), { filter: query, skip: intArg(b, 'skip'), limit: intArg(b, 'limit') });
   return { n: rows.length, ok: 1 };
 };
