@@ -45,10 +45,167 @@ function needsFullContext(value: unknown): boolean {
 
 export function compileFilter(filter: Document | undefined): (doc: Document) => boolean {
   if (!filter || Object.keys(filter).length === 0) return () => true;
-  const q = guarded('invalid query filter', () =>
-    needsFullContext(filter) ? new Query(filter) : new PlainQuery(filter, { context: QUERY_CONTEXT }),
-  );
-  return (doc) => q.test(doc);
+  const compile = (): { test(doc: Document): boolean } =>
+    guarded('invalid query filter', () => (needsFullContext(filter) ? new Query(filter) : new PlainQuery(filter, { context: QUERY_CONTEXT })));
+  const simple = simpleFilter(filter);
+  if (!simple) {
+    const q = compile();
+    return (doc) => q.test(doc);
+  }
+  // mingo only for a document the simple matcher cannot decide (an array on a path, a value of another BSON type).
+  let q: { test(doc: Document): boolean } | undefined;
+  return (doc) => simple(doc) ?? (q ??= compile()).test(doc);
+}
+
+/** true or false, or undefined when the simple matcher cannot decide and mingo must. */
+type Decide = (doc: Document) => boolean | undefined;
+
+const COMPARISONS = new Set(['$eq', '$ne', '$lt', '$lte', '$gt', '$gte']);
+
+/**
+ * The filters sync sends with every statement of a bulk write — `_id` equality,
+ * `$exists`, a comparison with a string, number or date, `$or`/`$and` of those
+ * — matched without mingo, which deep-copies and compiles each filter (most of
+ * the hub's time under a bulk write of 500 conditional updates). Anything else
+ * is left to mingo: undefined here.
+ */
+function simpleFilter(filter: Document): Decide | undefined {
+  const parts: Decide[] = [];
+  for (const [key, value] of Object.entries(filter)) {
+    if (key === '$or' || key === '$and') {
+      if (!Array.isArray(value) || value.length === 0) return undefined;
+      const branches: Decide[] = [];
+      for (const branch of value) {
+        const inner = isPlainObject(branch) && Object.keys(branch).length > 0 ? simpleFilter(branch) : undefined;
+        if (!inner) return undefined;
+        branches.push(inner);
+      }
+      parts.push(key === '$or' ? anyOf(branches) : allOf(branches));
+      continue;
+    }
+    if (key.startsWith('$') || key === '' || key.split('.').some((p) => p === '' || /^\d+$/.test(p) || p.startsWith('$'))) return undefined;
+    const condition = simpleCondition(key, value);
+    if (!condition) return undefined;
+    parts.push(condition);
+  }
+  return allOf(parts);
+}
+
+function allOf(parts: Decide[]): Decide {
+  return (doc) => {
+    let unsure = false;
+    for (const part of parts) {
+      const r = part(doc);
+      if (r === false) return false;
+      if (r === undefined) unsure = true;
+    }
+    return unsure ? undefined : true;
+  };
+}
+
+function anyOf(parts: Decide[]): Decide {
+  return (doc) => {
+    let unsure = false;
+    for (const part of parts) {
+      const r = part(doc);
+      if (r === true) return true;
+      if (r === undefined) unsure = true;
+    }
+    return unsure ? undefined : false;
+  };
+}
+
+/** A string, finite number or valid date: values whose order JavaScript gives as MongoDB does. */
+function plainScalar(v: unknown): v is string | number | Date {
+  if (typeof v === 'string') return !/[\ud800-\uffff]/.test(v); // UTF-16 order differs from the server's UTF-8 order here
+  if (typeof v === 'number') return Number.isFinite(v);
+  return v instanceof Date && !Number.isNaN(v.getTime());
+}
+
+/** The value at a path through plain sub-documents; `unsure` when an array or BSON value is on the way. */
+const UNSURE = Symbol('unsure');
+function plainPath(doc: Document, path: string[]): unknown {
+  let cur: unknown = doc;
+  for (const part of path) {
+    if (cur === undefined || cur === null) return undefined;
+    if (!isPlainObject(cur)) return typeof cur === 'object' ? UNSURE : undefined;
+    cur = cur[part];
+  }
+  if (Array.isArray(cur)) return UNSURE;
+  return cur;
+}
+
+function simpleCondition(key: string, value: unknown): Decide | undefined {
+  const path = key.split('.');
+  if (isPlainObject(value)) {
+    const ops = Object.entries(value);
+    if (ops.length === 0 || ops.some(([op]) => !op.startsWith('$'))) return undefined; // an embedded document to equal
+    const tests: Array<(v: unknown) => boolean | undefined> = [];
+    for (const [op, operand] of ops) {
+      if (op === '$exists') {
+        if (typeof operand !== 'boolean') return undefined;
+        tests.push((v) => (v !== undefined) === operand);
+      } else if (COMPARISONS.has(op) && plainScalar(operand)) {
+        tests.push(comparison(op, operand));
+      } else return undefined;
+    }
+    return (doc) => {
+      const v = plainPath(doc, path);
+      if (v === UNSURE) return undefined;
+      let unsure = false;
+      for (const t of tests) {
+        const r = t(v);
+        if (r === false) return false;
+        if (r === undefined) unsure = true;
+      }
+      return unsure ? undefined : true;
+    };
+  }
+  if (plainScalar(value) || isObjectId(value)) {
+    const test = comparison('$eq', value);
+    return (doc) => {
+      const v = plainPath(doc, path);
+      return v === UNSURE ? undefined : test(v);
+    };
+  }
+  return undefined;
+}
+
+function isObjectId(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && (v as { _bsontype?: string })._bsontype === 'ObjectId';
+}
+
+/** A comparison with a plain scalar or ObjectId operand; undefined for a stored value of another kind that is not missing. */
+function comparison(op: string, operand: unknown): (v: unknown) => boolean | undefined {
+  const kind = operand instanceof Date ? 'date' : isObjectId(operand) ? 'oid' : typeof operand;
+  const key = (x: unknown): string | number => (x instanceof Date ? x.getTime() : kind === 'oid' ? valueKey(x) : (x as string | number));
+  const b = key(operand);
+  return (v) => {
+    if (v === undefined) return op === '$ne'; // missing: only $ne matches (the operand is never null here)
+    const vKind = v instanceof Date ? 'date' : isObjectId(v) ? 'oid' : typeof v;
+    if (vKind !== kind) {
+      // null, booleans, strings, numbers and dates each sort in a bracket of their own: no match (every one
+      // for $ne). Other BSON types (a Long compares with numbers) are for mingo to decide.
+      const bracketApart = v === null || typeof v === 'boolean' || typeof v === 'string' || typeof v === 'number' || v instanceof Date;
+      return bracketApart ? op === '$ne' : undefined;
+    }
+    if (kind !== 'oid' && !plainScalar(v)) return undefined;
+    const a = key(v);
+    switch (op) {
+      case '$eq':
+        return a === b;
+      case '$ne':
+        return a !== b;
+      case '$lt':
+        return a < b;
+      case '$lte':
+        return a <= b;
+      case '$gt':
+        return a > b;
+      default:
+        return a >= b;
+    }
+  };
 }
 
 /** The `_id` values a filter pins by equality or `$in` (other fields may still filter), else undefined. */

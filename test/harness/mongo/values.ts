@@ -114,6 +114,28 @@ export function idFirst(doc: Document): Document {
   return out;
 }
 
+/**
+ * Whether two values have the same `valueKey`, without building the keys: documents and arrays are
+ * compared field by field (in order) and stop at the first difference, so telling whether an update
+ * changed a document costs little more than the fields it walks.
+ */
 export function bsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i += 1) if (!bsonEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const ka = Object.keys(a);
+    const kb = Object.keys(b);
+    if (ka.length !== kb.length) return false;
+    for (let i = 0; i < ka.length; i += 1) {
+      const k = ka[i] as string;
+      if (k !== kb[i] || !bsonEqual(a[k], b[k])) return false;
+    }
+    return true;
+  }
+  if (typeof a === 'string' && typeof b === 'string') return false;
   return valueKey(a) === valueKey(b);
 }
