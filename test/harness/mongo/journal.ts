@@ -33,7 +33,7 @@ function toUuid(value: unknown): UUID | undefined {
 }
 
 export function entryToBson(e: ChangeEntry): Document {
-  return { ...e, ts: toLong(e.ts), uuid: e.uuid, txnNumber: e.txnNumber === undefined ? undefined : Long.fromNumber(e.txnNumber) };
+  return Object.assign({}, e, { ts: toLong(e.ts), uuid: e.uuid, txnNumber: e.txnNumber === undefined ? undefined : Long.fromNumber(e.txnNumber) });
 }
 
 export function entryFromBson(d: Document): ChangeEntry {
