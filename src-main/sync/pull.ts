@@ -127,7 +127,7 @@ export class Pull {
   async #open(hub: Hub): Promise<void> {
     await this.#queue?.close();
     if (!this.#lastToken && !this.#startAt) await this.#reconcile(hub); // first contact with the hub
-    const stream = hub.db.watch<Document, ChangeEvent>([], {
+    const stream = hub.db.watch<Document, ChangeEvent>(hub.ownChangesLeftOut(), {
       ...RAW_BSON,
       fullDocument: 'updateLookup',
       maxAwaitTimeMS: 500,
@@ -516,7 +516,7 @@ export class Pull {
   async #stamp(hub: Hub, ops: PullOp[]): Promise<void> {
     if (ops.length === 0) return;
     try {
-      await inTransaction(hub.client, async (session) => {
+      await hub.ownTransaction(async (session) => {
         await hub.pushMarker.updateOne({ _id: this.#d.deviceId }, { $set: { at: new Date() } }, { upsert: true, session });
         for (const [c, group] of groupBy(ops, (op) => op.c)) {
           const writes = group.map((op) => ({

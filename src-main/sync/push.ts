@@ -162,7 +162,7 @@ export class Push {
     let accepted: OutboxEntry[] = [];
     let rejected: Rejected[] = [];
     let concurrent: ConflictRecord[] = [];
-    await inTransaction(hub.client, async (session) => {
+    await hub.ownTransaction(async (session) => {
       accepted = [];
       rejected = [];
       concurrent = [];

@@ -22,8 +22,9 @@ function retryNow(err: unknown): boolean {
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function inTransaction<T>(client: MongoClient, fn: (session: ClientSession) => Promise<T>): Promise<T> {
-  const session = client.startSession();
+/** Runs `fn` in a transaction, retried as above; in `own` (a session the caller keeps) when given, else in a session of its own. */
+export async function inTransaction<T>(client: MongoClient, fn: (session: ClientSession) => Promise<T>, own?: ClientSession): Promise<T> {
+  const session = own ?? client.startSession();
   try {
     for (let attempt = 1; ; attempt += 1) {
       session.startTransaction();
@@ -55,6 +56,6 @@ export async function inTransaction<T>(client: MongoClient, fn: (session: Client
       if (retryWhole) await pause(Math.random() * 10 * attempt);
     }
   } finally {
-    await session.endSession().catch(() => undefined);
+    if (!own) await session.endSession().catch(() => undefined);
   }
 }
