@@ -125,7 +125,7 @@ export class Capture {
   }
 
   async #open(token: unknown): Promise<void> {
-    const stream: ChangeStream<Document, ChangeEvent> = this.#d.store.pos.watch<Document, ChangeEvent>([], {
+    const stream: ChangeStream<Document, ChangeEvent> = this.#d.store.pos.watch<Document, ChangeEvent>(this.#d.store.own.leftOut(), {
       ...RAW_BSON,
       fullDocument: 'whenAvailable',
       showExpandedEvents: true,

@@ -3,11 +3,11 @@
  * offline within seconds, not hang), the hub database with raw BSON types, and
  * how to read the version of a hub document.
  */
-import { MongoClient, type ClientSession, type Collection, type Db, type Document } from 'mongodb';
+import { MongoClient, type Collection, type Db, type Document } from 'mongodb';
 import { contentHash, RAW_BSON, readSyncMeta, type AnyDocument, type DocumentId } from './documents.ts';
 import { encodeVersion } from './hlc.ts';
 import { PUSH_MARKER, TOMBSTONES } from './names.ts';
-import { inTransaction } from './transaction.ts';
+import { OwnSessions } from './own-sessions.ts';
 
 /** Sessions opened with the connection for the engine's own hub writes: the push, and the pull's stamps in two lanes. */
 const OWN_SESSIONS = 3;
@@ -28,46 +28,13 @@ export class Hub {
   readonly client: MongoClient;
   readonly db: Db;
 
-  /**
-   * Every session this engine has written to the hub with. They are kept for
-   * the connection's life, so the pull can ask the hub to leave their changes
-   * out of its stream (see `ownChangesLeftOut`).
-   */
-  readonly #sessions: ClientSession[] = [];
-  readonly #idle: ClientSession[] = [];
+  /** The sessions of this engine's own hub writes (pushes, stamps), which the pull's stream leaves out. */
+  readonly own: OwnSessions;
 
   private constructor(client: MongoClient, database: string) {
     this.client = client;
     this.db = client.db(database, RAW_BSON);
-    for (let i = 0; i < OWN_SESSIONS; i += 1) this.#idle.push(this.#open());
-  }
-
-  #open(): ClientSession {
-    const session = this.client.startSession();
-    this.#sessions.push(session);
-    return session;
-  }
-
-  /** Runs `fn` in a hub transaction, in one of this engine's own sessions (another opens when all are busy). */
-  async ownTransaction<T>(fn: (session: ClientSession) => Promise<T>): Promise<T> {
-    const session = this.#idle.pop() ?? this.#open();
-    try {
-      return await inTransaction(this.client, fn, session);
-    } finally {
-      this.#idle.push(session);
-    }
-  }
-
-  /**
-   * A change stream stage that leaves out what this engine's own sessions
-   * wrote (its pushes and stamps). The pull would skip those anyway, by their
-   * push marker; left out on the hub, a till does not download its own
-   * changes again. A session opened after the stream (all were busy) is not in
-   * the list: the push marker still tells its changes apart.
-   */
-  ownChangesLeftOut(): Document[] {
-    const ids = this.#sessions.map((s) => s.id?.id).filter((id) => id !== undefined);
-    return ids.length === 0 ? [] : [{ $match: { 'lsid.id': { $nin: ids } } }];
+    this.own = new OwnSessions(client, OWN_SESSIONS);
   }
 
   static async connect(uri: string, database: string, appName: string): Promise<Hub> {

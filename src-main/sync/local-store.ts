@@ -9,6 +9,7 @@ import { RAW_BSON, type AnyDocument, type DocumentId } from './documents.ts';
 import { isValidDeviceId } from './hlc.ts';
 import { APPLY_MARKER, ENGINE } from './names.ts';
 import { ENGINE_COLLECTION_PREFIX } from './policy.ts';
+import { OwnSessions } from './own-sessions.ts';
 
 export interface OutboxEntry {
   /** Capture order. */
@@ -108,10 +109,17 @@ export class LocalStore {
   readonly pos: Db;
   readonly engine: Db;
 
+  /**
+   * Sessions of the engine's own writes to POS collections (the pull's applies, in two lanes while
+   * reconciling, and the push's settles), which capture's stream leaves out.
+   */
+  readonly own: OwnSessions;
+
   constructor(client: MongoClient, database: string, engineDatabase: string) {
     this.client = client;
     this.pos = client.db(database, RAW_BSON);
     this.engine = client.db(engineDatabase);
+    this.own = new OwnSessions(client, 3);
   }
 
   get outbox(): Collection<OutboxEntry> {

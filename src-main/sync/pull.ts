@@ -26,7 +26,6 @@ import { conflictRecord, LocalStore, type ConflictRecord, type QuarantineRecord 
 import type { Logger } from './log.ts';
 import { APPLY_MARKER, PUSH_MARKER, SYNC_FIELD, TOMBSTONES } from './names.ts';
 import { ENGINE_COLLECTION_PREFIX, type PolicyTable } from './policy.ts';
-import { inTransaction } from './transaction.ts';
 import { groupBy } from './group-by.ts';
 import type { OutboxWatch } from './outbox-watch.ts';
 
@@ -127,7 +126,7 @@ export class Pull {
   async #open(hub: Hub): Promise<void> {
     await this.#queue?.close();
     if (!this.#lastToken && !this.#startAt) await this.#reconcile(hub); // first contact with the hub
-    const stream = hub.db.watch<Document, ChangeEvent>(hub.ownChangesLeftOut(), {
+    const stream = hub.db.watch<Document, ChangeEvent>(hub.own.leftOut(), {
       ...RAW_BSON,
       fullDocument: 'updateLookup',
       maxAwaitTimeMS: 500,
@@ -414,7 +413,7 @@ export class Pull {
     const { store } = this.#d;
     const applied: PullOp[] = [];
     const conflicts: ConflictRecord[] = [];
-    await inTransaction(store.client, async (session) => {
+    await store.own.transaction(async (session) => {
         applied.length = 0;
         conflicts.length = 0;
         // Written first: capture recognises this transaction as the engine's and does not push it back.
@@ -516,7 +515,7 @@ export class Pull {
   async #stamp(hub: Hub, ops: PullOp[]): Promise<void> {
     if (ops.length === 0) return;
     try {
-      await hub.ownTransaction(async (session) => {
+      await hub.own.transaction(async (session) => {
         await hub.pushMarker.updateOne({ _id: this.#d.deviceId }, { $set: { at: new Date() } }, { upsert: true, session });
         for (const [c, group] of groupBy(ops, (op) => op.c)) {
           const writes = group.map((op) => ({

@@ -18,7 +18,6 @@ import type { PolicyTable } from './policy.ts';
 import { fieldStateVersion, hubState, mergeFieldStates, storedFieldVersions, visibleDocument, writeState, type StoredFieldVersions } from './resolve.ts';
 import type { Logger } from './log.ts';
 import { APPLY_MARKER, SYNC_FIELD } from './names.ts';
-import { inTransaction } from './transaction.ts';
 import { groupBy } from './group-by.ts';
 import type { OutboxWatch } from './outbox-watch.ts';
 
@@ -162,7 +161,7 @@ export class Push {
     let accepted: OutboxEntry[] = [];
     let rejected: Rejected[] = [];
     let concurrent: ConflictRecord[] = [];
-    await hub.ownTransaction(async (session) => {
+    await hub.own.transaction(async (session) => {
       accepted = [];
       rejected = [];
       concurrent = [];
@@ -307,7 +306,7 @@ export class Push {
     const { store, outboxWatch } = this.#d;
     const conflicts: ConflictRecord[] = [];
     let readNotes = outboxWatch.notesMayExist;
-    const settle = (): Promise<void> => inTransaction(store.client, async (session) => {
+    const settle = (): Promise<void> => store.own.transaction(async (session) => {
         conflicts.length = 0;
         conflicts.push(...concurrent);
         /** What each document should become here: the hub's version when refused, or a newer hub change the pull saw. */
