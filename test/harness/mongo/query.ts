@@ -147,6 +147,8 @@ function simpleCondition(key: string, value: unknown): Decide | undefined {
         tests.push((v) => (v !== undefined) === operand);
       } else if (COMPARISONS.has(op) && plainScalar(operand)) {
         tests.push(comparison(op, operand));
+      } else if ((op === '$in' || op === '$nin') && Array.isArray(operand) && operand.every(memberOperand)) {
+        tests.push(membership(op, operand));
       } else return undefined;
     }
     return (doc) => {
@@ -169,6 +171,27 @@ function simpleCondition(key: string, value: unknown): Decide | undefined {
     };
   }
   return undefined;
+}
+
+/** An `$in`/`$nin` list entry the simple matcher takes: a string, number, boolean, date, ObjectId or binary (a change event's lsid.id). */
+function memberOperand(v: unknown): boolean {
+  if (typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (v instanceof Date) return !Number.isNaN(v.getTime());
+  const tag = typeof v === 'object' && v !== null ? (v as { _bsontype?: string })._bsontype : undefined;
+  return tag === 'ObjectId' || tag === 'Binary';
+}
+
+/** `$in` or `$nin` by value key; a stored value that is not a plain scalar, ObjectId or binary is for mingo to decide. */
+function membership(op: string, operands: unknown[]): (v: unknown) => boolean | undefined {
+  const keys = new Set(operands.map((o) => valueKey(o)));
+  const among = op === '$in';
+  return (v) => {
+    if (v === undefined || v === null) return !among; // no operand is null
+    if (typeof v === 'object' && !(v instanceof Date) && !memberOperand(v)) return undefined;
+    if (typeof v === 'number' && !Number.isFinite(v)) return undefined;
+    return keys.has(valueKey(v)) === among;
+  };
 }
 
 function isObjectId(v: unknown): boolean {
