@@ -19,15 +19,29 @@ export function serverKind(): ServerKind {
 }
 
 /** A free TCP port on 127.0.0.1 (asked of the OS, then released). */
+/** Ports handed out by this process: each server keeps its ports across restarts. */
+const handedOut = new Set<number>();
+
+/**
+ * A free port below Linux's ephemeral range (32768-60999). A port the system picked (`listen(0)`) comes
+ * from that range, where an outgoing connection can take it between a server's restarts: a soak once
+ * failed to start its hub because another connection held the control port it had been given.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  server.close();
-  await once(server, 'close');
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    server.close();
+    await once(server, 'close');
+    handedOut.add(port);
+    return port;
+  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
