@@ -161,7 +161,10 @@ async function insertDocs(client: MongoClient, coll: string, docs: Document[]): 
   for (let start = 0; start < docs.length; start += 2000) await client.db(DB).collection(coll).insertMany(docs.slice(start, start + 2000));
 }
 
-/** Runs one in-process engine for a till until it has reconciled and drained; the time it took. */
+/**
+ * Runs one in-process engine for a till until it has reconciled and drained; the time it took. The bench
+ * process runs with the agent's V8 flags (package.json), so this engine runs as an agent would.
+ */
 async function reconcileOnce(tillUri: string, hubUri: string, device: string, total: number): Promise<{ ms: number; progressSeen: number }> {
   const engine = createSyncEngine(parseSyncConfig({ local: { uri: tillUri }, hub: { uri: hubUri }, database: DB, deviceId: device, statusIntervalMs: 250, batchSize: 2000 }));
   let progressSeen = 0;
