@@ -80,7 +80,7 @@ function simpleFilter(filter: Document): Decide | undefined {
         if (!inner) return undefined;
         branches.push(inner);
       }
-      parts.push(key === '$or' ? anyOf(branches) : allOf(branches));
+      parts.push(combine(branches, key === '$or'));
       continue;
     }
     if (key.startsWith('$') || key === '' || key.split('.').some((p) => p === '' || /^\d+$/.test(p) || p.startsWith('$'))) return undefined;
@@ -88,30 +88,19 @@ function simpleFilter(filter: Document): Decide | undefined {
     if (!condition) return undefined;
     parts.push(condition);
   }
-  return allOf(parts);
+  return combine(parts, false);
 }
 
-function allOf(parts: Decide[]): Decide {
-  return (doc) => {
+/** `$and` (any false decides) or `$or` (any true decides); undefined when nothing decided and a part was unsure. */
+function combine<T>(parts: Array<(x: T) => boolean | undefined>, decisive: boolean): (x: T) => boolean | undefined {
+  return (x) => {
     let unsure = false;
     for (const part of parts) {
-      const r = part(doc);
-      if (r === false) return false;
+      const r = part(x);
+      if (r === decisive) return decisive;
       if (r === undefined) unsure = true;
     }
-    return unsure ? undefined : true;
-  };
-}
-
-function anyOf(parts: Decide[]): Decide {
-  return (doc) => {
-    let unsure = false;
-    for (const part of parts) {
-      const r = part(doc);
-      if (r === true) return true;
-      if (r === undefined) unsure = true;
-    }
-    return unsure ? undefined : false;
+    return unsure ? undefined : !decisive;
   };
 }
 
@@ -151,16 +140,10 @@ function simpleCondition(key: string, value: unknown): Decide | undefined {
         tests.push(membership(op, operand));
       } else return undefined;
     }
+    const all = combine(tests, false);
     return (doc) => {
       const v = plainPath(doc, path);
-      if (v === UNSURE) return undefined;
-      let unsure = false;
-      for (const t of tests) {
-        const r = t(v);
-        if (r === false) return false;
-        if (r === undefined) unsure = true;
-      }
-      return unsure ? undefined : true;
+      return v === UNSURE ? undefined : all(v);
     };
   }
   if (plainScalar(value) || isObjectId(value)) {
