@@ -63,9 +63,10 @@ type Decide = (doc: Document) => boolean | undefined;
 const COMPARISONS = new Set(['$eq', '$ne', '$lt', '$lte', '$gt', '$gte']);
 
 /**
- * The filters sync sends with every statement of a bulk write — `_id` equality,
- * `$exists`, a comparison with a string, number or date, `$or`/`$and` of those
- * — matched without mingo, which deep-copies and compiles each filter (most of
+ * The filters sync sends with every statement of a bulk write, and its change
+ * streams' `$match` — `_id` equality, `$exists`, a comparison with a string,
+ * number or date, `$in`/`$nin` of plain values, `$or`/`$and` of those —
+ * matched without mingo, which deep-copies and compiles each filter (most of
  * the hub's time under a bulk write of 500 conditional updates). Anything else
  * is left to mingo: undefined here.
  */
