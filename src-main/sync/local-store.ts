@@ -11,6 +11,9 @@ import { APPLY_MARKER, ENGINE } from './names.ts';
 import { ENGINE_COLLECTION_PREFIX } from './policy.ts';
 import { OwnSessions } from './own-sessions.ts';
 
+/** The engine's own writes to POS collections that run at once: the pull's applies (two lanes while reconciling) and the push's settle. */
+const OWN_SESSIONS = 3;
+
 export interface OutboxEntry {
   /** Capture order. */
   _id: number;
@@ -109,17 +112,14 @@ export class LocalStore {
   readonly pos: Db;
   readonly engine: Db;
 
-  /**
-   * Sessions of the engine's own writes to POS collections (the pull's applies, in two lanes while
-   * reconciling, and the push's settles), which capture's stream leaves out.
-   */
+  /** Sessions of the engine's own writes to POS collections, which capture's stream leaves out. */
   readonly own: OwnSessions;
 
   constructor(client: MongoClient, database: string, engineDatabase: string) {
     this.client = client;
     this.pos = client.db(database, RAW_BSON);
     this.engine = client.db(engineDatabase);
-    this.own = new OwnSessions(client, 3);
+    this.own = new OwnSessions(client, OWN_SESSIONS);
   }
 
   get outbox(): Collection<OutboxEntry> {
