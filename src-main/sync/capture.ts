@@ -341,7 +341,7 @@ export class Capture {
     const markers: string[] = [];
     for (const ev of events) {
       const key = transactionKey(ev);
-      if ((ev as { ns?: { coll?: string } }).ns?.coll === APPLY_MARKER && key) markers.push(key);
+      if (((ev as { ns?: { coll?: string } }).ns?.coll === APPLY_MARKER || this.#d.store.own.wrote(ev)) && key) markers.push(key);
       else if (!key || !(this.#engineTxns.has(key) || markers.includes(key))) return false;
     }
     for (const key of markers) this.#rememberEngineTxn(key);
@@ -383,8 +383,9 @@ export class Capture {
         for (const ev of events) {
           const key = transactionKey(ev);
           const coll = (ev as { ns?: { coll?: string } }).ns?.coll;
-          if (coll === APPLY_MARKER) {
+          if (coll === APPLY_MARKER || store.own.wrote(ev)) {
             if (key) this.#rememberEngineTxn(key);
+            if (ev.operationType === 'create' && coll) newCollections.push(coll);
             continue;
           }
           if (key && this.#engineTxns.has(key)) continue;

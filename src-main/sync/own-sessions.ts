@@ -20,6 +20,8 @@ export class OwnSessions {
   readonly #client: MongoClient;
   readonly #all: ClientSession[] = [];
   readonly #idle: ClientSession[] = [];
+  /** The sessions' lsid ids, in hex. */
+  readonly #ids = new Set<string>();
 
   /** `count` sessions open at once: as many as the engine runs such transactions at the same time. */
   constructor(client: MongoClient, count: number) {
@@ -30,7 +32,20 @@ export class OwnSessions {
   #open(): ClientSession {
     const session = this.#client.startSession();
     this.#all.push(session);
+    const id = hex(session.id?.id);
+    if (id) this.#ids.add(id);
     return session;
+  }
+
+  /**
+   * Whether a change event was written in one of these sessions. What the stage lets through from them
+   * (collection-level events) marks their transaction as the engine's, like its marker would: a
+   * checkpoint taken at such an event must not leave the rest of that transaction to be read, after a
+   * restart, as somebody else's writes.
+   */
+  wrote(event: Document): boolean {
+    const id = hex((event.lsid as { id?: unknown } | undefined)?.id);
+    return id !== undefined && this.#ids.has(id);
   }
 
   /** Runs `fn` in a transaction in one of these sessions (another opens when all are busy). */
@@ -49,4 +64,10 @@ export class OwnSessions {
     if (ids.length === 0) return [];
     return [{ $match: { $or: [{ 'lsid.id': { $nin: ids } }, { operationType: { $nin: DATA_CHANGES } }] } }];
   }
+}
+
+function hex(id: unknown): string | undefined {
+  if (id === null || typeof id !== 'object') return undefined;
+  const bytes = (id as { buffer?: Uint8Array }).buffer;
+  return bytes instanceof Uint8Array ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') : undefined;
 }

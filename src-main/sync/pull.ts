@@ -279,7 +279,7 @@ export class Pull {
   }
 
   /** Turns events into per-document operations; quarantines what cannot be applied. */
-  #plan(events: ChangeEvent[], tentative: HybridClock): { ops: PullOp[]; quarantined: QuarantineRecord[]; invalidated: boolean } {
+  #plan(hub: Hub, events: ChangeEvent[], tentative: HybridClock): { ops: PullOp[]; quarantined: QuarantineRecord[]; invalidated: boolean } {
     const policies = this.#d.policies();
     const ops = new Map<string, PullOp>();
     const quarantined: QuarantineRecord[] = [];
@@ -297,8 +297,8 @@ export class Pull {
       const coll = (ev as { ns?: { coll?: string } }).ns?.coll;
       const id = (ev as { documentKey?: { _id: DocumentId } }).documentKey?._id ?? null;
       const op = ev.operationType as string;
-      if (coll === PUSH_MARKER) {
-        if (key) this.#remember(key, id === this.#d.deviceId ? 'own' : 'engine');
+      if (coll === PUSH_MARKER || (key && hub.own.wrote(ev))) {
+        if (key) this.#remember(key, coll !== PUSH_MARKER || id === this.#d.deviceId ? 'own' : 'engine');
         continue;
       }
       if (key && this.#groups.get(key) === 'own') continue;
@@ -374,7 +374,7 @@ export class Pull {
     for (let wait = 0; ; wait += 1) {
       const tentative = this.#d.clock.fork();
       const groupsBefore = new Map(this.#groups);
-      const { ops, quarantined, invalidated } = this.#plan(events, tentative);
+      const { ops, quarantined, invalidated } = this.#plan(hub, events, tentative);
       if (ops.length === 0 && quarantined.length === 0 && !invalidated) {
         // Nothing to apply (this till's own pushes, say): no transaction, so no apply marker for capture
         // to read either.
