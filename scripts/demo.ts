@@ -62,7 +62,8 @@ function parseOptions(): { portA: number; portB: number; traffic: boolean; confl
   const portB = port('port-b', values['port-b']);
   if (portA === portB) fail('--port-a and --port-b must differ');
   const conflictEvery = Number(values['conflict-every']);
-  if (!Number.isFinite(conflictEvery) || conflictEvery < 0) fail(`--conflict-every must be a number of seconds (0 for none); got "${values['conflict-every']}"`);
+  if (!Number.isFinite(conflictEvery) || conflictEvery < 0)
+    fail(`--conflict-every must be a number of seconds (0 for none); got "${values['conflict-every']}"`);
   return { portA, portB, traffic: !values['no-traffic'], conflictEvery };
 }
 
@@ -122,7 +123,10 @@ async function main(): Promise<void> {
     const tills: DemoTill[] = [];
     const bridges: Bridge[] = [];
     const databaseUris: string[] = [];
-    for (const [letter, port] of [['A', options.portA], ['B', options.portB]] as const) {
+    for (const [letter, port] of [
+      ['A', options.portA],
+      ['B', options.portB],
+    ] as const) {
       const local = await start();
       databaseUris.push(local.rs.uri);
       const settings = await SettingsStore.open(join(work, `till-${letter.toLowerCase()}`), createEphemeralSecretBox());
@@ -138,7 +142,8 @@ async function main(): Promise<void> {
       await backend.start();
       cleanups.push(() => backend.stop());
       const bridge = await startBridge({ backend, rendererDir: RENDERER_DIR, port, log }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'EADDRINUSE') throw new Error(`port ${port} is already in use; pick another with --port-${letter.toLowerCase()} <port>`);
+        if (err.code === 'EADDRINUSE')
+          throw new Error(`port ${port} is already in use; pick another with --port-${letter.toLowerCase()} <port>`);
         throw err;
       });
       cleanups.push(() => bridge.close());

@@ -22,7 +22,10 @@ let high = 0;
 try {
   for (const input of ['src-main/app', 'dist/main']) {
     const csv = join(work, `${input.replace(/\W/g, '_')}.csv`);
-    const run = spawnSync(process.execPath, [cli, '-i', join(root, input), '-r', '-v', 'false', '-e', electronVersion, '-o', csv], { encoding: 'utf8', timeout: 120_000 });
+    const run = spawnSync(process.execPath, [cli, '-i', join(root, input), '-r', '-v', 'false', '-e', electronVersion, '-o', csv], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     if (run.status !== 0 || !existsSync(csv)) {
       console.error(`electronegativity could not check ${input}:\n${run.stdout}${run.stderr}`);
       process.exit(1);

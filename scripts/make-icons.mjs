@@ -37,7 +37,12 @@ function png(size, rgba) {
   header[9] = 6; // RGBA
   const rows = Buffer.alloc(size * (size * 4 + 1));
   for (let y = 0; y < size; y++) rgba.copy(rows, y * (size * 4 + 1) + 1, y * size * 4, (y + 1) * size * 4);
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows, { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 // Shapes as signed distances in a unit square (negative inside), painted in order.
@@ -49,7 +54,10 @@ const segment = (ax, ay, bx, by, w) => (x, y) => {
   const t = Math.min(1, Math.max(0, ((x - ax) * dx + (y - ay) * dy) / (dx * dx + dy * dy)));
   return Math.hypot(x - ax - t * dx, y - ay - t * dy) - w / 2;
 };
-const union = (...shapes) => (x, y) => Math.min(...shapes.map((f) => f(x, y)));
+const union =
+  (...shapes) =>
+  (x, y) =>
+    Math.min(...shapes.map((f) => f(x, y)));
 const roundedBox = (hw, r) => (x, y) => {
   const [qx, qy] = [Math.abs(x - 0.5) - hw + r, Math.abs(y - 0.5) - hw + r];
   return Math.hypot(Math.max(qx, 0), Math.max(qy, 0)) + Math.min(Math.max(qx, qy), 0) - r;
@@ -57,11 +65,28 @@ const roundedBox = (hw, r) => (x, y) => {
 const WHITE = [255, 255, 255];
 
 const STATES = {
-  synced: [[disc(0.46), [46, 160, 67]], [union(segment(0.28, 0.52, 0.43, 0.67, 0.13), segment(0.43, 0.67, 0.72, 0.36, 0.13)), WHITE]],
-  syncing: [[ring(0.36, 0.16), [31, 111, 235]], [disc(0.12), [31, 111, 235]]],
-  offline: [[disc(0.46), [191, 135, 0]], [box(0.5, 0.5, 0.26, 0.07), WHITE]],
-  error: [[disc(0.46), [207, 34, 46]], [box(0.5, 0.4, 0.07, 0.2), WHITE], [disc(0.08), WHITE, 0.5, 0.74]],
-  disabled: [[ring(0.38, 0.12), [110, 119, 129]], [box(0.41, 0.5, 0.05, 0.17), [110, 119, 129]], [box(0.59, 0.5, 0.05, 0.17), [110, 119, 129]]],
+  synced: [
+    [disc(0.46), [46, 160, 67]],
+    [union(segment(0.28, 0.52, 0.43, 0.67, 0.13), segment(0.43, 0.67, 0.72, 0.36, 0.13)), WHITE],
+  ],
+  syncing: [
+    [ring(0.36, 0.16), [31, 111, 235]],
+    [disc(0.12), [31, 111, 235]],
+  ],
+  offline: [
+    [disc(0.46), [191, 135, 0]],
+    [box(0.5, 0.5, 0.26, 0.07), WHITE],
+  ],
+  error: [
+    [disc(0.46), [207, 34, 46]],
+    [box(0.5, 0.4, 0.07, 0.2), WHITE],
+    [disc(0.08), WHITE, 0.5, 0.74],
+  ],
+  disabled: [
+    [ring(0.38, 0.12), [110, 119, 129]],
+    [box(0.41, 0.5, 0.05, 0.17), [110, 119, 129]],
+    [box(0.59, 0.5, 0.05, 0.17), [110, 119, 129]],
+  ],
 };
 
 function draw(layers, size) {

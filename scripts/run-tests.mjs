@@ -56,11 +56,11 @@ const running = new Set();
 function runFile(file) {
   return new Promise((resolve) => {
     const fileStart = Date.now();
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-timeout=${testTimeoutMs}`, file],
-      { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, FORCE_COLOR: '0' } },
-    );
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-timeout=${testTimeoutMs}`, file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, FORCE_COLOR: '0' },
+    });
     running.add(child.pid);
     const chunks = [];
     child.stdout.on('data', (c) => chunks.push(c));
@@ -92,7 +92,10 @@ function runFile(file) {
           if (m) totals[key] += Number(m[1]);
         }
         const ok = !timedOut && code === 0;
-        if (timedOut) process.stdout.write(`✖ ${file} was still running after ${fileTimeoutMs / 1000} s and was stopped (a hung test or an open handle)\n`);
+        if (timedOut)
+          process.stdout.write(
+            `✖ ${file} was still running after ${fileTimeoutMs / 1000} s and was stopped (a hung test or an open handle)\n`,
+          );
         else if (!ok) process.stdout.write(`✖ ${file} exited with ${signal ?? `code ${code}`}\n`);
         if (!ok) failedFiles.push(file);
         resolve();
@@ -120,7 +123,9 @@ process.on('SIGTERM', stopAll);
 await Promise.all(Array.from({ length: concurrency }, worker));
 
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-console.log(`\n━━ ${files.length} files in ${minutes} min: ${totals.tests} tests, ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped, ${totals.cancelled} cancelled`);
+console.log(
+  `\n━━ ${files.length} files in ${minutes} min: ${totals.tests} tests, ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped, ${totals.cancelled} cancelled`,
+);
 if (failedFiles.length > 0) {
   console.log(`Failed files:\n${failedFiles.map((f) => `  ${f}`).join('\n')}`);
   process.exit(1);

@@ -17,7 +17,8 @@ import type { Logger } from './sync/log.ts';
 
 /** How long the agent waits before trying again when it cannot start (the till's database is down). */
 const START_RETRY_MS = 5_000;
-const USAGE = 'usage: npm run agent -- --local <uri> --hub <uri> --db <name> [--device-id <id>] [--config <file.json>] [--status-every <seconds>]';
+const USAGE =
+  'usage: npm run agent -- --local <uri> --hub <uri> --db <name> [--device-id <id>] [--config <file.json>] [--status-every <seconds>]';
 
 function fail(message: string): never {
   process.stderr.write(`tillsync agent: ${message}\n${USAGE}\n`);
@@ -85,7 +86,8 @@ async function main(): Promise<void> {
   if (args.db) input.database = args.db;
   if (args['device-id']) input.deviceId = args['device-id'];
   const statusEvery = Number(args['status-every']);
-  if (!Number.isFinite(statusEvery) || statusEvery <= 0) fail(`--status-every must be a number of seconds above 0; got "${args['status-every']}"`);
+  if (!Number.isFinite(statusEvery) || statusEvery <= 0)
+    fail(`--status-every must be a number of seconds above 0; got "${args['status-every']}"`);
 
   let config;
   try {
@@ -97,7 +99,10 @@ async function main(): Promise<void> {
 
   const log = pino({ base: { component: 'agent' }, level: process.env.TILLSYNC_LOG_LEVEL ?? 'info' }) as unknown as Logger;
   let engine = createSyncEngine(config, { log });
-  log.info({ event: 'agent.starting', local: redactUri(config.local.uri), hub: redactUri(config.hub.uri), database: config.database }, 'starting');
+  log.info(
+    { event: 'agent.starting', local: redactUri(config.local.uri), hub: redactUri(config.hub.uri), database: config.database },
+    'starting',
+  );
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

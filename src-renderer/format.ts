@@ -77,9 +77,7 @@ export function lastSyncedWords(lastSyncedAt: number | null, now: number): strin
 }
 
 export function quarantineWords(count: number): string {
-  return count === 1
-    ? '1 change could not be synced and was set aside'
-    : `${count} changes could not be synced and were set aside`;
+  return count === 1 ? '1 change could not be synced and was set aside' : `${count} changes could not be synced and were set aside`;
 }
 
 export function clockTime(at: number): string {

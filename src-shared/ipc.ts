@@ -208,8 +208,7 @@ export function parseCommandInput<C extends CommandName>(command: C, input: unkn
  */
 export type BridgeClientMessage = { type: 'invoke'; id: number; command: string; input: unknown };
 export type BridgeServerMessage =
-  | { type: 'result'; id: number; result: IpcResult<unknown> }
-  | { type: 'event'; event: EventName; payload: unknown };
+  { type: 'result'; id: number; result: IpcResult<unknown> } | { type: 'event'; event: EventName; payload: unknown };
 
 /** The path the web bridge serves its WebSocket on. */
 export const BRIDGE_WS_PATH = '/ipc';

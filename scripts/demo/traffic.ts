@@ -92,7 +92,11 @@ export function startTraffic(options: TrafficOptions): { stop(): Promise<void> }
   );
 
   if (options.conflictEverySeconds > 0) {
-    loop(() => options.conflictEverySeconds * 1_000, () => concurrentEdit(options), 'making a conflict');
+    loop(
+      () => options.conflictEverySeconds * 1_000,
+      () => concurrentEdit(options),
+      'making a conflict',
+    );
   }
 
   return {
@@ -115,12 +119,18 @@ async function concurrentEdit({ tills: [a, b], hubDb }: TrafficOptions): Promise
   const item = pick(MENU);
   await engine.setEnabled(false);
   try {
-    await b.db.collection<{ _id: string }>('menu').updateOne({ _id: item._id }, { $set: { special: `Today only (${b.name})`, updatedBy: b.name } });
+    await b.db
+      .collection<{ _id: string }>('menu')
+      .updateOne({ _id: item._id }, { $set: { special: `Today only (${b.name})`, updatedBy: b.name } });
     await sleep(20);
     const mark = `Chef's pick (${a.name})`;
     await a.db.collection<{ _id: string }>('menu').updateOne({ _id: item._id }, { $set: { special: mark, updatedBy: a.name } });
     const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline && (await hubDb.collection<{ _id: string; special?: string }>('menu').findOne({ _id: item._id }))?.special !== mark) await sleep(100);
+    while (
+      Date.now() < deadline &&
+      (await hubDb.collection<{ _id: string; special?: string }>('menu').findOne({ _id: item._id }))?.special !== mark
+    )
+      await sleep(100);
   } finally {
     await engine.setEnabled(true);
   }

@@ -155,9 +155,13 @@ export class EngineBackend implements AppBackend {
 
   async applyLoser(id: string): Promise<ConflictView> {
     const engine = this.#running();
-    if (!(await engine.getConflict(id))) throw new AppError('not-found', 'That conflict is not in this till’s history (it may have been cleared).', 'id');
+    if (!(await engine.getConflict(id)))
+      throw new AppError('not-found', 'That conflict is not in this till’s history (it may have been cleared).', 'id');
     const record = await engine.reapplyConflictLoser(id);
-    this.#log.info({ event: 'app.conflict-loser-reapplied', collection: record.collection }, 'the losing version of a conflict was applied again');
+    this.#log.info(
+      { event: 'app.conflict-loser-reapplied', collection: record.collection },
+      'the losing version of a conflict was applied again',
+    );
     return toConflictView(record);
   }
 
@@ -190,7 +194,11 @@ export class EngineBackend implements AppBackend {
 
   async setPolicy({ collection, mode, conflict }: CommandArgs<'settings.setPolicy'>): Promise<SettingsView> {
     if (isEngineCollection(collection)) {
-      throw new AppError('invalid-input', `"${collection}" is one of TillSync's own collections (or a system one); those never sync and have no policy.`, 'collection');
+      throw new AppError(
+        'invalid-input',
+        `"${collection}" is one of TillSync's own collections (or a system one); those never sync and have no policy.`,
+        'collection',
+      );
     }
     const policies = { ...this.#opts.settings.get().policies, [collection]: { mode, conflict } };
     await this.#save({ policies });
@@ -238,7 +246,8 @@ export class EngineBackend implements AppBackend {
     } catch (err) {
       if (err instanceof ConfigError) {
         const hubProblem = err.problems.find((p) => p.startsWith('hub'));
-        if (hubProblem) throw new AppError('invalid-input', `The hub connection string cannot be used: ${hubProblem.replace(/^hub\.uri: /, '')}.`, 'uri');
+        if (hubProblem)
+          throw new AppError('invalid-input', `The hub connection string cannot be used: ${hubProblem.replace(/^hub\.uri: /, '')}.`, 'uri');
         throw new AppError('internal', `The sync settings cannot be used: ${err.problems.join('; ')}`);
       }
       throw err;
@@ -246,9 +255,11 @@ export class EngineBackend implements AppBackend {
   }
 
   #restart(): Promise<void> {
-    this.#restarting = this.#restarting.then(() => this.#restartNow()).catch((err: unknown) => {
-      this.#log.error({ event: 'app.restart-failed', error: String(err) }, 'restarting sync failed');
-    });
+    this.#restarting = this.#restarting
+      .then(() => this.#restartNow())
+      .catch((err: unknown) => {
+        this.#log.error({ event: 'app.restart-failed', error: String(err) }, 'restarting sync failed');
+      });
     return this.#restarting;
   }
 

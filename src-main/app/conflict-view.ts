@@ -9,20 +9,23 @@ import { SYNC_FIELD } from '../sync/names.ts';
 import { decodeVersion } from '../sync/hlc.ts';
 import type { ConflictRecord } from '../sync/local-store.ts';
 
-
 /** The device name the engine gives writes made on the hub directly; the dashboard calls them head office (`hq`). */
 const HUB_ORIGIN = 'hub';
 
 /** Plain-words explanations, by rule (machine names and the engine's older descriptive names). */
 const EXPLANATIONS: Record<string, (winner: 'local' | 'hub') => string> = {
-  'newer-version': (w) => (w === 'hub' ? "The hub's version was newer, so it was kept." : "This till's version was newer, so it was sent to the hub."),
+  'newer-version': (w) =>
+    w === 'hub' ? "The hub's version was newer, so it was kept." : "This till's version was newer, so it was sent to the hub.",
   'newer-version-wins': (w) => EXPLANATIONS['newer-version']!(w),
   'field-merge': () => 'Both sides changed different parts of this record; each part kept its newest value.',
   'clock-drift': (w) =>
     w === 'hub'
       ? "This till's clock was too far ahead, so its change could not be trusted and the hub's version was kept."
       : "The other device's clock was too far ahead, so its change could not be trusted and this till's version was kept.",
-  'delete-wins': (w) => (w === 'hub' ? 'The record was deleted elsewhere after this change, so the delete was kept.' : 'The record was deleted on this till after the other change, so the delete was kept.'),
+  'delete-wins': (w) =>
+    w === 'hub'
+      ? 'The record was deleted elsewhere after this change, so the delete was kept.'
+      : 'The record was deleted on this till after the other change, so the delete was kept.',
   tombstone: () => 'The record had already been deleted, so an older change could not bring it back.',
   'local-change-was-never-captured': () =>
     "This till's copy was changed in a way sync had not recorded yet, so the hub's version was kept and this till's copy saved here.",
@@ -31,7 +34,11 @@ const EXPLANATIONS: Record<string, (winner: 'local' | 'hub') => string> = {
 };
 
 function ruleKey(rule: string): string {
-  return rule.trim().toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return rule
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }
 
 export function explainRule(rule: string, winner: 'local' | 'hub'): string {

@@ -58,7 +58,10 @@ async function main(): Promise<void> {
     mongod = await startMongod(log);
   } catch (err) {
     log.error({ event: 'app.mongod-failed', error: String(err) }, 'the till database could not start');
-    dialog.showErrorBox('TillSync cannot start', `${(err as Error).message}\n\nOn a machine without internet, try \`npm run demo\` instead.`);
+    dialog.showErrorBox(
+      'TillSync cannot start',
+      `${(err as Error).message}\n\nOn a machine without internet, try \`npm run demo\` instead.`,
+    );
     app.exit(1);
     return;
   }
@@ -93,8 +96,14 @@ async function main(): Promise<void> {
     quitting ??= (async () => {
       log.info({ event: 'app.quitting' }, 'stopping sync, then the till database');
       tray.destroy();
-      await backend.stop().catch((err: unknown) => log.error({ event: 'app.engine-stop-failed', error: String(err) }, 'sync did not stop cleanly'));
-      await mongod.stop().catch((err: unknown) => log.error({ event: 'app.mongod-stop-failed', error: String(err) }, 'the till database did not stop cleanly'));
+      await backend
+        .stop()
+        .catch((err: unknown) => log.error({ event: 'app.engine-stop-failed', error: String(err) }, 'sync did not stop cleanly'));
+      await mongod
+        .stop()
+        .catch((err: unknown) =>
+          log.error({ event: 'app.mongod-stop-failed', error: String(err) }, 'the till database did not stop cleanly'),
+        );
       dashboard.allowClose();
       app.exit(0);
     })();

@@ -70,7 +70,10 @@ export function createIpcHandlers<Sender>(backend: AppBackend, options: IpcHandl
       return failure({ code: 'forbidden', message: 'This page is not part of TillSync, so it may not control sync.' });
     }
     if (!isCommandName(command)) {
-      return failure({ code: 'unknown-command', message: `Unknown command ${describeCommand(command)}. TillSync knows: ${Object.keys(table).join(', ')}.` });
+      return failure({
+        code: 'unknown-command',
+        message: `Unknown command ${describeCommand(command)}. TillSync knows: ${Object.keys(table).join(', ')}.`,
+      });
     }
     const parsed = parseCommandInput(command, input);
     if (!parsed.ok) return parsed;
@@ -83,8 +86,10 @@ export function createIpcHandlers<Sender>(backend: AppBackend, options: IpcHandl
         return failure({ code: known.code, message: redactText(known.message), ...(known.field ? { field: known.field } : {}) });
       }
       log.error({ event: 'ipc.command-failed', command, error: redactText(String(err)) }, 'a command failed unexpectedly');
-      return failure({ code: 'internal', message: `Something went wrong while running ${command}. Try again; if it keeps happening, restart TillSync.` });
+      return failure({
+        code: 'internal',
+        message: `Something went wrong while running ${command}. Try again; if it keeps happening, restart TillSync.`,
+      });
     }
   };
 }
-

@@ -26,7 +26,11 @@ export async function testHubConnection(uri: string, timeoutMs = 5_000): Promise
     await client.connect();
     const hello = await client.db('admin').command({ hello: 1 });
     if (typeof hello.setName !== 'string') {
-      return { ok: false, message: 'Connected, but this server is not a replica set, which sync needs. Check that the connection string points at the head-office cluster.' };
+      return {
+        ok: false,
+        message:
+          'Connected, but this server is not a replica set, which sync needs. Check that the connection string points at the head-office cluster.',
+      };
     }
     return { ok: true, message: 'Connected to the hub.' };
   } catch (err) {
@@ -34,7 +38,10 @@ export async function testHubConnection(uri: string, timeoutMs = 5_000): Promise
       return { ok: false, message: 'The hub refused the user name or password. Check them in the connection string.' };
     }
     if (err instanceof MongoServerSelectionError) {
-      return { ok: false, message: `Could not reach the hub at ${hostsOf(uri)} within ${Math.round(timeoutMs / 1000)} seconds. Check the address and this till's internet connection.` };
+      return {
+        ok: false,
+        message: `Could not reach the hub at ${hostsOf(uri)} within ${Math.round(timeoutMs / 1000)} seconds. Check the address and this till's internet connection.`,
+      };
     }
     return { ok: false, message: `The hub could not be used: ${redactText((err as Error).message ?? String(err))}` };
   } finally {

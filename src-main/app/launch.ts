@@ -27,9 +27,12 @@ export function missingMessage(electronProblem: string | null, mongodProblem: st
   if (electronProblem) lines.push(`  - Electron: ${electronProblem}.`);
   if (mongodProblem) lines.push(`  - MongoDB: ${mongodProblem}.`);
   lines.push('', 'On a machine with internet:');
-  if (electronProblem) lines.push('  - get Electron with `node node_modules/electron/install.js` (or `npx electron --version`, which installs it too);');
+  if (electronProblem)
+    lines.push('  - get Electron with `node node_modules/electron/install.js` (or `npx electron --version`, which installs it too);');
   if (mongodProblem) {
-    lines.push('  - mongod downloads on the first start with `npm start -- --download-mongod` (about 100 MB, once); or point MONGOMS_SYSTEM_BINARY at an installed mongod (7.0 or newer).');
+    lines.push(
+      '  - mongod downloads on the first start with `npm start -- --download-mongod` (about 100 MB, once); or point MONGOMS_SYSTEM_BINARY at an installed mongod (7.0 or newer).',
+    );
   }
   lines.push('', 'Meanwhile, `npm run demo` shows the dashboard in your browser with two simulated tills; it needs neither program.');
   return lines.join('\n');

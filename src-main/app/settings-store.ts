@@ -96,7 +96,8 @@ export class SettingsStore {
   async update(change: Partial<Settings>): Promise<Settings> {
     const next: Settings = { ...this.#settings, ...change, policies: { ...(change.policies ?? this.#settings.policies) } };
     let sealed = this.#sealedUri;
-    if (change.hubUri !== undefined && change.hubUri !== this.#settings.hubUri) sealed = change.hubUri === null ? null : this.#seal(change.hubUri);
+    if (change.hubUri !== undefined && change.hubUri !== this.#settings.hubUri)
+      sealed = change.hubUri === null ? null : this.#seal(change.hubUri);
     await this.#write({
       version: 1,
       enabled: next.enabled,

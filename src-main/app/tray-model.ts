@@ -47,7 +47,11 @@ function pendingText(pending: number | undefined): string {
 export function trayModel({ state, lagMs, enabled, pending }: TrayInput): TrayModel {
   const toggleLabel = enabled ? 'Pause sync' : 'Resume sync';
   if (!enabled || state === 'disabled') {
-    return { icon: 'disabled', tooltip: `TillSync: sync is paused. This till keeps working; changes are sent when sync resumes.${pendingText(pending)}`, toggleLabel };
+    return {
+      icon: 'disabled',
+      tooltip: `TillSync: sync is paused. This till keeps working; changes are sent when sync resumes.${pendingText(pending)}`,
+      toggleLabel,
+    };
   }
   switch (state) {
     case 'synced':
@@ -64,8 +68,16 @@ export function trayModel({ state, lagMs, enabled, pending }: TrayInput): TrayMo
         toggleLabel,
       };
     case 'offline':
-      return { icon: 'offline', tooltip: `TillSync: cannot reach head office. This till keeps working; changes are sent when the connection is back.${pendingText(pending)}`, toggleLabel };
+      return {
+        icon: 'offline',
+        tooltip: `TillSync: cannot reach head office. This till keeps working; changes are sent when the connection is back.${pendingText(pending)}`,
+        toggleLabel,
+      };
     case 'error':
-      return { icon: 'error', tooltip: 'TillSync: sync has stopped because of a problem. Open the dashboard to see what happened.', toggleLabel };
+      return {
+        icon: 'error',
+        tooltip: 'TillSync: sync has stopped because of a problem. Open the dashboard to see what happened.',
+        toggleLabel,
+      };
   }
 }

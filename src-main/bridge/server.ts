@@ -95,7 +95,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { ...headers, Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('Only GET and HEAD are served here.\n');
+      res
+        .writeHead(405, { ...headers, Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' })
+        .end('Only GET and HEAD are served here.\n');
       return;
     }
     const path = await resolveStaticFile(options.rendererDir, req.url ?? '/');
@@ -125,7 +127,12 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const path = (req.url ?? '').split('?', 1)[0];
     const sender: BridgeSender = { origin: req.headers.origin, remoteAddress: req.socket.remoteAddress };
-    const allowed = path === BRIDGE_WS_PATH && hosts.has(req.headers.host ?? '') && isLoopback(sender.remoteAddress) && sender.origin !== undefined && origins.has(sender.origin);
+    const allowed =
+      path === BRIDGE_WS_PATH &&
+      hosts.has(req.headers.host ?? '') &&
+      isLoopback(sender.remoteAddress) &&
+      sender.origin !== undefined &&
+      origins.has(sender.origin);
     if (!allowed) {
       log.warn({ event: 'bridge.connection-refused', path }, 'a WebSocket connection from outside the dashboard was refused');
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -154,7 +161,10 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       const id = typeof message?.id === 'number' ? message.id : -1;
       const result: IpcResult<never> = {
         ok: false,
-        error: { code: 'invalid-input', message: 'Each message must be JSON text like {"type":"invoke","id":1,"command":"status.get","input":{}}.' },
+        error: {
+          code: 'invalid-input',
+          message: 'Each message must be JSON text like {"type":"invoke","id":1,"command":"status.get","input":{}}.',
+        },
       };
       send(ws, { type: 'result', id, result });
       return;

@@ -261,7 +261,17 @@ export class Capture {
         const now = new Date();
         const entries: OutboxEntry[] = taken.map((ch) => {
           seq += 1;
-          return { _id: seq, c: ch.c, id: ch.id, op: ch.op, ...(ch.doc ? { doc: ch.doc, h: contentHash(ch.doc) } : {}), v: ch.v, at: now, wall: now, ...(ch.base === undefined ? {} : { base: ch.base }) };
+          return {
+            _id: seq,
+            c: ch.c,
+            id: ch.id,
+            op: ch.op,
+            ...(ch.doc ? { doc: ch.doc, h: contentHash(ch.doc) } : {}),
+            v: ch.v,
+            at: now,
+            wall: now,
+            ...(ch.base === undefined ? {} : { base: ch.base }),
+          };
         });
         await store.outbox.insertMany(entries, { session });
         await store.versions.bulkWrite(
@@ -275,9 +285,16 @@ export class Capture {
       this.#seq = seq;
     });
     if (taken.length < changes.length) {
-      this.#d.log.debug({ event: 'capture.found-changes-moved', dropped: changes.length - taken.length }, 'documents changed since reconciliation compared them; their own path syncs them');
+      this.#d.log.debug(
+        { event: 'capture.found-changes-moved', dropped: changes.length - taken.length },
+        'documents changed since reconciliation compared them; their own path syncs them',
+      );
     }
-    if (taken.length > 0) this.#d.onCommitted(taken.length, taken.map(() => new Date()));
+    if (taken.length > 0)
+      this.#d.onCommitted(
+        taken.length,
+        taken.map(() => new Date()),
+      );
   }
 
   /** The changes whose documents are as reconciliation compared them, each with the document as it is now. */
@@ -288,10 +305,16 @@ export class Capture {
     const docs = new Map<string, Document>();
     for (const [c, list] of groupBy(checked, (ch) => ch.c)) {
       const ids = list.map((ch) => ch.id);
-      for (const r of await this.#d.store.versions.find({ _id: { $in: ids.map((id) => ({ c, id })) } }, { session, projection: { v: 1 } }).toArray()) {
+      for (const r of await this.#d.store.versions
+        .find({ _id: { $in: ids.map((id) => ({ c, id })) } }, { session, projection: { v: 1 } })
+        .toArray()) {
         records.set(`${c}\u0000${idKey(r._id.id)}`, r.v);
       }
-      for (const doc of await this.#d.store.posCollection(c).find({ _id: { $in: ids } }, { session }).toArray()) docs.set(`${c}\u0000${idKey(doc._id)}`, doc);
+      for (const doc of await this.#d.store
+        .posCollection(c)
+        .find({ _id: { $in: ids } }, { session })
+        .toArray())
+        docs.set(`${c}\u0000${idKey(doc._id)}`, doc);
     }
     const out: FoundChange[] = [];
     for (const ch of changes) {
@@ -321,7 +344,9 @@ export class Capture {
     }
     const known = new Map<string, string | null>();
     for (const [c, list] of ids) {
-      const records = await this.#d.store.versions.find({ _id: { $in: list.map((id) => ({ c, id })) } }, { session, projection: { v: 1 } }).toArray();
+      const records = await this.#d.store.versions
+        .find({ _id: { $in: list.map((id) => ({ c, id })) } }, { session, projection: { v: 1 } })
+        .toArray();
       for (const r of records) known.set(`${c}\u0000${idKey(r._id.id)}`, r.v);
     }
     return known;
@@ -361,7 +386,11 @@ export class Capture {
     // A change timed well ahead of where this till's server clock should be: the clock was moved. Measure it again first.
     const newest = Math.max(...events.map((ev) => (ev as { wallTime?: Date }).wallTime?.getTime() ?? 0));
     if (newest - offsets.expectedLocalNow() > CLOCK_JUMP_MS) {
-      await offsets.localMoved(store.client).catch((err: unknown) => this.#d.log.warn({ event: 'capture.clock-check-failed', error: String(err) }, "could not read this till's clock"));
+      await offsets
+        .localMoved(store.client)
+        .catch((err: unknown) =>
+          this.#d.log.warn({ event: 'capture.clock-check-failed', error: String(err) }, "could not read this till's clock"),
+        );
     }
     const shift = offsets.localMs;
     // No change is stamped later than head office's time now: one version from the future would
@@ -375,65 +404,77 @@ export class Capture {
     const lastToken = events[events.length - 1]?._id;
     const ended = this.#d.outboxWatch.adding();
     await inTransaction(store.client, async (session) => {
-        seq = this.#seq;
-        const entries: OutboxEntry[] = [];
-        const versionOps: Document[] = [];
-        const now = new Date();
-        const known = await this.#knownVersions(events, session);
-        for (const ev of events) {
-          const key = transactionKey(ev);
-          const coll = (ev as { ns?: { coll?: string } }).ns?.coll;
-          if (coll === APPLY_MARKER || store.own.wrote(ev)) {
-            if (key) this.#rememberEngineTxn(key);
-            if (ev.operationType === 'create' && coll) newCollections.push(coll);
-            continue;
-          }
-          if (key && this.#engineTxns.has(key)) continue;
-          const op = ev.operationType;
-          if (op === 'invalidate') {
-            invalidated = true;
-            break;
-          }
-          if (op === 'create' && coll) {
-            newCollections.push(coll);
-            continue;
-          }
-          if (op === 'drop' || op === 'rename' || op === 'dropDatabase') {
-            this.#d.log.warn({ event: 'capture.ddl-not-synced', operation: op, collection: coll }, 'collection-level change is not synced');
-            continue;
-          }
-          if (!coll || !policies.shouldPush(coll)) continue;
-          const id = (ev as { documentKey?: { _id: DocumentId } }).documentKey?._id ?? null;
-          // In hub time (see clock-offset.ts).
-          const wall = new Date(Math.min(((ev as { wallTime?: Date }).wallTime ?? now).getTime() + shift, latest));
-          if (op === 'insert' || op === 'replace' || op === 'update') {
-            let doc = (ev as { fullDocument?: Document | null }).fullDocument ?? null;
-            // No post-image (images were off): the current document is the best there is.
-            if (!doc) doc = await store.posCollection(coll).findOne({ _id: id }, { session });
-            if (!doc) continue; // deleted since; its delete event follows
-            const v = encodeVersion(tentative.tick(wall.getTime()));
-            seq += 1;
-            const key = `${coll}\u0000${idKey(id)}`;
-            const h = contentHash(doc);
-            entries.push({ _id: seq, c: coll, id, op: 'upsert', doc, h, v, at: now, wall, base: known.get(key) ?? null, fields: op === 'update' ? changedFields(ev) : null });
-            known.set(key, v);
-            versionOps.push({ updateOne: { filter: { _id: { c: coll, id } }, update: { $set: { v, h } }, upsert: true } });
-          } else if (op === 'delete') {
-            const v = encodeVersion(tentative.tick(wall.getTime()));
-            seq += 1;
-            const key = `${coll}\u0000${idKey(id)}`;
-            entries.push({ _id: seq, c: coll, id, op: 'delete', v, at: now, wall, base: known.get(key) ?? null });
-            known.set(key, v);
-            versionOps.push({ updateOne: { filter: { _id: { c: coll, id } }, update: { $set: { v, h: null } }, upsert: true } });
-          }
+      seq = this.#seq;
+      const entries: OutboxEntry[] = [];
+      const versionOps: Document[] = [];
+      const now = new Date();
+      const known = await this.#knownVersions(events, session);
+      for (const ev of events) {
+        const key = transactionKey(ev);
+        const coll = (ev as { ns?: { coll?: string } }).ns?.coll;
+        if (coll === APPLY_MARKER || store.own.wrote(ev)) {
+          if (key) this.#rememberEngineTxn(key);
+          if (ev.operationType === 'create' && coll) newCollections.push(coll);
+          continue;
         }
-        if (entries.length > 0) await store.outbox.insertMany(entries, { session });
-        if (versionOps.length > 0) await store.versions.bulkWrite(versionOps as never[], { session, ordered: true });
-        await store.saveCheckpoint(
-          { _id: 'capture', token: lastToken, seq, clock: encodeVersion(tentative.last), engineTxns: [...this.#engineTxns], at: now },
-          session,
-        );
-        written = entries;
+        if (key && this.#engineTxns.has(key)) continue;
+        const op = ev.operationType;
+        if (op === 'invalidate') {
+          invalidated = true;
+          break;
+        }
+        if (op === 'create' && coll) {
+          newCollections.push(coll);
+          continue;
+        }
+        if (op === 'drop' || op === 'rename' || op === 'dropDatabase') {
+          this.#d.log.warn({ event: 'capture.ddl-not-synced', operation: op, collection: coll }, 'collection-level change is not synced');
+          continue;
+        }
+        if (!coll || !policies.shouldPush(coll)) continue;
+        const id = (ev as { documentKey?: { _id: DocumentId } }).documentKey?._id ?? null;
+        // In hub time (see clock-offset.ts).
+        const wall = new Date(Math.min(((ev as { wallTime?: Date }).wallTime ?? now).getTime() + shift, latest));
+        if (op === 'insert' || op === 'replace' || op === 'update') {
+          let doc = (ev as { fullDocument?: Document | null }).fullDocument ?? null;
+          // No post-image (images were off): the current document is the best there is.
+          if (!doc) doc = await store.posCollection(coll).findOne({ _id: id }, { session });
+          if (!doc) continue; // deleted since; its delete event follows
+          const v = encodeVersion(tentative.tick(wall.getTime()));
+          seq += 1;
+          const key = `${coll}\u0000${idKey(id)}`;
+          const h = contentHash(doc);
+          entries.push({
+            _id: seq,
+            c: coll,
+            id,
+            op: 'upsert',
+            doc,
+            h,
+            v,
+            at: now,
+            wall,
+            base: known.get(key) ?? null,
+            fields: op === 'update' ? changedFields(ev) : null,
+          });
+          known.set(key, v);
+          versionOps.push({ updateOne: { filter: { _id: { c: coll, id } }, update: { $set: { v, h } }, upsert: true } });
+        } else if (op === 'delete') {
+          const v = encodeVersion(tentative.tick(wall.getTime()));
+          seq += 1;
+          const key = `${coll}\u0000${idKey(id)}`;
+          entries.push({ _id: seq, c: coll, id, op: 'delete', v, at: now, wall, base: known.get(key) ?? null });
+          known.set(key, v);
+          versionOps.push({ updateOne: { filter: { _id: { c: coll, id } }, update: { $set: { v, h: null } }, upsert: true } });
+        }
+      }
+      if (entries.length > 0) await store.outbox.insertMany(entries, { session });
+      if (versionOps.length > 0) await store.versions.bulkWrite(versionOps as never[], { session, ordered: true });
+      await store.saveCheckpoint(
+        { _id: 'capture', token: lastToken, seq, clock: encodeVersion(tentative.last), engineTxns: [...this.#engineTxns], at: now },
+        session,
+      );
+      written = entries;
     }).finally(ended);
     // Invariant: in-memory state moves only after the transaction committed.
     this.#seq = seq;
@@ -441,14 +482,19 @@ export class Capture {
     this.#lastCheckpointAt = Date.now();
     this.#d.clock.advance(tentative.last);
     for (const coll of newCollections) await store.enableImages(coll);
-    this.#d.onCommitted(written.length, written.map((e) => e.wall));
+    this.#d.onCommitted(
+      written.length,
+      written.map((e) => e.wall),
+    );
     if (invalidated) throw new Invalidated();
   }
 }
 
 /** The top-level fields an update event changed (set, removed or truncated). */
 function changedFields(ev: ChangeEvent): string[] | null {
-  const desc = (ev as { updateDescription?: { updatedFields?: Document; removedFields?: string[]; truncatedArrays?: Array<{ field: string }> } }).updateDescription;
+  const desc = (
+    ev as { updateDescription?: { updatedFields?: Document; removedFields?: string[]; truncatedArrays?: Array<{ field: string }> } }
+  ).updateDescription;
   if (!desc) return null;
   const names = new Set<string>();
   for (const path of Object.keys(desc.updatedFields ?? {})) names.add(path.split('.')[0] as string);

@@ -11,13 +11,7 @@
 
 import { z } from 'zod';
 import { isValidDeviceId } from './hlc.ts';
-import {
-  CONFLICT_GRANULARITIES,
-  ENGINE_COLLECTION_PREFIX,
-  SYNC_MODES,
-  isEngineCollection,
-  type CollectionPolicy,
-} from './policy.ts';
+import { CONFLICT_GRANULARITIES, ENGINE_COLLECTION_PREFIX, SYNC_MODES, isEngineCollection, type CollectionPolicy } from './policy.ts';
 
 /** Query options whose values are secrets: any name with password/secret/token, and the AWS session token. */
 const SECRET_OPTION = /([?&][^=&#]*(?:password|secret|token)[^=&#]*=)[^&]*|(AWS_SESSION_TOKEN(?::|%3A))[^&,]*/gi;
@@ -82,8 +76,7 @@ export class ConfigError extends Error {
 
 const URI_FORM = 'a connection string starting with mongodb:// or mongodb+srv://';
 const DATABASE_FORM = 'a MongoDB database name: 1 to 63 bytes, none of / \\ . space " $';
-const COLLECTION_FORM =
-  `a collection name: 1 to 255 bytes, no $, not starting with "system." or "${ENGINE_COLLECTION_PREFIX}" (those never sync)`;
+const COLLECTION_FORM = `a collection name: 1 to 255 bytes, no $, not starting with "system." or "${ENGINE_COLLECTION_PREFIX}" (those never sync)`;
 const FIELDS_PREFIX = 'one of the fields ';
 
 /** Sets the "expected ..." part of every issue a schema (and its checks) raises. */

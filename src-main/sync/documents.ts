@@ -4,7 +4,17 @@
  * removed on tills, and a content hash that does not depend on `_sync`.
  */
 import { createHash } from 'node:crypto';
-import { serialize, type ObjectId, type Binary, type Decimal128, type Document, type Double, type Int32, type Long, type Timestamp } from 'bson';
+import {
+  serialize,
+  type ObjectId,
+  type Binary,
+  type Decimal128,
+  type Document,
+  type Double,
+  type Int32,
+  type Long,
+  type Timestamp,
+} from 'bson';
 import { SYNC_FIELD } from './names.ts';
 
 /** Driver options that keep every BSON type as it is stored. */
@@ -39,14 +49,17 @@ export function withoutSync(doc: Document): Document {
 
 /** A short stable hash of a document's content (its BSON bytes, `_sync` excluded). */
 export function contentHash(doc: Document): string {
-  return createHash('sha1').update(serialize(withoutSync(doc))).digest('base64url');
+  return createHash('sha1')
+    .update(serialize(withoutSync(doc)))
+    .digest('base64url');
 }
 
 /** The `_sync` field of a hub document, or a reason it is malformed (undefined when absent). */
 export function readSyncMeta(doc: Document): SyncMeta | { malformed: string } | undefined {
   const meta = doc[SYNC_FIELD] as unknown;
   if (meta === undefined) return undefined;
-  if (meta === null || typeof meta !== 'object') return { malformed: `${SYNC_FIELD} is ${JSON.stringify(meta)}, expected a document {v, o, h}` };
+  if (meta === null || typeof meta !== 'object')
+    return { malformed: `${SYNC_FIELD} is ${JSON.stringify(meta)}, expected a document {v, o, h}` };
   const { v, o, h } = meta as Record<string, unknown>;
   if (typeof v !== 'string' || typeof o !== 'string' || typeof h !== 'string') {
     return { malformed: `${SYNC_FIELD} needs string fields v, o and h; got ${JSON.stringify(meta)}` };

@@ -122,7 +122,11 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     if (this.#started || this.#local) return;
     // A socket timeout so an answer that never comes (a server that hung or dropped the request) fails
     // the operation and sync retries, instead of waiting for ever; no engine operation takes near as long.
-    const local = new MongoClient(this.config.local.uri, { appName: LOCAL_APP_NAME, serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 30_000 });
+    const local = new MongoClient(this.config.local.uri, {
+      appName: LOCAL_APP_NAME,
+      serverSelectionTimeoutMS: 10_000,
+      socketTimeoutMS: 30_000,
+    });
     await local.connect();
     this.#local = local;
     await this.#cleanUpAfterCrash(local, LOCAL_APP_NAME);
@@ -131,7 +135,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#store = store;
     this.#deviceId = await store.deviceId(this.config.deviceId);
     if (this.config.deviceId && this.config.deviceId !== this.#deviceId) {
-      this.#log.warn({ event: 'engine.device-id-kept', configured: this.config.deviceId, kept: this.#deviceId }, 'this till already has a device id; keeping it');
+      this.#log.warn(
+        { event: 'engine.device-id-kept', configured: this.config.deviceId, kept: this.#deviceId },
+        'this till already has a device id; keeping it',
+      );
     }
     this.#enabled = await store.loadEnabled();
     const offsets = this.#offsets;
@@ -179,7 +186,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       batchSize: this.config.batchSize,
       hub: () => this.#hub,
       onPushed: (accepted, settled) => {
-        tracker.pushed(accepted.map((e) => e.wall.getTime()), Date.now());
+        tracker.pushed(
+          accepted.map((e) => e.wall.getTime()),
+          Date.now(),
+        );
         tracker.outboxShrank(settled);
       },
       onConflicts: (conflicts) => this.#onConflicts(conflicts),
@@ -200,7 +210,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       captureSettled: () => this.#captureSettled(),
       onApplied: (ops) => {
         tracker.fatal('pull', null);
-        tracker.pulled(ops.map((op) => op.wall.getTime()), Date.now());
+        tracker.pulled(
+          ops.map((op) => op.wall.getTime()),
+          Date.now(),
+        );
       },
       onCaughtUp: (value) => {
         // Not a sign the hub client is healthy: the pull's stream can keep working while every push fails.
@@ -228,7 +241,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     });
     await this.#capture.start();
     this.#started = true;
-    this.#log.info({ event: 'engine.started', device: this.#deviceId, enabled: this.#enabled, database: this.config.database }, 'sync engine started');
+    this.#log.info(
+      { event: 'engine.started', device: this.#deviceId, enabled: this.#enabled, database: this.config.database },
+      'sync engine started',
+    );
     if (this.#enabled) this.#connectHub();
     this.#timer = setInterval(() => void this.#refresh(), this.config.statusIntervalMs);
     this.#timer.unref();
@@ -283,7 +299,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
         : null,
     );
     if (this.#clockWarned !== was) {
-      this.#log.warn({ event: 'engine.till-clock', offsetMs: off }, this.#clockWarned ? "this till's clock is off; using head office's time" : "this till's clock agrees with head office again");
+      this.#log.warn(
+        { event: 'engine.till-clock', offsetMs: off },
+        this.#clockWarned ? "this till's clock is off; using head office's time" : "this till's clock agrees with head office again",
+      );
     }
   }
 
@@ -300,9 +319,16 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   async #cleanUpAfterCrash(client: MongoClient, appName: string): Promise<void> {
     try {
       const ended = await abortAbandonedTransactions(client, appName);
-      if (ended > 0) this.#log.info({ event: 'engine.abandoned-transactions-ended', count: ended, appName }, 'ended transactions an earlier run left open');
+      if (ended > 0)
+        this.#log.info(
+          { event: 'engine.abandoned-transactions-ended', count: ended, appName },
+          'ended transactions an earlier run left open',
+        );
     } catch (err) {
-      this.#log.warn({ event: 'engine.abandoned-transactions-unknown', error: String(err) }, 'could not look for transactions an earlier run left open');
+      this.#log.warn(
+        { event: 'engine.abandoned-transactions-unknown', error: String(err) },
+        'could not look for transactions an earlier run left open',
+      );
     }
   }
 
@@ -387,7 +413,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       );
     }
     for (const r of records) {
-      this.#log.warn({ event: 'engine.quarantined', collection: r.collection, reason: r.reason }, 'a change could not be applied and was set aside');
+      this.#log.warn(
+        { event: 'engine.quarantined', collection: r.collection, reason: r.reason },
+        'a change could not be applied and was set aside',
+      );
       this.emit('quarantine', r);
     }
   }
@@ -405,7 +434,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       const latest = quarantineCount === 0 ? [] : await store.quarantine.find({}).sort({ at: -1 }).limit(5).toArray();
       tracker.quarantined({
         count: quarantineCount,
-        latest: latest.map((q) => ({ collection: q.collection, documentId: JSON.stringify(q.documentId), reason: q.reason, at: q.at.getTime() })),
+        latest: latest.map((q) => ({
+          collection: q.collection,
+          documentId: JSON.stringify(q.documentId),
+          reason: q.reason,
+          at: q.at.getTime(),
+        })),
       });
       // Versions refused as too far ahead are compared again now and then, so none stays set aside for good.
       const recheckMs = Math.min(AHEAD_RECHECK_MAX_MS, Math.max(2_000, this.config.maxClockDriftMs));
@@ -425,7 +459,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     await this.#checkClocks(false);
     const failingSince = tracker.unreachableSince();
     const now = Date.now();
-    if (this.#hub && failingSince !== undefined && now - Math.max(failingSince, this.#hubRenewedAt) > HUB_RECONNECT_AFTER_MS && !this.#stopping) {
+    if (
+      this.#hub &&
+      failingSince !== undefined &&
+      now - Math.max(failingSince, this.#hubRenewedAt) > HUB_RECONNECT_AFTER_MS &&
+      !this.#stopping
+    ) {
       this.#hubRenewedAt = now;
       this.#log.info({ event: 'engine.hub-reconnect' }, 'the hub has been unreachable for a while; reconnecting from scratch');
       await this.#disconnectHub();
@@ -445,7 +484,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   status(): SyncStatus {
     const tracker = this.#tracker;
     if (!tracker) {
-      return new StatusTracker(this.#deviceId || 'unknown').snapshot({ enabled: this.#enabled, started: false, hubConnected: false, captureBusy: false }, Date.now());
+      return new StatusTracker(this.#deviceId || 'unknown').snapshot(
+        { enabled: this.#enabled, started: false, hubConnected: false, captureBusy: false },
+        Date.now(),
+      );
     }
     return tracker.snapshot(
       { enabled: this.#enabled, started: this.#started, hubConnected: this.#hub !== undefined, captureBusy: this.#capture?.busy ?? false },
@@ -488,7 +530,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     const page = Math.max(query.page ?? 0, 0);
     const [total, items] = await Promise.all([
       this.#store.conflicts.countDocuments(filter),
-      this.#store.conflicts.find(filter).sort({ at: -1, _id: -1 }).skip(page * pageSize).limit(pageSize).toArray(),
+      this.#store.conflicts
+        .find(filter)
+        .sort({ at: -1, _id: -1 })
+        .skip(page * pageSize)
+        .limit(pageSize)
+        .toArray(),
     ]);
     return { total: Number(total), items };
   }

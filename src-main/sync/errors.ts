@@ -1,16 +1,15 @@
 /** The engine's errors: a stable reason, and words a till operator can act on. */
-import { MongoNetworkError, MongoServerSelectionError, MongoServerError, MongoNetworkTimeoutError, MongoTopologyClosedError } from 'mongodb';
+import {
+  MongoNetworkError,
+  MongoServerSelectionError,
+  MongoServerError,
+  MongoNetworkTimeoutError,
+  MongoTopologyClosedError,
+} from 'mongodb';
 import type { SyncErrorInfo } from '../../src-shared/status.ts';
 
 export type SyncErrorReason =
-  | 'hub-unreachable'
-  | 'local-unreachable'
-  | 'hub-rejected'
-  | 'local-rejected'
-  | 'history-lost'
-  | 'config'
-  | 'not-found'
-  | 'internal';
+  'hub-unreachable' | 'local-unreachable' | 'hub-rejected' | 'local-rejected' | 'history-lost' | 'config' | 'not-found' | 'internal';
 
 export class SyncError extends Error {
   readonly reason: SyncErrorReason;
@@ -34,7 +33,11 @@ export function isUnreachable(err: unknown): boolean {
   if (err instanceof MongoNetworkError || err instanceof MongoNetworkTimeoutError) return true;
   if (err instanceof MongoServerSelectionError || err instanceof MongoTopologyClosedError) return true;
   if (err instanceof MongoServerError) {
-    return err.hasErrorLabel('RetryableWriteError') || err.hasErrorLabel('ResumableChangeStreamError') || [6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436].includes(Number(err.code));
+    return (
+      err.hasErrorLabel('RetryableWriteError') ||
+      err.hasErrorLabel('ResumableChangeStreamError') ||
+      [6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436].includes(Number(err.code))
+    );
   }
   return false;
 }
@@ -49,13 +52,23 @@ export function describeError(err: unknown, side: 'hub' | 'local'): SyncError {
   if (err instanceof SyncError) return err;
   const where = side === 'hub' ? 'the head-office hub' : "this till's database";
   if (isUnreachable(err)) {
-    return new SyncError(side === 'hub' ? 'hub-unreachable' : 'local-unreachable', `Cannot reach ${where}. Changes are kept and will sync when it is back.`, { cause: err });
+    return new SyncError(
+      side === 'hub' ? 'hub-unreachable' : 'local-unreachable',
+      `Cannot reach ${where}. Changes are kept and will sync when it is back.`,
+      { cause: err },
+    );
   }
   if (isHistoryLost(err)) {
-    return new SyncError('history-lost', `The change history of ${where} no longer reaches back far enough; a full comparison is needed.`, { cause: err });
+    return new SyncError('history-lost', `The change history of ${where} no longer reaches back far enough; a full comparison is needed.`, {
+      cause: err,
+    });
   }
   if (err instanceof MongoServerError) {
-    return new SyncError(side === 'hub' ? 'hub-rejected' : 'local-rejected', `${where} refused a change: ${err.message} (code ${String(err.code)})`, { cause: err });
+    return new SyncError(
+      side === 'hub' ? 'hub-rejected' : 'local-rejected',
+      `${where} refused a change: ${err.message} (code ${String(err.code)})`,
+      { cause: err },
+    );
   }
   return new SyncError('internal', `Unexpected problem: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

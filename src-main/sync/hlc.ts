@@ -96,9 +96,7 @@ export function maxVersion(a: Version, b: Version): Version {
   return compareVersions(a, b) >= 0 ? a : b;
 }
 
-export type ReceiveResult =
-  | { ok: true; version: Version }
-  | { ok: false; reason: 'clock-drift'; aheadMs: number };
+export type ReceiveResult = { ok: true; version: Version } | { ok: false; reason: 'clock-drift'; aheadMs: number };
 
 export interface HybridClockOptions {
   /** Physical clock, epoch ms. Defaults to Date.now. */
@@ -145,9 +143,8 @@ export class HybridClock {
     const eventWall = eventWallMs !== undefined && Number.isFinite(eventWallMs) ? Math.floor(eventWallMs) : 0;
     const physical = Math.max(this.physicalNow(), eventWall);
     const prev = this.current;
-    const next = physical > prev.wall
-      ? { wall: physical, counter: 0, device: this.device }
-      : carry(prev.wall, prev.counter + 1, this.device);
+    const next =
+      physical > prev.wall ? { wall: physical, counter: 0, device: this.device } : carry(prev.wall, prev.counter + 1, this.device);
     this.current = next;
     return { ...next };
   }
@@ -227,5 +224,7 @@ function safeJson(value: unknown): string {
  */
 export function successor(v: string, device: string): string {
   const d = decodeVersion(v);
-  return encodeVersion(d.counter < MAX_COUNTER ? { wall: d.wall, counter: d.counter + 1, device } : { wall: d.wall + 1, counter: 0, device });
+  return encodeVersion(
+    d.counter < MAX_COUNTER ? { wall: d.wall, counter: d.counter + 1, device } : { wall: d.wall + 1, counter: 0, device },
+  );
 }

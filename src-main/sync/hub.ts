@@ -55,9 +55,10 @@ export class Hub {
   private async init(): Promise<void> {
     const names = new Set((await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
     for (const name of [PUSH_MARKER, TOMBSTONES]) {
-      if (!names.has(name)) await this.db.createCollection(name).catch((err: { code?: number }) => {
-        if (err.code !== 48) throw err;
-      });
+      if (!names.has(name))
+        await this.db.createCollection(name).catch((err: { code?: number }) => {
+          if (err.code !== 48) throw err;
+        });
     }
   }
 

@@ -4,7 +4,16 @@
  * conflicts and quarantine.
  */
 import { randomUUID } from 'node:crypto';
-import { ObjectId, type ClientSession, type Collection, type Db, type Document, type MongoClient, type ResumeToken, type Timestamp } from 'mongodb';
+import {
+  ObjectId,
+  type ClientSession,
+  type Collection,
+  type Db,
+  type Document,
+  type MongoClient,
+  type ResumeToken,
+  type Timestamp,
+} from 'mongodb';
 import { RAW_BSON, type AnyDocument, type DocumentId } from './documents.ts';
 import { isValidDeviceId } from './hlc.ts';
 import { APPLY_MARKER, ENGINE } from './names.ts';
@@ -224,7 +233,11 @@ export class LocalStore {
   async outboxStats(): Promise<{ depth: number; oldest: Date | null }> {
     const depth = Number(await this.outbox.countDocuments());
     if (depth === 0) return { depth, oldest: null };
-    const first = await this.outbox.find({}, { projection: { at: 1, wall: 1 } }).sort({ _id: 1 }).limit(1).next();
+    const first = await this.outbox
+      .find({}, { projection: { at: 1, wall: 1 } })
+      .sort({ _id: 1 })
+      .limit(1)
+      .next();
     return { depth, oldest: (first?.wall as Date | undefined) ?? null };
   }
 }

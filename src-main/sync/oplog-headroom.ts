@@ -9,8 +9,16 @@ import type { MongoClient, Timestamp } from 'mongodb';
 export async function oplogHeadroomHours(client: MongoClient): Promise<number | null> {
   try {
     const oplog = client.db('local').collection('oplog.rs');
-    const first = await oplog.find({}, { projection: { ts: 1 } }).sort({ $natural: 1 }).limit(1).next();
-    const last = await oplog.find({}, { projection: { ts: 1 } }).sort({ $natural: -1 }).limit(1).next();
+    const first = await oplog
+      .find({}, { projection: { ts: 1 } })
+      .sort({ $natural: 1 })
+      .limit(1)
+      .next();
+    const last = await oplog
+      .find({}, { projection: { ts: 1 } })
+      .sort({ $natural: -1 })
+      .limit(1)
+      .next();
     const stats = await client.db('local').command({ collStats: 'oplog.rs' });
     if (!first || !last) return null;
     const seconds = (last.ts as Timestamp).high - (first.ts as Timestamp).high;

@@ -166,7 +166,10 @@ export class Pull {
         if (!this.#running) break;
         this.#queueHub = undefined;
         if (isHistoryLost(err)) {
-          this.#d.log.warn({ event: 'pull.history-lost', error: String(err) }, "the hub's change history no longer reaches the checkpoint; reconciling");
+          this.#d.log.warn(
+            { event: 'pull.history-lost', error: String(err) },
+            "the hub's change history no longer reaches the checkpoint; reconciling",
+          );
           this.#reconcileNeeded = true;
           this.#d.onError(err, false);
           continue;
@@ -248,7 +251,10 @@ export class Pull {
     const outcome = await this.#commit(ops, [], undefined, this.#d.clock.fork(), true, `reconcile-${lane}`);
     this.#d.onApplied(outcome.applied);
     if (outcome.conflicts.length > 0) this.#d.onConflicts(outcome.conflicts);
-    await this.#stamp(hub, ops.filter((op) => op.stamp));
+    await this.#stamp(
+      hub,
+      ops.filter((op) => op.stamp),
+    );
   }
 
   async #saveIdleCheckpoint(): Promise<void> {
@@ -264,7 +270,13 @@ export class Pull {
    */
   async #checkpointNowAndThen(token: unknown): Promise<void> {
     if (Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
-    await this.#d.store.saveCheckpoint({ _id: 'pull', token: token as ResumeToken, clock: encodeVersion(this.#d.clock.last), engineTxns: this.#groupKeys(), at: new Date() });
+    await this.#d.store.saveCheckpoint({
+      _id: 'pull',
+      token: token as ResumeToken,
+      clock: encodeVersion(this.#d.clock.last),
+      engineTxns: this.#groupKeys(),
+      at: new Date(),
+    });
     this.#lastToken = token;
     this.#lastCheckpointAt = Date.now();
   }
@@ -356,7 +368,17 @@ export class Pull {
         quarantined.push({ ...quarantine(coll, id, refused, change), kind: 'clock-drift' });
         continue;
       }
-      ops.set(docKey, { c: coll, id, op: 'upsert', doc: content, v: encodeVersion(version), o: stamped ? meta.o : 'hub', h, wall, stamp: !stamped });
+      ops.set(docKey, {
+        c: coll,
+        id,
+        op: 'upsert',
+        doc: content,
+        v: encodeVersion(version),
+        o: stamped ? meta.o : 'hub',
+        h,
+        wall,
+        stamp: !stamped,
+      });
     }
     return { ops: [...ops.values()], quarantined, invalidated };
   }
@@ -390,7 +412,10 @@ export class Pull {
         if (outcome.conflicts.length > 0) this.#d.onConflicts(outcome.conflicts);
         if (quarantined.length > 0) this.#d.onQuarantined(quarantined);
         // Stamped even when not applied here (a pending local change): the push then compares with HQ's real version.
-        await this.#stamp(hub, ops.filter((op) => op.stamp));
+        await this.#stamp(
+          hub,
+          ops.filter((op) => op.stamp),
+        );
         if (invalidated) throw new QueueClosed();
         return;
       } catch (err) {
@@ -414,18 +439,29 @@ export class Pull {
     const applied: PullOp[] = [];
     const conflicts: ConflictRecord[] = [];
     await store.own.transaction(async (session) => {
-        applied.length = 0;
-        conflicts.length = 0;
-        // Written first: capture recognises this transaction as the engine's and does not push it back.
-        await store.posCollection(APPLY_MARKER).updateOne({ _id: marker }, { $inc: { n: 1 } }, { upsert: true, session });
-        for (const [c, group] of groupBy(ops, (op) => op.c)) {
-          await this.#applyCollection(session, c, group, captureGaveUp, applied, conflicts);
-        }
-        if (quarantined.length > 0) await store.quarantine.insertMany(quarantined.map((q) => ({ ...q })), { session });
-        if (conflicts.length > 0) await store.conflicts.insertMany(conflicts.map((c) => ({ ...c })), { session });
-        if (token !== undefined) {
-          await store.saveCheckpoint({ _id: 'pull', token, clock: encodeVersion(tentative.last), engineTxns: this.#groupKeys(), at: new Date() }, session);
-        }
+      applied.length = 0;
+      conflicts.length = 0;
+      // Written first: capture recognises this transaction as the engine's and does not push it back.
+      await store.posCollection(APPLY_MARKER).updateOne({ _id: marker }, { $inc: { n: 1 } }, { upsert: true, session });
+      for (const [c, group] of groupBy(ops, (op) => op.c)) {
+        await this.#applyCollection(session, c, group, captureGaveUp, applied, conflicts);
+      }
+      if (quarantined.length > 0)
+        await store.quarantine.insertMany(
+          quarantined.map((q) => ({ ...q })),
+          { session },
+        );
+      if (conflicts.length > 0)
+        await store.conflicts.insertMany(
+          conflicts.map((c) => ({ ...c })),
+          { session },
+        );
+      if (token !== undefined) {
+        await store.saveCheckpoint(
+          { _id: 'pull', token, clock: encodeVersion(tentative.last), engineTxns: this.#groupKeys(), at: new Date() },
+          session,
+        );
+      }
     });
     return { applied, conflicts };
   }
@@ -444,7 +480,9 @@ export class Pull {
     /** The newest outbox entry of each document with a change waiting to be pushed. */
     const pending = new Map<string, number>();
     // Checked after the apply marker's write has fixed this transaction's snapshot (see OutboxWatch).
-    const outboxEntries = this.#d.outboxWatch.surelyEmpty ? [] : await store.outbox.find({ c, id: { $in: ids } }, { session, projection: { id: 1 } }).toArray();
+    const outboxEntries = this.#d.outboxWatch.surelyEmpty
+      ? []
+      : await store.outbox.find({ c, id: { $in: ids } }, { session, projection: { id: 1 } }).toArray();
     for (const e of outboxEntries) {
       const key = idKey(e.id);
       pending.set(key, Math.max(pending.get(key) ?? 0, e._id));
@@ -454,7 +492,8 @@ export class Pull {
     const coll = store.posCollection(c);
     for (const doc of await coll.find({ _id: { $in: ids } }, { session }).toArray()) locals.set(idKey(doc._id), doc);
     const known = new Map<string, { v: string; h: string | null }>();
-    for (const r of await store.versions.find({ _id: { $in: ids.map((id) => ({ c, id })) } }, { session }).toArray()) known.set(idKey(r._id.id), r);
+    for (const r of await store.versions.find({ _id: { $in: ids.map((id) => ({ c, id })) } }, { session }).toArray())
+      known.set(idKey(r._id.id), r);
     const writes: Document[] = [];
     const versionWrites: Document[] = [];
     for (const op of ops) {
@@ -482,14 +521,16 @@ export class Pull {
       const changedLocally = record ? record.h !== localHash : local !== undefined && localHash !== op.h;
       if (changedLocally && !pullOnly) {
         if (record && !captureGaveUp) throw new UncapturedChange();
-        conflicts.push(conflictRecord({
-          collection: c,
-          documentId: op.id,
-          winner: 'hub',
-          rule: record ? 'local change was never captured' : 'local document was never synced',
-          local: { version: record?.v ?? '', origin: this.#d.deviceId, document: local ?? null },
-          hub: { version: op.v, origin: op.o, document: op.doc ?? null },
-          }));
+        conflicts.push(
+          conflictRecord({
+            collection: c,
+            documentId: op.id,
+            winner: 'hub',
+            rule: record ? 'local change was never captured' : 'local document was never synced',
+            local: { version: record?.v ?? '', origin: this.#d.deviceId, document: local ?? null },
+            hub: { version: op.v, origin: op.o, document: op.doc ?? null },
+          }),
+        );
       }
       if (op.op === 'upsert') writes.push({ replaceOne: { filter: { _id: op.id }, replacement: op.doc, upsert: true } });
       else if (local) writes.push({ deleteOne: { filter: { _id: op.id } } });

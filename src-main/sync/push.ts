@@ -15,7 +15,15 @@ import { stampedVersion, unstampedVersion, type Hub, type HubVersion, type Tombs
 import { successor } from './hlc.ts';
 import { conflictRecord, type ConflictRecord, type HubChangeSeen, type LocalStore, type OutboxEntry } from './local-store.ts';
 import type { PolicyTable } from './policy.ts';
-import { fieldStateVersion, hubState, mergeFieldStates, storedFieldVersions, visibleDocument, writeState, type StoredFieldVersions } from './resolve.ts';
+import {
+  fieldStateVersion,
+  hubState,
+  mergeFieldStates,
+  storedFieldVersions,
+  visibleDocument,
+  writeState,
+  type StoredFieldVersions,
+} from './resolve.ts';
 import type { Logger } from './log.ts';
 import { APPLY_MARKER, SYNC_FIELD } from './names.ts';
 import { groupBy } from './group-by.ts';
@@ -177,7 +185,13 @@ export class Push {
     const conflicts = await this.#settleLocally(lastSeq, accepted, rejected, concurrent);
     this.#d.onPushed(accepted, batch.length);
     if (conflicts.length > 0) this.#d.onConflicts(conflicts);
-    this.#d.log.debug({ event: 'push.batch-applied', entries: batch.length, accepted: accepted.length, rejected: rejected.length, lastSeq });
+    this.#d.log.debug({
+      event: 'push.batch-applied',
+      entries: batch.length,
+      accepted: accepted.length,
+      rejected: rejected.length,
+      lastSeq,
+    });
   }
 
   async #applyCollection(
@@ -190,11 +204,16 @@ export class Push {
     const byFields = this.#d.policies().policyFor(c).conflict === 'field';
     const ids = collapsed.map((x) => x.entry.id);
     const docs = new Map<string, Document>();
-    for (const doc of await hub.collection(c).find({ _id: { $in: ids } }, { session }).toArray()) docs.set(idKey(doc._id), doc);
+    for (const doc of await hub
+      .collection(c)
+      .find({ _id: { $in: ids } }, { session })
+      .toArray())
+      docs.set(idKey(doc._id), doc);
     const tombs = new Map<string, Tombstone>();
     const missing = ids.filter((id) => !docs.has(idKey(id)));
     if (missing.length > 0) {
-      for (const t of await hub.tombstones.find({ _id: { $in: missing.map((id) => ({ c, id })) } }, { session }).toArray()) tombs.set(idKey(t._id.id), t);
+      for (const t of await hub.tombstones.find({ _id: { $in: missing.map((id) => ({ c, id })) } }, { session }).toArray())
+        tombs.set(idKey(t._id.id), t);
     }
     const writes: Document[] = [];
     const tombWrites: Document[] = [];
@@ -248,8 +267,12 @@ export class Push {
         // Fields both sides changed since this till's base: a real conflict, resolved per field.
         const overlap = isConcurrent ? [...mine.fields.keys()].filter((n) => (hubFields.fields.get(n)?.v ?? '') > (base ?? '')) : [];
         const lostFields = overlap.filter((n) => merged.fields.get(n)?.v !== e.v);
-        const record = overlap.length > 0 ? conflict(lostFields.length === 0 ? 'local' : 'hub', `newer version wins per field (${overlap.join(', ')})`) : null;
-        if (h !== (e.h ?? contentHash(e.doc as Document))) rejected.push({ entry: e, hubDoc: mergedDoc, hubVersion: { v: version, o: deviceId }, conflict: record });
+        const record =
+          overlap.length > 0
+            ? conflict(lostFields.length === 0 ? 'local' : 'hub', `newer version wins per field (${overlap.join(', ')})`)
+            : null;
+        if (h !== (e.h ?? contentHash(e.doc as Document)))
+          rejected.push({ entry: e, hubDoc: mergedDoc, hubVersion: { v: version, o: deviceId }, conflict: record });
         else if (record) concurrent.push(record);
         continue;
       }
@@ -286,7 +309,11 @@ export class Push {
       } else {
         if (current) writes.push({ deleteOne: { filter: { _id: e.id } } });
         tombWrites.push({
-          replaceOne: { filter: { _id: { c, id: e.id } }, replacement: { _id: { c, id: e.id }, v: e.v, o: deviceId, at: new Date() }, upsert: true },
+          replaceOne: {
+            filter: { _id: { c, id: e.id } },
+            replacement: { _id: { c, id: e.id }, v: e.v, o: deviceId, at: new Date() },
+            upsert: true,
+          },
         });
       }
       accepted.push(e);
@@ -302,11 +329,17 @@ export class Push {
    * A hub change the pull passed over meanwhile (it left the document to this
    * push) is taken instead when it is newer than what the push leaves here.
    */
-  async #settleLocally(lastSeq: number, accepted: OutboxEntry[], rejected: Rejected[], concurrent: ConflictRecord[]): Promise<ConflictRecord[]> {
+  async #settleLocally(
+    lastSeq: number,
+    accepted: OutboxEntry[],
+    rejected: Rejected[],
+    concurrent: ConflictRecord[],
+  ): Promise<ConflictRecord[]> {
     const { store, outboxWatch } = this.#d;
     const conflicts: ConflictRecord[] = [];
     let readNotes = outboxWatch.notesMayExist;
-    const settle = (): Promise<void> => store.own.transaction(async (session) => {
+    const settle = (): Promise<void> =>
+      store.own.transaction(async (session) => {
         conflicts.length = 0;
         conflicts.push(...concurrent);
         /** What each document should become here: the hub's version when refused, or a newer hub change the pull saw. */
@@ -323,7 +356,9 @@ export class Push {
           if (outboxWatch.notesMayExist) throw new NotesAppeared();
         }
         const seen = readNotes
-          ? await store.outbox.find({ _id: { $lte: lastSeq }, hub: { $exists: true } }, { session, projection: { c: 1, id: 1, v: 1, hub: 1 } }).toArray()
+          ? await store.outbox
+              .find({ _id: { $lte: lastSeq }, hub: { $exists: true } }, { session, projection: { c: 1, id: 1, v: 1, hub: 1 } })
+              .toArray()
           : [];
         if (seen.length > 0) {
           const pushed = new Map(accepted.map((e) => [keyOf(e.c, e.id), e.v]));
@@ -337,7 +372,8 @@ export class Push {
             targets.set(key, { c: e.c, id: e.id, v: hub.v, doc: hub.doc, pushedV: target?.pushedV ?? pushed.get(key) ?? e.v });
           }
         }
-        if (targets.size > 0) await store.posCollection(APPLY_MARKER).updateOne({ _id: 'apply' }, { $inc: { n: 1 } }, { upsert: true, session });
+        if (targets.size > 0)
+          await store.posCollection(APPLY_MARKER).updateOne({ _id: 'apply' }, { $inc: { n: 1 } }, { upsert: true, session });
         for (const t of targets.values()) {
           const newer = await store.outbox.countDocuments({ c: t.c, id: t.id, _id: { $gt: lastSeq } }, { session });
           if (newer > 0) continue; // the till changed it again; that change is pushed next
@@ -350,11 +386,19 @@ export class Push {
           if (known && known.v !== t.pushedV && known.v > t.v) continue;
           if (t.doc) await coll.replaceOne({ _id: t.id }, t.doc, { upsert: true, session });
           else await coll.deleteOne({ _id: t.id }, { session });
-          await store.versions.updateOne({ _id: { c: t.c, id: t.id } }, { $set: { v: t.v, h: t.doc ? contentHash(t.doc) : null } }, { upsert: true, session });
+          await store.versions.updateOne(
+            { _id: { c: t.c, id: t.id } },
+            { $set: { v: t.v, h: t.doc ? contentHash(t.doc) : null } },
+            { upsert: true, session },
+          );
         }
         if (readNotes) await store.outbox.deleteMany({ _id: { $lte: lastSeq } }, { session });
-        if (conflicts.length > 0) await store.conflicts.insertMany(conflicts.map((c) => ({ ...c })), { session });
-    });
+        if (conflicts.length > 0)
+          await store.conflicts.insertMany(
+            conflicts.map((c) => ({ ...c })),
+            { session },
+          );
+      });
     for (;;) {
       try {
         await settle();

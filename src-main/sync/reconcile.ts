@@ -89,7 +89,9 @@ export async function reconcile(d: ReconcileDeps): Promise<ReconcileSummary> {
   const summary: ReconcileSummary = { compared: 0, pulled: 0, pushed: 0, agreed: 0, conflicts: 0, aheadRefused: 0, ms: 0 };
   const hubNames = (await d.hub.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
   const localNames = (await d.store.pos.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
-  const names = [...new Set([...hubNames, ...localNames])].filter((c) => !isEngineCollection(c) && d.policies.policyFor(c).mode !== 'local-only').sort();
+  const names = [...new Set([...hubNames, ...localNames])]
+    .filter((c) => !isEngineCollection(c) && d.policies.policyFor(c).mode !== 'local-only')
+    .sort();
   let total = 0;
   for (const c of names) {
     const [onHub, onTill] = await Promise.all([
@@ -153,7 +155,11 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
           // The till's side of each conflict, read in one query (not one per conflict).
           const localDocs = new Map<string, Document>();
           const ids = batch.conflicts.map((r) => r.documentId);
-          for (const doc of await d.store.posCollection(c).find({ _id: { $in: ids } }).toArray()) localDocs.set(idKey(doc._id), doc);
+          for (const doc of await d.store
+            .posCollection(c)
+            .find({ _id: { $in: ids } })
+            .toArray())
+            localDocs.set(idKey(doc._id), doc);
           for (const r of batch.conflicts) r.local.document = localDocs.get(idKey(r.documentId)) ?? null;
           await d.recordConflicts(batch.conflicts);
         }
@@ -209,7 +215,8 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
       if (canPull) pulls.push(pullOp());
     } else if (local && local.h === h) {
       if (record?.v !== hubV) {
-        if (record && record.h === h && record.v > hubV && canPush) pushes.push({ id: hubDoc._id, op: 'upsert', v: record.v, expect: { v: record.v, h } });
+        if (record && record.h === h && record.v > hubV && canPush)
+          pushes.push({ id: hubDoc._id, op: 'upsert', v: record.v, expect: { v: record.v, h } });
         else agreed.push({ c, id: hubDoc._id, v: hubV, h });
       }
     } else {
@@ -231,7 +238,13 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
       }
       // A losing local change is recorded by the apply path, with the till's document.
       if (localWins) {
-        if (canPush) pushes.push({ id: hubDoc._id, op: local ? 'upsert' : 'delete', v: mine.v, expect: { v: record?.v ?? null, h: local?.h ?? null } });
+        if (canPush)
+          pushes.push({
+            id: hubDoc._id,
+            op: local ? 'upsert' : 'delete',
+            v: mine.v,
+            expect: { v: record?.v ?? null, h: local?.h ?? null },
+          });
       } else if (canPull) pulls.push(pullOp());
     }
     await flush(false);
@@ -252,7 +265,10 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
     // The scan is not a snapshot: a document that reached the hub after the scan passed it (this
     // till's own push, say) is not missing there. The stream, resumed from before the scan, brings it.
     const arrived = new Set<string>();
-    for (const doc of await d.hub.collection(c).find({ _id: { $in: slice.map((l) => l.id) } }, { projection: { _id: 1 } }).toArray()) {
+    for (const doc of await d.hub
+      .collection(c)
+      .find({ _id: { $in: slice.map((l) => l.id) } }, { projection: { _id: 1 } })
+      .toArray()) {
       arrived.add(idKey(doc._id));
     }
     for (const local of slice) {
@@ -265,7 +281,8 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
         // Synced before (the hub had this version), unchanged here, and the hub has neither it nor a
         // tombstone as new: HQ deleted it (HQ deletes leave no tombstone; an older one may remain from an
         // earlier delete) or its tombstone expired. Deleted here too, never pushed back.
-        if (canPull) pulls.push({ c, id: local.id, op: 'delete', v: successor(record.v, 'hub'), o: 'hub', h: null, wall: new Date(), stamp: false });
+        if (canPull)
+          pulls.push({ c, id: local.id, op: 'delete', v: successor(record.v, 'hub'), o: 'hub', h: null, wall: new Date(), stamp: false });
       } else if (tomb && tomb.v > mine.v) {
         // A changed local copy that loses is logged by the apply path, with the till's document.
         if (canPull) pulls.push({ c, id: local.id, op: 'delete', v: tomb.v, o: tomb.o, h: null, wall: new Date(), stamp: false });

@@ -101,7 +101,10 @@ export function writeState(
   const names = write.changed ? new Set(write.changed) : new Set([...Object.keys(doc), ...knownFields]);
   names.delete('_id');
   for (const name of names) {
-    state.fields.set(name, Object.prototype.hasOwnProperty.call(doc, name) ? { v: write.v, present: true, value: doc[name] } : { v: write.v, present: false });
+    state.fields.set(
+      name,
+      Object.prototype.hasOwnProperty.call(doc, name) ? { v: write.v, present: true, value: doc[name] } : { v: write.v, present: false },
+    );
   }
   return state;
 }
@@ -114,7 +117,12 @@ export type StoredFieldVersions = Array<{ n: string; v: string }>;
  * field version (or the document version when it has none), removed fields
  * at theirs, and a tombstone as the delete register.
  */
-export function hubState(doc: Document | null, docVersion: string | null, stored: StoredFieldVersions | undefined, tombstone: string | null): FieldDocState {
+export function hubState(
+  doc: Document | null,
+  docVersion: string | null,
+  stored: StoredFieldVersions | undefined,
+  tombstone: string | null,
+): FieldDocState {
   const state = emptyFieldState();
   state.del = tombstone;
   const versions = new Map((stored ?? []).map((f) => [f.n, f.v]));

@@ -179,7 +179,10 @@ export class StatusTracker {
       lastSyncedAt: this.#lastSyncedAt,
       lag: { push: this.#pushLag.stats(now), pull: this.#pullLag.stats(now) },
       lagSeries: series,
-      outbox: { depth: this.#outboxDepth, oldestPendingAgeMs: this.#oldestPending === null ? null : Math.max(0, now - this.#oldestPending) },
+      outbox: {
+        depth: this.#outboxDepth,
+        oldestPendingAgeMs: this.#oldestPending === null ? null : Math.max(0, now - this.#oldestPending),
+      },
       rates: { pushPerSec: this.#pushRate.perSecond(now), pullPerSec: this.#pullRate.perSecond(now) },
       conflicts: { count: this.#conflictCount },
       lastError: this.#lastError,

@@ -54,8 +54,8 @@ export function ConflictDetail(props: { conflict: ConflictView; onBack: () => vo
         </button>
       </div>
       <p>
-        Recorded {clockTime(conflict.at)}. <strong data-testid="conflict-winner">{SIDE_TITLE[conflict.winner]} was kept</strong>
-        : <span data-testid="conflict-explanation">{conflict.explanation}</span>
+        Recorded {clockTime(conflict.at)}. <strong data-testid="conflict-winner">{SIDE_TITLE[conflict.winner]} was kept</strong>:{' '}
+        <span data-testid="conflict-explanation">{conflict.explanation}</span>
       </p>
       {conflict.reappliedAt !== null && (
         <p className="banner banner-ok" role="status" data-testid="conflict-reapplied">

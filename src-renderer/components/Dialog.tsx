@@ -6,7 +6,8 @@
 import { useEffect, useId, useRef, type KeyboardEvent, type ReactNode } from 'react';
 import { createPortal } from 'react-dom';
 
-const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+const FOCUSABLE =
+  'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 export function Dialog(props: { title: string; children: ReactNode; onCancel: () => void }) {
   const { onCancel } = props;
@@ -19,7 +20,9 @@ export function Dialog(props: { title: string; children: ReactNode; onCancel: ()
     const container = host.current!;
     const previous = document.activeElement as HTMLElement | null;
     document.body.appendChild(container);
-    const siblings = [...document.body.children].filter((el): el is HTMLElement => el !== container && el instanceof HTMLElement && !el.inert);
+    const siblings = [...document.body.children].filter(
+      (el): el is HTMLElement => el !== container && el instanceof HTMLElement && !el.inert,
+    );
     for (const el of siblings) el.inert = true;
     const first = ref.current?.querySelector<HTMLElement>('[data-autofocus]') ?? ref.current?.querySelector<HTMLElement>(FOCUSABLE);
     first?.focus();

@@ -115,7 +115,11 @@ export function HubConnection() {
           </button>
         </div>
         {outcome && (
-          <p className={`banner ${outcome.ok ? 'banner-ok' : 'banner-bad'}`} role={outcome.ok ? 'status' : 'alert'} data-testid="hub-outcome">
+          <p
+            className={`banner ${outcome.ok ? 'banner-ok' : 'banner-bad'}`}
+            role={outcome.ok ? 'status' : 'alert'}
+            data-testid="hub-outcome"
+          >
             {outcome.message}
           </p>
         )}

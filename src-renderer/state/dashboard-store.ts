@@ -47,8 +47,7 @@ export function createDashboardStore(api: DashboardApi): { store: DashboardStore
     latestConflict: null,
     collections: [],
     loadError: null,
-    setSettings: (settings) =>
-      set((s) => ({ settings, collections: mergeCollections(s.collections, Object.keys(settings.policies)) })),
+    setSettings: (settings) => set((s) => ({ settings, collections: mergeCollections(s.collections, Object.keys(settings.policies)) })),
   }));
 
   async function loadAll(): Promise<void> {

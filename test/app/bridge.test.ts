@@ -75,7 +75,11 @@ class Page {
   }
 }
 
-function get(port: number, path: string, host = `127.0.0.1:${port}`): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function get(
+  port: number,
+  path: string,
+  host = `127.0.0.1:${port}`,
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
       let body = '';
@@ -100,7 +104,10 @@ describe('web bridge', () => {
     dir = await mkdtemp(join(tmpdir(), 'tillsync-bridge-'));
     const renderer = join(dir, 'renderer');
     await mkdir(join(renderer, 'assets'), { recursive: true });
-    await writeFile(join(renderer, 'index.html'), '<!doctype html><title>TillSync</title><script type="module" src="./assets/app.js"></script>');
+    await writeFile(
+      join(renderer, 'index.html'),
+      '<!doctype html><title>TillSync</title><script type="module" src="./assets/app.js"></script>',
+    );
     await writeFile(join(renderer, 'assets', 'app.js'), 'export {};');
     await writeFile(join(dir, 'secret.txt'), 'not for the browser');
     topology = await startTopology({ tills: 2, startEngines: false });
@@ -159,17 +166,21 @@ describe('web bridge', () => {
   it('answers bad messages and bad input with errors that say what is expected', async () => {
     const raw = await Page.open(bridge);
     try {
-      const answer = new Promise<BridgeServerMessage>((resolve) => raw.ws.once('message', (d) => resolve(JSON.parse(d.toString()) as BridgeServerMessage)));
+      const answer = new Promise<BridgeServerMessage>((resolve) =>
+        raw.ws.once('message', (d) => resolve(JSON.parse(d.toString()) as BridgeServerMessage)),
+      );
       raw.ws.send('not json');
       const first = await answer;
       // The first frame may be the welcome status; skip to the result.
       const result =
         first.type === 'result'
           ? first
-          : await new Promise<BridgeServerMessage>((resolve) => raw.ws.on('message', (d) => {
-              const m = JSON.parse(d.toString()) as BridgeServerMessage;
-              if (m.type === 'result') resolve(m);
-            }));
+          : await new Promise<BridgeServerMessage>((resolve) =>
+              raw.ws.on('message', (d) => {
+                const m = JSON.parse(d.toString()) as BridgeServerMessage;
+                if (m.type === 'result') resolve(m);
+              }),
+            );
       assert.ok(result.type === 'result' && !result.result.ok, JSON.stringify(result));
       assert.equal(result.result.error.code, 'invalid-input');
       assert.match(result.result.error.message, /"type":"invoke"/);
@@ -195,7 +206,10 @@ describe('web bridge', () => {
     assert.equal(info.backend, topology.hub.kind === 'emulator' ? 'emulator' : 'mongod');
 
     await topology.hubDb.collection('menu').insertOne({ _id: 'soup' as never, price: 4 });
-    await waitFor('the hub write on the till', async () => (await till.db.collection('menu').findOne({ _id: 'soup' as never }))?.price === 4);
+    await waitFor(
+      'the hub write on the till',
+      async () => (await till.db.collection('menu').findOne({ _id: 'soup' as never }))?.price === 4,
+    );
   });
 
   it('pauses and resumes sync from the page', async () => {
@@ -203,20 +217,33 @@ describe('web bridge', () => {
     await waitFor('state disabled', () => page.latest<SyncStatus>('status')?.state === 'disabled');
     await till.db.collection('menu').insertOne({ _id: 'tea' as never, price: 2 });
     await new Promise((resolve) => setTimeout(resolve, 800));
-    assert.equal(await topology.hubDb.collection('menu').countDocuments({ _id: 'tea' as never }), 0, 'nothing reaches the hub while paused');
+    assert.equal(
+      await topology.hubDb.collection('menu').countDocuments({ _id: 'tea' as never }),
+      0,
+      'nothing reaches the hub while paused',
+    );
     await page.value<SettingsView>('settings.setEnabled', { enabled: true });
-    await waitFor('the paused write on the hub', async () => (await topology.hubDb.collection('menu').countDocuments({ _id: 'tea' as never })) === 1);
+    await waitFor(
+      'the paused write on the hub',
+      async () => (await topology.hubDb.collection('menu').countDocuments({ _id: 'tea' as never })) === 1,
+    );
   });
 
   it('shows a conflict as it happens, and applying the other version changes both databases', async () => {
     // Till B edits the same menu item while till A is paused: B's version is newer, so the hub keeps it.
     const other = topology.tills[1]!;
-    await waitFor('till B to have the soup', async () => (await other.db.collection('menu').findOne({ _id: 'soup' as never }))?.price === 4);
+    await waitFor(
+      'till B to have the soup',
+      async () => (await other.db.collection('menu').findOne({ _id: 'soup' as never }))?.price === 4,
+    );
     await page.value('settings.setEnabled', { enabled: false });
     await till.db.collection('menu').updateOne({ _id: 'soup' as never }, { $set: { price: 5 } });
     await new Promise((resolve) => setTimeout(resolve, 50));
     await other.db.collection('menu').updateOne({ _id: 'soup' as never }, { $set: { price: 6, note: 'B' } });
-    await waitFor("till B's edit on the hub", async () => (await topology.hubDb.collection('menu').findOne({ _id: 'soup' as never }))?.price === 6);
+    await waitFor(
+      "till B's edit on the hub",
+      async () => (await topology.hubDb.collection('menu').findOne({ _id: 'soup' as never }))?.price === 6,
+    );
     await page.value('settings.setEnabled', { enabled: true });
 
     const pushed = await waitFor('a conflict event', () => page.latest<ConflictView>('conflict'), 30_000);
@@ -228,7 +255,10 @@ describe('web bridge', () => {
     assert.equal(pushed.hub.document?.price, 6);
     assert.equal(pushed.hub.origin, 'till-b');
     assert.match(pushed.explanation, /hub's version was newer/);
-    await waitFor("the hub's version on till A", async () => (await till.db.collection('menu').findOne({ _id: 'soup' as never }))?.price === 6);
+    await waitFor(
+      "the hub's version on till A",
+      async () => (await till.db.collection('menu').findOne({ _id: 'soup' as never }))?.price === 6,
+    );
 
     const list = await page.value<ConflictPageView>('conflicts.list', { collection: 'menu' });
     assert.equal(list.total, 1);
@@ -239,7 +269,11 @@ describe('web bridge', () => {
 
     const applied = await page.value<ConflictView>('conflicts.applyLoser', { id: pushed.id });
     assert.ok(applied.reappliedAt !== null);
-    for (const [name, db] of [['the hub', topology.hubDb], ['till B', other.db], ['till A', till.db]] as const) {
+    for (const [name, db] of [
+      ['the hub', topology.hubDb],
+      ['till B', other.db],
+      ['till A', till.db],
+    ] as const) {
       await waitFor(`till A's version on ${name}`, async () => {
         const doc = await db.collection('menu').findOne({ _id: 'soup' as never });
         return doc?.price === 5 && doc.note === undefined;
@@ -257,15 +291,25 @@ describe('web bridge', () => {
     await topology.hubDb.collection('menu').updateOne({ _id: 'soup' as never }, { $set: { price: 8, note: 'HQ' } });
     const seen = page.events.length;
     await page.value('settings.setEnabled', { enabled: true });
-    const conflict = await waitFor('an HQ conflict', () => page.events.slice(seen).find((e) => e.event === 'conflict')?.payload as ConflictView | undefined, 30_000);
+    const conflict = await waitFor(
+      'an HQ conflict',
+      () => page.events.slice(seen).find((e) => e.event === 'conflict')?.payload as ConflictView | undefined,
+      30_000,
+    );
     assert.equal(conflict.hub.origin, 'hq');
     await page.value('conflicts.applyLoser', { id: conflict.id });
-    await waitFor("till A's version on the hub", async () => (await topology.hubDb.collection('menu').findOne({ _id: 'soup' as never }))?.price === 7, 8_000);
+    await waitFor(
+      "till A's version on the hub",
+      async () => (await topology.hubDb.collection('menu').findOne({ _id: 'soup' as never }))?.price === 7,
+      8_000,
+    );
   });
 
   it('tests a hub connection string in plain words', async () => {
     assert.deepEqual(await page.value('settings.testHub', {}), { ok: true, message: 'Connected to the hub.' });
-    const down = await page.value<{ ok: boolean; message: string }>('settings.testHub', { uri: 'mongodb://tillsync:pw-123@127.0.0.1:1/?serverSelectionTimeoutMS=500' });
+    const down = await page.value<{ ok: boolean; message: string }>('settings.testHub', {
+      uri: 'mongodb://tillsync:pw-123@127.0.0.1:1/?serverSelectionTimeoutMS=500',
+    });
     assert.equal(down.ok, false);
     assert.match(down.message, /Could not reach the hub at 127\.0\.0\.1:1/);
     assert.ok(!down.message.includes('pw-123'));

@@ -17,11 +17,22 @@ function record(overrides: Partial<ConflictRecord> = {}): ConflictRecord {
     documentId: 'burger',
     winner: 'hub',
     rule: 'newer-version',
-    local: { version: localVersion, origin: 'till-a', document: { _id: 'burger', name: 'Burger', price: new Double(9.5), stock: new Int32(4) } },
+    local: {
+      version: localVersion,
+      origin: 'till-a',
+      document: { _id: 'burger', name: 'Burger', price: new Double(9.5), stock: new Int32(4) },
+    },
     hub: {
       version: hubVersion,
       origin: 'hub',
-      document: { _id: 'burger', name: 'Burger', price: new Double(10), stock: new Int32(4), tag: 'new', _sync: { v: hubVersion, o: 'hub', h: 'x' } },
+      document: {
+        _id: 'burger',
+        name: 'Burger',
+        price: new Double(10),
+        stock: new Int32(4),
+        tag: 'new',
+        _sync: { v: hubVersion, o: 'hub', h: 'x' },
+      },
     },
     at: new Date(1_700_000_001_000),
     reappliedAt: null,
@@ -48,13 +59,20 @@ describe('conflict view', () => {
 
   it('keeps types Extended JSON cannot show as plain JSON: ObjectId ids, large longs', () => {
     const oid = new ObjectId('65a1b2c3d4e5f60718293a4b');
-    const view = toConflictView(record({ documentId: oid, local: { version: localVersion, origin: 'till-a', document: { _id: oid, n: Long.fromString('9007199254740993') } } }));
+    const view = toConflictView(
+      record({
+        documentId: oid,
+        local: { version: localVersion, origin: 'till-a', document: { _id: oid, n: Long.fromString('9007199254740993') } },
+      }),
+    );
     assert.equal(view.documentId, '{"$oid":"65a1b2c3d4e5f60718293a4b"}');
     assert.deepEqual(view.local.document, { _id: { $oid: '65a1b2c3d4e5f60718293a4b' }, n: { $numberLong: '9007199254740993' } });
   });
 
   it('treats a delete as a null document whose every field changed', () => {
-    const view = toConflictView(record({ winner: 'local', rule: 'newer version wins', local: { version: localVersion, origin: 'till-a', document: null } }));
+    const view = toConflictView(
+      record({ winner: 'local', rule: 'newer version wins', local: { version: localVersion, origin: 'till-a', document: null } }),
+    );
     assert.equal(view.local.document, null);
     assert.deepEqual(view.changedFields, ['_id', 'name', 'price', 'stock', 'tag']);
     assert.equal(view.rule, 'newer-version-wins');

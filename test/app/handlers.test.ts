@@ -130,7 +130,9 @@ describe('IPC handlers', () => {
   });
 
   it('masks the password of a saved hub connection string in every answer', async () => {
-    const view = valueOf<SettingsView>(await handle('settings.setHubUri', { uri: 'mongodb://admin:hunter2@127.0.0.1:1/?replicaSet=rs0' }, OWN));
+    const view = valueOf<SettingsView>(
+      await handle('settings.setHubUri', { uri: 'mongodb://admin:hunter2@127.0.0.1:1/?replicaSet=rs0' }, OWN),
+    );
     assert.equal(view.hubUriMasked, 'mongodb://admin:***@127.0.0.1:1/?replicaSet=rs0');
     assert.ok(!JSON.stringify(valueOf(await handle('settings.get', {}, OWN))).includes('hunter2'));
     assert.ok(!JSON.stringify(valueOf(await handle('status.get', {}, OWN))).includes('hunter2'));
@@ -140,7 +142,9 @@ describe('IPC handlers', () => {
     const failing = {
       ...Object.fromEntries(Object.getOwnPropertyNames(EngineBackend.prototype).map((name) => [name, () => undefined])),
       listConflicts: async () => {
-        throw new Error('connection to mongodb://admin:hunter2@10.0.0.5:27017/ closed\n    at Socket.<anonymous> (/opt/tillsync/node_modules/mongodb/lib/cmap/connection.js:1:1)');
+        throw new Error(
+          'connection to mongodb://admin:hunter2@10.0.0.5:27017/ closed\n    at Socket.<anonymous> (/opt/tillsync/node_modules/mongodb/lib/cmap/connection.js:1:1)',
+        );
       },
     } as unknown as AppBackend;
     const error = errorOf(await createIpcHandlers(failing, { isTrustedSender: () => true })('conflicts.list', {}, OWN));

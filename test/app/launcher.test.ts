@@ -32,7 +32,10 @@ describe('npm start launcher', () => {
   });
 
   it('says in one message that Electron and mongod are missing, how to get them, and to try the demo; exits 1', () => {
-    const { code, out } = launch({ ELECTRON_OVERRIDE_DIST_PATH: join(dir, 'no-electron'), MONGOMS_SYSTEM_BINARY: join(dir, 'no-mongod', 'mongod') });
+    const { code, out } = launch({
+      ELECTRON_OVERRIDE_DIST_PATH: join(dir, 'no-electron'),
+      MONGOMS_SYSTEM_BINARY: join(dir, 'no-mongod', 'mongod'),
+    });
     assert.equal(code, 1, out);
     assert.equal(out.match(/TillSync cannot start/g)?.length, 1, out);
     assert.match(out, /Electron: /);

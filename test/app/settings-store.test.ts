@@ -27,14 +27,25 @@ describe('settings store', () => {
     const box = testSecretBox();
     const path = join(dir, 'kept');
     const store = await SettingsStore.open(path, box);
-    await store.update({ enabled: false, hubUri: URI, policies: { menu: { mode: 'pull-only', conflict: 'document' } }, startAtLogin: true });
+    await store.update({
+      enabled: false,
+      hubUri: URI,
+      policies: { menu: { mode: 'pull-only', conflict: 'document' } },
+      startAtLogin: true,
+    });
 
     const onDisk = await readFile(join(path, SETTINGS_FILE), 'utf8');
-    for (const secret of [URI, 'S3cret-Pa55', 'cluster0.example.net', 'pos-user']) assert.ok(!onDisk.includes(secret), `"${secret}" is not in the settings file`);
+    for (const secret of [URI, 'S3cret-Pa55', 'cluster0.example.net', 'pos-user'])
+      assert.ok(!onDisk.includes(secret), `"${secret}" is not in the settings file`);
     assert.ok(box.sealed > 0, 'the connection string went through the secret box');
 
     const reopened = await SettingsStore.open(path, box);
-    assert.deepEqual(reopened.get(), { enabled: false, hubUri: URI, policies: { menu: { mode: 'pull-only', conflict: 'document' } }, startAtLogin: true });
+    assert.deepEqual(reopened.get(), {
+      enabled: false,
+      hubUri: URI,
+      policies: { menu: { mode: 'pull-only', conflict: 'document' } },
+      startAtLogin: true,
+    });
     assert.equal(reopened.view().hubUriMasked, 'mongodb+srv://pos-user:***@cluster0.example.net/?retryWrites=true');
   });
 
@@ -42,7 +53,10 @@ describe('settings store', () => {
     const path = join(dir, 'no-keyring');
     const store = await SettingsStore.open(path, testSecretBox({ available: false }));
     await store.update({ startAtLogin: true });
-    await assert.rejects(store.update({ hubUri: URI }), (err: unknown) => err instanceof SettingsError && err.reason === 'no-secure-storage' && !err.message.includes('S3cret'));
+    await assert.rejects(
+      store.update({ hubUri: URI }),
+      (err: unknown) => err instanceof SettingsError && err.reason === 'no-secure-storage' && !err.message.includes('S3cret'),
+    );
     assert.equal(store.get().hubUri, null);
     assert.equal(store.get().startAtLogin, true);
     assert.ok(!(await readFile(join(path, SETTINGS_FILE), 'utf8')).includes('S3cret'));

@@ -29,9 +29,15 @@ describe('tray model', () => {
   });
 
   it('says how far behind in words', () => {
-    assert.equal(trayModel({ state: 'synced', lagMs: 350, enabled: true }).tooltip, 'TillSync: up to date (changes arrive in under a second).');
+    assert.equal(
+      trayModel({ state: 'synced', lagMs: 350, enabled: true }).tooltip,
+      'TillSync: up to date (changes arrive in under a second).',
+    );
     assert.equal(trayModel({ state: 'synced', lagMs: null, enabled: true }).tooltip, 'TillSync: up to date.');
-    assert.match(trayModel({ state: 'syncing', lagMs: 125_000, enabled: true, pending: 1 }).tooltip, /about 2 minutes behind\)\. 1 change is waiting to be sent\./);
+    assert.match(
+      trayModel({ state: 'syncing', lagMs: 125_000, enabled: true, pending: 1 }).tooltip,
+      /about 2 minutes behind\)\. 1 change is waiting to be sent\./,
+    );
   });
 
   it('tells the operator where to look when sync has stopped, and that the till keeps working offline', () => {

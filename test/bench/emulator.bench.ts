@@ -71,7 +71,12 @@ async function insertOneThroughput(coll: Collection<Document>, where: string): P
     for (let i = 0; i < n; i += 1) await coll.insertOne({ i, kind: 'single' });
   });
   const rate = n / (ms / 1000);
-  report(`insertOne, one connection, sequential (${where})`, `${Math.round(rate).toLocaleString('en')} ops/s`, '>= 3,000 ops/s', rate >= 3000);
+  report(
+    `insertOne, one connection, sequential (${where})`,
+    `${Math.round(rate).toLocaleString('en')} ops/s`,
+    '>= 3,000 ops/s',
+    rate >= 3000,
+  );
 }
 
 async function findByIdAt(client: MongoClient, size: number): Promise<number> {

@@ -29,10 +29,21 @@ try {
     console.log(`${String(row.s).padStart(5)} s  agent ${row.mb.toFixed(0)} MB  ${orders.toLocaleString('en')} orders written`);
   };
   while (Date.now() - start < minutes * 60_000) {
-    const batch = Array.from({ length: 50 }, () => ({ _id: `order-${orders++}`, total: orders % 100, lines: [{ sku: 'soup', qty: 1 }], note: 'x'.repeat(300) }));
+    const batch = Array.from({ length: 50 }, () => ({
+      _id: `order-${orders++}`,
+      total: orders % 100,
+      lines: [{ sku: 'soup', qty: 1 }],
+      note: 'x'.repeat(300),
+    }));
     await tillClient.db('pos').collection<{ _id: string }>('orders').insertMany(batch);
-    await tillClient.db('pos').collection('orders').updateMany({ _id: { $in: batch.slice(0, 10).map((d) => d._id) } } as never, { $inc: { total: 1 } });
-    await hqClient.db('pos').collection('menu').updateOne({ _id: `menu-${orders % 200}` } as never, { $set: { price: orders % 50 } }, { upsert: true });
+    await tillClient
+      .db('pos')
+      .collection('orders')
+      .updateMany({ _id: { $in: batch.slice(0, 10).map((d) => d._id) } } as never, { $inc: { total: 1 } });
+    await hqClient
+      .db('pos')
+      .collection('menu')
+      .updateOne({ _id: `menu-${orders % 200}` } as never, { $set: { price: orders % 50 } }, { upsert: true });
     await new Promise((resolve) => setTimeout(resolve, 100));
     if (Date.now() - lastSample >= 30_000) {
       lastSample = Date.now();
@@ -43,7 +54,9 @@ try {
   const afterWarmUp = samples.find((r) => r.s >= 60) ?? samples[0];
   const end = samples[samples.length - 1];
   if (afterWarmUp && end) {
-    console.log(`\nagent resident memory after the first minute ${afterWarmUp.mb.toFixed(0)} MB, at the end ${end.mb.toFixed(0)} MB (${end.orders.toLocaleString('en')} orders in ${minutes} min)`);
+    console.log(
+      `\nagent resident memory after the first minute ${afterWarmUp.mb.toFixed(0)} MB, at the end ${end.mb.toFixed(0)} MB (${end.orders.toLocaleString('en')} orders in ${minutes} min)`,
+    );
   }
 } finally {
   await tillClient.close();

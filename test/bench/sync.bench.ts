@@ -84,7 +84,10 @@ async function propagation(tillA: MongoClient, tillB: MongoClient): Promise<void
   const total = rate * seconds;
   const latencies: number[] = [];
   const warmup: number[] = [];
-  const stream = tillB.db(DB).collection('propagation').watch([{ $match: { operationType: 'insert' } }]);
+  const stream = tillB
+    .db(DB)
+    .collection('propagation')
+    .watch([{ $match: { operationType: 'insert' } }]);
   stream.on('change', (event: Document) => {
     const { sentAt, i } = event.fullDocument as { sentAt?: number; i: number };
     if (sentAt !== undefined) (i < warmupTotal ? warmup : latencies).push(performance.timeOrigin + performance.now() - sentAt);
@@ -121,7 +124,10 @@ async function propagation(tillA: MongoClient, tillB: MongoClient): Promise<void
 
 async function insertInBatches(client: MongoClient, coll: string, n: number, offset = 0, db = DB): Promise<void> {
   for (let start = 0; start < n; start += 1000) {
-    await client.db(db).collection(coll).insertMany(Array.from({ length: Math.min(1000, n - start) }, (_, k) => doc(offset + start + k)));
+    await client
+      .db(db)
+      .collection(coll)
+      .insertMany(Array.from({ length: Math.min(1000, n - start) }, (_, k) => doc(offset + start + k)));
   }
 }
 
@@ -133,14 +139,23 @@ async function throughput(tillA: MongoClient, tillB: MongoClient, hub: MongoClie
   await insertInBatches(tillA, 'push_load', n);
   await waitCount(hub, 'push_load', n, 300_000);
   const pushRate = n / ((performance.now() - pushStart) / 1000);
-  report({ measure: `push: ${n.toLocaleString('en')} till changes through one engine to the hub`, value: `${Math.round(pushRate).toLocaleString('en')} changes/s`, target: '>= 3,000 changes/s', ok: pushRate >= 3000 });
+  report({
+    measure: `push: ${n.toLocaleString('en')} till changes through one engine to the hub`,
+    value: `${Math.round(pushRate).toLocaleString('en')} changes/s`,
+    target: '>= 3,000 changes/s',
+    ok: pushRate >= 3000,
+  });
   cpuRow(n);
   await waitCount(tillB, 'push_load', n, 300_000); // till B's pull of them is not part of the next figures
   // Raw driver bulk writes of the same documents to the same hub server (a database no till syncs).
   const rawStart = performance.now();
   await insertInBatches(hub, 'raw_load', n, 0, RAW_DB);
   const rawRate = n / ((performance.now() - rawStart) / 1000);
-  report({ measure: 'raw driver insertMany to the same hub server, same documents', value: `${Math.round(rawRate).toLocaleString('en')} docs/s`, target: '-' });
+  report({
+    measure: 'raw driver insertMany to the same hub server, same documents',
+    value: `${Math.round(rawRate).toLocaleString('en')} docs/s`,
+    target: '-',
+  });
   report({ measure: 'engine push throughput / raw bulk writes', value: `${(pushRate / rawRate).toFixed(2)}`, target: '-' });
   // Pull: written on the hub (as HQ would), timed until all are on till A.
   meter?.start();
@@ -148,7 +163,12 @@ async function throughput(tillA: MongoClient, tillB: MongoClient, hub: MongoClie
   await insertInBatches(hub, 'pull_load', n);
   await waitCount(tillA, 'pull_load', n, 300_000);
   const pullRate = n / ((performance.now() - pullStart) / 1000);
-  report({ measure: `pull: ${n.toLocaleString('en')} hub changes through one engine to the till`, value: `${Math.round(pullRate).toLocaleString('en')} changes/s`, target: '>= 3,000 changes/s', ok: pullRate >= 3000 });
+  report({
+    measure: `pull: ${n.toLocaleString('en')} hub changes through one engine to the till`,
+    value: `${Math.round(pullRate).toLocaleString('en')} changes/s`,
+    target: '>= 3,000 changes/s',
+    ok: pullRate >= 3000,
+  });
   cpuRow(n);
 }
 
@@ -158,15 +178,33 @@ function kbDoc(i: number, variant = 0): Document {
 }
 
 async function insertDocs(client: MongoClient, coll: string, docs: Document[]): Promise<void> {
-  for (let start = 0; start < docs.length; start += 2000) await client.db(DB).collection(coll).insertMany(docs.slice(start, start + 2000));
+  for (let start = 0; start < docs.length; start += 2000)
+    await client
+      .db(DB)
+      .collection(coll)
+      .insertMany(docs.slice(start, start + 2000));
 }
 
 /**
  * Runs one in-process engine for a till until it has reconciled and drained; the time it took. The bench
  * process runs with the agent's V8 flags (package.json), so this engine runs as an agent would.
  */
-async function reconcileOnce(tillUri: string, hubUri: string, device: string, total: number): Promise<{ ms: number; progressSeen: number }> {
-  const engine = createSyncEngine(parseSyncConfig({ local: { uri: tillUri }, hub: { uri: hubUri }, database: DB, deviceId: device, statusIntervalMs: 250, batchSize: 2000 }));
+async function reconcileOnce(
+  tillUri: string,
+  hubUri: string,
+  device: string,
+  total: number,
+): Promise<{ ms: number; progressSeen: number }> {
+  const engine = createSyncEngine(
+    parseSyncConfig({
+      local: { uri: tillUri },
+      hub: { uri: hubUri },
+      database: DB,
+      deviceId: device,
+      statusIntervalMs: 250,
+      batchSize: 2000,
+    }),
+  );
   let progressSeen = 0;
   engine.on('status', (s) => {
     if (s.reconciliation && s.reconciliation.compared > 0) progressSeen += 1;
@@ -177,7 +215,8 @@ async function reconcileOnce(tillUri: string, hubUri: string, device: string, to
     for (;;) {
       const s = engine.status();
       if (s.state === 'synced' && s.reconciliation === null && s.outbox.depth === 0) break;
-      if (performance.now() - start > 600_000) throw new Error(`reconciliation of ${total} documents did not finish in 10 minutes: ${JSON.stringify(s.reconciliation)}`);
+      if (performance.now() - start > 600_000)
+        throw new Error(`reconciliation of ${total} documents did not finish in 10 minutes: ${JSON.stringify(s.reconciliation)}`);
       await sleep(50);
     }
     return { ms: performance.now() - start, progressSeen };
@@ -193,12 +232,28 @@ async function reconciliation(): Promise<void> {
     const [hub, till] = await Promise.all([emulatorProcess(), emulatorProcess()]);
     const [hubClient, tillClient] = [new MongoClient(hub.uri), new MongoClient(till.uri)];
     try {
-      const stamp = (doc: Document): Document => ({ ...doc, _sync: { v: encodeVersion({ wall: Date.now() - 60_000, counter: 0, device: 'seed' }), o: 'seed', h: contentHash(doc) } });
-      await insertDocs(hubClient, 'menu', Array.from({ length: n }, (_, i) => stamp(kbDoc(i))));
-      await insertDocs(tillClient, 'menu', Array.from({ length: n }, (_, i) => kbDoc(i, i % 10 === 0 ? 1 : 0)));
+      const stamp = (doc: Document): Document => ({
+        ...doc,
+        _sync: { v: encodeVersion({ wall: Date.now() - 60_000, counter: 0, device: 'seed' }), o: 'seed', h: contentHash(doc) },
+      });
+      await insertDocs(
+        hubClient,
+        'menu',
+        Array.from({ length: n }, (_, i) => stamp(kbDoc(i))),
+      );
+      await insertDocs(
+        tillClient,
+        'menu',
+        Array.from({ length: n }, (_, i) => kbDoc(i, i % 10 === 0 ? 1 : 0)),
+      );
       const { ms } = await reconcileOnce(till.uri, hub.uri, 'bench-r', n);
       const differing = await hubClient.db(DB).collection('menu').countDocuments({ v: 1 });
-      report({ measure: `reconcile ${n.toLocaleString('en')} × 1 KB docs, 10% differing (first start)`, value: `${(ms / 1000).toFixed(1)} s (${differing.toLocaleString('en')} pushed)`, target: '<= 20 s', ok: ms <= 20_000 });
+      report({
+        measure: `reconcile ${n.toLocaleString('en')} × 1 KB docs, 10% differing (first start)`,
+        value: `${(ms / 1000).toFixed(1)} s (${differing.toLocaleString('en')} pushed)`,
+        target: '<= 20 s',
+        ok: ms <= 20_000,
+      });
     } finally {
       await hubClient.close();
       await tillClient.close();
@@ -211,11 +266,23 @@ async function reconciliation(): Promise<void> {
     const [hub, till] = await Promise.all([emulatorProcess(), emulatorProcess()]);
     const [hubClient, tillClient] = [new MongoClient(hub.uri), new MongoClient(till.uri)];
     try {
-      const stamp = (doc: Document): Document => ({ ...doc, _sync: { v: encodeVersion({ wall: Date.now() - 60_000, counter: 0, device: 'seed' }), o: 'seed', h: contentHash(doc) } });
-      await insertDocs(hubClient, 'menu', Array.from({ length: n }, (_, i) => stamp(kbDoc(i))));
+      const stamp = (doc: Document): Document => ({
+        ...doc,
+        _sync: { v: encodeVersion({ wall: Date.now() - 60_000, counter: 0, device: 'seed' }), o: 'seed', h: contentHash(doc) },
+      });
+      await insertDocs(
+        hubClient,
+        'menu',
+        Array.from({ length: n }, (_, i) => stamp(kbDoc(i))),
+      );
       const { ms } = await reconcileOnce(till.uri, hub.uri, 'bench-late', n);
       const arrived = await tillClient.db(DB).collection('menu').countDocuments();
-      report({ measure: `late-joining till, ${n.toLocaleString('en')} hub docs of 1 KB`, value: `${(ms / 1000).toFixed(1)} s (${arrived.toLocaleString('en')} arrived)`, target: '<= 15 s', ok: ms <= 15_000 && arrived === n });
+      report({
+        measure: `late-joining till, ${n.toLocaleString('en')} hub docs of 1 KB`,
+        value: `${(ms / 1000).toFixed(1)} s (${arrived.toLocaleString('en')} arrived)`,
+        target: '<= 15 s',
+        ok: ms <= 15_000 && arrived === n,
+      });
     } finally {
       await hubClient.close();
       await tillClient.close();
@@ -244,16 +311,22 @@ async function syncFigures(): Promise<void> {
     children.push(agentA, agentB);
     meter = new CpuMeter({ 'agent A': agentA.pid, 'agent B': agentB.pid, hub: hub.pid, 'till A': a.pid, 'till B': b.pid });
     const rssStart = rssMb(agentA.pid);
-    const [hubClient, tillA, tillB] = await Promise.all([hub.uri, a.uri, b.uri].map(async (uri) => {
-      const c = new MongoClient(uri);
-      await c.connect();
-      return c;
-    }));
+    const [hubClient, tillA, tillB] = await Promise.all(
+      [hub.uri, a.uri, b.uri].map(async (uri) => {
+        const c = new MongoClient(uri);
+        await c.connect();
+        return c;
+      }),
+    );
     clients.push(hubClient as MongoClient, tillA as MongoClient, tillB as MongoClient);
     await propagation(tillA as MongoClient, tillB as MongoClient);
     if (only !== 'propagation') await throughput(tillA as MongoClient, tillB as MongoClient, hubClient as MongoClient);
     const rssEnd = rssMb(agentA.pid);
-    report({ measure: 'till A agent resident memory, start → end', value: `${rssStart.toFixed(0)} MB → ${rssEnd.toFixed(0)} MB`, target: 'steady' });
+    report({
+      measure: 'till A agent resident memory, start → end',
+      value: `${rssStart.toFixed(0)} MB → ${rssEnd.toFixed(0)} MB`,
+      target: 'steady',
+    });
   } catch (err) {
     for (const child of children) {
       if ('lines' in child) process.stderr.write(`--- agent ${child.pid} said:\n${(child.lines as string[]).slice(-20).join('\n')}\n`);
@@ -268,9 +341,12 @@ async function syncFigures(): Promise<void> {
 function printTable(): void {
   const w = Math.max(...rows.map((r) => r.measure.length));
   const v = Math.max(...rows.map((r) => r.value.length));
-  console.log(`\nSync benchmark${quick ? ' (quick)' : ''} — one hub, two tills, one agent per till, each in its own process; node ${process.version}`);
+  console.log(
+    `\nSync benchmark${quick ? ' (quick)' : ''} — one hub, two tills, one agent per till, each in its own process; node ${process.version}`,
+  );
   console.log(`${'measure'.padEnd(w)}  ${'value'.padEnd(v)}  target`);
-  for (const r of rows) console.log(`${r.measure.padEnd(w)}  ${r.value.padEnd(v)}  ${r.target}${r.ok === undefined ? '' : r.ok ? '  ok' : '  MISSED'}`);
+  for (const r of rows)
+    console.log(`${r.measure.padEnd(w)}  ${r.value.padEnd(v)}  ${r.target}${r.ok === undefined ? '' : r.ok ? '  ok' : '  MISSED'}`);
 }
 
 await main();

@@ -159,10 +159,7 @@ describe('admin commands', () => {
   });
 
   it('an unknown command fails with CommandNotFound (59) naming the command', async () => {
-    const error = await captureError(
-      () => client.db(uniqueDbName('nocmd')).command({ conformanceNoSuchCommand: 1 }),
-      'an unknown command',
-    );
+    const error = await captureError(() => client.db(uniqueDbName('nocmd')).command({ conformanceNoSuchCommand: 1 }), 'an unknown command');
     assert.ok(error instanceof MongoServerError, `got ${String(error)}`);
     assert.equal(error.code, 59);
     assert.equal(error.codeName, 'CommandNotFound');

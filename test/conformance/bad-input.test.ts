@@ -225,7 +225,10 @@ describe('bad wire input', () => {
     const port = emulatorPort(t);
     if (port === undefined) return;
     const coll = client.db('badinput').collection<Doc>('stream');
-    await client.db('badinput').createCollection('stream').catch(() => undefined);
+    await client
+      .db('badinput')
+      .createCollection('stream')
+      .catch(() => undefined);
     const stream = coll.watch<Document, Document>([], STREAM_OPTIONS);
     try {
       await openStream(stream);

@@ -32,7 +32,10 @@ describe('change stream resume', () => {
 
   after(async () => {
     if (client) {
-      await client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+      await client
+        .db('admin')
+        .command({ configureFailPoint: 'failCommand', mode: 'off' })
+        .catch(() => undefined);
       await dropTestDatabases(client);
       await client.close();
     }
@@ -163,7 +166,10 @@ describe('change stream resume', () => {
     emulator.truncateOplog(0);
     await coll.insertOne({ _id: 'newest' });
 
-    const resumed = client.db(dbName).collection('c').watch<Document, Document>([], { ...STREAM_OPTIONS, resumeAfter: oldToken });
+    const resumed = client
+      .db(dbName)
+      .collection('c')
+      .watch<Document, Document>([], { ...STREAM_OPTIONS, resumeAfter: oldToken });
     try {
       const error = await captureError(() => resumed.tryNext(), 'resuming from a lost point');
       assert.ok(error instanceof MongoServerError, `got ${String(error)}`);

@@ -402,7 +402,9 @@ describe('change streams', () => {
       const db = await freshDb('preoff', 'c');
       const coll = db.collection<Doc>('c');
       await coll.insertOne({ _id: 1, v: 0 });
-      const whenAvailable = db.collection('c').watch<Document, Document>([], { ...STREAM_OPTIONS, fullDocumentBeforeChange: 'whenAvailable' });
+      const whenAvailable = db
+        .collection('c')
+        .watch<Document, Document>([], { ...STREAM_OPTIONS, fullDocumentBeforeChange: 'whenAvailable' });
       const off = db.collection('c').watch<Document, Document>([], { ...STREAM_OPTIONS, fullDocumentBeforeChange: 'off' });
       const required = db.collection('c').watch<Document, Document>([], { ...STREAM_OPTIONS, fullDocumentBeforeChange: 'required' });
       try {
@@ -537,7 +539,10 @@ describe('change streams', () => {
         const events = await nextEvents(stream, 5 + 3 + 7);
         const tokens = events.map((e) => tokenData(e._id));
         for (let i = 1; i < tokens.length; i += 1) {
-          assert.ok(tokens[i - 1]! < tokens[i]!, `token ${i - 1} < token ${i} (${events[i - 1]?.operationType} then ${events[i]?.operationType})`);
+          assert.ok(
+            tokens[i - 1]! < tokens[i]!,
+            `token ${i - 1} < token ${i} (${events[i - 1]?.operationType} then ${events[i]?.operationType})`,
+          );
         }
         assert.equal(new Set(tokens).size, tokens.length, 'tokens are unique');
       });

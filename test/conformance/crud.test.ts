@@ -190,11 +190,7 @@ describe('CRUD', () => {
 
     it('upsert inserts from the filter equalities plus $set/$setOnInsert and reports upsertedId', async () => {
       const coll = freshCollection('upsert');
-      const first = await coll.updateOne(
-        { _id: 'u1', kind: 'k' },
-        { $set: { x: 1 }, $setOnInsert: { created: true } },
-        { upsert: true },
-      );
+      const first = await coll.updateOne({ _id: 'u1', kind: 'k' }, { $set: { x: 1 }, $setOnInsert: { created: true } }, { upsert: true });
       assert.equal(first.upsertedId, 'u1');
       assert.equal(first.upsertedCount, 1);
       assert.equal(first.matchedCount, 0);
@@ -241,7 +237,14 @@ describe('CRUD', () => {
 
     it('arrayFilters and the positional $ operator update the right array elements', async () => {
       const coll = freshCollection('arrf');
-      await coll.insertOne({ _id: 1, grades: [80, 95, 90, 70], items: [{ k: 'a', q: 1 }, { k: 'b', q: 2 }] });
+      await coll.insertOne({
+        _id: 1,
+        grades: [80, 95, 90, 70],
+        items: [
+          { k: 'a', q: 1 },
+          { k: 'b', q: 2 },
+        ],
+      });
       await coll.updateOne({ _id: 1 }, { $set: { 'grades.$[g]': 100 } }, { arrayFilters: [{ g: { $gte: 90 } }] });
       await coll.updateOne({ _id: 1, 'items.k': 'b' }, { $inc: { 'items.$.q': 10 } });
       await coll.updateOne({ _id: 1 }, { $set: { 'items.$[].seen': true } });
@@ -381,10 +384,7 @@ describe('CRUD', () => {
       await coll.insertOne({ _id: 1, a: 1 });
       assert.deepEqual(await coll.findOneAndReplace({ _id: 1 }, { b: 2 }), { _id: 1, a: 1 });
       assert.deepEqual(await coll.findOneAndReplace({ _id: 1 }, { c: 3 }, { returnDocument: 'after' }), { _id: 1, c: 3 });
-      assert.deepEqual(
-        await coll.findOneAndReplace({ _id: 2 }, { d: 4 }, { upsert: true, returnDocument: 'after' }),
-        { _id: 2, d: 4 },
-      );
+      assert.deepEqual(await coll.findOneAndReplace({ _id: 2 }, { d: 4 }, { upsert: true, returnDocument: 'after' }), { _id: 2, d: 4 });
       assert.equal(await coll.findOneAndReplace({ _id: 3 }, { e: 5 }), null);
       assert.deepEqual(await coll.find({}, { sort: { _id: 1 } }).toArray(), [
         { _id: 1, c: 3 },
@@ -409,20 +409,18 @@ describe('CRUD', () => {
     it('find applies filter, sort, projection, skip and limit', async () => {
       const coll = freshCollection('find');
       await coll.insertMany(Array.from({ length: 20 }, (_, n) => ({ _id: n, n, group: n % 3, sq: n * n })));
-      const docs = await coll
-        .find({ group: 1 })
-        .sort({ n: -1 })
-        .project({ _id: 0, n: 1 })
-        .skip(1)
-        .limit(3)
-        .toArray();
+      const docs = await coll.find({ group: 1 }).sort({ n: -1 }).project({ _id: 0, n: 1 }).skip(1).limit(3).toArray();
       assert.deepEqual(docs, [{ n: 16 }, { n: 13 }, { n: 10 }]);
       const excluded = await coll.find({ n: { $lt: 2 } }, { projection: { sq: 0, group: 0 }, sort: { n: 1 } }).toArray();
       assert.deepEqual(excluded, [
         { _id: 0, n: 0 },
         { _id: 1, n: 1 },
       ]);
-      const multiKey = await coll.find({ n: { $gte: 14 } }).sort({ group: 1, n: -1 }).project({ _id: 1 }).toArray();
+      const multiKey = await coll
+        .find({ n: { $gte: 14 } })
+        .sort({ group: 1, n: -1 })
+        .project({ _id: 1 })
+        .toArray();
       assert.deepEqual(
         multiKey.map((d) => d._id),
         [18, 15, 19, 16, 17, 14],
@@ -504,10 +502,16 @@ describe('CRUD', () => {
         );
         const getMores = log.succeededNamed('getMore');
         assert.ok(getMores.length >= 3, `find paged with getMore (${getMores.length})`);
-        assert.equal(String((getMores[getMores.length - 1]?.reply as Document | undefined)?.cursor.id), '0', 'the cursor closes at the limit');
+        assert.equal(
+          String((getMores[getMores.length - 1]?.reply as Document | undefined)?.cursor.id),
+          '0',
+          'the cursor closes at the limit',
+        );
 
         log.clear();
-        const aggregated = await coll.aggregate([{ $match: { odd: true } }, { $sort: { _id: -1 } }, { $project: { _id: 1 } }], { batchSize: 4 }).toArray();
+        const aggregated = await coll
+          .aggregate([{ $match: { odd: true } }, { $sort: { _id: -1 } }, { $project: { _id: 1 } }], { batchSize: 4 })
+          .toArray();
         assert.deepEqual(
           aggregated.map((d) => d._id),
           [29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1],
@@ -538,10 +542,7 @@ describe('CRUD', () => {
         assert.ok(kill, 'killCursors was sent');
         assert.equal((kill.reply as Document).cursorsKilled.length, 1);
         assert.equal(String((kill.reply as Document).cursorsKilled[0]), String(id));
-        const error = await captureError(
-          () => db.command({ getMore: id, collection: 'c', batchSize: 2 }),
-          'getMore on a killed cursor',
-        );
+        const error = await captureError(() => db.command({ getMore: id, collection: 'c', batchSize: 2 }), 'getMore on a killed cursor');
         assert.ok(error instanceof MongoServerError, `got ${String(error)}`);
         assert.equal(error.code, 43);
         assert.equal(error.codeName, 'CursorNotFound');

@@ -149,7 +149,13 @@ describe('DDL', () => {
       assert.equal(error.code, 48);
       await db.collection('dst').rename('taken', { dropTarget: true });
       assert.deepEqual(await collectionNames(dbName), ['taken']);
-      assert.deepEqual(await db.collection<Doc>('taken').find({}, { sort: { _id: 1 } }).toArray(), [{ _id: 1 }, { _id: 2 }]);
+      assert.deepEqual(
+        await db
+          .collection<Doc>('taken')
+          .find({}, { sort: { _id: 1 } })
+          .toArray(),
+        [{ _id: 1 }, { _id: 2 }],
+      );
     });
   });
 
@@ -197,10 +203,7 @@ describe('DDL', () => {
       assert.notEqual(byName.get('tenant_1_createdAt_-1')?.unique, true);
       assert.deepEqual(byName.get('by_code')?.key, { code: 1 });
       for (const index of indexes) assert.equal(index.v, 2, `${index.name} is a v2 index`);
-      assert.deepEqual(
-        Object.keys(await coll.indexInformation()).sort(),
-        ['_id_', 'by_code', 'email_1', 'tenant_1_createdAt_-1'],
-      );
+      assert.deepEqual(Object.keys(await coll.indexInformation()).sort(), ['_id_', 'by_code', 'email_1', 'tenant_1_createdAt_-1']);
     });
 
     it('a unique index rejects duplicates with code 11000, keyPattern and keyValue', async () => {

@@ -248,9 +248,13 @@ describe('durability across SIGKILL (emulator process)', () => {
     const second = await startEmulatorProcess(dbPath, first.port);
     const reader = await connect(second.uri);
     try {
-      const ids = (await reader.db('burst').collection<Doc>('c').find({}, { projection: { _id: 1 } }).toArray()).map(
-        (d) => d._id as number,
-      );
+      const ids = (
+        await reader
+          .db('burst')
+          .collection<Doc>('c')
+          .find({}, { projection: { _id: 1 } })
+          .toArray()
+      ).map((d) => d._id as number);
       const present = new Set(ids);
       const missing = [...acknowledged].filter((id) => !present.has(id));
       assert.deepEqual(missing, [], 'no acknowledged insert is lost');
@@ -283,7 +287,14 @@ describe('durability across SIGKILL (emulator process)', () => {
     const reader = await connect(third.uri);
     try {
       const docs = await sortedDocs(reader.db('torn').collection<Doc>('c'));
-      assert.deepEqual(docs, [{ _id: 1, when: 'before the kill' }, { _id: 2, when: 'after the restart' }], 'both acknowledged inserts are there');
+      assert.deepEqual(
+        docs,
+        [
+          { _id: 1, when: 'before the kill' },
+          { _id: 2, when: 'after the restart' },
+        ],
+        'both acknowledged inserts are there',
+      );
     } finally {
       await reader.close();
       await killHard(third.child);

@@ -7,14 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  Long,
-  MongoClient,
-  MongoNetworkError,
-  MongoServerError,
-  MongoServerSelectionError,
-  type Document,
-} from 'mongodb';
+import { Long, MongoClient, MongoNetworkError, MongoServerError, MongoServerSelectionError, type Document } from 'mongodb';
 import { startReplSet, type ReplSet } from '../harness/replset.ts';
 import {
   CommandLog,
@@ -42,7 +35,10 @@ describe('faults', () => {
   after(async () => {
     if (rs?.emulator) rs.emulator.setPartitioned(false);
     if (client) {
-      await client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+      await client
+        .db('admin')
+        .command({ configureFailPoint: 'failCommand', mode: 'off' })
+        .catch(() => undefined);
       await dropTestDatabases(client);
       await client.close();
     }

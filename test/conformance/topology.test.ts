@@ -4,13 +4,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  Binary,
-  MongoClient,
-  MongoServerSelectionError,
-  Timestamp,
-  type TopologyDescriptionChangedEvent,
-} from 'mongodb';
+import { Binary, MongoClient, MongoServerSelectionError, Timestamp, type TopologyDescriptionChangedEvent } from 'mongodb';
 import { startReplSet, type ReplSet } from '../harness/replset.ts';
 import { CommandLog, captureError, dropTestDatabases, seedsOf, uniqueDbName, uriOption, waitFor, type Doc } from './helpers.ts';
 

@@ -61,7 +61,11 @@ describe('transactions', () => {
       await db.collection<Doc>('a').updateOne({ _id: 'x' }, { $set: { v: 2 } }, { session });
       await db.collection<Doc>('b').insertOne({ _id: 'other' }, { session });
 
-      assert.deepEqual(await db.collection<Doc>('a').findOne({ _id: 'new' }, { session }), { _id: 'new', v: 0 }, 'the transaction sees its own insert');
+      assert.deepEqual(
+        await db.collection<Doc>('a').findOne({ _id: 'new' }, { session }),
+        { _id: 'new', v: 0 },
+        'the transaction sees its own insert',
+      );
       assert.deepEqual(await db.collection<Doc>('a').findOne({ _id: 'x' }, { session }), { _id: 'x', v: 2 }, 'and its own update');
 
       assert.equal(await seenA.findOne({ _id: 'new' }), null, 'another client does not see the uncommitted insert');
@@ -164,7 +168,10 @@ describe('transactions', () => {
     await withSession(async (session) => {
       session.startTransaction({ readConcern: { level: 'snapshot' } });
       assert.deepEqual(await coll.findOne({ _id: 1 }, { session }), { _id: 1, v: 'old' });
-      await observer.db(dbName).collection<Doc>('c').updateOne({ _id: 1 }, { $set: { v: 'new' } });
+      await observer
+        .db(dbName)
+        .collection<Doc>('c')
+        .updateOne({ _id: 1 }, { $set: { v: 'new' } });
       await observer.db(dbName).collection<Doc>('c').insertOne({ _id: 2 });
       assert.deepEqual(await coll.findOne({ _id: 1 }, { session }), { _id: 1, v: 'old' }, 'still the snapshot value');
       assert.equal(await coll.countDocuments({}, { session }), 1, 'a document inserted later is not visible');
@@ -212,7 +219,10 @@ describe('transactions', () => {
     await withSession(async (session) => {
       session.startTransaction({ readConcern: { level: 'snapshot' } });
       assert.deepEqual(await coll.findOne({ _id: 1 }, { session }), { _id: 1, n: 0 });
-      await observer.db(dbName).collection<Doc>('c').updateOne({ _id: 1 }, { $inc: { n: 5 } });
+      await observer
+        .db(dbName)
+        .collection<Doc>('c')
+        .updateOne({ _id: 1 }, { $inc: { n: 5 } });
       const error = await captureError(() => coll.updateOne({ _id: 1 }, { $inc: { n: 1 } }, { session }), 'stale write');
       assert.ok(error instanceof MongoServerError, `got ${String(error)}`);
       assert.equal(error.code, 112);

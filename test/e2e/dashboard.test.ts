@@ -157,8 +157,14 @@ describe('dashboard in Chromium against npm run demo', { skip: skip ?? false, ti
     await dialog.waitFor({ state: 'detached' });
     await page.getByTestId('conflict-reapplied').waitFor();
 
-    for (const [name, db] of [['hub', hubDb], ['till B', tillBDb], ['till A', tillADb]] as const) {
-      await eventually(`the other version of menu ${documentId} on ${name}`, async () => matchesLoser(await menu(db).findOne({ _id: documentId })));
+    for (const [name, db] of [
+      ['hub', hubDb],
+      ['till B', tillBDb],
+      ['till A', tillADb],
+    ] as const) {
+      await eventually(`the other version of menu ${documentId} on ${name}`, async () =>
+        matchesLoser(await menu(db).findOne({ _id: documentId })),
+      );
     }
     await screenshot(page, '05-other-version-applied');
   });
@@ -184,14 +190,20 @@ describe('dashboard in Chromium against npm run demo', { skip: skip ?? false, ti
     // ...and till A, paused, has sent and received nothing in that time.
     assert.equal(await notes(hubDb).findOne({ _id: `from-paused-a-${stamp}` }), null, 'a paused till sends nothing');
     assert.equal(await notes(tillADb).findOne({ _id: `from-hub-${stamp}` }), null, 'a paused till receives nothing');
-    await page.getByTestId('waiting').filter({ hasText: /^[1-9]\d* changes? waiting to be sent/ }).waitFor();
+    await page
+      .getByTestId('waiting')
+      .filter({ hasText: /^[1-9]\d* changes? waiting to be sent/ })
+      .waitFor();
     await screenshot(page, '06-till-a-paused');
 
     await page.getByRole('button', { name: 'Resume sync' }).click();
     await page.getByRole('button', { name: 'Pause sync' }).waitFor();
     await eventually("till A's note on the hub after resuming", async () => notes(hubDb).findOne({ _id: `from-paused-a-${stamp}` }));
     await eventually("the hub's note on till A after resuming", async () => notes(tillADb).findOne({ _id: `from-hub-${stamp}` }));
-    await page.getByTestId('status-headline').filter({ hasText: /^(Up to date|Sending and receiving changes)$/ }).waitFor();
+    await page
+      .getByTestId('status-headline')
+      .filter({ hasText: /^(Up to date|Sending and receiving changes)$/ })
+      .waitFor();
     await page.close();
   });
 

@@ -35,7 +35,9 @@ const URL_LINE = /(Till [AB])\b[^\n]*?(https?:\/\/127\.0\.0\.1:\d+\/?)/g;
 const DB_LINE = /^[^\n]*?\b(hub|till[ -]?a|till[ -]?b)\b[^\n]*?(mongodb(?:\+srv)?:\/\/[^\s]+)/gim;
 
 /** Reads dashboard URLs and database connection strings from the demo's output. */
-export function parseDemoOutput(text: string): Partial<DemoEndpoints> & { urls: Record<string, string>; databases: Record<string, string> } {
+export function parseDemoOutput(
+  text: string,
+): Partial<DemoEndpoints> & { urls: Record<string, string>; databases: Record<string, string> } {
   const urls: Record<string, string> = {};
   for (const match of text.matchAll(URL_LINE)) urls[match[1]!] = match[2]!;
   const databases: Record<string, string> = {};

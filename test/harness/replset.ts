@@ -50,13 +50,7 @@ export function replSetKind(): ReplSetKind {
   return 'emulator';
 }
 
-function wrap(
-  kind: ReplSetKind,
-  uri: string,
-  stop: () => Promise<void>,
-  restart: () => Promise<void>,
-  emulator?: Emulator,
-): ReplSet {
+function wrap(kind: ReplSetKind, uri: string, stop: () => Promise<void>, restart: () => Promise<void>, emulator?: Emulator): ReplSet {
   return {
     kind,
     uri,
@@ -111,5 +105,11 @@ export async function startReplSet(options: ReplSetOptions = {}): Promise<ReplSe
     dbPath: options.dbPath,
     oplog: options.oplogMaxEvents ? { maxEvents: options.oplogMaxEvents } : undefined,
   });
-  return wrap(kind, emulator.uri, () => emulator.stop(), () => emulator.restart(), emulator);
+  return wrap(
+    kind,
+    emulator.uri,
+    () => emulator.stop(),
+    () => emulator.restart(),
+    emulator,
+  );
 }

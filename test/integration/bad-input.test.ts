@@ -68,12 +68,28 @@ describe('bad hub documents are quarantined and sync carries on', () => {
       assert.equal(s.quarantine.count, (before[i] as number) + bad.length, `${till.name}: quarantine count grew by ${bad.length}`);
       const latest = s.quarantine.latest.filter((q) => q.collection === coll);
       const reasonFor = (id: string): string | undefined => latest.find((q) => q.documentId === JSON.stringify(id))?.reason;
-      assert.match(reasonFor('not-a-document') ?? '', /_sync is "oops"/, `${till.name}: the reason names the malformed _sync (${JSON.stringify(latest)})`);
-      assert.match(reasonFor('bad-version') ?? '', /not-a-version/, `${till.name}: the reason names the malformed version (${JSON.stringify(latest)})`);
-      assert.match(reasonFor('missing-fields') ?? '', /_sync/, `${till.name}: the reason names the incomplete _sync (${JSON.stringify(latest)})`);
+      assert.match(
+        reasonFor('not-a-document') ?? '',
+        /_sync is "oops"/,
+        `${till.name}: the reason names the malformed _sync (${JSON.stringify(latest)})`,
+      );
+      assert.match(
+        reasonFor('bad-version') ?? '',
+        /not-a-version/,
+        `${till.name}: the reason names the malformed version (${JSON.stringify(latest)})`,
+      );
+      assert.match(
+        reasonFor('missing-fields') ?? '',
+        /_sync/,
+        `${till.name}: the reason names the incomplete _sync (${JSON.stringify(latest)})`,
+      );
       for (const q of latest) assert.ok(Number.isFinite(q.at) && q.at > 0, 'each quarantined change has a time');
       for (const doc of bad) {
-        assert.equal(await till.db.collection(coll).countDocuments({ _id: doc._id }), 0, `${till.name}: ${String(doc._id)} was not applied`);
+        assert.equal(
+          await till.db.collection(coll).countDocuments({ _id: doc._id }),
+          0,
+          `${till.name}: ${String(doc._id)} was not applied`,
+        );
       }
       assert.notEqual(s.state, 'error', `${till.name}: the engine carries on (state ${s.state})`);
     }
@@ -82,7 +98,8 @@ describe('bad hub documents are quarantined and sync carries on', () => {
     // A correct write to a quarantined document's _id later still syncs.
     await hubColl.replaceOne({ _id: 'not-a-document' as never }, { price: 10 });
     await waitFor('the corrected document on every till', async () => {
-      for (const till of topology.tills) if ((await till.db.collection(coll).findOne({ _id: 'not-a-document' as never }))?.price !== 10) return false;
+      for (const till of topology.tills)
+        if ((await till.db.collection(coll).findOne({ _id: 'not-a-document' as never }))?.price !== 10) return false;
       return true;
     });
   });
@@ -98,7 +115,10 @@ interface Run {
  * Runs the headless agent with `args` until it exits. An agent that starts runs until stopped: it gets SIGTERM once
  * its output matches `stopWhen`, and SIGKILL after `timeoutMs` in any case.
  */
-function runAgent(args: string[], options: { timeoutMs?: number; stopWhen?: RegExp; onOutput?: (output: string) => void } = {}): Promise<Run> {
+function runAgent(
+  args: string[],
+  options: { timeoutMs?: number; stopWhen?: RegExp; onOutput?: (output: string) => void } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/agent.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -146,9 +166,21 @@ describe('the headless agent refuses an invalid configuration', () => {
     assert.equal(run.code, 2, `exit code 2 (stderr: ${run.stderr})`);
     const lines = run.stderr.split('\n');
     const line = (field: string): string | undefined => lines.find((l) => l.includes(`${field}:`));
-    assert.match(line('local.uri') ?? '', /got "not-a-uri".*expected a connection string starting with mongodb:\/\//, `local.uri is named with the form expected:\n${run.stderr}`);
-    assert.match(line('batchSize') ?? '', /got 0.*expected an integer from 1 to 10000/, `batchSize is named with the form expected:\n${run.stderr}`);
-    assert.match(line('collections.x.mode') ?? '', /got "pull".*expected one of both, push-only, pull-only, local-only/, `the policy mode is named with the forms expected:\n${run.stderr}`);
+    assert.match(
+      line('local.uri') ?? '',
+      /got "not-a-uri".*expected a connection string starting with mongodb:\/\//,
+      `local.uri is named with the form expected:\n${run.stderr}`,
+    );
+    assert.match(
+      line('batchSize') ?? '',
+      /got 0.*expected an integer from 1 to 10000/,
+      `batchSize is named with the form expected:\n${run.stderr}`,
+    );
+    assert.match(
+      line('collections.x.mode') ?? '',
+      /got "pull".*expected one of both, push-only, pull-only, local-only/,
+      `the policy mode is named with the forms expected:\n${run.stderr}`,
+    );
     assert.ok(!/hub\.uri|database:/.test(run.stderr), `fields that are fine are not reported:\n${run.stderr}`);
     assert.match(run.stderr, /usage:/, 'the usage line is shown');
   });
@@ -158,14 +190,31 @@ describe('the headless agent refuses an invalid configuration', () => {
     const validHub = `mongodb://user:${secret}@127.0.0.1:1/?replicaSet=rs0`;
     const badDb = await runAgent(['--local', 'mongodb://127.0.0.1:1/?replicaSet=rs0', '--hub', validHub, '--db', 'bad/db']);
     assert.equal(badDb.code, 2, `exit code 2 for a bad --db (stderr: ${badDb.stderr})`);
-    assert.match(badDb.stderr, /database: got "bad\/db", expected a MongoDB database name/, `the bad database name is reported:\n${badDb.stderr}`);
-    assert.ok(!`${badDb.stdout}${badDb.stderr}`.includes(secret), `the password never appears in the output:\n${badDb.stdout}${badDb.stderr}`);
+    assert.match(
+      badDb.stderr,
+      /database: got "bad\/db", expected a MongoDB database name/,
+      `the bad database name is reported:\n${badDb.stderr}`,
+    );
+    assert.ok(
+      !`${badDb.stdout}${badDb.stderr}`.includes(secret),
+      `the password never appears in the output:\n${badDb.stdout}${badDb.stderr}`,
+    );
 
     // A hub URI that is itself wrong gets quoted in the message: the password must be masked there too.
-    const badHub = await runAgent(['--local', 'mongodb://127.0.0.1:1/?replicaSet=rs0', '--hub', `mongodb://user:${secret}@`, '--db', 'pos']);
+    const badHub = await runAgent([
+      '--local',
+      'mongodb://127.0.0.1:1/?replicaSet=rs0',
+      '--hub',
+      `mongodb://user:${secret}@`,
+      '--db',
+      'pos',
+    ]);
     assert.equal(badHub.code, 2, `exit code 2 for a bad --hub (stderr: ${badHub.stderr})`);
     assert.match(badHub.stderr, /hub\.uri: got "mongodb:\/\/user:\*\*\*@"/, `the bad hub URI is reported, masked:\n${badHub.stderr}`);
-    assert.ok(!`${badHub.stdout}${badHub.stderr}`.includes(secret), `the password never appears in the output:\n${badHub.stdout}${badHub.stderr}`);
+    assert.ok(
+      !`${badHub.stdout}${badHub.stderr}`.includes(secret),
+      `the password never appears in the output:\n${badHub.stdout}${badHub.stderr}`,
+    );
   });
 
   it('an agent that starts but cannot reach the hub logs the hub URI masked, keeps running, and stops cleanly', async () => {
@@ -173,11 +222,14 @@ describe('the headless agent refuses an invalid configuration', () => {
     const local = await startReplSet();
     let running: Run;
     try {
-      running = await runAgent(['--local', local.uri, '--hub', `mongodb://user:${secret}@127.0.0.1:1/?replicaSet=rs0`, '--db', 'pos', '--status-every', '1'], {
-        // Stop it once it has reported the unreachable hub AND printed a status line after that (it is still alive).
-        stopWhen: /"event":"engine\.error"[\s\S]*"event":"agent\.status"/,
-        timeoutMs: 30_000,
-      });
+      running = await runAgent(
+        ['--local', local.uri, '--hub', `mongodb://user:${secret}@127.0.0.1:1/?replicaSet=rs0`, '--db', 'pos', '--status-every', '1'],
+        {
+          // Stop it once it has reported the unreachable hub AND printed a status line after that (it is still alive).
+          stopWhen: /"event":"engine\.error"[\s\S]*"event":"agent\.status"/,
+          timeoutMs: 30_000,
+        },
+      );
     } finally {
       await local.stop();
     }
@@ -185,7 +237,11 @@ describe('the headless agent refuses an invalid configuration', () => {
     assert.match(output, /"event":"agent\.starting"[^\n]*user:\*\*\*@/, `the hub URI is logged masked:\n${output}`);
     assert.match(output, /"event":"engine\.error"[^\n]*hub-unreachable/, `the agent reported that the hub is unreachable:\n${output}`);
     assert.ok(!output.includes(secret), `the password never appears in a running agent's logs:\n${output}`);
-    assert.match(output, /"event":"engine\.error"[\s\S]*"event":"agent\.status"[^\n]*offline/, `the agent goes on (status offline) after the hub error:\n${output}`);
+    assert.match(
+      output,
+      /"event":"engine\.error"[\s\S]*"event":"agent\.status"[^\n]*offline/,
+      `the agent goes on (status offline) after the hub error:\n${output}`,
+    );
     assert.match(output, /"event":"agent\.stopping"/, 'it stopped because of SIGTERM');
     assert.equal(running.code, 0, `the agent stopped cleanly with exit code 0 (got ${running.code})`);
   });
@@ -210,7 +266,11 @@ describe("the headless agent when the till's database is down", () => {
         },
       });
       const output = `${running.stdout}${running.stderr}`;
-      assert.match(output, /"event":"agent\.start-failed"[^\n]*is the till's database running\?[^\n]*trying again in 5 s/, `it said why and that it tries again:\n${output}`);
+      assert.match(
+        output,
+        /"event":"agent\.start-failed"[^\n]*is the till's database running\?[^\n]*trying again in 5 s/,
+        `it said why and that it tries again:\n${output}`,
+      );
       assert.match(output, /"event":"agent\.status"[^\n]*"state":"synced"/, `it started once the database was up:\n${output}`);
       assert.equal(running.code, 0, `it stopped cleanly on SIGTERM (got ${running.code}):\n${output}`);
     } finally {

@@ -66,7 +66,8 @@ describe('both ways: till ⇄ hub ⇄ till', () => {
       for (const till of topology.tills) if (!same(await exact(till.db, collection, id), source)) return false;
       return true;
     });
-    for (const till of topology.tills) assert.deepStrictEqual(await exact(till.db, collection, id), source, `${what}: ${till.name} equals the hub`);
+    for (const till of topology.tills)
+      assert.deepStrictEqual(await exact(till.db, collection, id), source, `${what}: ${till.name} equals the hub`);
     return source;
   }
 
@@ -81,7 +82,7 @@ describe('both ways: till ⇄ hub ⇄ till', () => {
     assert.equal(tillB && '_sync' in tillB, false, 'tills never see the hub-only _sync field');
   });
 
-  it('a collection that first reaches till B from till A gets post-images on B too, and B\'s updates to it sync back', async () => {
+  it("a collection that first reaches till B from till A gets post-images on B too, and B's updates to it sync back", async () => {
     const [a, b] = [topology.tills[0]!, topology.tills[1]!];
     await a.db.collection('bw_arrivals').insertOne({ _id: 'tab-1' as never, covers: 2 });
     await expectFromA('bw_arrivals', 'tab-1', 'the first document of a new collection');
@@ -91,7 +92,10 @@ describe('both ways: till ⇄ hub ⇄ till', () => {
       return (info as { options?: Document } | undefined)?.options?.changeStreamPreAndPostImages?.enabled === true;
     });
     await b.db.collection('bw_arrivals').updateOne({ _id: 'tab-1' as never }, { $inc: { covers: 1 } });
-    await waitFor("till B's update on till A", async () => (await a.db.collection('bw_arrivals').findOne({ _id: 'tab-1' as never }))?.covers === 3);
+    await waitFor(
+      "till B's update on till A",
+      async () => (await a.db.collection('bw_arrivals').findOne({ _id: 'tab-1' as never }))?.covers === 3,
+    );
   });
 
   it('operator updates on till A ($set, $inc, $push, $unset, nested paths, updateMany) reach the hub and till B', async () => {
@@ -138,13 +142,20 @@ describe('both ways: till ⇄ hub ⇄ till', () => {
   it('a delete on till A removes the document from the hub and till B', async () => {
     const a = topology.tills[0]!;
     const coll = a.db.collection('bw_delete');
-    await coll.insertMany([{ _id: 'd1' as never, n: 1 }, { _id: 'd2' as never, n: 2 }, { _id: 'keep' as never, n: 3 }]);
+    await coll.insertMany([
+      { _id: 'd1' as never, n: 1 },
+      { _id: 'd2' as never, n: 2 },
+      { _id: 'keep' as never, n: 3 },
+    ]);
     for (const id of ['d1', 'd2', 'keep']) await expectFromA('bw_delete', id, `insert ${id}`);
     await coll.deleteOne({ _id: 'd1' as never });
     await coll.deleteMany({ n: 2 });
     assert.equal(await expectFromA('bw_delete', 'd1', 'deleteOne'), null);
     assert.equal(await expectFromA('bw_delete', 'd2', 'deleteMany'), null);
-    await waitFor('till B to hold only the kept document', async () => (await topology.tills[1]!.db.collection('bw_delete').countDocuments()) === 1);
+    await waitFor(
+      'till B to hold only the kept document',
+      async () => (await topology.tills[1]!.db.collection('bw_delete').countDocuments()) === 1,
+    );
     assert.deepStrictEqual(await exactAll(topology.hubDb, 'bw_delete'), await exactAll(a.db, 'bw_delete'));
     assert.deepStrictEqual(await exactAll(topology.tills[1]!.db, 'bw_delete'), await exactAll(a.db, 'bw_delete'));
   });
@@ -169,7 +180,11 @@ describe('both ways: till ⇄ hub ⇄ till', () => {
     await menu.deleteOne({ _id: 'fries' as never });
     assert.equal(await expectFromHub('bw_hq_menu', 'fries', 'HQ delete'), null);
     for (const till of topology.tills) {
-      assert.deepStrictEqual(await exactAll(till.db, 'bw_hq_menu'), await exactAll(topology.hubDb, 'bw_hq_menu'), `${till.name} equals the hub`);
+      assert.deepStrictEqual(
+        await exactAll(till.db, 'bw_hq_menu'),
+        await exactAll(topology.hubDb, 'bw_hq_menu'),
+        `${till.name} equals the hub`,
+      );
     }
   });
 
@@ -200,11 +215,7 @@ describe('both ways: till ⇄ hub ⇄ till', () => {
       at: when,
       ref: oid,
       refs: [new ObjectId(), { nested: new ObjectId() }],
-      grid: [
-        [1, 2],
-        [[3], [4, [5, 'six']]],
-        [],
-      ],
+      grid: [[1, 2], [[3], [4, [5, 'six']]], []],
       rows: [{ qty: new Int32(2), lines: [{ sku: 'A', price: Decimal128.fromString('1.10') }] }],
       blob: new Binary(Buffer.from([0, 1, 2, 253, 254, 255])),
       uuid: new Binary(Buffer.from('0123456789abcdef0123456789abcdef', 'hex'), Binary.SUBTYPE_UUID),
@@ -220,11 +231,19 @@ describe('both ways: till ⇄ hub ⇄ till', () => {
       assert.deepStrictEqual(doc.tiny, { $numberDecimal: '1E-30' }, `${where}: a tiny Decimal128 stays exact`);
       assert.deepStrictEqual(doc.at, { $date: { $numberLong: String(when.getTime()) } }, `${where}: Date to the millisecond`);
       assert.deepStrictEqual(doc.ref, { $oid: oid.toHexString() }, `${where}: ObjectId`);
-      assert.deepStrictEqual(doc.blob, { $binary: { base64: Buffer.from([0, 1, 2, 253, 254, 255]).toString('base64'), subType: '00' } }, `${where}: Binary`);
+      assert.deepStrictEqual(
+        doc.blob,
+        { $binary: { base64: Buffer.from([0, 1, 2, 253, 254, 255]).toString('base64'), subType: '00' } },
+        `${where}: Binary`,
+      );
       assert.equal(doc.uuid.$binary.subType, '04', `${where}: UUID Binary subtype`);
       assert.deepStrictEqual(doc.big, { $numberLong: '9007199254740993' }, `${where}: Long beyond 2^53`);
       assert.deepStrictEqual(doc.frac, { $numberDouble: '2.5' }, `${where}: Double`);
-      assert.deepStrictEqual(doc.grid[1], [[{ $numberInt: '3' }], [{ $numberInt: '4' }, [{ $numberInt: '5' }, 'six']]], `${where}: nested arrays`);
+      assert.deepStrictEqual(
+        doc.grid[1],
+        [[{ $numberInt: '3' }], [{ $numberInt: '4' }, [{ $numberInt: '5' }, 'six']]],
+        `${where}: nested arrays`,
+      );
       assert.deepStrictEqual(doc.rows[0].lines[0].price, { $numberDecimal: '1.10' }, `${where}: Decimal128 inside arrays of documents`);
       assert.equal(doc.nothing, null, `${where}: null`);
       assert.deepStrictEqual(doc.empty, {}, `${where}: empty document`);
@@ -238,7 +257,9 @@ describe('both ways: till ⇄ hub ⇄ till', () => {
       assertTypes(await exact(topology.hubDb, 'bw_types_till', 't1'), 'hub');
       assertTypes(await exact(topology.tills[1]!.db, 'bw_types_till', 't1'), 'till B');
       // An operator update that touches typed values keeps them typed too.
-      await a.db.collection('bw_types_till').updateOne({ _id: 't1' as never }, { $set: { 'rows.0.qty': new Int32(3), price: Decimal128.fromString('21.00') } });
+      await a.db
+        .collection('bw_types_till')
+        .updateOne({ _id: 't1' as never }, { $set: { 'rows.0.qty': new Int32(3), price: Decimal128.fromString('21.00') } });
       const updated = await expectFromA('bw_types_till', 't1', 'the typed update');
       assert.deepStrictEqual((updated as Document).price, { $numberDecimal: '21.00' });
       assert.deepStrictEqual((updated as Document).rows[0].qty, { $numberInt: '3' });
@@ -262,7 +283,8 @@ describe('both ways: till ⇄ hub ⇄ till', () => {
       await topology.tills[0]!.db.collection('bw_types_num').insertOne({ _id: 'n1' as never, ...numbers });
       await topology.hubDb.collection('bw_types_num').insertOne({ _id: 'n2' as never, ...numbers });
       await waitFor('both numeric documents to reach every replica', async () => {
-        for (const db of [topology.hubDb, ...topology.tills.map((x) => x.db)]) if ((await db.collection('bw_types_num').countDocuments()) !== 2) return false;
+        for (const db of [topology.hubDb, ...topology.tills.map((x) => x.db)])
+          if ((await db.collection('bw_types_num').countDocuments()) !== 2) return false;
         return true;
       });
       for (const db of [topology.hubDb, ...topology.tills.map((x) => x.db)]) {
@@ -277,11 +299,21 @@ describe('both ways: till ⇄ hub ⇄ till', () => {
 
     it('documents whose _id is not a string (ObjectId, number, Date, Binary, sub-document) sync', async () => {
       const a = topology.tills[0]!;
-      const ids: unknown[] = [new ObjectId(), 17, new Double(2.5), Long.fromNumber(12345678901), when, new Binary(Buffer.from('id')), { store: 3, n: 1 }];
+      const ids: unknown[] = [
+        new ObjectId(),
+        17,
+        new Double(2.5),
+        Long.fromNumber(12345678901),
+        when,
+        new Binary(Buffer.from('id')),
+        { store: 3, n: 1 },
+      ];
       for (const [i, id] of ids.entries()) await a.db.collection('bw_types_ids').insertOne({ _id: id as never, i });
       await waitFor('all odd-id documents to reach the hub and till B', async () => {
         const want = await exactAll(a.db, 'bw_types_ids');
-        return same(await exactAll(topology.hubDb, 'bw_types_ids'), want) && same(await exactAll(topology.tills[1]!.db, 'bw_types_ids'), want);
+        return (
+          same(await exactAll(topology.hubDb, 'bw_types_ids'), want) && same(await exactAll(topology.tills[1]!.db, 'bw_types_ids'), want)
+        );
       });
       assert.equal((await exactAll(topology.tills[1]!.db, 'bw_types_ids')).length, ids.length);
     });

@@ -30,7 +30,9 @@ describe('clock drift', () => {
     // As written by a till whose clock is 6 s fast.
     const content: Document = { _id: 'fast', name: 'from a fast till', price: 3 };
     const ahead = encodeVersion({ wall: Date.now() + 6_000, counter: 0, device: 'till-fast' });
-    await topology.hubDb.collection('menu').insertOne({ ...content, _sync: { v: ahead, o: 'till-fast', h: contentHash(content) } } as Document);
+    await topology.hubDb
+      .collection('menu')
+      .insertOne({ ...content, _sync: { v: ahead, o: 'till-fast', h: contentHash(content) } } as Document);
 
     const warned = await waitFor('a clock warning in the status', () => engine.status().warnings.find((w) => w.includes('ahead')), 10_000);
     assert.match(warned, /clock/i);
@@ -38,7 +40,11 @@ describe('clock drift', () => {
     assert.equal(await till.db.collection('menu').findOne({ _id: 'fast' as never }), null, 'not applied while too far ahead');
     await waitFor('the change counted as set aside', () => engine.status().quarantine.count >= 1);
 
-    await waitFor('the change applied once the clocks agree', async () => (await till.db.collection('menu').findOne({ _id: 'fast' as never }))?.name === 'from a fast till', 30_000);
+    await waitFor(
+      'the change applied once the clocks agree',
+      async () => (await till.db.collection('menu').findOne({ _id: 'fast' as never }))?.name === 'from a fast till',
+      30_000,
+    );
     await waitFor('the warning cleared', () => engine.status().warnings.length === 0, 15_000);
   });
 });

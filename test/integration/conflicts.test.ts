@@ -37,13 +37,19 @@ describe('conflicts', () => {
       await edit();
       await sleep(20);
     }
-    await waitFor('both tills to capture their edits', async () => engine(a).status().outbox.depth > 0 && engine(b).status().outbox.depth > 0);
+    await waitFor(
+      'both tills to capture their edits',
+      async () => engine(a).status().outbox.depth > 0 && engine(b).status().outbox.depth > 0,
+    );
     await engine(a).setEnabled(true);
     await waitFor("till A's edit on the hub", () => engine(a).status().outbox.depth === 0);
     await engine(b).setEnabled(true);
     await waitConverged(topology, collections);
     // A conflict is logged when its push settles on the till, which can come just after the documents agree.
-    await waitFor('both tills to settle their pushes', () => engine(a).status().outbox.depth === 0 && engine(b).status().outbox.depth === 0);
+    await waitFor(
+      'both tills to settle their pushes',
+      () => engine(a).status().outbox.depth === 0 && engine(b).status().outbox.depth === 0,
+    );
   }
 
   it('document granularity: the newer edit wins everywhere and the till that found the conflict logs both sides', async () => {
@@ -90,7 +96,8 @@ describe('conflicts', () => {
     const updated = await engine(b).reapplyConflictLoser(conflict._id.toHexString());
     assert.ok(updated.reappliedAt instanceof Date);
     await waitFor('the re-applied version everywhere', async () => {
-      for (const db of [topology.hubDb, a.db, b.db]) if ((await db.collection('menu').findOne({ _id: 'tea' as never }))?.price !== 3) return false;
+      for (const db of [topology.hubDb, a.db, b.db])
+        if ((await db.collection('menu').findOne({ _id: 'tea' as never }))?.price !== 3) return false;
       return true;
     });
     assert.ok((await engine(b).getConflict(conflict._id.toHexString()))?.reappliedAt, 'the log remembers it was re-applied');
@@ -178,7 +185,8 @@ describe('conflicts', () => {
       ],
       ['orders'],
     );
-    for (const db of [topology.hubDb, a.db, b.db]) assert.equal((await db.collection('orders').findOne({ _id: 'o-2' as never }))?.total, 21);
+    for (const db of [topology.hubDb, a.db, b.db])
+      assert.equal((await db.collection('orders').findOne({ _id: 'o-2' as never }))?.total, 21);
   });
 
   it('after a delete is forgotten (tombstone retention), a stale update from a till that was away still does not bring it back', async () => {
@@ -191,7 +199,10 @@ describe('conflicts', () => {
     await a.db.collection('orders').deleteOne({ _id: 'o-3' as never });
     await waitFor('both tills to capture', async () => engine(a).status().outbox.depth > 0 && engine(b).status().outbox.depth > 0);
     await engine(a).setEnabled(true);
-    await waitFor("A's delete on the hub", async () => (await topology.hubDb.collection('_tillsync_tombstones').countDocuments()) > 0 && engine(a).status().outbox.depth === 0);
+    await waitFor(
+      "A's delete on the hub",
+      async () => (await topology.hubDb.collection('_tillsync_tombstones').countDocuments()) > 0 && engine(a).status().outbox.depth === 0,
+    );
     // The retention passed: the hub forgot the delete.
     await topology.hubDb.collection('_tillsync_tombstones').deleteMany({});
     await engine(b).setEnabled(true);

@@ -9,7 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Document } from 'mongodb';
-import { startAgent, startTopology, TEST_ENGINE_SETTINGS, waitConverged, waitFor, type AgentProcess, type Till, type Topology } from './topology.ts';
+import {
+  startAgent,
+  startTopology,
+  TEST_ENGINE_SETTINGS,
+  waitConverged,
+  waitFor,
+  type AgentProcess,
+  type Till,
+  type Topology,
+} from './topology.ts';
 
 const WRITES_PER_TILL = 2_500;
 
@@ -86,7 +95,7 @@ describe('crash safety', () => {
     assert.ok(kills >= 3, `the run killed agents ${kills} times; expected several`);
 
     try {
-      await waitConverged(topology, ["tickets", "counters"], 60_000);
+      await waitConverged(topology, ['tickets', 'counters'], 60_000);
       // Exactly once: every ticket once with its own sequence number, every increment counted once.
       const hubTickets = await topology.hubDb.collection<Document>('tickets').find({}).toArray();
       const inserted = await Promise.all(topology.tills.map((t) => t.db.collection('tickets').countDocuments()));
@@ -95,12 +104,20 @@ describe('crash safety', () => {
         const [tillName, seq] = String(doc._id).split(/-(?=\d+$)/);
         assert.equal(doc.till, tillName, `ticket ${String(doc._id)} belongs to ${tillName}`);
         assert.equal(doc.seq, Number(seq), `ticket ${String(doc._id)} keeps its sequence number`);
-        assert.equal(doc.touched, counts.touches.get(String(doc._id)) ?? 0, `ticket ${String(doc._id)} was touched exactly as often as the POS did`);
+        assert.equal(
+          doc.touched,
+          counts.touches.get(String(doc._id)) ?? 0,
+          `ticket ${String(doc._id)} was touched exactly as often as the POS did`,
+        );
       }
       for (const till of topology.tills) {
         const counter = await topology.hubDb.collection<Document>('counters').findOne({ _id: `counter-${till.name}` } as Document);
         assert.equal(counter?.n ?? 0, counts.touches.get(`counter-${till.name}`) ?? 0, `${till.name}'s counter counts each increment once`);
-        await waitFor(`${till.name}'s outbox to drain`, async () => (await till.client.db('tillsync').collection('outbox').countDocuments()) === 0, 30_000);
+        await waitFor(
+          `${till.name}'s outbox to drain`,
+          async () => (await till.client.db('tillsync').collection('outbox').countDocuments()) === 0,
+          30_000,
+        );
       }
     } catch (err) {
       for (const [name, agent] of agents) process.stderr.write(`--- ${name} agent, last lines:\n${agent.lines.slice(-15).join('\n')}\n`);

@@ -59,7 +59,10 @@ class EventCounter {
     if (!['insert', 'update', 'replace', 'delete'].includes(ev.operationType)) return;
     const key = `${coll}/${EJSON.stringify(ev.documentKey?._id)}`;
     const list = this.events.get(key) ?? [];
-    list.push({ op: ev.operationType, updatedFields: ev.updateDescription ? Object.keys(ev.updateDescription.updatedFields ?? {}) : undefined });
+    list.push({
+      op: ev.operationType,
+      updatedFields: ev.updateDescription ? Object.keys(ev.updateDescription.updatedFields ?? {}) : undefined,
+    });
     this.events.set(key, list);
   }
 
@@ -100,7 +103,10 @@ describe('no loops: one write, one apply per replica', () => {
   withTopology({ tills: 2 }, (t) => (topology = t));
 
   /** Opens counters on the hub and on each till, runs `write`, waits for `arrived`, then watches QUIET_MS more. */
-  async function observe(write: () => Promise<void>, arrived: () => Promise<boolean>): Promise<{ hub: EventCounter; tills: EventCounter[] }> {
+  async function observe(
+    write: () => Promise<void>,
+    arrived: () => Promise<boolean>,
+  ): Promise<{ hub: EventCounter; tills: EventCounter[] }> {
     const hub = await new EventCounter(topology.hubDb).open();
     const tills = await Promise.all(topology.tills.map((t) => new EventCounter(t.db).open()));
     try {
@@ -116,7 +122,8 @@ describe('no loops: one write, one apply per replica', () => {
   async function seed(coll: string, doc: Document): Promise<void> {
     await topology.tills[0]!.db.collection(coll).insertOne(doc);
     await waitFor(`the seed document of ${coll} to reach every replica`, async () => {
-      for (const db of [topology.hubDb, ...topology.tills.map((t) => t.db)]) if (!(await db.collection(coll).findOne({ _id: doc._id }))) return false;
+      for (const db of [topology.hubDb, ...topology.tills.map((t) => t.db)])
+        if (!(await db.collection(coll).findOne({ _id: doc._id }))) return false;
       return true;
     });
   }
@@ -126,8 +133,16 @@ describe('no loops: one write, one apply per replica', () => {
     assert.equal(result.hub.count(coll, id), 1, `hub: exactly one write for the ${op} (saw ${JSON.stringify(result.hub.of(coll, id))})`);
     assert.equal(other.count(coll, id), 1, `till B: exactly one apply of the ${op} (saw ${JSON.stringify(other.of(coll, id))})`);
     assert.equal(origin.count(coll, id), 1, `till A: only its own ${op}, nothing echoed back (saw ${JSON.stringify(origin.of(coll, id))})`);
-    for (const [name, counter] of [['hub', result.hub], ['till A', origin], ['till B', other]] as const) {
-      assert.deepStrictEqual(Object.keys(counter.inCollection(coll)), [`${coll}/${EJSON.stringify(id)}`], `${name}: no other document of ${coll} was written`);
+    for (const [name, counter] of [
+      ['hub', result.hub],
+      ['till A', origin],
+      ['till B', other],
+    ] as const) {
+      assert.deepStrictEqual(
+        Object.keys(counter.inCollection(coll)),
+        [`${coll}/${EJSON.stringify(id)}`],
+        `${name}: no other document of ${coll} was written`,
+      );
     }
   }
 
@@ -138,7 +153,11 @@ describe('no loops: one write, one apply per replica', () => {
       async () => {
         await topology.tills[0]!.db.collection(coll).insertOne({ _id: id as never, total: 10 });
       },
-      async () => Boolean((await topology.hubDb.collection(coll).findOne({ _id: id as never })) && (await topology.tills[1]!.db.collection(coll).findOne({ _id: id as never }))),
+      async () =>
+        Boolean(
+          (await topology.hubDb.collection(coll).findOne({ _id: id as never })) &&
+          (await topology.tills[1]!.db.collection(coll).findOne({ _id: id as never })),
+        ),
     );
     assertTillWrite(coll, id, result, 'insert');
   });
@@ -167,14 +186,20 @@ describe('no loops: one write, one apply per replica', () => {
         await topology.tills[0]!.db.collection(coll).deleteOne({ _id: id as never });
       },
       async () =>
-        !(await topology.hubDb.collection(coll).findOne({ _id: id as never })) && !(await topology.tills[1]!.db.collection(coll).findOne({ _id: id as never })),
+        !(await topology.hubDb.collection(coll).findOne({ _id: id as never })) &&
+        !(await topology.tills[1]!.db.collection(coll).findOne({ _id: id as never })),
     );
     assertTillWrite(coll, id, result, 'delete');
     assert.equal(result.hub.of(coll, id)[0]?.op, 'delete');
     assert.equal(result.tills[1]!.of(coll, id)[0]?.op, 'delete');
   });
 
-  async function assertHqWrite(coll: string, id: string, write: () => Promise<void>, expected: (doc: Document | null) => boolean): Promise<void> {
+  async function assertHqWrite(
+    coll: string,
+    id: string,
+    write: () => Promise<void>,
+    expected: (doc: Document | null) => boolean,
+  ): Promise<void> {
     const result = await observe(write, async () => {
       for (const till of topology.tills) if (!expected(await till.db.collection(coll).findOne({ _id: id as never }))) return false;
       // The stamp comes after the tills applied; wait for it too so the quiet period starts after it.
@@ -191,7 +216,11 @@ describe('no loops: one write, one apply per replica', () => {
     for (const [i, till] of topology.tills.entries()) {
       const tillEvents = result.tills[i]!.of(coll, id);
       assert.equal(tillEvents.length, 1, `${till.name}: exactly one apply of HQ's write (saw ${JSON.stringify(tillEvents)})`);
-      assert.deepStrictEqual(Object.keys(result.tills[i]!.inCollection(coll)), [`${coll}/${EJSON.stringify(id)}`], `${till.name}: no other document written`);
+      assert.deepStrictEqual(
+        Object.keys(result.tills[i]!.inCollection(coll)),
+        [`${coll}/${EJSON.stringify(id)}`],
+        `${till.name}: no other document written`,
+      );
     }
   }
 

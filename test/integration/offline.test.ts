@@ -36,7 +36,8 @@ describe('offline', () => {
   /** Writes made while the hub is away: a counter bumped in order, a few tickets, one deleted. */
   async function offlineWrites(coll: string): Promise<void> {
     const db = topology.tills[0]!.db;
-    for (let n = 1; n <= 30; n += 1) await db.collection<Document>(coll).updateOne({ _id: 'counter' } as Document, { $set: { n } }, { upsert: true });
+    for (let n = 1; n <= 30; n += 1)
+      await db.collection<Document>(coll).updateOne({ _id: 'counter' } as Document, { $set: { n } }, { upsert: true });
     for (let i = 0; i < 10; i += 1) await db.collection<Document>(coll).insertOne({ _id: `t${i}`, i } as Document);
     await db.collection<Document>(coll).deleteOne({ _id: 't3' } as Document);
   }
@@ -60,12 +61,18 @@ describe('offline', () => {
     try {
       await offlineWrites(coll);
       // The outbox depth in the status is refreshed every status interval: wait for both.
-      await waitFor('till A to say offline with its writes waiting', () => {
+      await waitFor(
+        'till A to say offline with its writes waiting',
+        () => {
+          const s = engine.status();
+          return s.state === 'offline' && s.outbox.depth > 0;
+        },
+        30_000,
+      ).catch((err: Error) => {
         const s = engine.status();
-        return s.state === 'offline' && s.outbox.depth > 0;
-      }, 30_000).catch((err: Error) => {
-        const s = engine.status();
-        throw new Error(`${err.message}; the status said ${JSON.stringify({ state: s.state, outbox: s.outbox, lastError: s.lastError, warnings: s.warnings })}`);
+        throw new Error(
+          `${err.message}; the status said ${JSON.stringify({ state: s.state, outbox: s.outbox, lastError: s.lastError, warnings: s.warnings })}`,
+        );
       });
       const status = engine.status();
       assert.equal(typeof status.outbox.oldestPendingAgeMs, 'number', 'the age of the oldest unsynced change is shown');
@@ -93,7 +100,11 @@ describe('offline', () => {
   it('hub stopped: writes are kept, the state is offline, and they drain in order when it returns', async (t: TestContext) => {
     const emulator = topology.hub.emulator;
     if (!emulator) return t.skip('stopping the hub needs the emulator');
-    await expectOfflineThenDrain('offline_stopped', () => emulator.stop(), () => emulator.restart());
+    await expectOfflineThenDrain(
+      'offline_stopped',
+      () => emulator.stop(),
+      () => emulator.restart(),
+    );
   });
 
   it('hub partitioned (connections hang): the same', { timeout: 120_000 }, async (t: TestContext) => {
@@ -112,7 +123,11 @@ describe('offline', () => {
     await expectOfflineThenDrain(
       'offline_failing',
       async () => {
-        await admin.command({ configureFailPoint: 'failCommand', mode: 'alwaysOn', data: { failCommands: failing, errorCode: 91, appName: 'tillsync-engine-till-a' } });
+        await admin.command({
+          configureFailPoint: 'failCommand',
+          mode: 'alwaysOn',
+          data: { failCommands: failing, errorCode: 91, appName: 'tillsync-engine-till-a' },
+        });
       },
       async () => {
         await admin.command({ configureFailPoint: 'failCommand', mode: 'off' });

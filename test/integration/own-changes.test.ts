@@ -33,8 +33,13 @@ describe('own sessions: the engine’s streams leave out its own writes', () => 
     clients.push(engineClient, otherEngine, pos);
     const mine = new OwnSessions(engineClient, 2);
     const other = new OwnSessions(otherEngine, 1);
-    await pos.db(DB).createCollection('menu').catch(() => undefined);
-    const stream: ChangeStream<Document, Document> = engineClient.db(DB).watch<Document, Document>(mine.leftOut(), { maxAwaitTimeMS: 100, showExpandedEvents: true });
+    await pos
+      .db(DB)
+      .createCollection('menu')
+      .catch(() => undefined);
+    const stream: ChangeStream<Document, Document> = engineClient
+      .db(DB)
+      .watch<Document, Document>(mine.leftOut(), { maxAwaitTimeMS: 100, showExpandedEvents: true });
     try {
       await stream.tryNext(); // the stream is open on the server from here on
       // Two at once, so the second runs in the other session. The first also creates a collection.
@@ -63,7 +68,11 @@ describe('own sessions: the engine’s streams leave out its own writes', () => 
         'the stream shows the collection the engine created, another engine’s insert and the POS app’s, and none of this engine’s inserts',
       );
       const stored = await pos.db(DB).collection('menu').find({}).sort({ _id: 1 }).toArray();
-      assert.deepEqual(stored.map((d) => d._id), ['mine-2', 'other-1', 'pos-1'], 'the engine’s own writes are on the server');
+      assert.deepEqual(
+        stored.map((d) => d._id),
+        ['mine-2', 'other-1', 'pos-1'],
+        'the engine’s own writes are on the server',
+      );
     } finally {
       await stream.close();
     }

@@ -84,7 +84,10 @@ describe('collection policies', () => {
     assert.equal(await has(b.db, 'pol_push', 'hq-1'), false, 'HQ’s write does not reach till B');
     // Updates and deletes of a push-only document still go up.
     await a.db.collection('pol_push').updateOne({ _id: 'sale-1' as never }, { $set: { total: 13 } });
-    await waitFor('the update on the hub', async () => (await topology.hubDb.collection('pol_push').findOne({ _id: 'sale-1' as never }))?.total === 13);
+    await waitFor(
+      'the update on the hub',
+      async () => (await topology.hubDb.collection('pol_push').findOne({ _id: 'sale-1' as never }))?.total === 13,
+    );
     await a.db.collection('pol_push').deleteOne({ _id: 'sale-1' as never });
     await waitFor('the delete on the hub', async () => !(await has(topology.hubDb, 'pol_push', 'sale-1')));
     assert.equal(await has(topology.hubDb, 'pol_push', 'hq-1'), true, 'the tills did not touch HQ’s document');
@@ -96,7 +99,8 @@ describe('collection policies', () => {
     await waitFor('HQ’s menu item on every till', async () => (await has(a.db, 'pol_pull', 'burger')) && has(b.db, 'pol_pull', 'burger'));
     await topology.hubDb.collection('pol_pull').updateOne({ _id: 'burger' as never }, { $set: { price: 10 } });
     await waitFor('HQ’s price change on every till', async () => {
-      for (const till of topology.tills) if ((await till.db.collection('pol_pull').findOne({ _id: 'burger' as never }))?.price !== 10) return false;
+      for (const till of topology.tills)
+        if ((await till.db.collection('pol_pull').findOne({ _id: 'burger' as never }))?.price !== 10) return false;
       return true;
     });
 
@@ -105,7 +109,11 @@ describe('collection policies', () => {
     await settle(a.db);
     assert.equal(await has(topology.hubDb, 'pol_pull', 'local-special'), false, 'till A’s insert stays local');
     assert.equal(await has(b.db, 'pol_pull', 'local-special'), false, 'till A’s insert does not reach till B');
-    assert.equal((await topology.hubDb.collection('pol_pull').findOne({ _id: 'burger' as never }))?.price, 10, 'till A’s edit does not reach the hub');
+    assert.equal(
+      (await topology.hubDb.collection('pol_pull').findOne({ _id: 'burger' as never }))?.price,
+      10,
+      'till A’s edit does not reach the hub',
+    );
     assert.equal((await b.db.collection('pol_pull').findOne({ _id: 'burger' as never }))?.price, 10, 'till A’s edit does not reach till B');
   });
 
@@ -126,7 +134,10 @@ describe('collection policies', () => {
     const [a, b] = topology.tills as [Topology['tills'][0], Topology['tills'][0]];
     // A client writing into engine-prefixed collections on a till, into the engine's database, and on the hub.
     await a.db.collection('_tillsync_notes').insertOne({ _id: 'n1' as never, text: 'till data in an engine-prefixed collection' });
-    await a.client.db('tillsync').collection('notes').insertOne({ _id: 'n2' as never, text: 'till data in the engine database' });
+    await a.client
+      .db('tillsync')
+      .collection('notes')
+      .insertOne({ _id: 'n2' as never, text: 'till data in the engine database' });
     await settle(a.db);
     await topology.hubDb.collection('_tillsync_hq').insertOne({ _id: 'n3' as never });
     await settle(topology.hubDb);
@@ -142,13 +153,20 @@ describe('collection policies', () => {
       assert.ok(!hubCollections.includes(name), `no "${name}" collection from the engine database on the hub`);
     }
     const hubDatabases = (await topology.hubClient.db('admin').admin().listDatabases({ nameOnly: true })).databases.map((d) => d.name);
-    assert.ok(!hubDatabases.includes('tillsync'), `the till’s engine database does not appear on the hub (hub has ${hubDatabases.join(', ')})`);
+    assert.ok(
+      !hubDatabases.includes('tillsync'),
+      `the till’s engine database does not appear on the hub (hub has ${hubDatabases.join(', ')})`,
+    );
 
     // The push markers hold only bookkeeping: one per till, no documents of till data.
     const markers = await topology.hubDb.collection('_tillsync_push').find({}).toArray();
     for (const m of markers) {
       assert.ok(['till-a', 'till-b'].includes(String(m._id)), `push marker ${String(m._id)} is keyed by a device id`);
-      assert.deepStrictEqual(Object.keys(m).filter((k) => !['_id', 'seq', 'at'].includes(k)), [], 'a push marker holds no till data');
+      assert.deepStrictEqual(
+        Object.keys(m).filter((k) => !['_id', 'seq', 'at'].includes(k)),
+        [],
+        'a push marker holds no till data',
+      );
     }
     // Tombstones only ever describe deleted documents of synced collections.
     for (const t of await topology.hubDb.collection('_tillsync_tombstones').find({}).toArray()) {
@@ -167,7 +185,10 @@ describe('collection policies', () => {
     const [a, b] = topology.tills as [Topology['tills'][0], Topology['tills'][0]];
     const live = a.db.collection('pol_live');
     await live.insertOne({ _id: 'before' as never });
-    await waitFor('the first write on the hub and till B', async () => (await has(topology.hubDb, 'pol_live', 'before')) && has(b.db, 'pol_live', 'before'));
+    await waitFor(
+      'the first write on the hub and till B',
+      async () => (await has(topology.hubDb, 'pol_live', 'before')) && has(b.db, 'pol_live', 'before'),
+    );
 
     const engineA = a.engine;
     assert.ok(engineA);
@@ -179,14 +200,21 @@ describe('collection policies', () => {
     await settle(a.db);
     await settle(topology.hubDb);
     assert.equal(await has(topology.hubDb, 'pol_live', 'during'), false, 'a local-only write does not reach the hub');
-    assert.equal((await topology.hubDb.collection('pol_live').findOne({ _id: 'before' as never }))?.edited, undefined, 'a local-only edit does not reach the hub');
+    assert.equal(
+      (await topology.hubDb.collection('pol_live').findOne({ _id: 'before' as never }))?.edited,
+      undefined,
+      'a local-only edit does not reach the hub',
+    );
     assert.equal(await has(a.db, 'pol_live', 'hq-during'), false, 'HQ’s write does not reach a till where the collection is local-only');
     assert.equal(await has(b.db, 'pol_live', 'hq-during'), true, 'till B (still both) gets HQ’s write');
     assert.equal(a.engine, engineA, 'the engine was not restarted');
 
     engineA.setPolicies({ pol_live: { mode: 'both' } });
     await live.insertOne({ _id: 'after' as never });
-    await waitFor('the write made after switching back to reach the hub and till B', async () => (await has(topology.hubDb, 'pol_live', 'after')) && has(b.db, 'pol_live', 'after'));
+    await waitFor(
+      'the write made after switching back to reach the hub and till B',
+      async () => (await has(topology.hubDb, 'pol_live', 'after')) && has(b.db, 'pol_live', 'after'),
+    );
     await topology.hubDb.collection('pol_live').insertOne({ _id: 'hq-after' as never });
     await waitFor('HQ’s write made after switching back to reach till A', () => has(a.db, 'pol_live', 'hq-after'));
     assert.equal(a.engine, engineA, 'the engine was not restarted');

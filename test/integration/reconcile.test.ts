@@ -50,7 +50,10 @@ describe('reconciliation', () => {
     assert.equal(conflict.winner, 'local');
     assert.equal((conflict.hub.document as Document).name, 'Soup (HQ)');
     assert.equal((await topology.hubDb.collection('menu').findOne({ _id: 'both' as never }))?.name, 'Soup (till)');
-    await waitFor('the status to show the reconciliation finished', () => engine.status().reconciliation === null && engine.status().state === 'synced');
+    await waitFor(
+      'the status to show the reconciliation finished',
+      () => engine.status().reconciliation === null && engine.status().state === 'synced',
+    );
   });
 
   it('a till that joins late gets everything, including writes made on the hub during its scan, and shows progress', async () => {
@@ -106,7 +109,10 @@ describe('reconciliation', () => {
     // Both changed m-4: whichever version is newer wins, and the other is in a conflict log.
     if (m4?.name !== 'changed on B while offline') {
       const { items } = await (b.engine as NonNullable<typeof b.engine>).listConflicts({ collection: 'menu' });
-      assert.ok(items.some((c) => c.documentId === 'm-4'), `B's change to m-4 lost and is in B's conflict log\n${await describeDifference(topology, ['menu'])}`);
+      assert.ok(
+        items.some((c) => c.documentId === 'm-4'),
+        `B's change to m-4 lost and is in B's conflict log\n${await describeDifference(topology, ['menu'])}`,
+      );
     }
     assert.notEqual((b.engine as NonNullable<typeof b.engine>).status().state, 'error');
   });
@@ -138,7 +144,11 @@ describe('reconciliation', () => {
 
     await b.startEngine();
     await waitConverged(topology, ['menu']);
-    assert.equal(await hubMenu.findOne({ _id: 'soup' as never }), null, `till B did not push its old copy back\n${await describeDifference(topology, ['menu'])}`);
+    assert.equal(
+      await hubMenu.findOne({ _id: 'soup' as never }),
+      null,
+      `till B did not push its old copy back\n${await describeDifference(topology, ['menu'])}`,
+    );
     assert.equal(await b.db.collection('menu').findOne({ _id: 'soup' as never }), null);
   });
 

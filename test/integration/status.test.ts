@@ -49,8 +49,14 @@ describe('engine status', () => {
     assert.equal(s.outbox.depth, 0);
     assert.equal(s.outbox.oldestPendingAgeMs, null, 'nothing pending, no age');
     assert.ok(isNumber(s.lastSyncedAt), 'lastSyncedAt is a time');
-    assert.ok(isNumber(s.checkpointAgeMs.capture) && s.checkpointAgeMs.capture >= 0, `capture checkpoint age is a number (${s.checkpointAgeMs.capture})`);
-    assert.ok(isNumber(s.checkpointAgeMs.pull) && s.checkpointAgeMs.pull >= 0, `pull checkpoint age is a number (${s.checkpointAgeMs.pull})`);
+    assert.ok(
+      isNumber(s.checkpointAgeMs.capture) && s.checkpointAgeMs.capture >= 0,
+      `capture checkpoint age is a number (${s.checkpointAgeMs.capture})`,
+    );
+    assert.ok(
+      isNumber(s.checkpointAgeMs.pull) && s.checkpointAgeMs.pull >= 0,
+      `pull checkpoint age is a number (${s.checkpointAgeMs.pull})`,
+    );
     assert.ok(isNumber(s.oplogHeadroomHours) && s.oplogHeadroomHours >= 0, `oplog headroom is a number of hours (${s.oplogHeadroomHours})`);
     assert.deepStrictEqual(s.quarantine, { count: 0, latest: [] });
     assert.deepStrictEqual(s.warnings, []);
@@ -74,8 +80,14 @@ describe('engine status', () => {
     }
     const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
     const mean = gaps.reduce((x, y) => x + y, 0) / gaps.length;
-    assert.ok(mean > interval * 0.6 && mean < interval * 3, `events about every ${interval} ms (mean gap ${mean.toFixed(0)} ms, gaps ${gaps.join(', ')})`);
-    assert.ok(seen.every((s) => s.deviceId === 'till-a' && typeof s.state === 'string'), 'each event carries a full status');
+    assert.ok(
+      mean > interval * 0.6 && mean < interval * 3,
+      `events about every ${interval} ms (mean gap ${mean.toFixed(0)} ms, gaps ${gaps.join(', ')})`,
+    );
+    assert.ok(
+      seen.every((s) => s.deviceId === 'till-a' && typeof s.state === 'string'),
+      'each event carries a full status',
+    );
 
     // Another interval, set through the configuration, is honoured too.
     const slow = await b.startEngine({ statusIntervalMs: 600 });
@@ -107,7 +119,10 @@ describe('engine status', () => {
     assert.ok(sa.rates.pushPerSec > 0, `till A pushes per second > 0 right after its burst (${sa.rates.pushPerSec})`);
     assert.ok(sb.rates.pullPerSec > 0, `till B pulls per second > 0 right after the bursts (${sb.rates.pullPerSec})`);
     assert.ok(sa.rates.pullPerSec > 0, `till A pulls per second > 0 after HQ's burst (${sa.rates.pullPerSec})`);
-    for (const [name, s] of [['till A', sa], ['till B', sb]] as const) {
+    for (const [name, s] of [
+      ['till A', sa],
+      ['till B', sb],
+    ] as const) {
       for (const dir of name === 'till A' ? (['push', 'pull'] as const) : (['pull'] as const)) {
         const lag = s.lag[dir];
         assert.ok(isNumber(lag.lastMs) && lag.lastMs >= 0, `${name} ${dir} lag last is a number (${lag.lastMs})`);
@@ -117,11 +132,20 @@ describe('engine status', () => {
       }
       assert.equal(s.lagSeries.length, 900, `${name}: the series holds 15 minutes of one-second points`);
       const ts = s.lagSeries.map((p) => p.t);
-      assert.ok(ts.every((t, i) => i === 0 || t - (ts[i - 1] as number) === 1_000), `${name}: points are one second apart`);
+      assert.ok(
+        ts.every((t, i) => i === 0 || t - (ts[i - 1] as number) === 1_000),
+        `${name}: points are one second apart`,
+      );
       assert.ok(Math.abs((ts[ts.length - 1] as number) - Date.now()) < 5_000, `${name}: the series ends now`);
     }
-    assert.ok(sa.lagSeries.some((p) => isNumber(p.pushMs)), 'till A’s series has push points from the burst');
-    assert.ok(sb.lagSeries.some((p) => isNumber(p.pullMs)), 'till B’s series has pull points from the burst');
+    assert.ok(
+      sa.lagSeries.some((p) => isNumber(p.pushMs)),
+      'till A’s series has push points from the burst',
+    );
+    assert.ok(
+      sb.lagSeries.some((p) => isNumber(p.pullMs)),
+      'till B’s series has pull points from the burst',
+    );
   });
 
   /** Sets a fail point on the hub that refuses push transactions (they start with an update), and waits for till A to report it. */
@@ -133,14 +157,22 @@ describe('engine status', () => {
     let status: SyncStatus | undefined;
     try {
       await a.db.collection(coll).insertOne({ _id: 'f1' as never });
-      status = await waitFor(`till A to report the refused push (code ${errorCode})`, () => {
-        const s = statusOf(a);
-        return s.lastError && s.lastError.at >= startedAt && s.outbox.depth > 0 ? s : undefined;
-      }, within).catch(() => undefined);
+      status = await waitFor(
+        `till A to report the refused push (code ${errorCode})`,
+        () => {
+          const s = statusOf(a);
+          return s.lastError && s.lastError.at >= startedAt && s.outbox.depth > 0 ? s : undefined;
+        },
+        within,
+      ).catch(() => undefined);
     } finally {
       await admin.command({ configureFailPoint: 'failCommand', mode: 'off' });
     }
-    await waitFor('the write on the hub once the hub accepts again', async () => (await topology.hubDb.collection(coll).countDocuments()) === 1, 30_000);
+    await waitFor(
+      'the write on the hub once the hub accepts again',
+      async () => (await topology.hubDb.collection(coll).countDocuments()) === 1,
+      30_000,
+    );
     await waitFor('till A synced again', () => statusOf(a).state === 'synced', 30_000);
     return { status, startedAt };
   }
@@ -159,7 +191,10 @@ describe('engine status', () => {
   it('a hub that keeps failing pushes with a transient error (fail point, code 91): the fault shows within 10 s', async () => {
     const { status } = await faultReported(91, 10_000);
     assert.ok(status, 'a last error was reported within 10 s while every push transaction failed with ShutdownInProgress');
-    assert.ok(status.state === 'offline' || status.state === 'error', `state says the hub is not taking changes (${status.state}; ${JSON.stringify(status.lastError)})`);
+    assert.ok(
+      status.state === 'offline' || status.state === 'error',
+      `state says the hub is not taking changes (${status.state}; ${JSON.stringify(status.lastError)})`,
+    );
   });
 
   it('a hub outage: syncing or offline with a growing backlog and a last error; synced with an empty outbox after healing', async (t) => {
@@ -170,7 +205,11 @@ describe('engine status', () => {
       emulator.setPartitioned(true);
     } else {
       t.diagnostic('real server: using a failCommand fail point instead of a partition');
-      await admin.command({ configureFailPoint: 'failCommand', mode: 'alwaysOn', data: { failCommands: ['update', 'insert', 'commitTransaction'], errorCode: 91 } });
+      await admin.command({
+        configureFailPoint: 'failCommand',
+        mode: 'alwaysOn',
+        data: { failCommands: ['update', 'insert', 'commitTransaction'], errorCode: 91 },
+      });
     }
     let during: SyncStatus;
     try {
@@ -206,11 +245,19 @@ describe('engine status', () => {
     assert.ok(err.message.length > 10, `a message in words (${err.message})`);
     assert.ok(err.at >= startedAt && err.at <= Date.now(), 'the time of the error');
 
-    await waitFor('the writes on the hub after healing', async () => (await topology.hubDb.collection('st_outage').countDocuments()) === 3, 30_000);
-    const healed = await waitFor('till A synced with an empty outbox', () => {
-      const s = statusOf(a);
-      return s.state === 'synced' && s.outbox.depth === 0 ? s : undefined;
-    }, 30_000);
+    await waitFor(
+      'the writes on the hub after healing',
+      async () => (await topology.hubDb.collection('st_outage').countDocuments()) === 3,
+      30_000,
+    );
+    const healed = await waitFor(
+      'till A synced with an empty outbox',
+      () => {
+        const s = statusOf(a);
+        return s.state === 'synced' && s.outbox.depth === 0 ? s : undefined;
+      },
+      30_000,
+    );
     assert.equal(healed.outbox.oldestPendingAgeMs, null);
     await waitFor('till B synced too', () => statusOf(b).state === 'synced', 30_000);
   });

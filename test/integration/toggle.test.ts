@@ -49,7 +49,8 @@ describe('enable toggle', () => {
     await a.db.collection('tg_main').insertOne({ _id: 'warm-a' as never });
     await b.db.collection('tg_main').insertOne({ _id: 'warm-b' as never });
     await waitFor('the warm-up writes on every replica', async () => {
-      for (const db of [topology.hubDb, a.db, b.db]) if (!(await has(db, 'tg_main', 'warm-a')) || !(await has(db, 'tg_main', 'warm-b'))) return false;
+      for (const db of [topology.hubDb, a.db, b.db])
+        if (!(await has(db, 'tg_main', 'warm-a')) || !(await has(db, 'tg_main', 'warm-b'))) return false;
       return true;
     });
     await waitFor('till A synced', () => engine.status().state === 'synced');
@@ -88,20 +89,29 @@ describe('enable toggle', () => {
     await waitFor('HQ’s write on till B', () => has(b.db, 'tg_main', 'while-off-hq'));
     await sleep(QUIET_MS);
     assert.equal(await has(topology.hubDb, 'tg_main', 'while-off-a'), false, 'a write made while disabled does not reach the hub');
-    assert.equal((await topology.hubDb.collection('tg_main').findOne({ _id: 'warm-b' as never }))?.touchedByA, undefined, 'an edit made while disabled does not reach the hub');
+    assert.equal(
+      (await topology.hubDb.collection('tg_main').findOne({ _id: 'warm-b' as never }))?.touchedByA,
+      undefined,
+      'an edit made while disabled does not reach the hub',
+    );
     assert.equal(await has(a.db, 'tg_main', 'while-off-hq'), false, 'a hub write does not reach a disabled till');
     assert.equal(engine.status().state, 'disabled', 'still disabled');
     assert.ok(engine.status().outbox.depth >= depthBefore + 2, 'the writes are still kept in the outbox');
     if (emulator && withoutA !== undefined) {
-      assert.ok(emulator.connectionCount <= withoutA, `no new hub connection while disabled (${emulator.connectionCount} now, ${withoutA} right after disabling)`);
+      assert.ok(
+        emulator.connectionCount <= withoutA,
+        `no new hub connection while disabled (${emulator.connectionCount} now, ${withoutA} right after disabling)`,
+      );
     }
 
     await engine.setEnabled(true);
     assert.equal(engine.enabled, true);
-    await waitFor('the writes kept while disabled to reach the hub and till B', async () =>
-      (await has(topology.hubDb, 'tg_main', 'while-off-a')) &&
-      (await has(b.db, 'tg_main', 'while-off-a')) &&
-      (await topology.hubDb.collection('tg_main').findOne({ _id: 'warm-b' as never }))?.touchedByA === true,
+    await waitFor(
+      'the writes kept while disabled to reach the hub and till B',
+      async () =>
+        (await has(topology.hubDb, 'tg_main', 'while-off-a')) &&
+        (await has(b.db, 'tg_main', 'while-off-a')) &&
+        (await topology.hubDb.collection('tg_main').findOne({ _id: 'warm-b' as never }))?.touchedByA === true,
     );
     await waitFor('HQ’s write made while disabled to reach till A', () => has(a.db, 'tg_main', 'while-off-hq'));
     await waitFor('till A synced with an empty outbox', () => engine.status().state === 'synced' && engine.status().outbox.depth === 0);
@@ -118,15 +128,18 @@ describe('enable toggle', () => {
     const emulator = topology.hub.emulator;
     await engine.setEnabled(false);
     assert.equal(engine.status().state, 'disabled');
-    const disabledCount = emulator ? await waitFor('the hub connection count to settle', async () => {
-      const c = emulator.connectionCount;
-      await sleep(200);
-      return emulator.connectionCount === c ? c : undefined;
-    }) : undefined;
+    const disabledCount = emulator
+      ? await waitFor('the hub connection count to settle', async () => {
+          const c = emulator.connectionCount;
+          await sleep(200);
+          return emulator.connectionCount === c ? c : undefined;
+        })
+      : undefined;
 
     await a.stopEngine();
     // With the till's engine disabled it holds no hub connection, so stopping it entirely changes nothing on the hub.
-    if (emulator && disabledCount !== undefined) assert.equal(emulator.connectionCount, disabledCount, 'a disabled engine held no hub connection');
+    if (emulator && disabledCount !== undefined)
+      assert.equal(emulator.connectionCount, disabledCount, 'a disabled engine held no hub connection');
 
     const restarted = await a.startEngine();
     assert.equal(restarted.enabled, false, 'still disabled after the restart');
@@ -140,13 +153,19 @@ describe('enable toggle', () => {
     assert.equal(await has(topology.hubDb, 'tg_restart', 'after-restart'), false, 'the restarted, disabled till pushes nothing');
     assert.equal(await has(a.db, 'tg_restart', 'hq-after-restart'), false, 'the restarted, disabled till pulls nothing');
     if (emulator && disabledCount !== undefined) {
-      assert.ok(emulator.connectionCount <= disabledCount, `the restarted, disabled engine opened no hub connection (${emulator.connectionCount} vs ${disabledCount})`);
+      assert.ok(
+        emulator.connectionCount <= disabledCount,
+        `the restarted, disabled engine opened no hub connection (${emulator.connectionCount} vs ${disabledCount})`,
+      );
     } else {
       t.diagnostic('not on the emulator: hub connection counts not checked');
     }
 
     await restarted.setEnabled(true);
-    await waitFor('both writes to sync once re-enabled', async () => (await has(topology.hubDb, 'tg_restart', 'after-restart')) && has(a.db, 'tg_restart', 'hq-after-restart'));
+    await waitFor(
+      'both writes to sync once re-enabled',
+      async () => (await has(topology.hubDb, 'tg_restart', 'after-restart')) && has(a.db, 'tg_restart', 'hq-after-restart'),
+    );
     await a.stopEngine();
     const again = await a.startEngine();
     assert.equal(again.enabled, true, 'enabled is kept across a restart too');

@@ -121,7 +121,11 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
 }
 
 /** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false | null> | T | undefined | false | null, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -131,7 +135,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -202,7 +207,22 @@ export function startAgent(till: Till, extraArgs: string[] = []): AgentProcess {
   const cfg = till.config();
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src-main/agent.ts', '--local', cfg.local.uri, '--hub', cfg.hub.uri, '--db', cfg.database, '--device-id', till.name, '--status-every', '1', ...extraArgs],
+    [
+      '--import',
+      'tsx',
+      'src-main/agent.ts',
+      '--local',
+      cfg.local.uri,
+      '--hub',
+      cfg.hub.uri,
+      '--db',
+      cfg.database,
+      '--device-id',
+      till.name,
+      '--status-every',
+      '1',
+      ...extraArgs,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TILLSYNC_LOG_LEVEL: 'info' } },
   );
   const lines: string[] = [];

@@ -65,7 +65,12 @@ function describeEvent(ev: Document): string {
 }
 
 function isCheckpointUpdate(ev: Document, name: 'capture' | 'pull'): boolean {
-  return ev.ns?.db === 'tillsync' && ev.ns?.coll === 'checkpoints' && ev.documentKey?._id === name && ['update', 'insert', 'replace'].includes(ev.operationType);
+  return (
+    ev.ns?.db === 'tillsync' &&
+    ev.ns?.coll === 'checkpoints' &&
+    ev.documentKey?._id === name &&
+    ['update', 'insert', 'replace'].includes(ev.operationType)
+  );
 }
 
 describe('transactions: each batch and its checkpoint commit together', () => {
@@ -82,18 +87,31 @@ describe('transactions: each batch and its checkpoint commit together', () => {
     try {
       await till.db.collection(coll).insertOne({ _id: 'c1' as never, total: 3 });
       outboxInsert = await waitFor('the outbox insert for the write', () =>
-        recorder.events.find((ev) => ev.ns?.db === 'tillsync' && ev.ns?.coll === 'outbox' && ev.operationType === 'insert' && ev.fullDocument?.c === coll && ev.fullDocument?.id === 'c1'),
+        recorder.events.find(
+          (ev) =>
+            ev.ns?.db === 'tillsync' &&
+            ev.ns?.coll === 'outbox' &&
+            ev.operationType === 'insert' &&
+            ev.fullDocument?.c === coll &&
+            ev.fullDocument?.id === 'c1',
+        ),
       );
       const key = txnOf(outboxInsert);
       assert.ok(key, `the outbox insert is transactional (${describeEvent(outboxInsert)})`);
-      checkpoint = await waitFor('a capture checkpoint update in the same transaction', () => recorder.events.find((ev) => isCheckpointUpdate(ev, 'capture') && txnOf(ev) === key));
+      checkpoint = await waitFor('a capture checkpoint update in the same transaction', () =>
+        recorder.events.find((ev) => isCheckpointUpdate(ev, 'capture') && txnOf(ev) === key),
+      );
     } finally {
       await recorder.close();
     }
     const key = txnOf(outboxInsert);
     // The checkpoint covers exactly the entries written with it.
     const seq = checkpoint.updateDescription?.updatedFields?.seq ?? checkpoint.fullDocument?.seq;
-    assert.equal(Number(seq), Number(outboxInsert.fullDocument._id), 'the checkpoint records the sequence number of the outbox entry written with it');
+    assert.equal(
+      Number(seq),
+      Number(outboxInsert.fullDocument._id),
+      'the checkpoint records the sequence number of the outbox entry written with it',
+    );
     // The POS write itself is the POS software's, not part of the engine's transaction.
     const posWrite = recorder.events.find((ev) => ev.ns?.db === 'pos' && ev.ns?.coll === coll);
     assert.ok(posWrite, 'the POS write was seen');
@@ -116,7 +134,9 @@ describe('transactions: each batch and its checkpoint commit together', () => {
       );
       const key = txnOf(posWrite);
       assert.ok(key, `the pulled write is transactional (${describeEvent(posWrite)})`);
-      checkpoint = await waitFor('a pull checkpoint update in the same transaction', () => recorder.events.find((ev) => isCheckpointUpdate(ev, 'pull') && txnOf(ev) === key));
+      checkpoint = await waitFor('a pull checkpoint update in the same transaction', () =>
+        recorder.events.find((ev) => isCheckpointUpdate(ev, 'pull') && txnOf(ev) === key),
+      );
     } finally {
       await recorder.close();
     }
@@ -167,7 +187,10 @@ describe('transactions: each batch and its checkpoint commit together', () => {
         await c.insertOne({ _id: 'x2' as never, n: 2 });
         await c.updateOne({ _id: 'x1' as never }, { $set: { n: 10 } });
         await till.startEngine();
-        await waitFor('x2 and the x1 update on the hub', async () => (await hubHas(coll, { _id: 'x2' }, 1)) && hubHas(coll, { _id: 'x1', n: 10 }, 1));
+        await waitFor(
+          'x2 and the x1 update on the hub',
+          async () => (await hubHas(coll, { _id: 'x2' }, 1)) && hubHas(coll, { _id: 'x1', n: 10 }, 1),
+        );
 
         await restart(till); // a restart with nothing pending
         await c.insertOne({ _id: 'x3' as never, n: 3 });
@@ -210,7 +233,11 @@ describe('transactions: each batch and its checkpoint commit together', () => {
         await admin.command({ configureFailPoint: 'failCommand', mode: 'off' });
         await hub.close();
       }
-      assert.deepStrictEqual(perDocument(hub.events, coll), { '"o1"': ['insert'], '"o2"': ['insert'], '"o3"': ['insert'] }, 'each captured change pushed once');
+      assert.deepStrictEqual(
+        perDocument(hub.events, coll),
+        { '"o1"': ['insert'], '"o2"': ['insert'], '"o3"': ['insert'] },
+        'each captured change pushed once',
+      );
     });
 
     it('stopping the engine does not wait for a hub that keeps failing with a transient error', async () => {

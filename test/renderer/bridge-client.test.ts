@@ -73,7 +73,8 @@ describe('web bridge client', () => {
 
     const seen: string[] = [];
     const unsubscribe = client.on('status', (status) => seen.push(status.state));
-    for (const socket of server.clients) socket.send(JSON.stringify({ type: 'event', event: 'status', payload: makeStatus({ state: 'offline' }) }));
+    for (const socket of server.clients)
+      socket.send(JSON.stringify({ type: 'event', event: 'status', payload: makeStatus({ state: 'offline' }) }));
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.deepEqual(seen, ['offline']);
     unsubscribe();

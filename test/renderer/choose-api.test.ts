@@ -13,7 +13,10 @@ describe('choosing how the dashboard reaches the sync service', () => {
     assert.equal(api.connection(), 'open');
     const result = await api.invoke('settings.get', {});
     assert.equal(result.ok, true);
-    assert.deepEqual(preload.calls.map((c) => c.command), ['settings.get']);
+    assert.deepEqual(
+      preload.calls.map((c) => c.command),
+      ['settings.get'],
+    );
   });
 
   it("talks to the web bridge on the page's own host otherwise", () => {

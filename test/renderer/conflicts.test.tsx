@@ -47,7 +47,10 @@ describe('conflict history', () => {
     await waitFor(() => assert.equal(recordIds().length, 5));
     assert.equal((screen.getByRole('button', { name: 'Older' }) as HTMLButtonElement).disabled, true);
     assert.deepEqual(
-      api.callsOf('conflicts.list').slice(-2).map((c) => (c.input as { page: number }).page),
+      api
+        .callsOf('conflicts.list')
+        .slice(-2)
+        .map((c) => (c.input as { page: number }).page),
       [1, 2],
     );
   });
@@ -89,14 +92,20 @@ describe('conflict history', () => {
     const changed = [...versions.querySelectorAll('tr.changed')].map((row) => row.getAttribute('data-field'));
     assert.deepEqual(changed, ['total', 'note']);
     const totalRow = versions.querySelector('tr[data-field="total"]')!;
-    assert.deepEqual([...totalRow.querySelectorAll('td')].map((td) => td.textContent), ['10', '12']);
+    assert.deepEqual(
+      [...totalRow.querySelectorAll('td')].map((td) => td.textContent),
+      ['10', '12'],
+    );
     assert.match(totalRow.textContent ?? '', /changed/);
     const tableRow = versions.querySelector('tr[data-field="table"]')!;
     assert.equal(tableRow.classList.contains('changed'), false);
     assert.match(screen.getByTestId('side-hub').textContent ?? '', /The hub's version\s*kept\s*made by till-b/);
     assert.match(screen.getByTestId('side-local').textContent ?? '', /This till's version\s*not kept\s*made by this till/);
     assert.equal(screen.getByTestId('conflict-winner').textContent, "The hub's version was kept");
-    assert.equal(screen.getByTestId('conflict-explanation').textContent, 'Both changed this order; the change made on Till B was later, so it was kept.');
+    assert.equal(
+      screen.getByTestId('conflict-explanation').textContent,
+      'Both changed this order; the change made on Till B was later, so it was kept.',
+    );
   });
 
   it('applies the other version only after confirmation', async () => {
@@ -124,17 +133,28 @@ describe('conflict history', () => {
     fireEvent.click(applyButton);
     fireEvent.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Yes, apply it' }));
     await waitFor(() => assert.ok(screen.queryByRole('dialog') === null, screen.queryByRole('dialog')?.textContent ?? ''));
-    assert.deepEqual(api.callsOf('conflicts.applyLoser').map((c) => c.input), [{ id: 'c-7' }]);
-    assert.match(screen.getByTestId('conflict-reapplied').textContent ?? '', /^This till's version was applied on this till and on the hub \(/);
+    assert.deepEqual(
+      api.callsOf('conflicts.applyLoser').map((c) => c.input),
+      [{ id: 'c-7' }],
+    );
+    assert.match(
+      screen.getByTestId('conflict-reapplied').textContent ?? '',
+      /^This till's version was applied on this till and on the hub \(/,
+    );
     assert.ok(screen.queryByRole('button', { name: 'Apply the other version' }) === null, 'it cannot be applied twice by mistake');
     // Focus moves in an effect, which may run just after the dialog leaves the page.
-    await waitFor(() => assert.ok(document.activeElement === screen.getByRole('heading', { level: 2, name: /^Conflict on orders/ }), 'focus is not lost'));
+    await waitFor(() =>
+      assert.ok(document.activeElement === screen.getByRole('heading', { level: 2, name: /^Conflict on orders/ }), 'focus is not lost'),
+    );
   });
 
   it('keeps the dialog open and says why when applying fails', async () => {
     const api = new FakeTillSync();
     api.conflicts = [makeConflict(3)];
-    api.failures['conflicts.applyLoser'] = { code: 'unavailable', message: 'The hub cannot be reached right now. Try again when the till is online.' };
+    api.failures['conflicts.applyLoser'] = {
+      code: 'unavailable',
+      message: 'The hub cannot be reached right now. Try again when the till is online.',
+    };
     await renderDashboard(api);
     fireEvent.click(screen.getByRole('tab', { name: 'Conflicts' }));
     fireEvent.click(await screen.findByRole('button', { name: /^View conflict/ }));

@@ -27,7 +27,10 @@ describe('settings', () => {
     assert.match(screen.getByTestId('toggle-state').textContent ?? '', /^Sync is paused/);
     fireEvent.click(screen.getByRole('button', { name: 'Resume sync' }));
     await screen.findByRole('button', { name: 'Pause sync' });
-    assert.deepEqual(api.callsOf('settings.setEnabled').map((c) => c.input), [{ enabled: false }, { enabled: true }]);
+    assert.deepEqual(
+      api.callsOf('settings.setEnabled').map((c) => c.input),
+      [{ enabled: false }, { enabled: true }],
+    );
   });
 
   it('follows a pause made elsewhere (the tray)', async () => {
@@ -74,7 +77,10 @@ describe('settings', () => {
     await waitFor(() => assert.equal(screen.getByTestId('hub-outcome').textContent, 'Saved. TillSync now uses this hub.'));
     assert.equal(screen.getByTestId('hub-uri-masked').textContent, 'mongodb+srv://u:***@cluster.example.net/');
     assert.equal(hubInput().value, '', 'the field is cleared so the password is not left on screen');
-    assert.deepEqual(api.callsOf('settings.setHubUri').map((c) => c.input), [{ uri: 'mongodb+srv://u:secret@cluster.example.net/' }]);
+    assert.deepEqual(
+      api.callsOf('settings.setHubUri').map((c) => c.input),
+      [{ uri: 'mongodb+srv://u:secret@cluster.example.net/' }],
+    );
   });
 
   it("shows the sync service's own reason when it refuses", async () => {
@@ -93,9 +99,15 @@ describe('settings', () => {
     assert.equal(menu.selectedOptions[0]!.textContent, 'Receive from the hub only');
     fireEvent.change(menu, { target: { value: 'both' } });
     await waitFor(() =>
-      assert.equal((screen.getByRole('combobox', { name: 'How menu syncs' }) as HTMLSelectElement).selectedOptions[0]!.textContent, 'Both ways'),
+      assert.equal(
+        (screen.getByRole('combobox', { name: 'How menu syncs' }) as HTMLSelectElement).selectedOptions[0]!.textContent,
+        'Both ways',
+      ),
     );
-    assert.deepEqual(api.callsOf('settings.setPolicy').map((c) => c.input), [{ collection: 'menu', mode: 'both', conflict: 'document' }]);
+    assert.deepEqual(
+      api.callsOf('settings.setPolicy').map((c) => c.input),
+      [{ collection: 'menu', mode: 'both', conflict: 'document' }],
+    );
   });
 
   it('sets a policy for a collection that has none, refusing a name MongoDB would not accept', async () => {
@@ -112,7 +124,10 @@ describe('settings', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Set for this collection' }));
     const select = (await screen.findByRole('combobox', { name: 'How sales syncs' })) as HTMLSelectElement;
     assert.equal(select.selectedOptions[0]!.textContent, 'Send to the hub only');
-    assert.deepEqual(api.callsOf('settings.setPolicy').map((c) => c.input), [{ collection: 'sales', mode: 'push-only', conflict: 'document' }]);
+    assert.deepEqual(
+      api.callsOf('settings.setPolicy').map((c) => c.input),
+      [{ collection: 'sales', mode: 'push-only', conflict: 'document' }],
+    );
   });
 
   it('keeps the status header on every tab', async () => {

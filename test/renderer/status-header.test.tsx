@@ -40,7 +40,11 @@ describe('status header', () => {
     const api = new FakeTillSync();
     api.status = makeStatus({
       state: 'error',
-      lastError: { reason: 'hub-auth', message: 'The hub refused the user name or password. Check the hub connection string.', at: Date.now() },
+      lastError: {
+        reason: 'hub-auth',
+        message: 'The hub refused the user name or password. Check the hub connection string.',
+        at: Date.now(),
+      },
     });
     await renderDashboard(api);
     screen.getByText('The hub refused the user name or password. Check the hub connection string.');

@@ -153,27 +153,37 @@ export class Chaos {
         const keep = target === this.#hub ? 10 : 3;
         const side = target === this.#hub ? 'pull' : 'capture';
         if (!target.server.controllable) return this.#skip(kind, `not possible on ${target.server.kind}`);
-        return this.#hold(kind, [`agent:${till.name}`, `server:${target.name}`], `stop the ${till.name} agent, truncate the ${target.name} oplog to ${keep} events after ${downMs} ms (${till.name} ${side} loses history)`, async () => {
-          await till.agent?.stop('SIGKILL');
-          await sleep(downMs);
-          await target.server.control(`/truncate-oplog?keep=${keep}`);
-          till.agent?.start();
-        });
+        return this.#hold(
+          kind,
+          [`agent:${till.name}`, `server:${target.name}`],
+          `stop the ${till.name} agent, truncate the ${target.name} oplog to ${keep} events after ${downMs} ms (${till.name} ${side} loses history)`,
+          async () => {
+            await till.agent?.stop('SIGKILL');
+            await sleep(downMs);
+            await target.server.control(`/truncate-oplog?keep=${keep}`);
+            till.agent?.start();
+          },
+        );
       }
       case 'skew': {
         if (!till.server.controllable) return this.#skip(kind, `not possible on ${till.server.kind}`);
         if (this.skewedTill) return this.#skip(kind, 'a till is already skewed');
         const forMs = rng.int(10_000, 25_000);
-        return this.#hold(kind, [`clock:${till.name}`], `run the ${till.name} server clock ${SKEW_MS / 60_000} min fast for ${forMs} ms`, async () => {
-          this.skewedTill = till.name;
-          try {
-            await till.server.setClockOffset(SKEW_MS);
-            await sleep(forMs);
-          } finally {
-            await till.server.setClockOffset(0).catch(() => undefined);
-            this.skewedTill = undefined;
-          }
-        });
+        return this.#hold(
+          kind,
+          [`clock:${till.name}`],
+          `run the ${till.name} server clock ${SKEW_MS / 60_000} min fast for ${forMs} ms`,
+          async () => {
+            this.skewedTill = till.name;
+            try {
+              await till.server.setClockOffset(SKEW_MS);
+              await sleep(forMs);
+            } finally {
+              await till.server.setClockOffset(0).catch(() => undefined);
+              this.skewedTill = undefined;
+            }
+          },
+        );
       }
     }
   }

@@ -57,16 +57,21 @@ export function runChecks(input: CheckInput): CheckResult {
   for (const a of input.journal.anomalies) add('own document changed under its writer', `${a.writer} ${a.c} ${a.id}: ${a.what}`);
   const menu = checkMenuWrites(input, add);
   checkMenuFinal(input, add);
-  for (const r of input.observer.regressions) add('hub versions only go forward', `${r.c} ${r.id}: ${r.what} went from ${r.from} back to ${r.to}`);
+  for (const r of input.observer.regressions)
+    add('hub versions only go forward', `${r.c} ${r.id}: ${r.what} went from ${r.from} back to ${r.to}`);
   for (const s of input.observer.staleStamps) {
-    add('hub versions only go forward', `${s.c} ${s.id}: ${s.device} stamped version ${s.v} (an earlier HQ write's) onto the content ${s.w ?? '?'} a till had pushed; that push's version and origin are overwritten and it is re-versioned as an HQ write`);
+    add(
+      'hub versions only go forward',
+      `${s.c} ${s.id}: ${s.device} stamped version ${s.v} (an earlier HQ write's) onto the content ${s.w ?? '?'} a till had pushed; that push's version and origin are overwritten and it is re-versioned as an HQ write`,
+    );
   }
   for (const e of input.observer.echoes) add('no echoes', `${e.device} pushed ${e.c} ${e.id} carrying write ${e.w}, made elsewhere`);
   const byW = new Map(input.journal.writes.map((w) => [w.w, w]));
   for (const w of input.observer.arrived) {
     const write = byW.get(w);
     if (!write) add('nothing from nowhere', `write id ${w} reached the hub but no writer made it`);
-    else if (write.applied === false) add('nothing from nowhere', `write ${w} (${write.kind} ${write.id}) failed on ${write.writer} yet reached the hub`);
+    else if (write.applied === false)
+      add('nothing from nowhere', `write ${w} (${write.kind} ${write.id}) failed on ${write.writer} yet reached the hub`);
   }
   return { violations, ...menu };
 }
@@ -86,7 +91,10 @@ function checkSingleWriter(input: CheckInput, add: (check: string, detail: strin
       }
       if (docKey(actual) === docKey(expected)) continue;
       if (c === 'counters') {
-        add('exactly once', `${id}: hub n=${String(actual.n)} seq=${String(actual.seq)}, expected n=${String(expected.n)} seq=${String(expected.seq)} (last write ${String(expected.w)}, hub shows ${String(actual.w)})`);
+        add(
+          'exactly once',
+          `${id}: hub n=${String(actual.n)} seq=${String(actual.seq)}, expected n=${String(expected.n)} seq=${String(expected.seq)} (last write ${String(expected.w)}, hub shows ${String(actual.w)})`,
+        );
       } else {
         add('nothing lost', `${c} ${id}: hub ${docKey(actual)}, ${writer.name} last wrote ${docKey(expected)}`);
       }
@@ -138,7 +146,10 @@ function checkMenuWrites(input: CheckInput, add: (check: string, detail: string)
       unverified += 1;
       continue;
     }
-    add('every write reaches the hub or loses a recorded conflict', `${w.writer} ${w.kind} ${w.id} (write ${w.w}${w.skewed ? ', made with a skewed clock' : ''}) was acknowledged at ${new Date(w.doneAt).toISOString()} but never reached the hub and no conflict names it`);
+    add(
+      'every write reaches the hub or loses a recorded conflict',
+      `${w.writer} ${w.kind} ${w.id} (write ${w.w}${w.skewed ? ', made with a skewed clock' : ''}) was acknowledged at ${new Date(w.doneAt).toISOString()} but never reached the hub and no conflict names it`,
+    );
   }
   return { unverified, accounted };
 }
@@ -160,6 +171,10 @@ function checkMenuFinal(input: CheckInput, add: (check: string, detail: string) 
       continue;
     }
     const wrong = Object.entries(winner.fields ?? {}).filter(([k, v]) => doc[k] !== v);
-    if (wrong.length > 0) add('final content is a real write', `menu ${id}: write ${winner.w} set ${wrong.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')} but the hub has ${docKey(doc)}`);
+    if (wrong.length > 0)
+      add(
+        'final content is a real write',
+        `menu ${id}: write ${winner.w} set ${wrong.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')} but the hub has ${docKey(doc)}`,
+      );
   }
 }

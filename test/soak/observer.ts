@@ -107,7 +107,9 @@ export class HubObserver {
       try {
         const resume = this.#token ? { startAfter: this.#token } : this.#startAt ? { startAtOperationTime: this.#startAt } : {};
         // Raw BSON types, so content hashes are computed as the engine computes them.
-        const stream = this.#client.db('pos', RAW_BSON).watch([], { ...RAW_BSON, fullDocument: 'whenAvailable', maxAwaitTimeMS: 500, ...resume });
+        const stream = this.#client
+          .db('pos', RAW_BSON)
+          .watch([], { ...RAW_BSON, fullDocument: 'whenAvailable', maxAwaitTimeMS: 500, ...resume });
         this.#stream = stream;
         for await (const ev of stream) {
           failingSince = undefined;
@@ -181,7 +183,8 @@ export class HubObserver {
     this.arrivals.push(arrival);
     if (kind === 'stamp' && sync?.h !== undefined && sync.h !== contentHash(doc)) {
       // A version stamped onto content it was not made for: every engine now takes the document for an unversioned HQ write.
-      if (this.#contentBy.get(`${coll}\u0000${id}`) === 'push') this.staleStamps.push({ c: coll, id, device, v: String(sync.v), w, at: now });
+      if (this.#contentBy.get(`${coll}\u0000${id}`) === 'push')
+        this.staleStamps.push({ c: coll, id, device, v: String(sync.v), w, at: now });
       else this.staleStampsOnHqWrites += 1;
       this.#lastVersion.delete(`${coll}\u0000${id}`);
       return;
@@ -199,7 +202,8 @@ export class HubObserver {
     if (!a.v) return;
     const key = `${a.c}\u0000${a.id}`;
     const last = this.#lastVersion.get(key);
-    if (last && a.v < last.v) this.regressions.push({ c: a.c, id: a.id, from: last.v, to: a.v, device: a.device, what: `${what} after ${last.what}`, at: a.at });
+    if (last && a.v < last.v)
+      this.regressions.push({ c: a.c, id: a.id, from: last.v, to: a.v, device: a.device, what: `${what} after ${last.what}`, at: a.at });
     if (!last || a.v >= last.v) this.#lastVersion.set(key, { v: a.v, what });
   }
 }

@@ -35,7 +35,8 @@ export function parseFaults(text: string): FaultKind[] {
   if (text === 'all') return [...FAULT_KINDS];
   const faults = text.split(',').map((f) => f.trim());
   for (const f of faults) {
-    if (!(FAULT_KINDS as readonly string[]).includes(f)) throw new UsageError(`unknown fault "${f}"; expected some of ${FAULT_KINDS.join(',')} (or all, none)`);
+    if (!(FAULT_KINDS as readonly string[]).includes(f))
+      throw new UsageError(`unknown fault "${f}"; expected some of ${FAULT_KINDS.join(',')} (or all, none)`);
   }
   return [...new Set(faults)] as FaultKind[];
 }
@@ -60,13 +61,15 @@ export function parseSoakArgs(argv: string[], out: (line: string) => void): Soak
     throw new UsageError((err as Error).message);
   }
   const tills = Number(values.tills);
-  if (!Number.isInteger(tills) || tills < 1 || tills > 16) throw new UsageError(`--tills must be a whole number from 1 to 16; got "${values.tills}"`);
+  if (!Number.isInteger(tills) || tills < 1 || tills > 16)
+    throw new UsageError(`--tills must be a whole number from 1 to 16; got "${values.tills}"`);
   const minutes = Number(values.minutes);
   if (!Number.isFinite(minutes) || minutes <= 0) throw new UsageError(`--minutes must be a number above 0; got "${values.minutes}"`);
   const seed = values.seed === undefined ? Math.floor(Math.random() * 1_000_000) : Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a whole number of at least 0; got "${values.seed}"`);
   const settleSeconds = Number(values['settle-seconds']);
-  if (!Number.isFinite(settleSeconds) || settleSeconds <= 0) throw new UsageError(`--settle-seconds must be a number above 0; got "${values['settle-seconds']}"`);
+  if (!Number.isFinite(settleSeconds) || settleSeconds <= 0)
+    throw new UsageError(`--settle-seconds must be a number above 0; got "${values['settle-seconds']}"`);
   return { tills, minutes, seed, faults: parseFaults(values.faults), settleSeconds, dir: values.dir, keep: values.keep, out };
 }
 

@@ -129,7 +129,17 @@ export class ServerProcess {
   }
 
   async #startEmulator(): Promise<void> {
-    const args = ['--import', 'tsx', 'test/harness/mongo/cli.ts', '--port', String(this.port), '--repl-set', 'rs0', '--dbpath', this.dbPath];
+    const args = [
+      '--import',
+      'tsx',
+      'test/harness/mongo/cli.ts',
+      '--port',
+      String(this.port),
+      '--repl-set',
+      'rs0',
+      '--dbpath',
+      this.dbPath,
+    ];
     args.push('--control-port', String(this.controlPort), '--clock-offset-ms', String(this.clockOffsetMs));
     const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     child.stderr?.pipe(this.#log, { end: false });
@@ -148,7 +158,18 @@ export class ServerProcess {
 
   async #startMongod(): Promise<void> {
     const binary = process.env.MONGOMS_SYSTEM_BINARY as string;
-    const args = ['--replSet', 'rs0', '--port', String(this.port), '--bind_ip', '127.0.0.1', '--dbpath', this.dbPath, '--setParameter', 'enableTestCommands=1'];
+    const args = [
+      '--replSet',
+      'rs0',
+      '--port',
+      String(this.port),
+      '--bind_ip',
+      '127.0.0.1',
+      '--dbpath',
+      this.dbPath,
+      '--setParameter',
+      'enableTestCommands=1',
+    ];
     const child = track(spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     child.stdout?.pipe(this.#log, { end: false });
     child.stderr?.pipe(this.#log, { end: false });
@@ -160,9 +181,12 @@ export class ServerProcess {
       try {
         await client.connect();
         if (!this.#initiated) {
-          await client.db('admin').command({ replSetInitiate: { _id: 'rs0', members: [{ _id: 0, host: `127.0.0.1:${this.port}` }] } }).catch((err: { code?: number }) => {
-            if (err.code !== 23) throw err; // already initialized
-          });
+          await client
+            .db('admin')
+            .command({ replSetInitiate: { _id: 'rs0', members: [{ _id: 0, host: `127.0.0.1:${this.port}` }] } })
+            .catch((err: { code?: number }) => {
+              if (err.code !== 23) throw err; // already initialized
+            });
           this.#initiated = true;
         }
         const hello = await client.db('admin').command({ hello: 1 });
@@ -233,7 +257,20 @@ export class AgentProcess {
 
   constructor(device: string, localUri: string, hubUri: string, configFile: string, dir: string) {
     this.device = device;
-    this.#args = ['--local', localUri, '--hub', hubUri, '--db', 'pos', '--device-id', device, '--config', configFile, '--status-every', '1'];
+    this.#args = [
+      '--local',
+      localUri,
+      '--hub',
+      hubUri,
+      '--db',
+      'pos',
+      '--device-id',
+      device,
+      '--config',
+      configFile,
+      '--status-every',
+      '1',
+    ];
     this.#log = createWriteStream(join(dir, 'logs', `${device}-agent.log`), { flags: 'a' });
   }
 

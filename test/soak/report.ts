@@ -24,7 +24,9 @@ export interface SoakSummary {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => `  ${r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('   ')}`.trimEnd());
+  return rows.map((r) =>
+    `  ${r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('   ')}`.trimEnd(),
+  );
 }
 
 export function summaryLines(s: SoakSummary): string[] {
@@ -39,11 +41,25 @@ export function summaryLines(s: SoakSummary): string[] {
   const rows = [['kind', 'acknowledged', 'found applied after an error', 'not applied', 'unknown outcome']];
   for (const kind of kinds) {
     const of = s.writes.filter((w) => w.kind === kind);
-    rows.push([kind, String(of.filter((w) => w.acked && w.applied).length), String(of.filter((w) => !w.acked && w.applied).length), String(of.filter((w) => w.applied === false).length), String(of.filter((w) => w.applied === null).length)]);
+    rows.push([
+      kind,
+      String(of.filter((w) => w.acked && w.applied).length),
+      String(of.filter((w) => !w.acked && w.applied).length),
+      String(of.filter((w) => w.applied === false).length),
+      String(of.filter((w) => w.applied === null).length),
+    ]);
   }
-  rows.push(['total', String(s.writes.filter((w) => w.acked && w.applied).length), String(s.writes.filter((w) => !w.acked && w.applied).length), String(s.writes.filter((w) => w.applied === false).length), String(s.writes.filter((w) => w.applied === null).length)]);
+  rows.push([
+    'total',
+    String(s.writes.filter((w) => w.acked && w.applied).length),
+    String(s.writes.filter((w) => !w.acked && w.applied).length),
+    String(s.writes.filter((w) => w.applied === false).length),
+    String(s.writes.filter((w) => w.applied === null).length),
+  ]);
   lines.push(...table(rows));
-  lines.push(`  (${s.noops} menu updates/deletes found nothing to change and are not writes; ${s.writes.filter((w) => w.skewed).length} writes made with a skewed clock)`);
+  lines.push(
+    `  (${s.noops} menu updates/deletes found nothing to change and are not writes; ${s.writes.filter((w) => w.skewed).length} writes made with a skewed clock)`,
+  );
   lines.push('');
   lines.push('faults injected');
   const frows = [['kind', 'count', 'longest (s)']];
@@ -56,12 +72,30 @@ export function summaryLines(s: SoakSummary): string[] {
   for (const [why, n] of s.skipped) lines.push(`  skipped ${n}× — ${why}`);
   for (const e of s.faultErrors.slice(0, 5)) lines.push(`  fault error: ${e}`);
   lines.push('');
-  lines.push(`conflicts recorded: ${Object.entries(s.conflicts).map(([t, n]) => `${t} ${n}`).join(', ')} (total ${Object.values(s.conflicts).reduce((a, b) => a + b, 0)})`);
-  lines.push(`changes set aside (quarantine): ${Object.entries(s.quarantined).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+  lines.push(
+    `conflicts recorded: ${Object.entries(s.conflicts)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ')} (total ${Object.values(s.conflicts).reduce((a, b) => a + b, 0)})`,
+  );
+  lines.push(
+    `changes set aside (quarantine): ${Object.entries(s.quarantined)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ')}`,
+  );
   const acc = s.checks.accounted;
-  lines.push(`till menu writes: ${Object.entries(acc).map(([how, n]) => `${n} ${how}`).join(', ')}${s.checks.unverified ? `, ${s.checks.unverified} unverified (hub history missed)` : ''}`);
-  lines.push(`hub observer: ${s.observer.events} events, ${s.observer.gaps} gap(s), ${s.observer.replacedClients} client replacement(s), ${s.observer.staleStampsOnHqWrites} stale stamp(s) on HQ-written content (harmless)`);
-  lines.push(`agents at the end: ${Object.entries(s.agents).map(([t, a]) => `${t} ${a.state}${a.unexpectedExits ? ` (${a.unexpectedExits} unexpected exit(s))` : ''}`).join(', ')}`);
+  lines.push(
+    `till menu writes: ${Object.entries(acc)
+      .map(([how, n]) => `${n} ${how}`)
+      .join(', ')}${s.checks.unverified ? `, ${s.checks.unverified} unverified (hub history missed)` : ''}`,
+  );
+  lines.push(
+    `hub observer: ${s.observer.events} events, ${s.observer.gaps} gap(s), ${s.observer.replacedClients} client replacement(s), ${s.observer.staleStampsOnHqWrites} stale stamp(s) on HQ-written content (harmless)`,
+  );
+  lines.push(
+    `agents at the end: ${Object.entries(s.agents)
+      .map(([t, a]) => `${t} ${a.state}${a.unexpectedExits ? ` (${a.unexpectedExits} unexpected exit(s))` : ''}`)
+      .join(', ')}`,
+  );
   const errs = Object.entries(s.agents).map(([t, a]) => `${t}: ${[...a.errors].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}`);
   lines.push(`agent errors reported: ${errs.join('; ')}`);
   lines.push(s.converged ? `converged ${(s.convergeMs / 1000).toFixed(1)} s after healing` : `did NOT converge within the settle time`);

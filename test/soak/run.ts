@@ -50,10 +50,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const journal = new Journal(join(dir, 'journal.jsonl'));
   const configFile = join(dir, 'engine.json');
   writeFileSync(configFile, JSON.stringify(SOAK_ENGINE_SETTINGS));
-  out(`soak: seed ${options.seed}, ${options.tills} till(s), ${options.minutes} min, faults ${options.faults.join(',') || 'none'}, servers ${serverKind()}; run directory ${dir}`);
+  out(
+    `soak: seed ${options.seed}, ${options.tills} till(s), ${options.minutes} min, faults ${options.faults.join(',') || 'none'}, servers ${serverKind()}; run directory ${dir}`,
+  );
 
   const tillNames = Array.from({ length: options.tills }, (_, i) => `till-${i + 1}`);
-  const [hubServer, ...tillServers] = await Promise.all([ServerProcess.create('hub', dir), ...tillNames.map((n) => ServerProcess.create(n, dir))]);
+  const [hubServer, ...tillServers] = await Promise.all([
+    ServerProcess.create('hub', dir),
+    ...tillNames.map((n) => ServerProcess.create(n, dir)),
+  ]);
   const hub: Node = { name: 'hub', server: hubServer as ServerProcess };
   const tills: Node[] = tillNames.map((name, i) => {
     const server = tillServers[i] as ServerProcess;
@@ -88,15 +93,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const startedAt = Date.now();
     const chaos = new Chaos(Random.for(options.seed, 'chaos'), options.faults, hub, tills, journal, startedAt);
     writers = [
-      ...tills.map((t, i) => new Writer({
-        name: t.name,
-        db: (tillViews[i] as TillView).pos,
-        rng: Random.for(options.seed, t.name),
-        journal,
-        owned: 'orders',
-        pauseMs: [150, 450],
-        skewed: () => chaos.skewedTill === t.name,
-      })),
+      ...tills.map(
+        (t, i) =>
+          new Writer({
+            name: t.name,
+            db: (tillViews[i] as TillView).pos,
+            rng: Random.for(options.seed, t.name),
+            journal,
+            owned: 'orders',
+            pauseMs: [150, 450],
+            skewed: () => chaos.skewedTill === t.name,
+          }),
+      ),
       new Writer({ name: 'hq', db: hubDb, rng: Random.for(options.seed, 'hq'), journal, owned: 'notes', pauseMs: [300, 900] }),
     ];
     for (const w of writers) w.start();
@@ -104,8 +112,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     progress = setInterval(() => {
       const faults = new Map<string, number>();
       for (const f of chaos.injected) faults.set(f.kind, (faults.get(f.kind) ?? 0) + 1);
-      const agents = tills.map((t) => `${t.name} ${t.agent?.view.state}${t.agent?.view.outbox ? `/${t.agent.view.outbox}` : ''}`).join(', ');
-      out(`[soak ${clock(Date.now() - startedAt)}] writes ${journal.writes.length} · faults ${chaos.injected.length} (${[...faults].map(([k, n]) => `${k} ${n}`).join(', ') || '-'}) · agents ${agents}${chaos.skewedTill ? ` · ${chaos.skewedTill} clock fast` : ''}`);
+      const agents = tills
+        .map((t) => `${t.name} ${t.agent?.view.state}${t.agent?.view.outbox ? `/${t.agent.view.outbox}` : ''}`)
+        .join(', ');
+      out(
+        `[soak ${clock(Date.now() - startedAt)}] writes ${journal.writes.length} · faults ${chaos.injected.length} (${[...faults].map(([k, n]) => `${k} ${n}`).join(', ') || '-'}) · agents ${agents}${chaos.skewedTill ? ` · ${chaos.skewedTill} clock fast` : ''}`,
+      );
     }, 10_000);
 
     await sleep(options.minutes * 60_000);
@@ -139,11 +151,21 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       faultErrors: chaos.errors,
       conflicts: Object.fromEntries([...conflicts].map(([t, list]) => [t, list.length])),
       quarantined,
-      agents: Object.fromEntries(tills.map((t) => [t.name, { state: t.agent?.view.state ?? '-', unexpectedExits: t.agent?.unexpectedExits ?? 0, errors: t.agent?.errors ?? new Map() }])),
+      agents: Object.fromEntries(
+        tills.map((t) => [
+          t.name,
+          { state: t.agent?.view.state ?? '-', unexpectedExits: t.agent?.unexpectedExits ?? 0, errors: t.agent?.errors ?? new Map() },
+        ]),
+      ),
       converged: settle.converged,
       convergeMs: settle.converged ? settle.ms : Date.now() - healedAt,
       checks,
-      observer: { events: observer.events, gaps: observer.gaps.length, replacedClients: observer.replacedClients, staleStampsOnHqWrites: observer.staleStampsOnHqWrites },
+      observer: {
+        events: observer.events,
+        gaps: observer.gaps.length,
+        replacedClients: observer.replacedClients,
+        staleStampsOnHqWrites: observer.staleStampsOnHqWrites,
+      },
     };
     const lines = summaryLines(summary);
     for (const line of lines) out(line);

@@ -18,22 +18,26 @@ export const SOAK_TEST_FAULTS: FaultKind[] = ['kill', 'restart', 'partition', 't
 const SEED = Number(process.env.SOAK_SEED ?? 7);
 
 describe('chaos soak', () => {
-  it(`a one-minute run with two tills and faults ${SOAK_TEST_FAULTS.join(', ')} keeps every invariant (seed ${SEED})`, { timeout: 8 * 60_000 }, async () => {
-    const lines: string[] = [];
-    const options: SoakOptions = {
-      tills: 2,
-      minutes: 1,
-      seed: SEED,
-      faults: SOAK_TEST_FAULTS,
-      settleSeconds: 120,
-      keep: false,
-      out: (line) => lines.push(line),
-    };
-    const result = await runSoak(options);
-    assert.deepEqual(
-      result.violations,
-      [],
-      `the soak found ${result.violations.length} violation(s); replay with ${replayCommand(options)}\n${result.lines.join('\n')}`,
-    );
-  });
+  it(
+    `a one-minute run with two tills and faults ${SOAK_TEST_FAULTS.join(', ')} keeps every invariant (seed ${SEED})`,
+    { timeout: 8 * 60_000 },
+    async () => {
+      const lines: string[] = [];
+      const options: SoakOptions = {
+        tills: 2,
+        minutes: 1,
+        seed: SEED,
+        faults: SOAK_TEST_FAULTS,
+        settleSeconds: 120,
+        keep: false,
+        out: (line) => lines.push(line),
+      };
+      const result = await runSoak(options);
+      assert.deepEqual(
+        result.violations,
+        [],
+        `the soak found ${result.violations.length} violation(s); replay with ${replayCommand(options)}\n${result.lines.join('\n')}`,
+      );
+    },
+  );
 });

@@ -133,10 +133,18 @@ export class Writer {
     const c = this.#o.owned;
     const id = `${c === 'orders' ? 'o' : 'n'}-${this.name}-${this.#next}`;
     const doc = { _id: id, by: this.name, rev: 0, status: 'open', total: rng.int(100, 9_999), lines: rng.int(1, 5), w };
-    await this.#write(kind, w, c, id, undefined, async (coll) => {
-      await coll.insertOne(doc);
-      return true;
-    }, (cur) => (cur === null ? false : cur.w === w ? true : this.#strange(c, id, `insert ${w}: found ${JSON.stringify(cur)}`)));
+    await this.#write(
+      kind,
+      w,
+      c,
+      id,
+      undefined,
+      async (coll) => {
+        await coll.insertOne(doc);
+        return true;
+      },
+      (cur) => (cur === null ? false : cur.w === w ? true : this.#strange(c, id, `insert ${w}: found ${JSON.stringify(cur)}`)),
+    );
     if (this.#lastOutcome === true) {
       this.expected.set(id, doc);
       this.#live.push(id);
@@ -151,10 +159,23 @@ export class Writer {
     const rev = before.rev as number;
     const set = { status: rng.pick(STATUSES), total: rng.int(100, 9_999), w };
     const addLines = rng.int(0, 3);
-    await this.#write(kind, w, c, id, undefined, async (coll) => {
-      const r = await coll.updateOne({ _id: id, rev }, { $set: set, $inc: { rev: 1, lines: addLines } });
-      return r.matchedCount === 1 ? true : this.#changedUnder(c, id, `update ${w} of rev ${rev} matched nothing`);
-    }, (cur) => (cur?.rev === rev + 1 && cur.w === w ? true : cur?.rev === rev ? false : this.#changedUnder(c, id, `update ${w} of rev ${rev}: found ${JSON.stringify(cur)}`, cur)));
+    await this.#write(
+      kind,
+      w,
+      c,
+      id,
+      undefined,
+      async (coll) => {
+        const r = await coll.updateOne({ _id: id, rev }, { $set: set, $inc: { rev: 1, lines: addLines } });
+        return r.matchedCount === 1 ? true : this.#changedUnder(c, id, `update ${w} of rev ${rev} matched nothing`);
+      },
+      (cur) =>
+        cur?.rev === rev + 1 && cur.w === w
+          ? true
+          : cur?.rev === rev
+            ? false
+            : this.#changedUnder(c, id, `update ${w} of rev ${rev}: found ${JSON.stringify(cur)}`, cur),
+    );
     if (this.#lastOutcome === true) this.expected.set(id, { ...before, ...set, rev: rev + 1, lines: (before.lines as number) + addLines });
   }
 
@@ -162,10 +183,23 @@ export class Writer {
     const c = this.#o.owned;
     const id = this.#o.rng.pick(this.#live);
     const rev = (this.expected.get(id) as Document).rev as number;
-    await this.#write(kind, w, c, id, undefined, async (coll) => {
-      const r = await coll.deleteOne({ _id: id, rev });
-      return r.deletedCount === 1 ? true : this.#changedUnder(c, id, `delete ${w} of rev ${rev} matched nothing`);
-    }, (cur) => (cur === null ? true : cur.rev === rev ? false : this.#changedUnder(c, id, `delete ${w} of rev ${rev}: found ${JSON.stringify(cur)}`, cur)));
+    await this.#write(
+      kind,
+      w,
+      c,
+      id,
+      undefined,
+      async (coll) => {
+        const r = await coll.deleteOne({ _id: id, rev });
+        return r.deletedCount === 1 ? true : this.#changedUnder(c, id, `delete ${w} of rev ${rev} matched nothing`);
+      },
+      (cur) =>
+        cur === null
+          ? true
+          : cur.rev === rev
+            ? false
+            : this.#changedUnder(c, id, `delete ${w} of rev ${rev}: found ${JSON.stringify(cur)}`, cur),
+    );
     if (this.#lastOutcome === true) {
       this.expected.set(id, null);
       this.#live.splice(this.#live.indexOf(id), 1);
@@ -177,15 +211,29 @@ export class Writer {
     const before = this.expected.get(id) ?? null;
     const seq = (before?.seq as number | undefined) ?? 0;
     const delta = this.#o.rng.int(1, 9);
-    await this.#write('counter-inc', w, 'counters', id, { delta }, async (coll) => {
-      if (seq === 0) {
-        await coll.insertOne({ _id: id, by: this.name, n: delta, seq: 1, w });
-        return true;
-      }
-      const r = await coll.updateOne({ _id: id, seq }, { $inc: { n: delta, seq: 1 }, $set: { w } });
-      return r.matchedCount === 1 ? true : this.#changedUnder('counters', id, `increment ${w} after seq ${seq} matched nothing`);
-    }, (cur) => (cur?.seq === seq + 1 && cur.w === w ? true : (cur?.seq ?? 0) === seq ? false : this.#changedUnder('counters', id, `increment ${w} after seq ${seq}: found ${JSON.stringify(cur)}`, cur)));
-    if (this.#lastOutcome === true) this.expected.set(id, { _id: id, by: this.name, n: ((before?.n as number | undefined) ?? 0) + delta, seq: seq + 1, w });
+    await this.#write(
+      'counter-inc',
+      w,
+      'counters',
+      id,
+      { delta },
+      async (coll) => {
+        if (seq === 0) {
+          await coll.insertOne({ _id: id, by: this.name, n: delta, seq: 1, w });
+          return true;
+        }
+        const r = await coll.updateOne({ _id: id, seq }, { $inc: { n: delta, seq: 1 }, $set: { w } });
+        return r.matchedCount === 1 ? true : this.#changedUnder('counters', id, `increment ${w} after seq ${seq} matched nothing`);
+      },
+      (cur) =>
+        cur?.seq === seq + 1 && cur.w === w
+          ? true
+          : (cur?.seq ?? 0) === seq
+            ? false
+            : this.#changedUnder('counters', id, `increment ${w} after seq ${seq}: found ${JSON.stringify(cur)}`, cur),
+    );
+    if (this.#lastOutcome === true)
+      this.expected.set(id, { _id: id, by: this.name, n: ((before?.n as number | undefined) ?? 0) + delta, seq: seq + 1, w });
   }
 
   async #menu(kind: WriteKind, w: string): Promise<void> {
@@ -195,21 +243,45 @@ export class Writer {
     const price = rng.int(100, 2_500);
     if (kind === 'menu-set') {
       const fields = { price, by: this.name, w };
-      await this.#write(kind, w, 'menu', id, fields, async (coll) => {
-        const r = await coll.updateOne({ _id: id }, { $set: fields });
-        return r.matchedCount === 1 ? true : 'noop';
-      }, (cur) => (cur?.w === w ? true : null));
+      await this.#write(
+        kind,
+        w,
+        'menu',
+        id,
+        fields,
+        async (coll) => {
+          const r = await coll.updateOne({ _id: id }, { $set: fields });
+          return r.matchedCount === 1 ? true : 'noop';
+        },
+        (cur) => (cur?.w === w ? true : null),
+      );
     } else if (kind === 'menu-replace') {
       const fields = { name: `item ${item} v${this.#next}`, price, by: this.name, w };
-      await this.#write(kind, w, 'menu', id, fields, async (coll) => {
-        await coll.replaceOne({ _id: id }, fields, { upsert: true });
-        return true;
-      }, (cur) => (cur?.w === w ? true : null));
+      await this.#write(
+        kind,
+        w,
+        'menu',
+        id,
+        fields,
+        async (coll) => {
+          await coll.replaceOne({ _id: id }, fields, { upsert: true });
+          return true;
+        },
+        (cur) => (cur?.w === w ? true : null),
+      );
     } else {
-      await this.#write(kind, w, 'menu', id, undefined, async (coll) => {
-        const r = await coll.deleteOne({ _id: id });
-        return r.deletedCount === 1 ? true : 'noop';
-      }, () => null);
+      await this.#write(
+        kind,
+        w,
+        'menu',
+        id,
+        undefined,
+        async (coll) => {
+          const r = await coll.deleteOne({ _id: id });
+          return r.deletedCount === 1 ? true : 'noop';
+        },
+        () => null,
+      );
     }
   }
 

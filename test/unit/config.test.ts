@@ -79,7 +79,11 @@ describe('parseSyncConfig: each bad field names the field and the expected form'
     ['local.uri wrong scheme', { ...MINIMAL, local: { uri: 'http://127.0.0.1' } }, `local.uri: got "http://127.0.0.1", ${URI}`],
     ['hub.uri not a string', { ...MINIMAL, hub: { uri: 42 } }, `hub.uri: got 42, ${URI}`],
     ['hub.uri without a host', { ...MINIMAL, hub: { uri: 'mongodb+srv://' } }, `hub.uri: got "mongodb+srv://", ${URI}`],
-    ['hub unknown field', { ...MINIMAL, hub: { ...MINIMAL.hub, url: 'x' } }, 'hub.url: unknown field "url" (did you mean "uri"?), expected one of the fields uri'],
+    [
+      'hub unknown field',
+      { ...MINIMAL, hub: { ...MINIMAL.hub, url: 'x' } },
+      'hub.url: unknown field "url" (did you mean "uri"?), expected one of the fields uri',
+    ],
     ['database empty', { ...MINIMAL, database: '' }, `database: got "", ${DB}`],
     ['database with a dot', { ...MINIMAL, database: 'pos.main' }, `database: got "pos.main", ${DB}`],
     ['database with a space', { ...MINIMAL, database: 'my pos' }, `database: got "my pos", ${DB}`],
@@ -109,9 +113,17 @@ describe('parseSyncConfig: each bad field names the field and the expected form'
     ['deviceId with a space', { ...MINIMAL, deviceId: 'till 1' }, 'deviceId: got "till 1", expected 1 to 64 characters of A-Z a-z 0-9 _ -'],
     ['deviceId empty', { ...MINIMAL, deviceId: '' }, 'deviceId: got "", expected 1 to 64 characters'],
     ['deviceId too long', { ...MINIMAL, deviceId: 'x'.repeat(65) }, 'deviceId: got "xxxx'],
-    ['collections a list', { ...MINIMAL, collections: [] }, 'collections: got a list, expected an object mapping collection names to { mode?, conflict? }'],
+    [
+      'collections a list',
+      { ...MINIMAL, collections: [] },
+      'collections: got a list, expected an object mapping collection names to { mode?, conflict? }',
+    ],
     ['collection mode', { ...MINIMAL, collections: { orders: { mode: 'pull' } } }, `collections.orders.mode: got "pull", ${MODES}`],
-    ['collection conflict', { ...MINIMAL, collections: { orders: { conflict: 'row' } } }, 'collections.orders.conflict: got "row", expected one of document, field'],
+    [
+      'collection conflict',
+      { ...MINIMAL, collections: { orders: { conflict: 'row' } } },
+      'collections.orders.conflict: got "row", expected one of document, field',
+    ],
     [
       'collection unknown field',
       { ...MINIMAL, collections: { orders: { direction: 'both' } } },
@@ -122,28 +134,72 @@ describe('parseSyncConfig: each bad field names the field and the expected form'
       { ...MINIMAL, collections: { 'orders.archive': 'both' } },
       'collections["orders.archive"]: got "both", expected an object like { mode?, conflict? }',
     ],
-    ['engine collection', { ...MINIMAL, collections: { _tillsync_outbox: {} } }, `collections._tillsync_outbox: got collection name "_tillsync_outbox", ${COLLECTION}`],
-    ['system collection', { ...MINIMAL, collections: { 'system.views': {} } }, `collections["system.views"]: got collection name "system.views", ${COLLECTION}`],
+    [
+      'engine collection',
+      { ...MINIMAL, collections: { _tillsync_outbox: {} } },
+      `collections._tillsync_outbox: got collection name "_tillsync_outbox", ${COLLECTION}`,
+    ],
+    [
+      'system collection',
+      { ...MINIMAL, collections: { 'system.views': {} } },
+      `collections["system.views"]: got collection name "system.views", ${COLLECTION}`,
+    ],
     ['collection name with $', { ...MINIMAL, collections: { a$b: {} } }, `collections["a$b"]: got collection name "a$b", ${COLLECTION}`],
     ['empty collection name', { ...MINIMAL, collections: { '': {} } }, `collections[""]: got collection name "", ${COLLECTION}`],
     ['batchSize zero', { ...MINIMAL, batchSize: 0 }, 'batchSize: got 0, expected an integer from 1 to 10000'],
     ['batchSize too big', { ...MINIMAL, batchSize: 10_001 }, 'batchSize: got 10001, expected an integer from 1 to 10000'],
     ['batchSize fractional', { ...MINIMAL, batchSize: 1.5 }, 'batchSize: got 1.5, expected an integer from 1 to 10000'],
-    ['batchSize as text', { ...MINIMAL, batchSize: '500' }, 'batchSize: got "500" (text, not a number), expected an integer from 1 to 10000'],
-    ['maxClockDriftMs too small', { ...MINIMAL, maxClockDriftMs: 999 }, 'maxClockDriftMs: got 999, expected an integer >= 1000 (milliseconds)'],
+    [
+      'batchSize as text',
+      { ...MINIMAL, batchSize: '500' },
+      'batchSize: got "500" (text, not a number), expected an integer from 1 to 10000',
+    ],
+    [
+      'maxClockDriftMs too small',
+      { ...MINIMAL, maxClockDriftMs: 999 },
+      'maxClockDriftMs: got 999, expected an integer >= 1000 (milliseconds)',
+    ],
     ['retry not an object', { ...MINIMAL, retry: 'fast' }, 'retry: got "fast", expected an object like { initialMs?, maxMs? }'],
-    ['retry.initialMs too small', { ...MINIMAL, retry: { initialMs: 5 } }, 'retry.initialMs: got 5, expected an integer >= 10 (milliseconds)'],
-    ['retry.maxMs below initialMs', { ...MINIMAL, retry: { initialMs: 1_000, maxMs: 900 } }, 'retry.maxMs: got 900, expected an integer >= retry.initialMs (1000)'],
-    ['retry.maxMs below the default initialMs', { ...MINIMAL, retry: { maxMs: 100 } }, 'retry.maxMs: got 100, expected an integer >= retry.initialMs (500)'],
-    ['tombstoneRetentionDays zero', { ...MINIMAL, tombstoneRetentionDays: 0 }, 'tombstoneRetentionDays: got 0, expected an integer >= 1 (days)'],
-    ['statusIntervalMs too small', { ...MINIMAL, statusIntervalMs: 99 }, 'statusIntervalMs: got 99, expected an integer >= 100 (milliseconds)'],
-    ['statusIntervalMs null', { ...MINIMAL, statusIntervalMs: null }, 'statusIntervalMs: got null, expected an integer >= 100 (milliseconds)'],
+    [
+      'retry.initialMs too small',
+      { ...MINIMAL, retry: { initialMs: 5 } },
+      'retry.initialMs: got 5, expected an integer >= 10 (milliseconds)',
+    ],
+    [
+      'retry.maxMs below initialMs',
+      { ...MINIMAL, retry: { initialMs: 1_000, maxMs: 900 } },
+      'retry.maxMs: got 900, expected an integer >= retry.initialMs (1000)',
+    ],
+    [
+      'retry.maxMs below the default initialMs',
+      { ...MINIMAL, retry: { maxMs: 100 } },
+      'retry.maxMs: got 100, expected an integer >= retry.initialMs (500)',
+    ],
+    [
+      'tombstoneRetentionDays zero',
+      { ...MINIMAL, tombstoneRetentionDays: 0 },
+      'tombstoneRetentionDays: got 0, expected an integer >= 1 (days)',
+    ],
+    [
+      'statusIntervalMs too small',
+      { ...MINIMAL, statusIntervalMs: 99 },
+      'statusIntervalMs: got 99, expected an integer >= 100 (milliseconds)',
+    ],
+    [
+      'statusIntervalMs null',
+      { ...MINIMAL, statusIntervalMs: null },
+      'statusIntervalMs: got null, expected an integer >= 100 (milliseconds)',
+    ],
     [
       'unknown top-level field',
       { ...MINIMAL, colections: {} },
       'colections: unknown field "colections" (did you mean "collections"?), expected one of the fields local, hub, database, engineDatabase, deviceId, collections, batchSize, maxClockDriftMs, retry, statusIntervalMs, tombstoneRetentionDays',
     ],
-    ['unknown field with no near match', { ...MINIMAL, verbose: true }, 'verbose: unknown field "verbose", expected one of the fields local, hub'],
+    [
+      'unknown field with no near match',
+      { ...MINIMAL, verbose: true },
+      'verbose: unknown field "verbose", expected one of the fields local, hub',
+    ],
   ];
 
   for (const [label, input, problem] of cases) {
@@ -163,7 +219,9 @@ describe('parseSyncConfig: each bad field names the field and the expected form'
   });
 
   it('reports a "__proto__" collection instead of silently ignoring it', () => {
-    const input = JSON.parse(JSON.stringify({ ...MINIMAL, collections: {} }).replace('"collections":{}', '"collections":{"__proto__":{"mode":"both"}}'));
+    const input = JSON.parse(
+      JSON.stringify({ ...MINIMAL, collections: {} }).replace('"collections":{}', '"collections":{"__proto__":{"mode":"both"}}'),
+    );
     assert.deepEqual(problemsOf(input), [
       'collections.__proto__: got collection name "__proto__", expected a collection name other than "__proto__" (reserved)',
     ]);
@@ -230,7 +288,10 @@ describe('passwords never appear in messages', () => {
 
   it('shows the rest of the connection string, so the operator can see what is wrong', () => {
     const [problem] = problemsOf({ ...MINIMAL, local: { uri: 'http://admin:hunter2@db.example.com:27017/pos' } });
-    assert.equal(problem, `local.uri: got "http://admin:***@db.example.com:27017/pos", expected a connection string starting with mongodb:// or mongodb+srv://`);
+    assert.equal(
+      problem,
+      `local.uri: got "http://admin:***@db.example.com:27017/pos", expected a connection string starting with mongodb:// or mongodb+srv://`,
+    );
   });
 });
 
@@ -243,7 +304,10 @@ describe('redactUri', () => {
     ['mongodb://user@host/?authMechanism=MONGODB-X509', 'mongodb://user@host/?authMechanism=MONGODB-X509'],
     ['mongodb://127.0.0.1:27017/?replicaSet=rs0', 'mongodb://127.0.0.1:27017/?replicaSet=rs0'],
     ['admin:secret@host', 'admin:***@host'],
-    ['mongodb://h/?tls=true&tlsCertificateKeyFilePassword=k3y&appName=x', 'mongodb://h/?tls=true&tlsCertificateKeyFilePassword=***&appName=x'],
+    [
+      'mongodb://h/?tls=true&tlsCertificateKeyFilePassword=k3y&appName=x',
+      'mongodb://h/?tls=true&tlsCertificateKeyFilePassword=***&appName=x',
+    ],
     [
       'mongodb://h/?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:tok123,SERVICE_NAME:x',
       'mongodb://h/?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:***,SERVICE_NAME:x',

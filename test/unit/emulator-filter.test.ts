@@ -11,7 +11,10 @@ import { Query } from 'mingo';
 import { compileFilter } from '../harness/mongo/query.ts';
 
 const oids = [new ObjectId('64b000000000000000000001'), new ObjectId('64b000000000000000000002')];
-const bins = [new Binary(Buffer.from('00112233445566778899aabbccddeeff', 'hex'), 4), new Binary(Buffer.from('ffeeddccbbaa99887766554433221100', 'hex'), 4)];
+const bins = [
+  new Binary(Buffer.from('00112233445566778899aabbccddeeff', 'hex'), 4),
+  new Binary(Buffer.from('ffeeddccbbaa99887766554433221100', 'hex'), 4),
+];
 const dates = [new Date(1_700_000_000_000), new Date(1_700_000_000_001)];
 const scalar = fc.oneof(
   fc.integer({ min: -3, max: 3 }),
@@ -26,7 +29,13 @@ const stored = fc.oneof(
   fc.record({ x: scalar }, { requiredKeys: [], noNullPrototype: true }),
 );
 const docArb = fc.record(
-  { _id: fc.constantFrom(...oids, 1, 'k'), a: stored, b: stored, s: fc.record({ v: stored }, { requiredKeys: [], noNullPrototype: true }), lsid: fc.record({ id: fc.oneof(fc.constantFrom(...bins), stored) }, { noNullPrototype: true }) },
+  {
+    _id: fc.constantFrom(...oids, 1, 'k'),
+    a: stored,
+    b: stored,
+    s: fc.record({ v: stored }, { requiredKeys: [], noNullPrototype: true }),
+    lsid: fc.record({ id: fc.oneof(fc.constantFrom(...bins), stored) }, { noNullPrototype: true }),
+  },
   { requiredKeys: ['_id'], noNullPrototype: true },
 );
 
@@ -36,9 +45,9 @@ const condition: fc.Arbitrary<unknown> = fc.oneof(
   fc.record({ $exists: fc.boolean() }),
   fc.record({ $in: fc.array(scalar, { maxLength: 3 }) }),
   fc.record({ $nin: fc.array(fc.oneof(scalar, fc.boolean()), { maxLength: 3 }) }),
-  fc.dictionary(fc.constantFrom('$eq', '$ne', '$lt', '$lte', '$gt', '$gte', '$exists'), scalar, { minKeys: 1, maxKeys: 2 }).map((ops) =>
-    '$exists' in ops ? { ...ops, $exists: true } : ops,
-  ),
+  fc
+    .dictionary(fc.constantFrom('$eq', '$ne', '$lt', '$lte', '$gt', '$gte', '$exists'), scalar, { minKeys: 1, maxKeys: 2 })
+    .map((ops) => ('$exists' in ops ? { ...ops, $exists: true } : ops)),
 );
 const leaf = fc.dictionary(path, condition, { minKeys: 1, maxKeys: 2 });
 const filterArb: fc.Arbitrary<Document> = fc.oneof(
@@ -46,7 +55,9 @@ const filterArb: fc.Arbitrary<Document> = fc.oneof(
   fc.record({ _id: fc.constantFrom(...oids, 1, 'k'), $or: fc.array(leaf, { minLength: 1, maxLength: 3 }) }),
   fc.record({ $and: fc.array(leaf, { minLength: 1, maxLength: 2 }) }),
   // What the engine's streams send: leave out its own sessions' data changes, keep collection-level events.
-  fc.record({ $or: fc.tuple(fc.record({ 'lsid.id': fc.record({ $nin: fc.array(fc.constantFrom(...bins), { minLength: 1, maxLength: 2 }) }) }), leaf) }),
+  fc.record({
+    $or: fc.tuple(fc.record({ 'lsid.id': fc.record({ $nin: fc.array(fc.constantFrom(...bins), { minLength: 1, maxLength: 2 }) }) }), leaf),
+  }),
 );
 
 describe('emulator: simple filters', () => {

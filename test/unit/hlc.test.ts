@@ -16,16 +16,10 @@ import {
 } from '../../src-main/sync/hlc.ts';
 
 // Small ranges mixed in so ties on wall, counter and device actually happen.
-const deviceArb = fc.oneof(
-  fc.constantFrom('a', 'b', 'till-1', 'till-10', 'TILL_2', '-'),
-  fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/),
-);
+const deviceArb = fc.oneof(fc.constantFrom('a', 'b', 'till-1', 'till-10', 'TILL_2', '-'), fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/));
 const wallArb = fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: MAX_WALL }));
 const counterArb = fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: MAX_COUNTER }));
-const versionArb: fc.Arbitrary<Version> = fc.record(
-  { wall: wallArb, counter: counterArb, device: deviceArb },
-  { noNullPrototype: true },
-);
+const versionArb: fc.Arbitrary<Version> = fc.record({ wall: wallArb, counter: counterArb, device: deviceArb }, { noNullPrototype: true });
 
 const NOW = 1_700_000_000_000;
 
@@ -34,10 +28,7 @@ function sign(n: number): number {
 }
 
 function assertAfter(later: Version, earlier: Version, label: string): void {
-  assert.ok(
-    compareVersions(later, earlier) > 0,
-    `${label}: expected ${encodeVersion(later)} > ${encodeVersion(earlier)}`,
-  );
+  assert.ok(compareVersions(later, earlier) > 0, `${label}: expected ${encodeVersion(later)} > ${encodeVersion(earlier)}`);
 }
 
 /** A clock whose physical time the test sets. */
@@ -288,16 +279,19 @@ describe('merging versions', () => {
   });
 
   it('yields the same max in any order, and a clock absorbing them ends after all of them', () => {
-    const nearNow = fc.record({
-      wall: fc.integer({ min: NOW - 3, max: NOW + 3 }),
-      counter: counterArb,
-      device: deviceArb,
-    }, { noNullPrototype: true });
+    const nearNow = fc.record(
+      {
+        wall: fc.integer({ min: NOW - 3, max: NOW + 3 }),
+        counter: counterArb,
+        device: deviceArb,
+      },
+      { noNullPrototype: true },
+    );
     fc.assert(
       fc.property(
-        fc.array(nearNow, { minLength: 1, maxLength: 20 }).chain((vs) =>
-          fc.tuple(fc.constant(vs), fc.shuffledSubarray(vs, { minLength: vs.length, maxLength: vs.length })),
-        ),
+        fc
+          .array(nearNow, { minLength: 1, maxLength: 20 })
+          .chain((vs) => fc.tuple(fc.constant(vs), fc.shuffledSubarray(vs, { minLength: vs.length, maxLength: vs.length }))),
         ([versions, shuffled]) => {
           const max1 = versions.reduce(maxVersion);
           const max2 = shuffled.reduce(maxVersion);

@@ -66,7 +66,10 @@ describe('PolicyTable', () => {
 
   it('refuses unknown modes and granularities with a reason', () => {
     const bad = { orders: { mode: 'pull' as SyncMode } };
-    assert.throws(() => new PolicyTable(bad), (err: unknown) => err instanceof PolicyError && err.reason === 'unknown-mode');
+    assert.throws(
+      () => new PolicyTable(bad),
+      (err: unknown) => err instanceof PolicyError && err.reason === 'unknown-mode',
+    );
     assert.throws(
       () => new PolicyTable({ orders: { conflict: 'row' as CollectionPolicy['conflict'] } }),
       (err: unknown) => err instanceof PolicyError && err.reason === 'unknown-conflict' && /document, field/.test(err.message),
@@ -119,8 +122,8 @@ describe('PolicyTable.with', () => {
       fc.property(policies, policies, fc.constantFrom('a', 'b', 'c', 'd', 'e'), (first, second, name) => {
         const layered = new PolicyTable(first).with(second).policyFor(name);
         assert.deepEqual(layered, {
-          mode: (second[name]?.mode ?? first[name]?.mode) ?? 'both',
-          conflict: (second[name]?.conflict ?? first[name]?.conflict) ?? 'document',
+          mode: second[name]?.mode ?? first[name]?.mode ?? 'both',
+          conflict: second[name]?.conflict ?? first[name]?.conflict ?? 'document',
           engine: false,
         });
       }),

@@ -30,7 +30,9 @@ const writeArb = fc
     device: fc.constantFrom('till-a', 'till-b', 'hub', 'till-c'),
     del: fc.boolean(),
     changed: fc.option(fc.subarray(FIELDS, { minLength: 1 }), { nil: null }),
-    values: fc.dictionary(fc.constantFrom(...FIELDS), fc.oneof(fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null)), { maxKeys: 4 }),
+    values: fc.dictionary(fc.constantFrom(...FIELDS), fc.oneof(fc.integer(), fc.string({ maxLength: 3 }), fc.constant(null)), {
+      maxKeys: 4,
+    }),
   })
   .map((w) => ({
     op: w.del ? ('delete' as const) : ('upsert' as const),
@@ -54,7 +56,14 @@ describe('resolver: field granularity', () => {
   it('merge is commutative', () => {
     // Two writes never share a version: a version names exactly one write.
     const pair = fc.uniqueArray(writeArb, { selector: (w) => w.v, minLength: 2, maxLength: 2 });
-    fc.assert(fc.property(pair, ([a, b]) => view(mergeFieldStates(writeState(a!, FIELDS), writeState(b!, FIELDS))) === view(mergeFieldStates(writeState(b!, FIELDS), writeState(a!, FIELDS)))));
+    fc.assert(
+      fc.property(
+        pair,
+        ([a, b]) =>
+          view(mergeFieldStates(writeState(a!, FIELDS), writeState(b!, FIELDS))) ===
+          view(mergeFieldStates(writeState(b!, FIELDS), writeState(a!, FIELDS))),
+      ),
+    );
   });
 
   it('merge is associative', () => {
@@ -80,15 +89,39 @@ describe('resolver: field granularity', () => {
   });
 
   it('edits of different fields made concurrently both survive', () => {
-    const base = writeState({ op: 'upsert', v: encodeVersion({ wall: 1, counter: 0, device: 'hub' }), doc: { _id: 'x', name: 'Soup', price: 4 } });
-    const onA = writeState({ op: 'upsert', v: encodeVersion({ wall: 2, counter: 0, device: 'till-a' }), doc: { _id: 'x', name: 'Soup', price: 5 }, changed: ['price'] });
-    const onB = writeState({ op: 'upsert', v: encodeVersion({ wall: 3, counter: 0, device: 'till-b' }), doc: { _id: 'x', name: 'Tomato soup', price: 4 }, changed: ['name'] });
+    const base = writeState({
+      op: 'upsert',
+      v: encodeVersion({ wall: 1, counter: 0, device: 'hub' }),
+      doc: { _id: 'x', name: 'Soup', price: 4 },
+    });
+    const onA = writeState({
+      op: 'upsert',
+      v: encodeVersion({ wall: 2, counter: 0, device: 'till-a' }),
+      doc: { _id: 'x', name: 'Soup', price: 5 },
+      changed: ['price'],
+    });
+    const onB = writeState({
+      op: 'upsert',
+      v: encodeVersion({ wall: 3, counter: 0, device: 'till-b' }),
+      doc: { _id: 'x', name: 'Tomato soup', price: 4 },
+      changed: ['name'],
+    });
     assert.deepEqual(visibleDocument([base, onA, onB].reduce(mergeFieldStates), 'x'), { _id: 'x', name: 'Tomato soup', price: 5 });
   });
 
   it('the same field edited on two tills: the newer version wins', () => {
-    const onA = writeState({ op: 'upsert', v: encodeVersion({ wall: 2, counter: 0, device: 'till-a' }), doc: { _id: 'x', price: 5 }, changed: ['price'] });
-    const onB = writeState({ op: 'upsert', v: encodeVersion({ wall: 3, counter: 0, device: 'till-b' }), doc: { _id: 'x', price: 6 }, changed: ['price'] });
+    const onA = writeState({
+      op: 'upsert',
+      v: encodeVersion({ wall: 2, counter: 0, device: 'till-a' }),
+      doc: { _id: 'x', price: 5 },
+      changed: ['price'],
+    });
+    const onB = writeState({
+      op: 'upsert',
+      v: encodeVersion({ wall: 3, counter: 0, device: 'till-b' }),
+      doc: { _id: 'x', price: 6 },
+      changed: ['price'],
+    });
     assert.equal(visibleDocument(mergeFieldStates(onB, onA), 'x')?.price, 6);
   });
 
@@ -96,7 +129,12 @@ describe('resolver: field granularity', () => {
     const edit = writeState({ op: 'upsert', v: encodeVersion({ wall: 2, counter: 0, device: 'till-a' }), doc: { _id: 'x', price: 5 } });
     const del = writeState({ op: 'delete', v: encodeVersion({ wall: 3, counter: 0, device: 'till-b' }) });
     assert.equal(visibleDocument(mergeFieldStates(edit, del), 'x'), null);
-    const later = writeState({ op: 'upsert', v: encodeVersion({ wall: 4, counter: 0, device: 'till-a' }), doc: { _id: 'x', price: 7 }, changed: ['price'] });
+    const later = writeState({
+      op: 'upsert',
+      v: encodeVersion({ wall: 4, counter: 0, device: 'till-a' }),
+      doc: { _id: 'x', price: 7 },
+      changed: ['price'],
+    });
     assert.deepEqual(visibleDocument([edit, del, later].reduce(mergeFieldStates), 'x'), { _id: 'x', price: 7 });
   });
 

@@ -57,14 +57,19 @@ export class ChangeStream {
       throw new CommandError(2, `unknown fullDocument mode "${this.fullDocument}"; expected one of ${FULL_DOCUMENT.join(', ')}`);
     }
     if (!BEFORE_CHANGE.includes(this.beforeChange)) {
-      throw new CommandError(2, `unknown fullDocumentBeforeChange mode "${this.beforeChange}"; expected one of ${BEFORE_CHANGE.join(', ')}`);
+      throw new CommandError(
+        2,
+        `unknown fullDocumentBeforeChange mode "${this.beforeChange}"; expected one of ${BEFORE_CHANGE.join(', ')}`,
+      );
     }
     for (const stage of stages) {
       const name = Object.keys(stage)[0];
       if (!['$match', '$project', '$addFields', '$set', '$unset', '$replaceRoot', '$replaceWith', '$redact'].includes(name ?? '')) {
         throw new CommandError(
           name === '$changeStream' ? 40602 : 40324,
-          name === '$changeStream' ? '$changeStream is only valid as the first stage in a pipeline' : `Unrecognized pipeline stage name: '${name}'`,
+          name === '$changeStream'
+            ? '$changeStream is only valid as the first stage in a pipeline'
+            : `Unrecognized pipeline stage name: '${name}'`,
         );
       }
     }
@@ -175,7 +180,7 @@ export class ChangeStream {
     if (out._id === undefined || valueKey(out._id) !== valueKey(event._id)) {
       throw new CommandError(
         280,
-        "Encountered an event whose _id field, which contains the resume token, was modified by the pipeline. Modifying the _id field of an event makes it impossible to resume the stream from that point. Only transformations that retain the unmodified _id field are allowed.",
+        'Encountered an event whose _id field, which contains the resume token, was modified by the pipeline. Modifying the _id field of an event makes it impossible to resume the stream from that point. Only transformations that retain the unmodified _id field are allowed.',
         { labels: ['NonResumableChangeStreamError'] },
       );
     }

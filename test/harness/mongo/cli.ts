@@ -31,7 +31,9 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  process.stdout.write('usage: npm run emulator -- [--port 27018] [--host 127.0.0.1] [--repl-set rs0] [--dbpath DIR] [--oplog-max-events N] [--control-port P] [--clock-offset-ms N]\n');
+  process.stdout.write(
+    'usage: npm run emulator -- [--port 27018] [--host 127.0.0.1] [--repl-set rs0] [--dbpath DIR] [--oplog-max-events N] [--control-port P] [--clock-offset-ms N]\n',
+  );
   process.exit(0);
 }
 const port = Number(values.port);
@@ -57,7 +59,9 @@ const emulator = await startEmulator({
 }).catch((err: Error) => fail(`could not start: ${err.message}`));
 
 if (controlPort !== undefined) {
-  await startControlServer(emulator, controlPort, values.host).catch((err: Error) => fail(`could not start the control channel: ${err.message}`));
+  await startControlServer(emulator, controlPort, values.host).catch((err: Error) =>
+    fail(`could not start the control channel: ${err.message}`),
+  );
 }
 
 process.stdout.write(`${emulator.uri}\n`);

@@ -163,7 +163,11 @@ class EmulatorServer implements Emulator {
           queue = queue.then(() => this.#handle(conn, request, length));
         }
       } catch (err) {
-        this.#log('warn', 'closing connection after a malformed message', { conn: conn.id, remote: conn.remote, reason: (err as Error).message });
+        this.#log('warn', 'closing connection after a malformed message', {
+          conn: conn.id,
+          remote: conn.remote,
+          reason: (err as Error).message,
+        });
         socket.destroy();
       }
     });

@@ -9,7 +9,19 @@
  * newer than it; a torn last record (killed mid-write) is cut off the file, so
  * what the next run appends follows the last whole record.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, truncateSync, writeSync, ftruncateSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  writeSync,
+  ftruncateSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Binary, Long, UUID, deserialize, serialize, type Document } from 'bson';
 import { Catalog, Collection, type IndexSpec } from './catalog.ts';
@@ -33,7 +45,11 @@ function toUuid(value: unknown): UUID | undefined {
 }
 
 export function entryToBson(e: ChangeEntry): Document {
-  return Object.assign({}, e, { ts: toLong(e.ts), uuid: e.uuid, txnNumber: e.txnNumber === undefined ? undefined : Long.fromNumber(e.txnNumber) });
+  return Object.assign({}, e, {
+    ts: toLong(e.ts),
+    uuid: e.uuid,
+    txnNumber: e.txnNumber === undefined ? undefined : Long.fromNumber(e.txnNumber),
+  });
 }
 
 export function entryFromBson(d: Document): ChangeEntry {
@@ -65,7 +81,7 @@ function readRecords(path: string): { records: Document[]; validBytes: number } 
 
 /** Writes all of `buf` (one `writeSync` may write only part of it). */
 function writeAll(fd: number, buf: Uint8Array): void {
-  for (let done = 0; done < buf.length; ) done += writeSync(fd, buf, done, buf.length - done);
+  for (let done = 0; done < buf.length;) done += writeSync(fd, buf, done, buf.length - done);
 }
 
 export interface LoadedState {
@@ -95,7 +111,16 @@ export class Journal {
       } else if (rec.t === 'coll') {
         current = new Collection(rec.db as string, rec.name as string, toUuid(rec.uuid) as UUID, rec.options as Document);
         current.indexes = rec.indexes as IndexSpec[];
-        catalog.applyEntry({ ts: 0n, opIndex: 0, wall: new Date(0), op: 'create', db: current.db, coll: current.name, uuid: current.uuid, spec: current.options });
+        catalog.applyEntry({
+          ts: 0n,
+          opIndex: 0,
+          wall: new Date(0),
+          op: 'create',
+          db: current.db,
+          coll: current.name,
+          uuid: current.uuid,
+          spec: current.options,
+        });
         const created = catalog.get(current.db, current.name) as Collection;
         created.indexes = current.indexes;
         current = created;
@@ -115,7 +140,8 @@ export class Journal {
     const journal = readRecords(join(dir, JOURNAL));
     // A process killed while appending leaves a torn record at the end. Cut it off before anything is
     // appended after it: a record written behind torn bytes could never be read back.
-    if (existsSync(join(dir, JOURNAL)) && statSync(join(dir, JOURNAL)).size > journal.validBytes) truncateSync(join(dir, JOURNAL), journal.validBytes);
+    if (existsSync(join(dir, JOURNAL)) && statSync(join(dir, JOURNAL)).size > journal.validBytes)
+      truncateSync(join(dir, JOURNAL), journal.validBytes);
     for (const rec of journal.records) {
       const entries = (rec.e as Document[]).map(entryFromBson).filter((e) => e.ts > snapshotClock);
       for (const e of entries) catalog.applyEntry(e);

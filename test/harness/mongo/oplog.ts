@@ -7,17 +7,7 @@ import type { Document, UUID } from 'bson';
 import type { ClusterTime } from './cluster-time.ts';
 
 export type ChangeOp =
-  | 'insert'
-  | 'update'
-  | 'replace'
-  | 'delete'
-  | 'drop'
-  | 'rename'
-  | 'dropDatabase'
-  | 'create'
-  | 'createIndexes'
-  | 'dropIndexes'
-  | 'modify';
+  'insert' | 'update' | 'replace' | 'delete' | 'drop' | 'rename' | 'dropDatabase' | 'create' | 'createIndexes' | 'dropIndexes' | 'modify';
 
 export interface ChangeEntry {
   ts: ClusterTime;

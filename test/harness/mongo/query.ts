@@ -12,8 +12,21 @@ import { copyDocument, getPath, idFirst, isPlainObject, setPath, valueKey } from
 import { wallNow } from './wall-clock.ts';
 
 const UPDATE_OPERATORS = new Set([
-  '$set', '$unset', '$inc', '$mul', '$min', '$max', '$rename', '$push', '$addToSet', '$pull', '$pullAll',
-  '$pop', '$currentDate', '$bit', '$setOnInsert',
+  '$set',
+  '$unset',
+  '$inc',
+  '$mul',
+  '$min',
+  '$max',
+  '$rename',
+  '$push',
+  '$addToSet',
+  '$pull',
+  '$pullAll',
+  '$pop',
+  '$currentDate',
+  '$bit',
+  '$setOnInsert',
 ]);
 
 /** Runs mingo, turning its errors into the server's BadValue with the reason. */
@@ -46,7 +59,9 @@ function needsFullContext(value: unknown): boolean {
 export function compileFilter(filter: Document | undefined): (doc: Document) => boolean {
   if (!filter || Object.keys(filter).length === 0) return () => true;
   const compile = (): { test(doc: Document): boolean } =>
-    guarded('invalid query filter', () => (needsFullContext(filter) ? new Query(filter) : new PlainQuery(filter, { context: QUERY_CONTEXT })));
+    guarded('invalid query filter', () =>
+      needsFullContext(filter) ? new Query(filter) : new PlainQuery(filter, { context: QUERY_CONTEXT }),
+    );
   const simple = simpleFilter(filter);
   if (!simple) {
     const q = compile();
@@ -250,7 +265,11 @@ export function runFind(docs: Document[], opts: FindOptions): Document[] {
   const filter = opts.filter;
   // `docs` came from the _id lookups of an `{_id: v}` or `{_id: {$in: [...]}}` filter: matching them again
   // would cost mingo a hash of the whole $in list per document.
-  if (filter && Object.keys(filter).length > 0 && !(opts.preFiltered && Object.keys(filter).length === 1 && idEquality(filter) !== undefined)) {
+  if (
+    filter &&
+    Object.keys(filter).length > 0 &&
+    !(opts.preFiltered && Object.keys(filter).length === 1 && idEquality(filter) !== undefined)
+  ) {
     rows = rows.filter(compileFilter(filter));
   }
   if (sort && Object.keys(sort).length > 0) rows = sortDocuments(rows, sort);
@@ -286,11 +305,13 @@ export function runAggregate(docs: Document[], pipeline: Document[], resolve: (n
   }
   const counted = countOnly(rest, rows.length);
   if (counted) return counted;
-  return guarded('aggregation failed', () =>
-    new Aggregator(rewriteCount(rest), {
-      processingMode: ProcessingMode.CLONE_INPUT,
-      collectionResolver: resolve,
-    }).run(rows) as Document[],
+  return guarded(
+    'aggregation failed',
+    () =>
+      new Aggregator(rewriteCount(rest), {
+        processingMode: ProcessingMode.CLONE_INPUT,
+        collectionResolver: resolve,
+      }).run(rows) as Document[],
   );
 }
 
@@ -303,7 +324,13 @@ function countOnly(pipeline: Document[], count: number): Document[] | undefined 
   const stage = pipeline[0] as Document;
   const keys = Object.keys(stage);
   if (keys.length !== 1) return undefined;
-  if (keys[0] === '$count' && typeof stage.$count === 'string' && stage.$count.length > 0 && !stage.$count.startsWith('$') && !stage.$count.includes('.')) {
+  if (
+    keys[0] === '$count' &&
+    typeof stage.$count === 'string' &&
+    stage.$count.length > 0 &&
+    !stage.$count.startsWith('$') &&
+    !stage.$count.includes('.')
+  ) {
     return count === 0 ? [] : [{ [stage.$count]: count }];
   }
   if (keys[0] !== '$group' || !isPlainObject(stage.$group)) return undefined;
@@ -346,10 +373,16 @@ export function isOperatorUpdate(u: UpdateSpec): boolean {
 function validateOperators(u: Document): void {
   for (const key of Object.keys(u)) {
     if (!key.startsWith('$')) {
-      throw new CommandError(9, `Unknown modifier: ${key}. Expected a valid update modifier or pipeline-style update specified as an array`);
+      throw new CommandError(
+        9,
+        `Unknown modifier: ${key}. Expected a valid update modifier or pipeline-style update specified as an array`,
+      );
     }
     if (!UPDATE_OPERATORS.has(key)) {
-      throw new CommandError(9, `Unknown modifier: ${key}. Expected a valid update modifier or pipeline-style update specified as an array`);
+      throw new CommandError(
+        9,
+        `Unknown modifier: ${key}. Expected a valid update modifier or pipeline-style update specified as an array`,
+      );
     }
   }
 }
@@ -450,10 +483,16 @@ function checkOperands(modifier: Document, doc: Document): void {
       const current = getPath(doc, path);
       if (current === undefined || current === null) continue;
       if (NUMERIC_OPS.has(op) && !NUMERIC_TYPES.has(bsonTypeName(current))) {
-        throw new CommandError(14, `Cannot apply ${op} to a value of non-numeric type. {_id: ${JSON.stringify(doc._id)}} has the field '${path}' of non-numeric type ${bsonTypeName(current)}`);
+        throw new CommandError(
+          14,
+          `Cannot apply ${op} to a value of non-numeric type. {_id: ${JSON.stringify(doc._id)}} has the field '${path}' of non-numeric type ${bsonTypeName(current)}`,
+        );
       }
       if (ARRAY_OPS.has(op) && !Array.isArray(current)) {
-        throw new CommandError(2, `The field '${path}' must be an array but is of type ${bsonTypeName(current)} in document {_id: ${JSON.stringify(doc._id)}}`);
+        throw new CommandError(
+          2,
+          `The field '${path}' must be an array but is of type ${bsonTypeName(current)} in document {_id: ${JSON.stringify(doc._id)}}`,
+        );
       }
     }
   }
@@ -494,13 +533,19 @@ export function applyUpdate(
     if (Object.keys(modifier).length > 0 && !applySimpleUpdate(after, modifier)) {
       guarded('update failed', () =>
         // The filter is only needed for the positional `$` operator; compiling it costs.
-        mingoUpdate(after, modifier, options.arrayFilters, inserting || !usesPositional(modifier) ? undefined : options.filter, { cloneMode: 'copy' }),
+        mingoUpdate(after, modifier, options.arrayFilters, inserting || !usesPositional(modifier) ? undefined : options.filter, {
+          cloneMode: 'copy',
+        }),
       );
     }
   } else {
     if ('_id' in u && !inserting && valueKey(u._id) !== valueKey(base._id)) throw immutableId();
     for (const key of Object.keys(u)) {
-      if (key.startsWith('$')) throw new CommandError(52, `The dollar ($) prefixed field '${key}' in '${key}' is not allowed in the context of an update's replacement document.`);
+      if (key.startsWith('$'))
+        throw new CommandError(
+          52,
+          `The dollar ($) prefixed field '${key}' in '${key}' is not allowed in the context of an update's replacement document.`,
+        );
     }
     after = { _id: base._id ?? u._id, ...u };
     if (after._id === undefined) delete after._id;

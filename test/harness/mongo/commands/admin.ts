@@ -150,7 +150,16 @@ function collStats(ctx: CommandContext): Document {
   const coll = ctx.state.catalog.get(ctx.db, name);
   if (!coll) throw new CommandError(26, `ns not found: ${ctx.db}.${name}`);
   const count = coll.docs.size;
-  return { ns: coll.ns, count, size: count * 256, avgObjSize: 256, storageSize: count * 256, nindexes: coll.indexes.length, capped: false, ok: 1 };
+  return {
+    ns: coll.ns,
+    count,
+    size: count * 256,
+    avgObjSize: 256,
+    storageSize: count * 256,
+    nindexes: coll.indexes.length,
+    capped: false,
+    ok: 1,
+  };
 }
 
 function transactionCommand(ctx: CommandContext): Document {
@@ -188,7 +197,17 @@ export function adminCommands(connections: () => number): Record<string, Handler
       const colls = ctx.state.catalog.collections(ctx.db);
       const objects = colls.reduce((n, c) => n + c.docs.size, 0);
       const indexes = colls.reduce((n, c) => n + c.indexes.length, 0);
-      return { db: ctx.db, collections: colls.length, views: 0, objects, dataSize: objects * 256, storageSize: objects * 256, indexes, indexSize: indexes * 4096, ok: 1 };
+      return {
+        db: ctx.db,
+        collections: colls.length,
+        views: 0,
+        objects,
+        dataSize: objects * 256,
+        storageSize: objects * 256,
+        indexes,
+        indexSize: indexes * 4096,
+        ok: 1,
+      };
     },
     getParameter: () => ({ featureCompatibilityVersion: { version: '7.0' }, ok: 1 }),
     getCmdLineOpts: () => ({ argv: ['mongod', '--replSet'], parsed: {}, ok: 1 }),

@@ -59,7 +59,13 @@ export function cursorReply(id: number, ns: string, batch: Document[], first: bo
 }
 
 /** Pages `docs` through a cursor: the first batch now, the rest by getMore. */
-export function openCursor(ctx: CommandContext, ns: string, docs: Document[], batchSize: number | undefined, singleBatch = false): Document {
+export function openCursor(
+  ctx: CommandContext,
+  ns: string,
+  docs: Document[],
+  batchSize: number | undefined,
+  singleBatch = false,
+): Document {
   const first = takeBatch(docs, 0, batchSize ?? 101);
   if (first.length >= docs.length || singleBatch) return cursorReply(0, ns, first, true);
   const id = ctx.state.nextCursorId();

@@ -124,7 +124,8 @@ const update: Handler = async (ctx) => {
     const s = statements[i] as Document;
     const filter = s.q as Document | undefined;
     const u = s.u as UpdateSpec;
-    if (u === undefined || u === null || typeof u !== 'object') throw new CommandError(9, 'update statement needs "u": a document or a pipeline');
+    if (u === undefined || u === null || typeof u !== 'object')
+      throw new CommandError(9, 'update statement needs "u": a document or a pipeline');
     const targets = matching(ctx, ctx.db, name, filter);
     const chosen = s.multi ? targets : targets.slice(0, 1);
     if (chosen.length === 0) {
@@ -245,7 +246,14 @@ const find: Handler = (ctx) => {
   const filter = b.filter as Document | undefined;
   const limit = intArg(b, 'limit');
   const ends = isOplogNamespace(ctx.db, name) ? oplogEnds(ctx.state, b) : undefined;
-  if (ends) return openCursor(ctx, `${ctx.db}.${name}`, runFind(ends, { projection: b.projection as Document | undefined }), intArg(b, 'batchSize'), true);
+  if (ends)
+    return openCursor(
+      ctx,
+      `${ctx.db}.${name}`,
+      runFind(ends, { projection: b.projection as Document | undefined }),
+      intArg(b, 'batchSize'),
+      true,
+    );
   const rows = runFind(readDocuments(ctx, name, filter), {
     filter,
     preFiltered: !isOplogNamespace(ctx.db, name),

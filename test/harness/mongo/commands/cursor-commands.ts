@@ -14,12 +14,15 @@ function changeStreamScope(ctx: CommandContext, spec: Document): { scope: Stream
   const target = ctx.body.aggregate;
   if (spec.allChangesForCluster === true) {
     if (ctx.db !== 'admin' || target !== 1) {
-      throw new CommandError(72, "A $changeStream with 'allChangesForCluster:true' may only be opened on the 'admin' database, and with no collection name");
+      throw new CommandError(
+        72,
+        "A $changeStream with 'allChangesForCluster:true' may only be opened on the 'admin' database, and with no collection name",
+      );
     }
     return { scope: {}, ns: 'admin.$cmd.aggregate' };
   }
   if (target === 1) {
-    if (ctx.db === 'admin') throw new CommandError(73, "$changeStream may not be opened on the internal admin database");
+    if (ctx.db === 'admin') throw new CommandError(73, '$changeStream may not be opened on the internal admin database');
     return { scope: { db: ctx.db }, ns: `${ctx.db}.$cmd.aggregate` };
   }
   return { scope: { db: ctx.db, coll: target as string }, ns: `${ctx.db}.${String(target)}` };

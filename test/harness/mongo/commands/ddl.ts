@@ -8,8 +8,19 @@ import { valueKey } from '../values.ts';
 import { collectionArg, openCursor, type CommandContext, type Handler } from './context.ts';
 
 const COLLECTION_OPTIONS = [
-  'capped', 'size', 'max', 'changeStreamPreAndPostImages', 'validator', 'validationLevel', 'validationAction',
-  'expireAfterSeconds', 'clusteredIndex', 'collation', 'storageEngine', 'indexOptionDefaults', 'timeseries',
+  'capped',
+  'size',
+  'max',
+  'changeStreamPreAndPostImages',
+  'validator',
+  'validationLevel',
+  'validationAction',
+  'expireAfterSeconds',
+  'clusteredIndex',
+  'collation',
+  'storageEngine',
+  'indexOptionDefaults',
+  'timeseries',
 ];
 const MODIFIABLE = ['changeStreamPreAndPostImages', 'validator', 'validationLevel', 'validationAction', 'expireAfterSeconds'];
 
@@ -158,7 +169,8 @@ const createIndexes: Handler = (ctx) => {
   noTransaction(ctx);
   const name = collectionArg(ctx);
   const specs = ctx.body.indexes;
-  if (!Array.isArray(specs) || specs.length === 0) throw new CommandError(2, 'createIndexes needs "indexes": a non-empty array of index specs');
+  if (!Array.isArray(specs) || specs.length === 0)
+    throw new CommandError(2, 'createIndexes needs "indexes": a non-empty array of index specs');
   const before = ctx.state.catalog.get(ctx.db, name);
   const numIndexesBefore = before?.indexes.length ?? 1;
   const toCreate: IndexSpec[] = [];
@@ -172,7 +184,10 @@ const createIndexes: Handler = (ctx) => {
     const sameName = all.find((i) => i.name === spec.name);
     const sameKey = all.find((i) => valueKey(i.key) === valueKey(key));
     if (sameName && valueKey(sameName.key) !== valueKey(key)) {
-      throw new CommandError(86, `An existing index has the same name as the requested index. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(sameName)}`);
+      throw new CommandError(
+        86,
+        `An existing index has the same name as the requested index. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(sameName)}`,
+      );
     }
     if (sameKey && sameKey.name !== spec.name) {
       throw new CommandError(85, `Index already exists with a different name: ${sameKey.name}`);
@@ -212,7 +227,8 @@ const dropIndexes: Handler = (ctx) => {
     if (!coll.indexes.some((i) => i.name === n)) throw new CommandError(27, `index not found with name [${n}]`);
   }
   const nIndexesWas = coll.indexes.length;
-  if (names.length > 0) commit(ctx, () => ctx.access.batch.add({ op: 'dropIndexes', db: ctx.db, coll: name, uuid: coll.uuid, spec: { names } }));
+  if (names.length > 0)
+    commit(ctx, () => ctx.access.batch.add({ op: 'dropIndexes', db: ctx.db, coll: name, uuid: coll.uuid, spec: { names } }));
   return { nIndexesWas, ok: 1 };
 };
 
