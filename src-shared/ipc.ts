@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import type { SyncStatus } from './status.ts';
+import type { ConflictRule } from './conflict-rules.ts';
 
 import { CONFLICT_GRANULARITIES, SYNC_MODES, type ConflictGranularity, type SyncMode } from './policy.ts';
 
@@ -41,8 +42,10 @@ export interface ConflictView {
   /** The document `_id` as relaxed Extended JSON text, e.g. `"order-17"` or `{"$oid":"…"}`. */
   documentId: string;
   winner: 'local' | 'hub';
-  /** Machine name of the rule, e.g. `newer-version`, `field-merge`, `clock-drift`. */
-  rule: string;
+  /** The rule that picked the winner (null for a record of a rule this version does not know). */
+  rule: ConflictRule | null;
+  /** For `newer-version-per-field`: the fields both sides changed. */
+  fields: string[];
   /** The rule in words a till operator understands. */
   explanation: string;
   /** Top-level fields whose values differ between the two versions. */

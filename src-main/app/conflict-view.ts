@@ -5,6 +5,7 @@
  */
 import { EJSON, type Document, type Long } from 'bson';
 import type { ConflictSide, ConflictView } from '../../src-shared/ipc.ts';
+import { isConflictRule, type ConflictRule, type ConflictWinner } from '../../src-shared/conflict-rules.ts';
 import { SYNC_FIELD } from '../sync/names.ts';
 import { decodeVersion } from '../sync/hlc.ts';
 import type { ConflictRecord } from '../sync/local-store.ts';
@@ -12,38 +13,53 @@ import type { ConflictRecord } from '../sync/local-store.ts';
 /** The device name the engine gives writes made on the hub directly; the dashboard calls them head office (`hq`). */
 const HUB_ORIGIN = 'hub';
 
-/** Plain-words explanations, by rule (machine names and the engine's older descriptive names). */
-const EXPLANATIONS: Record<string, (winner: 'local' | 'hub') => string> = {
+/**
+ * Plain words for each rule, typed by the shared union: a rule the engine can
+ * record and this table does not explain is a compile error.
+ */
+export const RULE_EXPLANATIONS: Record<ConflictRule, (winner: ConflictWinner, fields: readonly string[]) => string> = {
   'newer-version': (w) =>
     w === 'hub' ? "The hub's version was newer, so it was kept." : "This till's version was newer, so it was sent to the hub.",
-  'newer-version-wins': (w) => EXPLANATIONS['newer-version']!(w),
-  'field-merge': () => 'Both sides changed different parts of this record; each part kept its newest value.',
-  'clock-drift': (w) =>
-    w === 'hub'
-      ? "This till's clock was too far ahead, so its change could not be trusted and the hub's version was kept."
-      : "The other device's clock was too far ahead, so its change could not be trusted and this till's version was kept.",
-  'delete-wins': (w) =>
-    w === 'hub'
-      ? 'The record was deleted elsewhere after this change, so the delete was kept.'
-      : 'The record was deleted on this till after the other change, so the delete was kept.',
-  tombstone: () => 'The record had already been deleted, so an older change could not bring it back.',
-  'local-change-was-never-captured': () =>
+  'newer-version-every-field': () => "The hub's version was newer in every part this till changed, so the hub's version was kept.",
+  'newer-version-per-field': (w, fields) =>
+    `Both sides changed ${fields.length > 0 ? fields.join(', ') : 'the same parts of this record'}; each part kept its newest value` +
+    (w === 'hub' ? ", and some of this till's changes were older." : ", and this till's changes were the newest."),
+  'deleted-beyond-retention': () =>
+    "The record was deleted at the hub long ago, so this older change could not bring it back. This till's change is saved here.",
+  'uncaptured-local-change': () =>
     "This till's copy was changed in a way sync had not recorded yet, so the hub's version was kept and this till's copy saved here.",
-  'local-document-was-never-synced': () =>
+  'unsynced-local-copy': () =>
     "This till had its own copy of the record from before sync started, so the hub's version was kept and this till's copy saved here.",
+  'reconciled-newer-version': (w) =>
+    w === 'hub'
+      ? "Both sides changed this record while they were out of touch; the hub's version was newer, so it was kept."
+      : "Both sides changed this record while they were out of touch; this till's version was newer, so it was sent to the hub.",
 };
 
-function ruleKey(rule: string): string {
-  return rule
+/** Rules as older versions of the engine stored them (English sentences), by their slug. */
+const LEGACY_RULES: Record<string, ConflictRule> = {
+  'newer-version-wins': 'newer-version',
+  'newer-version-wins-every-field': 'newer-version-every-field',
+  'deleted-on-the-hub-longer-ago-than-the-tombstone-retention': 'deleted-beyond-retention',
+  'local-change-was-never-captured': 'uncaptured-local-change',
+  'local-document-was-never-synced': 'unsynced-local-copy',
+  'newer-version-wins-found-by-reconciliation': 'reconciled-newer-version',
+};
+
+/** The rule of a stored record: one of the union, or an older record's sentence mapped to it; null if unknown. */
+export function storedRule(rule: string): ConflictRule | null {
+  if (isConflictRule(rule)) return rule;
+  const slug = rule
     .trim()
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-|-$/g, '');
+  if (slug.startsWith('newer-version-wins-per-field')) return 'newer-version-per-field';
+  return LEGACY_RULES[slug] ?? null;
 }
 
-export function explainRule(rule: string, winner: 'local' | 'hub'): string {
-  const explain = EXPLANATIONS[ruleKey(rule)];
-  if (explain) return explain(winner);
+export function explainRule(rule: ConflictRule | null, winner: ConflictWinner, fields: readonly string[] = []): string {
+  if (rule) return RULE_EXPLANATIONS[rule](winner, fields);
   return winner === 'hub' ? "The hub's version was kept." : "This till's version was kept.";
 }
 
@@ -107,8 +123,9 @@ export function toConflictView(record: ConflictRecord): ConflictView {
     collection: record.collection,
     documentId: EJSON.stringify(keepLargeLongs(record.documentId) as never, { relaxed: true }),
     winner: record.winner,
-    rule: ruleKey(record.rule),
-    explanation: explainRule(record.rule, record.winner),
+    rule: storedRule(record.rule),
+    fields: record.fields ?? [],
+    explanation: explainRule(storedRule(record.rule), record.winner, record.fields ?? []),
     changedFields: changedFields(record.local.document, record.hub.document),
     local: side(record.local),
     hub: side(record.hub),

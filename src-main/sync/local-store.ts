@@ -19,6 +19,7 @@ import { isValidDeviceId } from './hlc.ts';
 import { APPLY_MARKER, ENGINE } from './names.ts';
 import { ENGINE_COLLECTION_PREFIX } from './policy.ts';
 import { OwnSessions } from './own-sessions.ts';
+import type { ConflictRule } from '../../src-shared/conflict-rules.ts';
 
 /** The engine's own writes to POS collections that run at once: the pull's applies (two lanes while reconciling) and the push's settle. */
 const OWN_SESSIONS = 3;
@@ -85,7 +86,9 @@ export interface ConflictRecord {
   collection: string;
   documentId: DocumentId;
   winner: 'local' | 'hub';
-  rule: string;
+  rule: ConflictRule;
+  /** The fields both sides changed, for `newer-version-per-field`. */
+  fields?: string[];
   local: { version: string; origin: string; document: Document | null };
   hub: { version: string; origin: string; document: Document | null };
   at: Date;

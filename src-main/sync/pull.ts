@@ -526,7 +526,7 @@ export class Pull {
             collection: c,
             documentId: op.id,
             winner: 'hub',
-            rule: record ? 'local change was never captured' : 'local document was never synced',
+            rule: record ? 'uncaptured-local-change' : 'unsynced-local-copy',
             local: { version: record?.v ?? '', origin: this.#d.deviceId, document: local ?? null },
             hub: { version: op.v, origin: op.o, document: op.doc ?? null },
           }),

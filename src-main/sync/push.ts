@@ -28,6 +28,7 @@ import type { Logger } from './log.ts';
 import { APPLY_MARKER, SYNC_FIELD } from './names.ts';
 import { groupBy } from './group-by.ts';
 import type { OutboxWatch } from './outbox-watch.ts';
+import type { ConflictRule } from '../../src-shared/conflict-rules.ts';
 
 export interface PushDeps {
   store: LocalStore;
@@ -232,12 +233,13 @@ export class Push {
       // The hub holds a version this till had not seen when it wrote: a concurrent edit.
       const isConcurrent = base !== undefined && hubVersion !== undefined && hubVersion.v !== base && hubVersion.o !== deviceId;
       const hubContent = current ? withoutSync(current) : null;
-      const conflict = (winner: 'local' | 'hub', rule: string): ConflictRecord =>
+      const conflict = (winner: 'local' | 'hub', rule: ConflictRule, fields?: string[]): ConflictRecord =>
         conflictRecord({
           collection: c,
           documentId: e.id,
           winner,
           rule,
+          ...(fields ? { fields } : {}),
           local: { version: e.v, origin: deviceId, document: e.doc ?? null },
           hub: { version: (hubVersion as HubVersion).v, origin: (hubVersion as HubVersion).o, document: hubContent },
         });
@@ -251,7 +253,7 @@ export class Push {
         const mergedDoc = visibleDocument(merged, e.id, Object.keys(e.doc as Document)) as Document;
         const mergedVersion = fieldStateVersion(merged) as string;
         if (mergedVersion === hubVersion.v && contentHash(mergedDoc) === contentHash(hubContent as Document)) {
-          rejected.push({ entry: e, hubDoc: hubContent, hubVersion, conflict: conflict('hub', 'newer version wins (every field)') });
+          rejected.push({ entry: e, hubDoc: hubContent, hubVersion, conflict: conflict('hub', 'newer-version-every-field') });
           continue;
         }
         const version = mergedVersion > hubVersion.v ? mergedVersion : successor(hubVersion.v, deviceId);
@@ -267,10 +269,7 @@ export class Push {
         // Fields both sides changed since this till's base: a real conflict, resolved per field.
         const overlap = isConcurrent ? [...mine.fields.keys()].filter((n) => (hubFields.fields.get(n)?.v ?? '') > (base ?? '')) : [];
         const lostFields = overlap.filter((n) => merged.fields.get(n)?.v !== e.v);
-        const record =
-          overlap.length > 0
-            ? conflict(lostFields.length === 0 ? 'local' : 'hub', `newer version wins per field (${overlap.join(', ')})`)
-            : null;
+        const record = overlap.length > 0 ? conflict(lostFields.length === 0 ? 'local' : 'hub', 'newer-version-per-field', overlap) : null;
         if (h !== (e.h ?? contentHash(e.doc as Document)))
           rejected.push({ entry: e, hubDoc: mergedDoc, hubVersion: { v: version, o: deviceId }, conflict: record });
         else if (record) concurrent.push(record);
@@ -288,7 +287,7 @@ export class Push {
             collection: c,
             documentId: e.id,
             winner: 'hub',
-            rule: 'deleted on the hub longer ago than the tombstone retention',
+            rule: 'deleted-beyond-retention',
             local: { version: e.v, origin: deviceId, document: e.doc ?? null },
             hub: { version: base, origin: 'hub', document: null },
           }),
@@ -296,10 +295,10 @@ export class Push {
         continue;
       }
       if (hubVersion && hubVersion.v > e.v) {
-        rejected.push({ entry: e, hubDoc: hubContent, hubVersion, conflict: conflict('hub', 'newer version wins') });
+        rejected.push({ entry: e, hubDoc: hubContent, hubVersion, conflict: conflict('hub', 'newer-version') });
         continue;
       }
-      if (isConcurrent) concurrent.push(conflict('local', 'newer version wins'));
+      if (isConcurrent) concurrent.push(conflict('local', 'newer-version'));
       if (e.op === 'upsert') {
         const doc = e.doc as Document;
         const f = byFields ? storedFieldVersions(writeState({ op: 'upsert', v: e.v, doc })) : undefined;

@@ -230,7 +230,7 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
             collection: c,
             documentId: hubDoc._id,
             winner: 'local',
-            rule: 'newer version wins (found by reconciliation)',
+            rule: 'reconciled-newer-version',
             local: { version: mine.v, origin: d.deviceId, document: null },
             hub: { version: hubV, origin: hubO, document: content },
           }),

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Double, Int32, Long, ObjectId } from 'bson';
 import type { ConflictRecord } from '../../src-main/sync/local-store.ts';
-import { changedFields, explainRule, toConflictView } from '../../src-main/app/conflict-view.ts';
+import { changedFields, explainRule, storedRule, toConflictView } from '../../src-main/app/conflict-view.ts';
+import { CONFLICT_RULES } from '../../src-shared/conflict-rules.ts';
 import { encodeVersion } from '../../src-main/sync/hlc.ts';
 
 const localVersion = encodeVersion({ wall: 1_700_000_000_000, counter: 2, device: 'till-a' });
@@ -71,11 +72,11 @@ describe('conflict view', () => {
 
   it('treats a delete as a null document whose every field changed', () => {
     const view = toConflictView(
-      record({ winner: 'local', rule: 'newer version wins', local: { version: localVersion, origin: 'till-a', document: null } }),
+      record({ winner: 'local', rule: 'newer-version', local: { version: localVersion, origin: 'till-a', document: null } }),
     );
     assert.equal(view.local.document, null);
     assert.deepEqual(view.changedFields, ['_id', 'name', 'price', 'stock', 'tag']);
-    assert.equal(view.rule, 'newer-version-wins');
+    assert.equal(view.rule, 'newer-version');
     assert.equal(view.explanation, "This till's version was newer, so it was sent to the hub.");
   });
 
@@ -89,11 +90,26 @@ describe('conflict view', () => {
     assert.equal(view.local.wallTime, null);
   });
 
-  it('explains every rule in plain words, and unknown rules by the winner', () => {
-    assert.match(explainRule('clock-drift', 'hub'), /clock was too far ahead/);
-    assert.match(explainRule('field-merge', 'local'), /each part kept its newest value/);
-    assert.match(explainRule('local change was never captured', 'hub'), /hub's version was kept/);
-    assert.equal(explainRule('something-new', 'local'), "This till's version was kept.");
+  it('explains every rule the engine can record, in words that differ from the generic fallback', () => {
+    const fallback = new Set([explainRule(null, 'hub'), explainRule(null, 'local')]);
+    for (const rule of CONFLICT_RULES) {
+      for (const winner of ['hub', 'local'] as const) {
+        const words = explainRule(rule, winner, ['price']);
+        assert.ok(words.length > 20, `${rule} (${winner}) has an explanation`);
+        assert.ok(!fallback.has(words), `${rule} (${winner}) is explained, not the generic text`);
+      }
+    }
+    assert.match(explainRule('newer-version-per-field', 'local', ['price', 'note']), /price, note/);
+  });
+
+  it('reads the rules of records older engines stored as sentences', () => {
+    assert.equal(storedRule('newer version wins'), 'newer-version');
+    assert.equal(storedRule('newer version wins per field (price, note)'), 'newer-version-per-field');
+    assert.equal(storedRule('local change was never captured'), 'uncaptured-local-change');
+    assert.equal(storedRule('deleted on the hub longer ago than the tombstone retention'), 'deleted-beyond-retention');
+    assert.equal(storedRule('newer version wins (found by reconciliation)'), 'reconciled-newer-version');
+    assert.equal(storedRule('something-new'), null);
+    assert.equal(explainRule(storedRule('something-new'), 'local'), "This till's version was kept.");
   });
 
   it('carries when the losing version was re-applied', () => {

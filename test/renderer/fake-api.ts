@@ -148,6 +148,7 @@ export function makeConflict(n: number, overrides: Partial<ConflictView> = {}): 
     documentId: `"order-${n}"`,
     winner: 'hub',
     rule: 'newer-version',
+    fields: [],
     explanation: 'The hub’s change was made later, so it was kept.',
     changedFields: ['total'],
     local: { version: `v-local-${n}`, wallTime: 1_700_000_000_000, origin: 'till-a', document: { _id: `order-${n}`, table: 4, total: 10 } },
