@@ -21,6 +21,24 @@ export default tseslint.config(
     },
   },
   {
+    // The sync core is pure: no driver, no Node built-ins, nothing from the engine's I/O layers.
+    // Types from bson are fine (they are erased); values it needs (hashes, id keys) are handed in.
+    files: ['src-main/sync/core/**'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'bson', message: 'the core takes BSON helpers through its Codec', allowTypeImports: true }],
+          patterns: [
+            { group: ['mongodb', 'node:*', 'electron', 'react', 'pino'], message: 'the sync core does no I/O' },
+            { regex: '^\\.\\./(?!\\.\\./\\.\\./src-shared/)', message: 'the core imports only itself and src-shared' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The dashboard runs sandboxed: it never imports the main process, Electron or Node built-ins.
     files: ['src-renderer/**/*.ts', 'src-renderer/**/*.tsx'],
     ignores: ['src-renderer/vite.config.ts'],

@@ -21,10 +21,10 @@ import { ConfigError, parseSyncConfig, redactUri, type SyncConfig } from '../syn
 import { createSyncEngine, type SyncEngine } from '../sync/engine.ts';
 import { describeError, SyncError } from '../sync/errors.ts';
 import { silentLogger, type Logger } from '../sync/log.ts';
-import { isEngineCollection } from '../sync/policy.ts';
+import { isEngineCollection } from '../sync/core/policy.ts';
 import { AppError } from './app-error.ts';
 import { toConflictView } from './conflict-view.ts';
-import type { ConflictRecord } from '../sync/local-store.ts';
+import type { ConflictRecord } from '../sync/till/records.ts';
 import { testHubConnection } from './hub-test.ts';
 import { SettingsError, type SettingsStore } from './settings-store.ts';
 import { TypedEvents } from './typed-events.ts';

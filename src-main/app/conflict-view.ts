@@ -6,9 +6,9 @@
 import { EJSON, type Document, type Long } from 'bson';
 import type { ConflictSide, ConflictView } from '../../src-shared/ipc.ts';
 import { isConflictRule, type ConflictRule, type ConflictWinner } from '../../src-shared/conflict-rules.ts';
-import { SYNC_FIELD } from '../sync/names.ts';
-import { decodeVersion } from '../sync/hlc.ts';
-import type { ConflictRecord } from '../sync/local-store.ts';
+import { SYNC_FIELD } from '../sync/core/names.ts';
+import { decodeVersion } from '../sync/core/hlc.ts';
+import type { ConflictRecord } from '../sync/till/records.ts';
 
 /** The device name the engine gives writes made on the hub directly; the dashboard calls them head office (`hq`). */
 const HUB_ORIGIN = 'hub';

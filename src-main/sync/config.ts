@@ -10,8 +10,8 @@
  */
 
 import { z } from 'zod';
-import { isValidDeviceId } from './hlc.ts';
-import { CONFLICT_GRANULARITIES, ENGINE_COLLECTION_PREFIX, SYNC_MODES, isEngineCollection, type CollectionPolicy } from './policy.ts';
+import { isValidDeviceId } from './core/hlc.ts';
+import { CONFLICT_GRANULARITIES, ENGINE_COLLECTION_PREFIX, SYNC_MODES, isEngineCollection, type CollectionPolicy } from './core/policy.ts';
 
 /** Query options whose values are secrets: any name with password/secret/token, and the AWS session token. */
 const SECRET_OPTION = /([?&][^=&#]*(?:password|secret|token)[^=&#]*=)[^&]*|(AWS_SESSION_TOKEN(?::|%3A))[^&,]*/gi;

@@ -1,27 +1,32 @@
 /**
- * The sync engine: capture, push and pull wired together, with state, status
- * and events. Free of Electron: the desktop app and the headless agent both
- * use `createSyncEngine`.
+ * The sync engine: the composition root. It opens the till's database, builds
+ * the clock and the status tracker, and wires capture, push and pull (the
+ * flows) to the till side, the hub link and each other. Free of Electron: the
+ * desktop app and the headless agent both use `createSyncEngine`.
  */
 import { EventEmitter } from 'node:events';
-import { MongoClient, ObjectId, type Document } from 'mongodb';
+import { MongoClient } from 'mongodb';
 import type { SyncErrorInfo, SyncState, SyncStatus } from '../../src-shared/status.ts';
 import { abortAbandonedTransactions } from './abandoned.ts';
 import { Backoff } from './backoff.ts';
-import { Capture } from './capture.ts';
+import { ClockOffsets } from './clock-offset.ts';
+import { ClockWatch } from './clock-watch.ts';
 import type { SyncConfig } from './config.ts';
+import { decodeVersion, HybridClock, maxVersion, type Version } from './core/hlc.ts';
+import { PolicyTable, type CollectionPolicy } from './core/policy.ts';
 import { describeError, isUnreachable, SyncError } from './errors.ts';
-import { decodeVersion, HybridClock, maxVersion, type Version } from './hlc.ts';
-import { Hub } from './hub.ts';
-import { LocalStore, type ConflictRecord, type QuarantineRecord } from './local-store.ts';
+import { Capture } from './flows/capture.ts';
+import { Pull } from './flows/pull.ts';
+import { Push } from './flows/push.ts';
+import { HubLink } from './hub-link.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { oplogHeadroomHours } from './oplog-headroom.ts';
-import { PolicyTable, type CollectionPolicy } from './policy.ts';
-import { Pull } from './pull.ts';
-import { Push } from './push.ts';
 import { OutboxWatch } from './outbox-watch.ts';
 import { StatusTracker, type HubPart } from './status-tracker.ts';
-import { ClockOffsets } from './clock-offset.ts';
+import type { ConflictPage, ConflictQuery, ConflictRecord, QuarantineRecord } from './till/records.ts';
+import { TillStore } from './till/store.ts';
+
+export type { ConflictPage, ConflictQuery } from './till/records.ts';
 
 export interface SyncEngineEvents {
   status: [SyncStatus];
@@ -32,18 +37,6 @@ export interface SyncEngineEvents {
   quarantine: [QuarantineRecord];
 }
 
-export interface ConflictQuery {
-  collection?: string;
-  /** 0-based page, newest first. */
-  page?: number;
-  pageSize?: number;
-}
-
-export interface ConflictPage {
-  total: number;
-  items: ConflictRecord[];
-}
-
 export interface SyncEngineOptions {
   log?: Logger;
 }
@@ -51,49 +44,40 @@ export interface SyncEngineOptions {
 /** The till-side client's appName: one engine per till, so a later run can find an earlier run's transactions. */
 const LOCAL_APP_NAME = 'tillsync-engine';
 const HUB_APP_NAME_PREFIX = 'tillsync-engine-';
-
-/** A hub unreachable this long gets a fresh client: a driver stuck on dead connections recovers. */
-const HUB_RECONNECT_AFTER_MS = 30_000;
-
 /** The oplog window changes slowly; measuring it is a few queries. */
 const OPLOG_CHECK_EVERY_MS = 30_000;
-const HUB_CLOCK_CHECK_EVERY_MS = 5_000;
-const HUB_CLOCK_SAVE_EVERY_MS = 60_000;
-/** A till clock this far from the hub's gets a warning in the status. */
-const CLOCK_WARN_MS = 60_000;
-
 /** At most how often versions refused as too far ahead are compared again (a full reconciliation). */
 const AHEAD_RECHECK_MAX_MS = 60_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What exists once the engine has started. */
+interface Running {
+  local: MongoClient;
+  store: TillStore;
+  tracker: StatusTracker;
+  capture: Capture;
+  push: Push;
+  pull: Pull;
+  link: HubLink;
+}
+
 export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   readonly config: SyncConfig;
   readonly #log: Logger;
-  #local: MongoClient | undefined;
-  #store: LocalStore | undefined;
-  #deviceId = '';
-  #clock: HybridClock | undefined;
-  #policies: PolicyTable;
-  #tracker: StatusTracker | undefined;
-  #capture: Capture | undefined;
-  #push: Push | undefined;
-  #pull: Pull | undefined;
-  #hub: Hub | undefined;
-  #hubConnecting: Promise<void> | undefined;
-  #enabled = true;
+  #run: Running | undefined;
+  /** Between start and stop (after stop, `#run` stays for the last status). */
   #started = false;
+  #deviceId = '';
+  #policies: PolicyTable;
+  #enabled = true;
   #stopping = false;
   #timer: NodeJS.Timeout | undefined;
   #state: SyncState = 'starting';
   #lastStatus: SyncStatus | undefined;
   #captureCommits = 0;
   readonly #offsets = new ClockOffsets();
-  #hubClockCheckedAt = 0;
-  #hubClockSavedAt = 0;
-  #clockWarned = false;
-  /** When the hub client was last replaced because the hub stayed unreachable. */
-  #hubRenewedAt = 0;
+  #clockWatch: ClockWatch;
   #oplogCheckedAt = 0;
   /** Since when hub versions too far ahead of this till's clock wait to be compared again. */
   #aheadSince: number | undefined;
@@ -104,6 +88,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.config = config;
     this.#log = (options.log ?? silentLogger).child({ component: 'sync-engine' });
     this.#policies = new PolicyTable(config.collections);
+    this.#clockWatch = new ClockWatch(this.#offsets, this.#log);
   }
 
   get deviceId(): string {
@@ -119,7 +104,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   }
 
   async start(): Promise<void> {
-    if (this.#started || this.#local) return;
+    if (this.#run || this.#stopping) return;
     // A socket timeout so an answer that never comes (a server that hung or dropped the request) fails
     // the operation and sync retries, instead of waiting for ever; no engine operation takes near as long.
     const local = new MongoClient(this.config.local.uri, {
@@ -128,11 +113,9 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       socketTimeoutMS: 30_000,
     });
     await local.connect();
-    this.#local = local;
     await this.#cleanUpAfterCrash(local, LOCAL_APP_NAME);
-    const store = new LocalStore(local, this.config.database, this.config.engineDatabase);
+    const store = new TillStore(local, this.config.database, this.config.engineDatabase);
     await store.init();
-    this.#store = store;
     this.#deviceId = await store.deviceId(this.config.deviceId);
     if (this.config.deviceId && this.config.deviceId !== this.#deviceId) {
       this.#log.warn(
@@ -145,46 +128,59 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     const kept = await store.loadHubClockOffset();
     if (kept !== null) offsets.seedHub(kept);
     await offsets.measureLocal(local);
-    this.#clock = new HybridClock(this.#deviceId, {
+    const clock = new HybridClock(this.#deviceId, {
       maxDriftMs: this.config.maxClockDriftMs,
       last: await this.#restoredClock(store),
       now: () => offsets.hubNow(),
     });
     const tracker = new StatusTracker(this.#deviceId);
-    this.#tracker = tracker;
     const log = this.#log.child({ device: this.#deviceId });
     const outboxWatch = new OutboxWatch();
-    this.#capture = new Capture({
-      store,
-      outboxWatch,
-      clock: this.#clock,
+    const common = { store, outboxWatch, policies: () => this.#policies, log, batchSize: this.config.batchSize };
+    const capture = new Capture({
+      ...common,
+      clock,
       offsets,
-      deviceId: this.#deviceId,
-      policies: () => this.#policies,
-      log,
-      batchSize: this.config.batchSize,
       onCommitted: (count, wallTimes) => {
         this.#captureCommits += 1;
         tracker.fatal('capture', null);
         tracker.captured(Date.now());
         if (count > 0) tracker.outboxGrew(count, Math.min(...wallTimes.map((w) => w.getTime())));
-        if (count > 0) this.#push?.wake();
+        if (count > 0) push.wake();
       },
       onError: (err, fatal) => this.#onError(err, 'local', fatal ? 'capture' : undefined),
       delay: this.#backoff(),
       onHistoryLost: () => {
         tracker.fatal('capture', null);
-        this.#pull?.requestReconcile();
+        pull.requestReconcile();
       },
     });
-    this.#push = new Push({
-      store,
-      outboxWatch,
+    const link = new HubLink({
+      uri: this.config.hub.uri,
+      database: this.config.database,
+      appName: `${HUB_APP_NAME_PREFIX}${this.#deviceId}`,
+      log: this.#log,
+      wanted: () => this.#enabled && !this.#stopping,
+      delay: this.#backoff(),
+      onConnected: async (hub) => {
+        await this.#cleanUpAfterCrash(hub.client, `${HUB_APP_NAME_PREFIX}${this.#deviceId}`);
+        tracker.reachable('connect');
+        await this.#clockWatch.check(local, store, hub.client, tracker, true);
+        this.#log.info({ event: 'engine.hub-connected' }, 'connected to the hub');
+        await pull.start();
+        push.start();
+        push.wake();
+      },
+      onDisconnecting: async () => {
+        await Promise.all([push.stop(), pull.stop()]);
+      },
+      onError: (err) => this.#onError(err, 'hub', undefined, 'connect'),
+      onSettled: () => void this.#refresh(),
+    });
+    const push = new Push({
+      ...common,
       deviceId: this.#deviceId,
-      policies: () => this.#policies,
-      log,
-      batchSize: this.config.batchSize,
-      hub: () => this.#hub,
+      hub: () => link.hub,
       onPushed: (accepted, settled) => {
         tracker.pushed(
           accepted.map((e) => e.wall.getTime()),
@@ -198,15 +194,11 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       onIdle: () => tracker.reachable('push'),
       delay: this.#backoff(),
     });
-    this.#pull = new Pull({
-      store,
-      outboxWatch,
+    const pull = new Pull({
+      ...common,
       deviceId: this.#deviceId,
-      clock: this.#clock,
-      policies: () => this.#policies,
-      log,
-      batchSize: this.config.batchSize,
-      hub: () => this.#hub,
+      clock,
+      hub: () => link.hub,
       captureSettled: () => this.#captureSettled(),
       onApplied: (ops) => {
         tracker.fatal('pull', null);
@@ -215,10 +207,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
           Date.now(),
         );
       },
-      onCaughtUp: (value) => {
-        // Not a sign the hub client is healthy: the pull's stream can keep working while every push fails.
-        tracker.caughtUp(value, Date.now());
-      },
+      // Not a sign the hub client is healthy: the pull's stream can keep working while every push fails.
+      onCaughtUp: (value) => tracker.caughtUp(value, Date.now()),
       onConflicts: (conflicts) => this.#onConflicts(conflicts),
       onQuarantined: (records) => this.#onQuarantined(records),
       onError: (err, fatal) => this.#onError(err, 'hub', fatal ? 'pull' : undefined, 'pull'),
@@ -234,83 +224,26 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
         tracker.reconciling(progress);
         if (progress?.compared === 0) this.#log.info({ event: 'engine.reconcile-started' }, 'comparing this till with the hub');
       },
-      enqueuePush: async (changes) => {
-        if (!this.#capture) throw new SyncError('internal', 'capture is not running');
-        await this.#capture.enqueue(changes);
-      },
+      enqueuePush: (changes) => capture.enqueue(changes),
     });
-    await this.#capture.start();
+    await capture.start();
+    this.#run = { local, store, tracker, capture, push, pull, link };
     this.#started = true;
     this.#log.info(
       { event: 'engine.started', device: this.#deviceId, enabled: this.#enabled, database: this.config.database },
       'sync engine started',
     );
-    if (this.#enabled) this.#connectHub();
+    if (this.#enabled) link.connect();
     this.#timer = setInterval(() => void this.#refresh(), this.config.statusIntervalMs);
     this.#timer.unref();
     await this.#refresh();
   }
 
-  /** Forgets hub deletes older than the retention (any till may do it; it is idempotent). */
-  async #pruneTombstones(): Promise<void> {
-    const hub = this.#hub;
-    if (!hub) return;
-    const before = new Date(Date.now() - this.config.tombstoneRetentionDays * 86_400_000);
-    try {
-      const { deletedCount } = await hub.tombstones.deleteMany({ at: { $lt: before } });
-      if (deletedCount > 0) this.#log.info({ event: 'engine.tombstones-pruned', count: deletedCount }, 'forgot old deletes on the hub');
-    } catch (err) {
-      this.#log.debug({ event: 'engine.tombstone-prune-failed', error: String(err) }, 'could not prune tombstones; will try later');
-    }
-  }
-
-  /**
-   * Reads this till's clock (every refresh) and the hub's (every few seconds,
-   * or now), keeps the hub reading for a restart, and warns when the till's
-   * clock is far off.
-   */
-  async #checkClocks(hubNow: boolean): Promise<void> {
-    const local = this.#local;
-    const store = this.#store;
-    if (!local || !store) return;
-    try {
-      await this.#offsets.measureLocal(local);
-      const hub = this.#hub;
-      if (hub && (hubNow || Date.now() - this.#hubClockCheckedAt > HUB_CLOCK_CHECK_EVERY_MS)) {
-        this.#hubClockCheckedAt = Date.now();
-        await this.#offsets.measureHub(hub.client);
-        const reading = this.#offsets.hubReading;
-        if (reading !== undefined && Date.now() - this.#hubClockSavedAt > HUB_CLOCK_SAVE_EVERY_MS) {
-          this.#hubClockSavedAt = Date.now();
-          await store.saveHubClockOffset(reading);
-        }
-      }
-    } catch (err) {
-      this.#log.debug({ event: 'engine.clock-check-failed', error: String(err) }, 'could not compare clocks; will try again');
-    }
-    const off = -this.#offsets.localMs; // this till's clock minus the hub's
-    const was = this.#clockWarned;
-    this.#clockWarned = Math.abs(off) >= CLOCK_WARN_MS;
-    this.#tracker?.warn(
-      'till-clock',
-      this.#clockWarned
-        ? `This till's clock is ${describeDuration(Math.abs(off))} ${off > 0 ? 'fast' : 'slow'} compared with head office. ` +
-            "Sync uses head office's time, so changes still sync in the right order; set the till's date and time when you can."
-        : null,
-    );
-    if (this.#clockWarned !== was) {
-      this.#log.warn(
-        { event: 'engine.till-clock', offsetMs: off },
-        this.#clockWarned ? "this till's clock is off; using head office's time" : "this till's clock agrees with head office again",
-      );
-    }
-  }
-
   /** The newest clock either checkpoint saved, so a restart never hands out an older version. */
-  async #restoredClock(store: LocalStore): Promise<Version | undefined> {
+  async #restoredClock(store: TillStore): Promise<Version | undefined> {
     let last: Version | undefined;
     for (const name of ['capture', 'pull'] as const) {
-      const clock = (await store.loadCheckpoint(name))?.clock;
+      const clock = (await store.checkpoints.load(name))?.clock;
       if (clock) last = last ? maxVersion(last, decodeVersion(clock)) : decodeVersion(clock);
     }
     return last && { ...last, device: this.#deviceId };
@@ -339,58 +272,16 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     while (Date.now() < deadline && this.#captureCommits === before) await sleep(20);
   }
 
-  #connectHub(): void {
-    if (this.#hubConnecting || this.#hub) return;
-    const backoff = this.#backoff();
-    this.#hubConnecting = (async () => {
-      for (let attempt = 0; this.#enabled && !this.#stopping && !this.#hub; attempt += 1) {
-        try {
-          const appName = `${HUB_APP_NAME_PREFIX}${this.#deviceId}`;
-          const hub = await Hub.connect(this.config.hub.uri, this.config.database, appName);
-          await this.#cleanUpAfterCrash(hub.client, appName);
-          if (!this.#enabled || this.#stopping) {
-            await hub.close();
-            break;
-          }
-          this.#hub = hub;
-          this.#tracker?.reachable('connect');
-          await this.#checkClocks(true);
-          this.#log.info({ event: 'engine.hub-connected' }, 'connected to the hub');
-          await this.#pull?.start();
-          this.#push?.start();
-          this.#push?.wake();
-        } catch (err) {
-          this.#onError(err, 'hub', undefined, 'connect');
-          await backoff(attempt);
-        }
-      }
-    })().finally(() => {
-      this.#hubConnecting = undefined;
-      void this.#refresh();
-    });
-  }
-
-  async #disconnectHub(): Promise<void> {
-    await this.#hubConnecting;
-    const hub = this.#hub;
-    this.#hub = undefined;
-    // Closing first makes any hub operation in flight fail at once, so the loops stop promptly.
-    const stopping = Promise.all([this.#push?.stop(), this.#pull?.stop()]);
-    await hub?.close();
-    await stopping;
-  }
-
   /**
    * Records a problem; `blocking` names the part that cannot go on until it
    * clears (state 'error'); `part` which hub-facing part met it.
    */
   #onError(err: unknown, side: 'hub' | 'local', blocking?: string, part?: HubPart): void {
-    const described = err instanceof SyncError ? err : describeError(err, side);
-    const info = described.toInfo();
-    if (side === 'hub' && part && isUnreachable(err)) {
-      this.#tracker?.unreachable(part, info, Date.now());
-    } else if (blocking) this.#tracker?.fatal(blocking, info);
-    else this.#tracker?.failed(info);
+    const info = (err instanceof SyncError ? err : describeError(err, side)).toInfo();
+    const tracker = this.#run?.tracker;
+    if (side === 'hub' && part && isUnreachable(err)) tracker?.unreachable(part, info, Date.now());
+    else if (blocking) tracker?.fatal(blocking, info);
+    else tracker?.failed(info);
     this.#log.warn({ event: 'engine.error', side, reason: info.reason, error: String(err) }, info.message);
     this.emit('sync-error', info);
   }
@@ -406,7 +297,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     const ahead = records.filter((r) => r.kind === 'clock-drift');
     if (ahead.length > 0) {
       this.#aheadSince ??= Date.now();
-      this.#tracker?.warn(
+      this.#run?.tracker.warn(
         'clock-drift',
         `Some changes from another till or head office carry a time ahead of this till's clock (${ahead[0]?.reason}). ` +
           'They are kept and will be applied once the clocks agree. Check the date and time on the tills.',
@@ -421,17 +312,18 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     }
   }
 
+  /** The status tick: reads what the status needs, does the slow housekeeping when due, and reports. */
   async #refresh(): Promise<void> {
-    const store = this.#store;
-    const tracker = this.#tracker;
-    if (!store || !tracker) return;
+    const run = this.#run;
+    if (!run) return;
+    const { store, tracker, link } = run;
     try {
       const readStarted = tracker.outboxReadStarted();
-      const { depth, oldest } = await store.outboxStats();
+      const { depth, oldest } = await store.outbox.stats();
       tracker.outbox(depth, oldest?.getTime() ?? null, readStarted);
-      tracker.conflicts(await store.conflicts.estimatedDocumentCount());
-      const quarantineCount = await store.quarantine.estimatedDocumentCount();
-      const latest = quarantineCount === 0 ? [] : await store.quarantine.find({}).sort({ at: -1 }).limit(5).toArray();
+      tracker.conflicts(await store.conflicts.count());
+      const quarantineCount = await store.quarantine.count();
+      const latest = quarantineCount === 0 ? [] : await store.quarantine.latest(5);
       tracker.quarantined({
         count: quarantineCount,
         latest: latest.map((q) => ({
@@ -445,7 +337,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       const recheckMs = Math.min(AHEAD_RECHECK_MAX_MS, Math.max(2_000, this.config.maxClockDriftMs));
       if (this.#aheadSince !== undefined && Date.now() - this.#aheadCheckedAt > recheckMs && !this.status().reconciliation) {
         this.#aheadCheckedAt = Date.now();
-        this.#pull?.requestReconcile();
+        run.pull.requestReconcile();
       }
       if (Date.now() - this.#oplogCheckedAt > OPLOG_CHECK_EVERY_MS) {
         this.#oplogCheckedAt = Date.now();
@@ -456,20 +348,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     } catch (err) {
       this.#onError(err, 'local', 'local');
     }
-    await this.#checkClocks(false);
-    const failingSince = tracker.unreachableSince();
-    const now = Date.now();
-    if (
-      this.#hub &&
-      failingSince !== undefined &&
-      now - Math.max(failingSince, this.#hubRenewedAt) > HUB_RECONNECT_AFTER_MS &&
-      !this.#stopping
-    ) {
-      this.#hubRenewedAt = now;
-      this.#log.info({ event: 'engine.hub-reconnect' }, 'the hub has been unreachable for a while; reconnecting from scratch');
-      await this.#disconnectHub();
-      if (this.#enabled && !this.#stopping) this.#connectHub();
-    }
+    await this.#clockWatch.check(run.local, store, link.hub?.client, tracker, false);
+    if (!this.#stopping) await link.renewIfStuck(tracker.unreachableSince());
     const status = this.status();
     this.#lastStatus = status;
     if (status.state !== this.#state) {
@@ -481,16 +361,28 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.emit('status', status);
   }
 
+  /** Forgets hub deletes older than the retention (any till may do it; it is idempotent). */
+  async #pruneTombstones(): Promise<void> {
+    const hub = this.#run?.link.hub;
+    if (!hub) return;
+    try {
+      const count = await hub.pruneTombstones(new Date(Date.now() - this.config.tombstoneRetentionDays * 86_400_000));
+      if (count > 0) this.#log.info({ event: 'engine.tombstones-pruned', count }, 'forgot old deletes on the hub');
+    } catch (err) {
+      this.#log.debug({ event: 'engine.tombstone-prune-failed', error: String(err) }, 'could not prune tombstones; will try later');
+    }
+  }
+
   status(): SyncStatus {
-    const tracker = this.#tracker;
-    if (!tracker) {
+    const run = this.#run;
+    if (!run) {
       return new StatusTracker(this.#deviceId || 'unknown').snapshot(
         { enabled: this.#enabled, started: false, hubConnected: false, captureBusy: false },
         Date.now(),
       );
     }
-    return tracker.snapshot(
-      { enabled: this.#enabled, started: this.#started, hubConnected: this.#hub !== undefined, captureBusy: this.#capture?.busy ?? false },
+    return run.tracker.snapshot(
+      { enabled: this.#enabled, started: this.#started, hubConnected: run.link.hub !== undefined, captureBusy: run.capture.busy },
       Date.now(),
     );
   }
@@ -499,14 +391,19 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     return this.#lastStatus;
   }
 
+  #running(): Running {
+    if (!this.#run || !this.#started) throw new SyncError('internal', 'the engine is not started');
+    return this.#run;
+  }
+
   /** Turns hub traffic on or off; the choice is kept across restarts. Capture goes on either way. */
   async setEnabled(enabled: boolean): Promise<void> {
-    if (!this.#store) throw new SyncError('internal', 'the engine is not started');
-    await this.#store.saveEnabled(enabled);
+    const { store, link } = this.#running();
+    await store.saveEnabled(enabled);
     this.#enabled = enabled;
     this.#log.info({ event: 'engine.enabled', enabled }, enabled ? 'sync enabled' : 'sync paused');
-    if (enabled) this.#connectHub();
-    else await this.#disconnectHub();
+    if (enabled) link.connect();
+    else await link.disconnect();
     await this.#refresh();
   }
 
@@ -524,27 +421,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   }
 
   async listConflicts(query: ConflictQuery = {}): Promise<ConflictPage> {
-    if (!this.#store) throw new SyncError('internal', 'the engine is not started');
-    const filter: Document = query.collection ? { collection: query.collection } : {};
-    const pageSize = Math.min(Math.max(query.pageSize ?? 20, 1), 200);
-    const page = Math.max(query.page ?? 0, 0);
-    const [total, items] = await Promise.all([
-      this.#store.conflicts.countDocuments(filter),
-      this.#store.conflicts
-        .find(filter)
-        .sort({ at: -1, _id: -1 })
-        .skip(page * pageSize)
-        .limit(pageSize)
-        .toArray(),
-    ]);
-    return { total: Number(total), items };
+    return this.#running().store.conflicts.list(query);
   }
 
   /** One conflict by its id (the hex string of its `_id`); null when there is none. */
   async getConflict(id: string): Promise<ConflictRecord | null> {
-    if (!this.#store) throw new SyncError('internal', 'the engine is not started');
-    if (!ObjectId.isValid(id) || id.length !== 24) return null;
-    return this.#store.conflicts.findOne({ _id: new ObjectId(id) });
+    return this.#running().store.conflicts.get(id);
   }
 
   /**
@@ -553,20 +435,13 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
    * deletes the document. Returns the updated record.
    */
   async reapplyConflictLoser(id: string): Promise<ConflictRecord> {
-    const store = this.#store;
-    if (!store) throw new SyncError('internal', 'the engine is not started');
-    const conflict = await this.getConflict(id);
+    const { store } = this.#running();
+    const conflict = await store.conflicts.get(id);
     if (!conflict) throw new SyncError('not-found', `no conflict with id "${id}"`);
     const loser = conflict.winner === 'hub' ? conflict.local : conflict.hub;
-    const coll = store.posCollection(conflict.collection);
-    if (loser.document) {
-      const { _id: _ignored, ...fields } = loser.document;
-      await coll.replaceOne({ _id: conflict.documentId }, fields, { upsert: true });
-    } else {
-      await coll.deleteOne({ _id: conflict.documentId });
-    }
+    await store.writeAsLocal([{ c: conflict.collection, id: conflict.documentId, doc: loser.document }]);
     const reappliedAt = new Date();
-    await store.conflicts.updateOne({ _id: conflict._id }, { $set: { reappliedAt } });
+    await store.conflicts.markReapplied(conflict._id, reappliedAt);
     this.#log.info({ event: 'engine.conflict-reapplied', collection: conflict.collection }, 'losing version applied again');
     return { ...conflict, reappliedAt };
   }
@@ -576,10 +451,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     if (this.#stopping) return;
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
-    await this.#disconnectHub();
-    await this.#capture?.stop();
-    await this.#local?.close();
-    this.#local = undefined;
+    const run = this.#run;
+    if (run) {
+      await run.link.disconnect();
+      await run.capture.stop();
+      await run.local.close();
+    }
     this.#started = false;
     this.#log.info({ event: 'engine.stopped' }, 'sync engine stopped');
   }
@@ -587,13 +464,4 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
 export function createSyncEngine(config: SyncConfig, options: SyncEngineOptions = {}): SyncEngine {
   return new SyncEngine(config, options);
-}
-
-/** "10 minutes", "45 seconds", "2 hours": a clock difference in words. */
-function describeDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 90) return `${s} seconds`;
-  const m = Math.round(s / 60);
-  if (m < 90) return `${m} minutes`;
-  return `${Math.round(m / 60)} hours`;
 }

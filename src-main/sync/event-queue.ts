@@ -9,9 +9,15 @@
  * cost a round trip of its own — at 200 writes/s, most of a till's commands.
  * The owner's pace is the backpressure: nothing piles up in memory.
  */
-import type { ChangeStream, ChangeStreamDocument, Document, ResumeToken } from 'mongodb';
+import type { ChangeStream, ChangeStreamDocument, Document, ResumeToken, Timestamp } from 'mongodb';
 
 export type ChangeEvent = ChangeStreamDocument<Document> & Document;
+
+/** Where a change stream starts: after a token, or at a cluster time (nothing: now). */
+export interface StreamStart {
+  token?: unknown;
+  startAt?: Timestamp;
+}
 
 export class EventQueue {
   readonly #stream: ChangeStream<Document, ChangeEvent>;
@@ -92,11 +98,4 @@ export class QueueClosed extends Error {
     super('change stream closed');
     this.name = 'QueueClosed';
   }
-}
-
-/** A key shared by all events of one transaction (undefined outside transactions). */
-export function transactionKey(event: Document): string | undefined {
-  const lsid = event.lsid as { id?: { toString(enc: string): string } } | undefined;
-  if (!lsid?.id || event.txnNumber === undefined) return undefined;
-  return `${lsid.id.toString('hex')}:${String(event.txnNumber)}`;
 }

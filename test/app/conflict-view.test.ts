@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Double, Int32, Long, ObjectId } from 'bson';
-import type { ConflictRecord } from '../../src-main/sync/local-store.ts';
+import type { ConflictRecord } from '../../src-main/sync/till/records.ts';
 import { changedFields, explainRule, storedRule, toConflictView } from '../../src-main/app/conflict-view.ts';
 import { CONFLICT_RULES } from '../../src-shared/conflict-rules.ts';
-import { encodeVersion } from '../../src-main/sync/hlc.ts';
+import { encodeVersion } from '../../src-main/sync/core/hlc.ts';
 
 const localVersion = encodeVersion({ wall: 1_700_000_000_000, counter: 2, device: 'till-a' });
 const hubVersion = encodeVersion({ wall: 1_700_000_000_500, counter: 0, device: 'hub' });

@@ -10,7 +10,7 @@ import { MongoClient, type Document } from 'mongodb';
 import { contentHash } from '../../src-main/sync/documents.ts';
 import { parseSyncConfig } from '../../src-main/sync/config.ts';
 import { createSyncEngine } from '../../src-main/sync/engine.ts';
-import { encodeVersion } from '../../src-main/sync/hlc.ts';
+import { encodeVersion } from '../../src-main/sync/core/hlc.ts';
 import { cpus } from 'node:os';
 import { agentProcess, CpuMeter, emulatorProcess, rssMb, type Child } from './processes.ts';
 

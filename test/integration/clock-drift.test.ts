@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Document } from 'mongodb';
 import { contentHash } from '../../src-main/sync/documents.ts';
-import { encodeVersion } from '../../src-main/sync/hlc.ts';
+import { encodeVersion } from '../../src-main/sync/core/hlc.ts';
 import { startTopology, waitFor, type Till, type Topology } from './topology.ts';
 
 describe('clock drift', () => {

@@ -10,7 +10,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Document } from 'mongodb';
 import type { SyncStatus } from '../../src-shared/status.ts';
-import { TOMBSTONES } from '../../src-main/sync/names.ts';
+import { TOMBSTONES } from '../../src-main/sync/core/names.ts';
 import { describeDifference, startTopology, waitConverged, waitFor, type Topology } from './topology.ts';
 
 const docs = (prefix: string, n: number, extra: Document = {}): Document[] =>

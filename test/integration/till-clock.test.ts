@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient, type Document } from 'mongodb';
 import { createSyncEngine, type SyncEngine } from '../../src-main/sync/engine.ts';
-import { decodeVersion } from '../../src-main/sync/hlc.ts';
+import { decodeVersion } from '../../src-main/sync/core/hlc.ts';
 import { serverKind, ServerProcess } from '../soak/processes.ts';
 import { POS_DB, startTopology, waitFor, type Topology } from './topology.ts';
 

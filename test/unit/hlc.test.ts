@@ -13,7 +13,7 @@ import {
   isValidDeviceId,
   maxVersion,
   type Version,
-} from '../../src-main/sync/hlc.ts';
+} from '../../src-main/sync/core/hlc.ts';
 
 // Small ranges mixed in so ties on wall, counter and device actually happen.
 const deviceArb = fc.oneof(fc.constantFrom('a', 'b', 'till-1', 'till-10', 'TILL_2', '-'), fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/));

@@ -9,7 +9,7 @@ import {
   isEngineCollection,
   type CollectionPolicy,
   type SyncMode,
-} from '../../src-main/sync/policy.ts';
+} from '../../src-main/sync/core/policy.ts';
 
 describe('PolicyTable', () => {
   const table = new PolicyTable({

@@ -4,9 +4,9 @@
  * all ask the same table and a policy change applies without a restart.
  */
 
-import { CONFLICT_GRANULARITIES, SYNC_MODES, type ConflictGranularity, type SyncMode } from '../../src-shared/policy.ts';
+import { CONFLICT_GRANULARITIES, SYNC_MODES, type ConflictGranularity, type SyncMode } from '../../../src-shared/policy.ts';
 
-export { CONFLICT_GRANULARITIES, SYNC_MODES, type ConflictGranularity, type SyncMode } from '../../src-shared/policy.ts';
+export { CONFLICT_GRANULARITIES, SYNC_MODES, type ConflictGranularity, type SyncMode } from '../../../src-shared/policy.ts';
 
 export interface CollectionPolicy {
   mode: SyncMode;

@@ -14,7 +14,7 @@
  * Versions are encoded HLC strings, whose string order is version order, and
  * are unique per write (they carry the device id), so ties never need values.
  */
-import type { Document } from 'mongodb';
+import type { Document } from 'bson';
 
 /** Document granularity: one register. */
 export interface DocState {

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encodeVersion } from '../../src-main/sync/hlc.ts';
+import { encodeVersion } from '../../src-main/sync/core/hlc.ts';
 import {
   emptyFieldState,
   fieldStateVersion,
@@ -18,7 +18,7 @@ import {
   writeState,
   type DocState,
   type FieldDocState,
-} from '../../src-main/sync/resolve.ts';
+} from '../../src-main/sync/core/field-merge.ts';
 
 const FIELDS = ['name', 'price', 'stock', 'tags'];
 

@@ -1,0 +1,158 @@
+/**
+ * What capture makes of a batch of till changes: outbox entries, each with a
+ * fresh version and the version the till held before (its base), and the
+ * till's new version records — all committed in one local transaction with
+ * the capture checkpoint. Also what reconciliation's found changes become.
+ *
+ * Echo suppression: the engine's own writes (an apply marker first in their
+ * transaction, or an own session) are remembered by transaction and never
+ * captured, so a pulled change is never pushed back.
+ */
+import type { FoundChange } from './reconcile-pair.ts';
+import type { TillChange } from './change.ts';
+import { encodeVersion, type HybridClock } from './hlc.ts';
+import type { PolicyTable } from './policy.ts';
+import type { TxnMemory } from './txn-memory.ts';
+import type { Codec, Document, DocumentId, Known, OutboxEntry, TillWrite } from './types.ts';
+
+export interface CaptureContext {
+  /** Transactions recognised as the engine's: a copy, adopted once the batch committed. */
+  engineTxns: TxnMemory;
+  /** The version this till held of a document before the batch (null: none). */
+  known(c: string, id: DocumentId): string | null;
+  /** The document now, for a write whose event carried no post-image (images were off). */
+  current(c: string, id: DocumentId): Document | null;
+  /** A tentative clock (a fork): advance the real one only after the commit. */
+  clock: HybridClock;
+  policies: PolicyTable;
+  /** A change's time in head office's time, never later than head office's now (see clock-offset.ts). */
+  hubTime(wall: Date | undefined): Date;
+  codec: Codec;
+  /** The last outbox sequence number used. */
+  lastSeq: number;
+  now: Date;
+}
+
+export interface CapturePlan {
+  entries: OutboxEntry[];
+  /** The version records the entries leave (the till's own versions of those documents). */
+  known: Array<Pick<TillWrite, 'c' | 'id' | 'known'>>;
+  /** Collections created (post-images are turned on for them). */
+  created: string[];
+  /** Collection-level changes that are not synced (logged). */
+  ddl: Array<{ op: string; c: string | undefined }>;
+  /** The stream ended (the database was dropped): reopen after this batch. */
+  invalidated: boolean;
+  lastSeq: number;
+}
+
+/**
+ * A batch made only of the engine's own transactions has nothing to capture
+ * and needs no transaction: remembers their keys (in `engineTxns` itself) and
+ * returns the collections they created; null when the batch holds anything else.
+ */
+export function engineOnly(changes: readonly TillChange[], engineTxns: TxnMemory): { created: string[] } | null {
+  const markers: string[] = [];
+  const created: string[] = [];
+  for (const ch of changes) {
+    if (ch.kind === 'engine' && ch.txn) {
+      markers.push(ch.txn);
+      if (ch.created) created.push(ch.created);
+    } else if (!ch.txn || !(engineTxns.kindOf(ch.txn) || markers.includes(ch.txn))) return null;
+    else if (ch.kind === 'create') created.push(ch.c);
+  }
+  for (const key of markers) engineTxns.remember(key, 'engine');
+  return { created };
+}
+
+export function planCapture(changes: readonly TillChange[], ctx: CaptureContext): CapturePlan {
+  const plan: CapturePlan = { entries: [], known: [], created: [], ddl: [], invalidated: false, lastSeq: ctx.lastSeq };
+  const known = new Map<string, string | null>();
+  const baseOf = (c: string, id: DocumentId): string | null => {
+    const key = `${c}\u0000${ctx.codec.idKey(id)}`;
+    return known.has(key) ? (known.get(key) ?? null) : ctx.known(c, id);
+  };
+  const record = (c: string, id: DocumentId, k: Known): void => {
+    known.set(`${c}\u0000${ctx.codec.idKey(id)}`, k.v);
+    plan.known.push({ c, id, known: k });
+  };
+  for (const ch of changes) {
+    if (ch.kind === 'engine') {
+      if (ch.txn) ctx.engineTxns.remember(ch.txn, 'engine');
+      if (ch.created) plan.created.push(ch.created);
+      continue;
+    }
+    if (ctx.engineTxns.kindOf(ch.txn)) continue;
+    if (ch.kind === 'invalidate') {
+      plan.invalidated = true;
+      break;
+    }
+    if (ch.kind === 'create') plan.created.push(ch.c);
+    else if (ch.kind === 'ddl') plan.ddl.push({ op: ch.op, c: ch.c });
+    if (ch.kind !== 'write' && ch.kind !== 'delete') continue;
+    if (!ctx.policies.shouldPush(ch.c)) continue;
+    const wall = ctx.hubTime(ch.wall);
+    if (ch.kind === 'write') {
+      const doc = ch.doc ?? ctx.current(ch.c, ch.id);
+      if (!doc) continue; // deleted since; its delete event follows
+      const v = encodeVersion(ctx.clock.tick(wall.getTime()));
+      const h = ctx.codec.hash(doc);
+      plan.lastSeq += 1;
+      const base = baseOf(ch.c, ch.id);
+      plan.entries.push({ _id: plan.lastSeq, c: ch.c, id: ch.id, op: 'upsert', doc, h, v, at: ctx.now, wall, base, fields: ch.fields });
+      record(ch.c, ch.id, { v, h });
+    } else {
+      const v = encodeVersion(ctx.clock.tick(wall.getTime()));
+      plan.lastSeq += 1;
+      const base = baseOf(ch.c, ch.id);
+      plan.entries.push({ _id: plan.lastSeq, c: ch.c, id: ch.id, op: 'delete', v, at: ctx.now, wall, base });
+      record(ch.c, ch.id, { v, h: null });
+    }
+  }
+  return plan;
+}
+
+export interface FoundContext {
+  /** The version record of a document now (null: none). */
+  knownNow(c: string, id: DocumentId): string | null;
+  /** The document now (null: none). */
+  docNow(c: string, id: DocumentId): Document | null;
+  codec: Codec;
+  lastSeq: number;
+  now: Date;
+}
+
+/**
+ * Outbox entries for changes reconciliation found. A change that says what
+ * the comparison saw (`expect`) is taken only if the document is still so —
+ * same version record, same content — with the document as it is now; if
+ * anything moved it meanwhile (a push settling a hub version here, a write
+ * capture will take), that path syncs it and this one is dropped.
+ */
+export function planFound(found: readonly FoundChange[], ctx: FoundContext): Pick<CapturePlan, 'entries' | 'known' | 'lastSeq'> {
+  const plan: Pick<CapturePlan, 'entries' | 'known' | 'lastSeq'> = { entries: [], known: [], lastSeq: ctx.lastSeq };
+  for (const ch of found) {
+    let change: FoundChange = ch;
+    if (ch.expect) {
+      const doc = ctx.docNow(ch.c, ch.id);
+      if (ctx.knownNow(ch.c, ch.id) !== ch.expect.v || (doc ? ctx.codec.hash(doc) : null) !== ch.expect.h) continue;
+      const { expect: _compared, doc: _then, ...rest } = ch;
+      change = doc ? { ...rest, op: 'upsert', doc } : { ...rest, op: 'delete' };
+    }
+    plan.lastSeq += 1;
+    const h = change.doc ? ctx.codec.hash(change.doc) : undefined;
+    plan.entries.push({
+      _id: plan.lastSeq,
+      c: change.c,
+      id: change.id,
+      op: change.op,
+      ...(change.doc ? { doc: change.doc, h } : {}),
+      v: change.v,
+      at: ctx.now,
+      wall: ctx.now,
+      ...(change.base === undefined ? {} : { base: change.base }),
+    });
+    plan.known.push({ c: change.c, id: change.id, known: { v: change.v, h: h ?? null } });
+  }
+  return plan;
+}

@@ -1,0 +1,151 @@
+/**
+ * What reconciliation does with each pair of documents — the hub's and the
+ * till's — when change history cannot say what happened (first contact, a
+ * till that joins late, lost history). By version and by content:
+ *
+ * - same content: only the till's version record is brought up to date (or,
+ *   when the till's record is the newer, that version is pushed);
+ * - only the hub changed, or the till never had it: pulled;
+ * - only the till changed, or it changed without ever being captured: pushed
+ *   with a new version, like any local write;
+ * - both changed: the newer version wins and the conflict is recorded;
+ * - only on the till: pushed — unless a newer tombstone says it was deleted,
+ *   or it was synced before, is unchanged and the hub has neither it nor a
+ *   tombstone as new (HQ deleted it, or its tombstone expired): deleted here.
+ *
+ * Nothing local is thrown away: a losing local version is in the conflict log.
+ */
+import { decodeVersion, encodeVersion, successor, type HybridClock } from './hlc.ts';
+import { readSyncMeta, withoutSync } from './hub-versions.ts';
+import type { Codec, ConflictDraft, Document, DocumentId, HubOp, HubVersion, Known } from './types.ts';
+
+/** A local change found by reconciliation, queued for the hub like a captured one. */
+export interface FoundChange {
+  c: string;
+  id: DocumentId;
+  op: 'upsert' | 'delete';
+  doc?: Document;
+  v: string;
+  /** The version the till last agreed with the hub on, when known. */
+  base?: string | null;
+  /**
+   * What reconciliation compared: the document's version record (null: none)
+   * and its content hash (null: no document). The change is taken only if
+   * both are still so when it is queued.
+   */
+  expect?: { v: string | null; h: string | null };
+}
+
+export interface ReconcileContext {
+  c: string;
+  device: string;
+  canPull: boolean;
+  canPush: boolean;
+  /** The engine's clock: absorbs every hub version compared, and gives local changes found here a fresh version. */
+  clock: HybridClock;
+  codec: Codec;
+  now: Date;
+}
+
+/** What to do for one document. Conflicts carry no till document yet: it is read when they are written. */
+export interface PairOutcome {
+  stamp?: HubOp;
+  pull?: HubOp;
+  agree?: { c: string; id: DocumentId; v: string; h: string };
+  push?: FoundChange;
+  conflict?: ConflictDraft;
+}
+
+/** The version an unstamped HQ document takes: its content is as new as the moment it was read. */
+export interface UnversionedClock {
+  /** `sameAsTill`: the till already holds this content (then it counts from the scan's start). */
+  next(sameAsTill: boolean): string;
+}
+
+/** The version the till holds of its own copy, or a fresh one when it changed without being captured. */
+function tillVersion(localHash: string | null, known: Known | undefined, ctx: ReconcileContext): { v: string; changed: boolean } {
+  if (known && known.h === localHash) return { v: known.v, changed: false };
+  return { v: encodeVersion(ctx.clock.tick()), changed: true };
+}
+
+/**
+ * A document the hub has, against the till's copy (if any) and version
+ * record. `'ahead'`: its version is too far ahead of this till's clock (the
+ * next reconciliation compares it again); `'malformed'`: its version cannot be
+ * read (the pull's stream sets it aside with its reason).
+ */
+export function decideHubDocument(
+  hubDoc: Document,
+  local: { h: string } | undefined,
+  known: Known | undefined,
+  unversioned: UnversionedClock,
+  ctx: ReconcileContext,
+): PairOutcome | 'ahead' | 'malformed' {
+  const { c } = ctx;
+  const content = withoutSync(hubDoc);
+  const h = ctx.codec.hash(content);
+  const meta = readSyncMeta(hubDoc);
+  const stamped = meta !== undefined && !('malformed' in meta) && meta.h === h;
+  const hub: HubVersion = stamped ? { v: meta.v, o: meta.o } : { v: unversioned.next(local?.h === h), o: 'hub' };
+  try {
+    if (!ctx.clock.receive(decodeVersion(hub.v)).ok) return 'ahead';
+  } catch {
+    return 'malformed';
+  }
+  const id = hubDoc._id as DocumentId;
+  const pullOp: HubOp = { c, id, op: 'upsert', doc: content, v: hub.v, o: hub.o, h, wall: ctx.now, stamp: false };
+  const out: PairOutcome = stamped ? {} : { stamp: { ...pullOp, stamp: true } };
+  if (!local && !known) {
+    if (ctx.canPull) out.pull = pullOp;
+  } else if (local && local.h === h) {
+    if (known?.v !== hub.v) {
+      if (known && known.h === h && known.v > hub.v && ctx.canPush)
+        out.push = { c, id, op: 'upsert', v: known.v, expect: { v: known.v, h } };
+      else out.agree = { c, id, v: hub.v, h };
+    }
+  } else {
+    const mine = tillVersion(local?.h ?? null, known, ctx);
+    const localWins = mine.v > hub.v;
+    if (localWins && mine.changed && known?.v !== hub.v) {
+      // Both sides changed since they last agreed: the till's version wins; the hub's is kept in the log.
+      out.conflict = {
+        collection: c,
+        documentId: id,
+        winner: 'local',
+        rule: 'reconciled-newer-version',
+        local: { version: mine.v, origin: ctx.device, document: null },
+        hub: { version: hub.v, origin: hub.o, document: content },
+      };
+    }
+    // A losing local change is recorded by the apply path, with the till's document.
+    if (localWins) {
+      if (ctx.canPush)
+        out.push = { c, id, op: local ? 'upsert' : 'delete', v: mine.v, expect: { v: known?.v ?? null, h: local?.h ?? null } };
+    } else if (ctx.canPull) out.pull = pullOp;
+  }
+  return out;
+}
+
+/** A document only the till has (the hub was looked up again for it: it did not arrive meanwhile). */
+export function decideTillOnly(
+  local: { id: DocumentId; h: string },
+  known: Known | undefined,
+  tomb: HubVersion | undefined,
+  ctx: ReconcileContext,
+): PairOutcome {
+  const { c } = ctx;
+  const mine = tillVersion(local.h, known, ctx);
+  const deleteOp = (v: string, o: string): HubOp => ({ c, id: local.id, op: 'delete', v, o, h: null, wall: ctx.now, stamp: false });
+  if (known && !mine.changed && (!tomb || tomb.v <= known.v)) {
+    // Synced before (the hub had this version), unchanged here, and the hub has neither it nor a
+    // tombstone as new: HQ deleted it (HQ deletes leave no tombstone; an older one may remain from an
+    // earlier delete) or its tombstone expired. Deleted here too, never pushed back.
+    return ctx.canPull ? { pull: deleteOp(successor(known.v, 'hub'), 'hub') } : {};
+  }
+  // A changed local copy that loses is logged by the apply path, with the till's document.
+  if (tomb && tomb.v > mine.v) return ctx.canPull ? { pull: deleteOp(tomb.v, tomb.o) } : {};
+  // With a base, the push refuses it (and logs it) if the hub deleted the document meanwhile.
+  if (ctx.canPush)
+    return { push: { c, id: local.id, op: 'upsert', v: mine.v, base: known?.v ?? null, expect: { v: known?.v ?? null, h: local.h } } };
+  return {};
+}

@@ -1,0 +1,377 @@
+/**
+ * Capture: one database-level change stream on the till's POS database, so a
+ * write from any local client is seen. Each batch becomes outbox entries and
+ * version records (`core/capture-plan.ts`) in the same local transaction that
+ * moves the capture checkpoint.
+ *
+ * Invariants kept here:
+ * - the checkpoint (resume token, last sequence number, clock, engine
+ *   transactions still being read) is written with the writes it covers;
+ * - in-memory state (sequence, token, clock, remembered transactions) moves
+ *   only after the transaction committed;
+ * - outbox sequence numbers are handed out one batch at a time (capture and
+ *   reconciliation's found changes share the lock).
+ */
+import type { Document, ResumeToken, Timestamp } from 'mongodb';
+import { decodeTillChange, type TillChange } from '../core/change.ts';
+import { engineOnly, planCapture, planFound, type CapturePlan } from '../core/capture-plan.ts';
+import { encodeVersion, type HybridClock } from '../core/hlc.ts';
+import type { PolicyTable } from '../core/policy.ts';
+import type { FoundChange } from '../core/reconcile-pair.ts';
+import { TxnMemory } from '../core/txn-memory.ts';
+import type { AnyDocument, Known } from '../core/types.ts';
+import type { ClockOffsets } from '../clock-offset.ts';
+import { clusterTime } from '../cluster-time.ts';
+import { bsonCodec, idKey } from '../documents.ts';
+import { isHistoryLost } from '../errors.ts';
+import { QueueClosed, type ChangeEvent, type EventQueue } from '../event-queue.ts';
+import { groupBy } from '../group-by.ts';
+import type { Logger } from '../log.ts';
+import type { OutboxWatch } from '../outbox-watch.ts';
+import type { TillStore } from '../till/store.ts';
+
+const IDLE_CHECKPOINT_MS = 5_000;
+/** A change this far ahead of the expected local clock means the till's clock was moved. */
+const CLOCK_JUMP_MS = 2_000;
+
+export interface CaptureDeps {
+  store: TillStore;
+  clock: HybridClock;
+  /** This till's clock against the hub's: change times are stamped in hub time. */
+  offsets: ClockOffsets;
+  policies: () => PolicyTable;
+  log: Logger;
+  batchSize: number;
+  /** Told before each transaction that may add outbox entries. */
+  outboxWatch: OutboxWatch;
+  /** After each committed batch: outbox entries written (0 for skipped-only batches). */
+  onCommitted(captured: number, wallTimes: Date[]): void;
+  /** A failure the loop will retry; `fatal` when the stream cannot resume from its checkpoint. */
+  onError(err: unknown, fatal: boolean): void;
+  /** Waits before reopening after a failure. */
+  delay(attempt: number): Promise<void>;
+  /**
+   * The stream's history is gone (oplog rolled over while the engine was
+   * down): capture restarted from now; changes in the gap must be found by
+   * reconciliation.
+   */
+  onHistoryLost(): void;
+}
+
+export class Capture {
+  readonly #d: CaptureDeps;
+  #queue: EventQueue | undefined;
+  #seq = 0;
+  readonly #engineTxns = new TxnMemory();
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #lastCheckpointAt = 0;
+  #committing = false;
+  #lastToken: unknown;
+  #startAt: Timestamp | undefined;
+  /** Capture batches and reconciliation entries take outbox sequence numbers one at a time. */
+  #lock: Promise<void> = Promise.resolve();
+
+  constructor(deps: CaptureDeps) {
+    this.#d = deps;
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    const { checkpoints } = this.#d.store;
+    const checkpoint = await checkpoints.load('capture');
+    this.#seq = checkpoint?.seq ?? 0;
+    for (const key of checkpoint?.engineTxns ?? []) this.#engineTxns.remember(key, 'engine');
+    this.#lastToken = checkpoint?.token;
+    this.#startAt = checkpoint?.startAt;
+    if (!checkpoint) {
+      // First start: fix the starting point durably before reading anything, so a crash cannot skip writes.
+      this.#startAt = await clusterTime(this.#d.store.pos);
+      await checkpoints.save({ _id: 'capture', startAt: this.#startAt, seq: 0, engineTxns: [], at: new Date() });
+    }
+    this.#open(this.#lastToken);
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#queue?.close();
+    await this.#loop;
+    this.#loop = undefined;
+  }
+
+  /** Changes are waiting to be captured, or a batch is being written. */
+  get busy(): boolean {
+    return this.#committing || (this.#queue?.pending ?? 0) > 0;
+  }
+
+  /** Highest outbox sequence number written so far. */
+  get lastSeq(): number {
+    return this.#seq;
+  }
+
+  #open(token: unknown): void {
+    this.#queue = this.#d.store.changes(token ? { token } : { startAt: this.#startAt }, this.#d.batchSize);
+  }
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    while (this.#running) {
+      try {
+        const events = await (this.#queue as EventQueue).take(this.#d.batchSize, 1000);
+        if (events.length === 0) await this.#saveIdleCheckpoint();
+        else {
+          this.#committing = true;
+          try {
+            await this.#exclusive(() => this.#commit(events));
+          } finally {
+            this.#committing = false;
+          }
+        }
+        attempt = 0;
+      } catch (err) {
+        if (!this.#running) break;
+        if (isHistoryLost(err)) {
+          try {
+            await this.#restartFromNow();
+            this.#d.onHistoryLost();
+            attempt = 0;
+          } catch (restartErr) {
+            this.#d.onError(restartErr, true);
+            await this.#d.delay(attempt++);
+          }
+          continue;
+        }
+        if (!(err instanceof Invalidated) && !(err instanceof QueueClosed)) {
+          this.#d.onError(err, false);
+          this.#d.log.warn({ event: 'capture.stream-failed', error: String(err) }, 'capture stream failed; reopening from the checkpoint');
+          await this.#d.delay(attempt++);
+        }
+        await this.#queue?.close();
+        if (!this.#running) break;
+        this.#open(this.#lastToken);
+      }
+    }
+  }
+
+  /**
+   * When idle, moves the checkpoint to the stream's post-batch token so a
+   * restart rescans little. The token is read while nothing is queued: every
+   * change it covers has been committed.
+   */
+  async #saveIdleCheckpoint(): Promise<void> {
+    if (!this.#queue || this.#queue.pending > 0) return;
+    const token = this.#queue.resumeToken;
+    if (!token || JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
+    await this.#checkpointNowAndThen(token);
+  }
+
+  /**
+   * Moves the checkpoint past events that wrote nothing, outside any transaction and at most every
+   * few seconds; a restart from an older one reads them again and finds nothing again.
+   */
+  async #checkpointNowAndThen(token: unknown): Promise<void> {
+    if (Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
+    await this.#d.store.checkpoints.save({
+      _id: 'capture',
+      token: token as ResumeToken,
+      seq: this.#seq,
+      clock: encodeVersion(this.#d.clock.last),
+      engineTxns: this.#engineTxns.entries().map(([key]) => key),
+      at: new Date(),
+    });
+    this.#lastToken = token;
+    this.#lastCheckpointAt = Date.now();
+  }
+
+  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const before = this.#lock;
+    let release!: () => void;
+    this.#lock = new Promise<void>((resolve) => (release = resolve));
+    await before;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** History lost: a new starting point, saved before anything is read from it. */
+  async #restartFromNow(): Promise<void> {
+    await this.#queue?.close();
+    const startAt = await clusterTime(this.#d.store.pos);
+    await this.#exclusive(async () => {
+      await this.#d.store.checkpoints.restart({
+        _id: 'capture',
+        seq: this.#seq,
+        startAt,
+        clock: encodeVersion(this.#d.clock.last),
+        engineTxns: this.#engineTxns.entries().map(([key]) => key),
+        at: new Date(),
+      });
+      this.#lastToken = undefined;
+      this.#startAt = startAt;
+    });
+    this.#d.log.warn({ event: 'capture.history-lost' }, "this till's change history was lost; capturing from now and reconciling the gap");
+    this.#open(undefined);
+  }
+
+  /**
+   * Adds changes found by reconciliation to the outbox, with their version
+   * records, in one local transaction that also keeps the sequence and clock.
+   */
+  async enqueue(changes: FoundChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    const { store } = this.#d;
+    let plan: Pick<CapturePlan, 'entries' | 'known' | 'lastSeq'> = { entries: [], known: [], lastSeq: this.#seq };
+    await this.#exclusive(async () => {
+      const ended = this.#d.outboxWatch.adding();
+      await store
+        .transaction(async (session) => {
+          // Documents as they are now, for the changes taken only if still as reconciliation compared them.
+          const known = new Map<string, Known>();
+          const docs = new Map<string, AnyDocument>();
+          for (const [c, list] of groupBy(
+            changes.filter((ch) => ch.expect),
+            (ch) => ch.c,
+          )) {
+            const ids = list.map((ch) => ch.id);
+            for (const [k, r] of await store.known(c, ids, session)) known.set(`${c}\u0000${k}`, r);
+            for (const [k, d] of await store.documents(c, ids, session)) docs.set(`${c}\u0000${k}`, d);
+          }
+          const now = new Date();
+          plan = planFound(changes, {
+            knownNow: (c, id) => known.get(`${c}\u0000${idKey(id)}`)?.v ?? null,
+            docNow: (c, id) => docs.get(`${c}\u0000${idKey(id)}`) ?? null,
+            codec: bsonCodec,
+            lastSeq: this.#seq,
+            now,
+          });
+          if (plan.entries.length === 0) return;
+          await store.outbox.append(plan.entries, session);
+          await store.putKnown(plan.known, session);
+          await store.checkpoints.save({ _id: 'capture', seq: plan.lastSeq, clock: encodeVersion(this.#d.clock.last), at: now }, session);
+        })
+        .finally(ended);
+      this.#seq = plan.lastSeq;
+    });
+    const taken = plan.entries.length;
+    if (taken < changes.length) {
+      this.#d.log.debug(
+        { event: 'capture.found-changes-moved', dropped: changes.length - taken },
+        'documents changed since reconciliation compared them; their own path syncs them',
+      );
+    }
+    if (taken > 0)
+      this.#d.onCommitted(
+        taken,
+        plan.entries.map(() => new Date()),
+      );
+  }
+
+  async #commit(events: ChangeEvent[]): Promise<void> {
+    const { store, offsets } = this.#d;
+    const changes = events.map((ev) => decodeTillChange(ev, (e) => store.own.wrote(e)));
+    const lastToken = events[events.length - 1]?._id;
+    const skipped = engineOnly(changes, this.#engineTxns);
+    if (skipped) {
+      // Nothing to capture: no transaction. A collection the pull created here gets post-images too.
+      for (const c of skipped.created) await store.enableImages(c);
+      await this.#checkpointNowAndThen(lastToken);
+      return;
+    }
+    // A change timed well ahead of where this till's server clock should be: the clock was moved. Measure it again first.
+    const newest = Math.max(...events.map((ev) => (ev.wallTime as Date | undefined)?.getTime() ?? 0));
+    if (newest - offsets.expectedLocalNow() > CLOCK_JUMP_MS) {
+      await offsets
+        .localMoved(store.client)
+        .catch((err: unknown) =>
+          this.#d.log.warn({ event: 'capture.clock-check-failed', error: String(err) }, "could not read this till's clock"),
+        );
+    }
+    const shift = offsets.localMs;
+    // No change is stamped later than head office's time now: one version from the future would
+    // carry this till's clock along with it, and every later change would wait at the other tills.
+    const latest = offsets.hubNow() + CLOCK_JUMP_MS;
+    let tentative = this.#d.clock.fork();
+    let txns = this.#engineTxns.copy();
+    let plan: CapturePlan | undefined;
+    const ended = this.#d.outboxWatch.adding();
+    await store
+      .transaction(async (session) => {
+        tentative = this.#d.clock.fork();
+        txns = this.#engineTxns.copy();
+        const now = new Date();
+        const { known, current } = await this.#readBefore(changes, session);
+        plan = planCapture(changes, {
+          engineTxns: txns,
+          known: (c, id) => known.get(`${c}\u0000${idKey(id)}`)?.v ?? null,
+          current: (c, id) => current.get(`${c}\u0000${idKey(id)}`) ?? null,
+          clock: tentative,
+          policies: this.#d.policies(),
+          hubTime: (wall) => new Date(Math.min((wall ?? now).getTime() + shift, latest)),
+          codec: bsonCodec,
+          lastSeq: this.#seq,
+          now,
+        });
+        await store.outbox.append(plan.entries, session);
+        await store.putKnown(plan.known, session);
+        await store.checkpoints.save(
+          {
+            _id: 'capture',
+            token: lastToken as ResumeToken,
+            seq: plan.lastSeq,
+            clock: encodeVersion(tentative.last),
+            engineTxns: txns.entries().map(([key]) => key),
+            at: now,
+          },
+          session,
+        );
+      })
+      .finally(ended);
+    const done = plan as CapturePlan;
+    // Invariant: in-memory state moves only after the transaction committed.
+    this.#seq = done.lastSeq;
+    this.#engineTxns.adopt(txns);
+    this.#lastToken = lastToken;
+    this.#lastCheckpointAt = Date.now();
+    this.#d.clock.advance(tentative.last);
+    for (const c of done.created) await store.enableImages(c);
+    for (const d of done.ddl)
+      this.#d.log.warn({ event: 'capture.ddl-not-synced', operation: d.op, collection: d.c }, 'collection-level change is not synced');
+    this.#d.onCommitted(
+      done.entries.length,
+      done.entries.map((e) => e.wall),
+    );
+    if (done.invalidated) throw new Invalidated();
+  }
+
+  /** What the till knew of the batch's documents before it, and the documents now for writes without a post-image. */
+  async #readBefore(
+    changes: readonly TillChange[],
+    session: Parameters<Parameters<TillStore['transaction']>[0]>[0],
+  ): Promise<{ known: Map<string, Known>; current: Map<string, Document> }> {
+    const known = new Map<string, Known>();
+    const current = new Map<string, Document>();
+    const data = changes.filter((ch) => ch.kind === 'write' || ch.kind === 'delete');
+    for (const [c, list] of groupBy(data, (ch) => ch.c)) {
+      for (const [k, r] of await this.#d.store.known(
+        c,
+        list.map((ch) => ch.id),
+        session,
+      ))
+        known.set(`${c}\u0000${k}`, r);
+      const unseen = list.filter((ch) => ch.kind === 'write' && !ch.doc).map((ch) => ch.id);
+      for (const [k, d] of await this.#d.store.documents(c, unseen, session)) current.set(`${c}\u0000${k}`, d);
+    }
+    return { known, current };
+  }
+}
+
+/** The POS database was dropped: the stream ends and reopens after the invalidate. */
+class Invalidated extends Error {
+  constructor() {
+    super('capture stream invalidated');
+  }
+}

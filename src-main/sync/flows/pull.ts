@@ -1,0 +1,308 @@
+/**
+ * Pull: one database-level change stream on the hub, resumed from the pull
+ * checkpoint kept on the till. Each batch is planned by `core/pull-plan.ts`
+ * and applied by `apply-hub-ops.ts` in one local transaction together with
+ * the new checkpoint.
+ *
+ * When history cannot say what changed (first contact with the hub, lost
+ * history), the pull reconciles first: it takes the hub's position, compares
+ * both sides (`reconcile.ts`), and only then moves its checkpoint there — a
+ * crash part-way reconciles again.
+ */
+import type { ResumeToken, Timestamp } from 'mongodb';
+import { decodeHubChange } from '../core/change.ts';
+import { encodeVersion, type HybridClock } from '../core/hlc.ts';
+import type { PolicyTable } from '../core/policy.ts';
+import { planPull, type PullTxnKind } from '../core/pull-plan.ts';
+import type { FoundChange } from '../core/reconcile-pair.ts';
+import { TxnMemory } from '../core/txn-memory.ts';
+import type { HubOp } from '../core/types.ts';
+import { bsonCodec } from '../documents.ts';
+import { isHistoryLost } from '../errors.ts';
+import { QueueClosed, type ChangeEvent, type EventQueue } from '../event-queue.ts';
+import type { Hub } from '../hub/hub.ts';
+import type { Logger } from '../log.ts';
+import type { OutboxWatch } from '../outbox-watch.ts';
+import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
+import type { TillStore } from '../till/store.ts';
+import { applyHubOps, UncapturedChange, type Applied } from './apply-hub-ops.ts';
+import { reconcile, type ReconcileSummary } from './reconcile.ts';
+
+const IDLE_CHECKPOINT_MS = 5_000;
+/** How often a batch waits for capture before a never-captured local change loses to the hub. */
+const CAPTURE_WAITS = 20;
+
+export interface PullDeps {
+  store: TillStore;
+  deviceId: string;
+  clock: HybridClock;
+  policies: () => PolicyTable;
+  log: Logger;
+  batchSize: number;
+  /** Whether the outbox is surely empty, so there are no pending local changes to look up. */
+  outboxWatch: OutboxWatch;
+  hub(): Hub | undefined;
+  /** Resolves once capture has had a chance to take the newest local changes. */
+  captureSettled(): Promise<void>;
+  onApplied(applied: HubOp[]): void;
+  onCaughtUp(caughtUp: boolean): void;
+  /** The hub answered the pull's change stream (an empty answer too). */
+  onHubResponse(): void;
+  onConflicts(conflicts: ConflictRecord[]): void;
+  onQuarantined(records: QuarantineRecord[]): void;
+  onError(err: unknown, fatal: boolean): void;
+  delay(attempt: number): Promise<void>;
+  /** Progress of a reconciliation (null when it ends). */
+  onReconcile(progress: { compared: number; total: number } | null): void;
+  /** A reconciliation finished; `aheadRefused` hub versions were still too far ahead of this till's clock. */
+  onReconciled(summary: ReconcileSummary): void;
+  /** Queues local versions found by reconciliation for the hub. */
+  enqueuePush(changes: FoundChange[]): Promise<void>;
+}
+
+export class Pull {
+  readonly #d: PullDeps;
+  #queue: EventQueue | undefined;
+  #queueHub: Hub | undefined;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #lastToken: unknown;
+  #startAt: Timestamp | undefined;
+  #lastCheckpointAt = 0;
+  /** Transactions recognised as this till's own pushes ('own') or another engine's ('engine'). */
+  readonly #groups = new TxnMemory<PullTxnKind>();
+  /** History cannot say what changed (first contact, lost history): compare both sides before streaming. */
+  #reconcileNeeded = false;
+
+  constructor(deps: PullDeps) {
+    this.#d = deps;
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    const checkpoint = await this.#d.store.checkpoints.load('pull');
+    this.#lastToken = checkpoint?.token;
+    this.#startAt = checkpoint?.startAt;
+    for (const key of checkpoint?.engineTxns ?? []) {
+      const [kind, ...rest] = key.split('|');
+      this.#groups.remember(rest.join('|'), kind === 'own' ? 'own' : 'engine');
+    }
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#queue?.close();
+    await this.#loop;
+    this.#queue = undefined;
+    this.#queueHub = undefined;
+  }
+
+  async #open(hub: Hub): Promise<void> {
+    await this.#queue?.close();
+    if (!this.#lastToken && !this.#startAt) await this.#reconcile(hub); // first contact with the hub
+    this.#queue = hub.changes(this.#lastToken ? { token: this.#lastToken } : { startAt: this.#startAt }, this.#d.batchSize, () =>
+      this.#d.onHubResponse(),
+    );
+    this.#queueHub = hub;
+  }
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    while (this.#running) {
+      const hub = this.#d.hub();
+      if (!hub) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        continue;
+      }
+      try {
+        if (this.#reconcileNeeded) {
+          await this.#queue?.close();
+          this.#queue = undefined;
+          await this.#reconcile(hub);
+        }
+        if (this.#queueHub !== hub || !this.#queue) await this.#open(hub);
+        const events = await (this.#queue as EventQueue).take(this.#d.batchSize, 1000);
+        if (events.length === 0) {
+          this.#d.onCaughtUp(true);
+          await this.#saveIdleCheckpoint();
+        } else {
+          this.#d.onCaughtUp(false);
+          await this.#applyBatch(hub, events);
+          if ((this.#queue as EventQueue).pending === 0) this.#d.onCaughtUp(true);
+        }
+        attempt = 0;
+      } catch (err) {
+        if (!this.#running) break;
+        this.#queueHub = undefined;
+        if (isHistoryLost(err)) {
+          this.#d.log.warn(
+            { event: 'pull.history-lost', error: String(err) },
+            "the hub's change history no longer reaches the checkpoint; reconciling",
+          );
+          this.#reconcileNeeded = true;
+          this.#d.onError(err, false);
+          continue;
+        }
+        if (!(err instanceof QueueClosed)) {
+          this.#d.onError(err, false);
+          this.#d.log.warn({ event: 'pull.failed', error: String(err), attempt }, 'pull failed; reopening from the checkpoint');
+          await this.#d.delay(attempt++);
+        }
+      }
+    }
+  }
+
+  /** Asks for a full comparison with the hub before the stream goes on (the till's own history was lost). */
+  requestReconcile(): void {
+    this.#reconcileNeeded = true;
+    void this.#queue?.close();
+  }
+
+  /**
+   * Takes the hub's position first, compares both sides, and only then moves
+   * the checkpoint to that position: a crash part-way reconciles again.
+   */
+  async #reconcile(hub: Hub): Promise<void> {
+    const startAt = await hub.position();
+    const { store } = this.#d;
+    this.#d.onReconcile({ compared: 0, total: 0 });
+    try {
+      const summary = await reconcile({
+        store,
+        hub,
+        deviceId: this.#d.deviceId,
+        clock: this.#d.clock,
+        policies: this.#d.policies(),
+        batchSize: this.#d.batchSize,
+        log: this.#d.log,
+        applyPulled: async (ops, lane) => {
+          const outcome = await this.#apply(ops, { marker: `reconcile-${lane}`, captureGaveUp: true });
+          await this.#stamp(
+            hub,
+            ops.filter((op) => op.stamp),
+          );
+          return outcome;
+        },
+        enqueuePush: (changes) => this.#d.enqueuePush(changes),
+        stampHub: (ops) => this.#stamp(hub, ops),
+        onConflicts: (conflicts) => this.#d.onConflicts(conflicts),
+        progress: (compared, total) => this.#d.onReconcile({ compared, total }),
+      });
+      await store.checkpoints.restart({ _id: 'pull', startAt, clock: encodeVersion(this.#d.clock.last), engineTxns: [], at: new Date() });
+      this.#groups.clear();
+      this.#lastToken = undefined;
+      this.#startAt = startAt;
+      this.#lastCheckpointAt = Date.now();
+      this.#reconcileNeeded = false;
+      this.#queueHub = undefined;
+      this.#d.onReconciled(summary);
+    } finally {
+      this.#d.onReconcile(null);
+    }
+  }
+
+  async #apply(ops: readonly HubOp[], options: Parameters<typeof applyHubOps>[2]): Promise<Applied> {
+    const outcome = await applyHubOps(
+      { store: this.#d.store, device: this.#d.deviceId, policies: this.#d.policies(), outboxWatch: this.#d.outboxWatch },
+      ops,
+      options,
+    );
+    this.#d.onApplied(outcome.applied);
+    if (outcome.conflicts.length > 0) this.#d.onConflicts(outcome.conflicts);
+    if (outcome.quarantined.length > 0) this.#d.onQuarantined(outcome.quarantined);
+    return outcome;
+  }
+
+  async #saveIdleCheckpoint(): Promise<void> {
+    if (!this.#queue || this.#queue.pending > 0) return;
+    const token = this.#queue.resumeToken;
+    if (!token || JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
+    await this.#checkpointNowAndThen(token);
+  }
+
+  /**
+   * Moves the checkpoint past events that changed nothing here, outside any transaction and at most every
+   * few seconds; a restart from an older one reads them again and skips them again.
+   */
+  async #checkpointNowAndThen(token: unknown): Promise<void> {
+    if (Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
+    await this.#d.store.checkpoints.save({
+      _id: 'pull',
+      token: token as ResumeToken,
+      clock: encodeVersion(this.#d.clock.last),
+      engineTxns: groupKeys(this.#groups),
+      at: new Date(),
+    });
+    this.#lastToken = token;
+    this.#lastCheckpointAt = Date.now();
+  }
+
+  async #applyBatch(hub: Hub, events: ChangeEvent[]): Promise<void> {
+    const lastToken = events[events.length - 1]?._id;
+    const changes = events.map((ev) => decodeHubChange(ev, (e) => hub.own.wrote(e)));
+    for (let wait = 0; ; wait += 1) {
+      const tentative = this.#d.clock.fork();
+      const groups = this.#groups.copy();
+      const plan = planPull(changes, {
+        groups,
+        device: this.#d.deviceId,
+        policies: this.#d.policies(),
+        clock: tentative,
+        codec: bsonCodec,
+        now: new Date(),
+      });
+      if (plan.ops.length === 0 && plan.quarantined.length === 0 && !plan.invalidated) {
+        // Nothing to apply (this till's own pushes, say): no transaction, so no apply marker for capture
+        // to read either.
+        this.#groups.adopt(groups);
+        await this.#checkpointNowAndThen(lastToken);
+        return;
+      }
+      try {
+        await this.#apply(plan.ops, {
+          marker: 'apply',
+          captureGaveUp: wait >= CAPTURE_WAITS,
+          quarantined: plan.quarantined,
+          checkpoint: {
+            _id: 'pull',
+            token: lastToken as ResumeToken,
+            clock: encodeVersion(tentative.last),
+            engineTxns: groupKeys(groups),
+            at: new Date(),
+          },
+        });
+      } catch (err) {
+        if (!(err instanceof UncapturedChange)) throw err;
+        await this.#d.captureSettled();
+        continue;
+      }
+      // Invariant: in-memory state moves only after the transaction committed.
+      this.#groups.adopt(groups);
+      this.#lastToken = lastToken;
+      this.#lastCheckpointAt = Date.now();
+      this.#d.clock.advance(tentative.last);
+      // Stamped even when not applied here (a pending local change): the push then compares with HQ's real version.
+      await this.#stamp(
+        hub,
+        plan.ops.filter((op) => op.stamp),
+      );
+      if (plan.invalidated) throw new QueueClosed();
+      return;
+    }
+  }
+
+  /** Writes HQ's unversioned changes' versions onto the hub; a failure only means the next reader derives them again. */
+  async #stamp(hub: Hub, ops: HubOp[]): Promise<void> {
+    try {
+      await hub.stamp(this.#d.deviceId, ops);
+    } catch (err) {
+      this.#d.log.debug({ event: 'pull.stamp-skipped', error: String(err) }, 'could not stamp hub versions; will use the event time');
+    }
+  }
+}
+
+function groupKeys(groups: TxnMemory<PullTxnKind>): string[] {
+  return groups.entries().map(([key, kind]) => `${kind}|${key}`);
+}

@@ -1,0 +1,235 @@
+/**
+ * The hub side, as a small port (in the spirit of RxDB's replication
+ * protocol): the changes since a checkpoint, a push that writes rows and
+ * returns what the hub refused, stamps for HQ's unversioned writes, and the
+ * reads reconciliation needs. The flows never build hub queries themselves.
+ *
+ * The client has short timeouts: an unreachable hub must show as offline
+ * within seconds, not hang.
+ */
+import { MongoClient, type ClientSession, type Collection, type Db, type Document, type ResumeToken, type Timestamp } from 'mongodb';
+import type { Collapsed, HubWrite, PushDecision } from '../core/push-decision.ts';
+import { PUSH_MARKER, SYNC_FIELD, TOMBSTONES } from '../core/names.ts';
+import type { AnyDocument, DocumentId, HubOp, HubVersion } from '../core/types.ts';
+import { clusterTime } from '../cluster-time.ts';
+import { RAW_BSON, idKey } from '../documents.ts';
+import { EventQueue, type ChangeEvent, type StreamStart } from '../event-queue.ts';
+import { groupBy } from '../group-by.ts';
+import { OwnSessions } from '../own-sessions.ts';
+
+/** Sessions opened with the connection for the engine's own hub writes: the push, and the pull's stamps in two lanes. */
+const OWN_SESSIONS = 3;
+
+interface Tombstone extends HubVersion {
+  _id: { c: string; id: DocumentId };
+  at: Date;
+}
+
+/** What the push decides for one document, given the hub's side of it. */
+export type PushDecider = (change: Collapsed, hubDoc: Document | null, tombstone: HubVersion | null) => PushDecision;
+
+/** HQ changed a document and no engine has stamped its version yet: the push waits for it. */
+export class AwaitingStamp extends Error {
+  constructor() {
+    super('a hub document changed by head office is waiting for its version');
+  }
+}
+
+export class Hub {
+  readonly client: MongoClient;
+  readonly db: Db;
+  /** The sessions of this engine's own hub writes (pushes, stamps), which the pull's stream leaves out. */
+  readonly own: OwnSessions;
+
+  private constructor(client: MongoClient, database: string) {
+    this.client = client;
+    this.db = client.db(database, RAW_BSON);
+    this.own = new OwnSessions(client, OWN_SESSIONS);
+  }
+
+  static async connect(uri: string, database: string, appName: string): Promise<Hub> {
+    const client = new MongoClient(uri, {
+      appName,
+      serverSelectionTimeoutMS: 5_000,
+      connectTimeoutMS: 5_000,
+      socketTimeoutMS: 10_000,
+      heartbeatFrequencyMS: 2_000,
+      maxPoolSize: 8,
+    });
+    await client.connect();
+    const hub = new Hub(client, database);
+    await hub.#init();
+    return hub;
+  }
+
+  async #init(): Promise<void> {
+    const names = new Set(await this.collectionNames());
+    for (const name of [PUSH_MARKER, TOMBSTONES]) {
+      if (!names.has(name))
+        await this.db.createCollection(name).catch((err: { code?: number }) => {
+          if (err.code !== 48) throw err;
+        });
+    }
+  }
+
+  #collection(name: string): Collection<AnyDocument> {
+    return this.db.collection<AnyDocument>(name, RAW_BSON);
+  }
+
+  get #tombstones(): Collection<Tombstone> {
+    return this.db.collection<Tombstone>(TOMBSTONES, RAW_BSON);
+  }
+
+  /** The hub's changes after `from`, as a queue read on demand; this engine's own writes are mostly left out. */
+  changes(from: StreamStart, batchSize: number, onResponse: () => void): EventQueue {
+    const stream = this.db.watch<Document, ChangeEvent>(this.own.leftOut(), {
+      ...RAW_BSON,
+      fullDocument: 'updateLookup',
+      maxAwaitTimeMS: 500,
+      batchSize,
+      ...(from.token ? { startAfter: from.token as ResumeToken } : from.startAt ? { startAtOperationTime: from.startAt } : {}),
+    });
+    return new EventQueue(stream, onResponse);
+  }
+
+  /** The hub's position now: a stream started there sees everything after it. */
+  async position(): Promise<Timestamp> {
+    return clusterTime(this.db);
+  }
+
+  /**
+   * Pushes one batch in one transaction: the device's push marker first (every
+   * till's pull recognises the transaction by it), then, per collection, the
+   * hub's side of each document is read and `decide` says what to write.
+   * Returns each change with its decision; throws `AwaitingStamp` (nothing
+   * written) when one must wait for HQ's change to be stamped.
+   */
+  async push(
+    device: string,
+    lastSeq: number,
+    changes: readonly Collapsed[],
+    decide: PushDecider,
+  ): Promise<Array<{ change: Collapsed; decision: PushDecision }>> {
+    let outcome: Array<{ change: Collapsed; decision: PushDecision }> = [];
+    await this.own.transaction(async (session) => {
+      outcome = [];
+      await this.db
+        .collection(PUSH_MARKER)
+        .updateOne({ _id: device as never }, { $set: { seq: lastSeq, at: new Date() } }, { upsert: true, session });
+      for (const [c, group] of groupBy(changes, (ch) => ch.entry.c)) {
+        const ids = group.map((ch) => ch.entry.id);
+        const docs = await this.#documents(c, ids, session);
+        const missing = ids.filter((id) => !docs.has(idKey(id)));
+        const tombs = await this.tombstones(c, missing, session);
+        const writes: HubWrite[] = [];
+        for (const change of group) {
+          const key = idKey(change.entry.id);
+          const decision = decide(change, docs.get(key) ?? null, tombs.get(key) ?? null);
+          if (decision.kind === 'await-stamp') throw new AwaitingStamp();
+          if (decision.kind === 'write') writes.push(decision.write);
+          outcome.push({ change, decision });
+        }
+        await this.#write(c, writes, session);
+      }
+    });
+    return outcome;
+  }
+
+  async #write(c: string, writes: readonly HubWrite[], session: ClientSession): Promise<void> {
+    const docOps: Document[] = [];
+    const tombOps: Document[] = [];
+    for (const w of writes) {
+      if (w.op === 'put') {
+        docOps.push({ replaceOne: { filter: { _id: w.id }, replacement: w.doc, upsert: true } });
+        if (w.dropTombstone) tombOps.push({ deleteOne: { filter: { _id: { c, id: w.id } } } });
+      } else {
+        if (w.docExists) docOps.push({ deleteOne: { filter: { _id: w.id } } });
+        tombOps.push({
+          replaceOne: {
+            filter: { _id: { c, id: w.id } },
+            replacement: { _id: { c, id: w.id }, ...w.tombstone, at: new Date() },
+            upsert: true,
+          },
+        });
+      }
+    }
+    if (docOps.length > 0) await this.#collection(c).bulkWrite(docOps as never[], { session, ordered: true });
+    if (tombOps.length > 0) await this.#tombstones.bulkWrite(tombOps as never[], { session, ordered: true });
+  }
+
+  /**
+   * Writes the versions of HQ's unversioned changes onto their documents, in
+   * one transaction opened by the device's marker. No read first: a stamp
+   * carries the content hash it was made for, so if HQ changed the document in
+   * between, the hash no longer matches and every till treats it as unstamped
+   * again. Only over no version or an older one: hub versions only move forward.
+   */
+  async stamp(device: string, ops: readonly HubOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    await this.own.transaction(async (session) => {
+      await this.db.collection(PUSH_MARKER).updateOne({ _id: device as never }, { $set: { at: new Date() } }, { upsert: true, session });
+      for (const [c, group] of groupBy(ops, (op) => op.c)) {
+        const writes = group.map((op) => ({
+          updateOne: {
+            filter: { _id: op.id, $or: [{ [`${SYNC_FIELD}.v`]: { $exists: false } }, { [`${SYNC_FIELD}.v`]: { $lt: op.v } }] },
+            update: { $set: { [SYNC_FIELD]: { v: op.v, o: 'hub', h: op.h } } },
+          },
+        }));
+        await this.#collection(c).bulkWrite(writes as never[], { session, ordered: false });
+      }
+    });
+  }
+
+  async collectionNames(): Promise<string[]> {
+    return (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+  }
+
+  async estimatedCount(c: string): Promise<number> {
+    return Number(await this.#collection(c).estimatedDocumentCount());
+  }
+
+  /** Every document of `c`, `_sync` included (reconciliation's scan). */
+  scan(c: string, batchSize: number): AsyncIterable<AnyDocument> {
+    return this.#collection(c).find({}).batchSize(batchSize);
+  }
+
+  async #documents(c: string, ids: readonly DocumentId[], session?: ClientSession): Promise<Map<string, AnyDocument>> {
+    const docs = new Map<string, AnyDocument>();
+    if (ids.length === 0) return docs;
+    for (const doc of await this.#collection(c)
+      .find({ _id: { $in: [...ids] } }, { session })
+      .toArray())
+      docs.set(idKey(doc._id), doc);
+    return docs;
+  }
+
+  /** Which of these documents of `c` the hub has now, by id key. */
+  async existing(c: string, ids: readonly DocumentId[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (ids.length === 0) return found;
+    for (const doc of await this.#collection(c)
+      .find({ _id: { $in: [...ids] } }, { projection: { _id: 1 } })
+      .toArray())
+      found.add(idKey(doc._id));
+    return found;
+  }
+
+  /** The tombstones of these documents of `c`, by id key. */
+  async tombstones(c: string, ids: readonly DocumentId[], session?: ClientSession): Promise<Map<string, HubVersion>> {
+    const tombs = new Map<string, HubVersion>();
+    if (ids.length === 0) return tombs;
+    for (const t of await this.#tombstones.find({ _id: { $in: ids.map((id) => ({ c, id })) } }, { session }).toArray()) {
+      tombs.set(idKey(t._id.id), { v: t.v, o: t.o });
+    }
+    return tombs;
+  }
+
+  /** Forgets deletes recorded before `before` (any till may do it; it is idempotent). Returns how many. */
+  async pruneTombstones(before: Date): Promise<number> {
+    return (await this.#tombstones.deleteMany({ at: { $lt: before } })).deletedCount;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close(true);
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The till's engine records that are not the outbox: checkpoints, the
+ * conflict log and quarantine. Each written through a named method.
+ */
+import { ObjectId, type ClientSession, type Collection, type Document, type ResumeToken, type Timestamp } from 'mongodb';
+import type { ConflictDraft, QuarantineDraft } from '../core/types.ts';
+
+export interface Checkpoint {
+  _id: 'capture' | 'pull';
+  token?: ResumeToken;
+  /** Before the first change was read: the cluster time the stream starts at. */
+  startAt?: Timestamp;
+  /** capture: the last outbox sequence number used. */
+  seq?: number;
+  /** The HLC clock after this checkpoint's writes. */
+  clock?: string;
+  /** Transaction keys of engine writes still being read (pull: prefixed by their kind, `own|…`). */
+  engineTxns?: string[];
+  at: Date;
+}
+
+export class Checkpoints {
+  readonly #coll: Collection<Checkpoint>;
+
+  constructor(coll: Collection<Checkpoint>) {
+    this.#coll = coll;
+  }
+
+  async load(name: Checkpoint['_id']): Promise<Checkpoint | null> {
+    return this.#coll.findOne({ _id: name });
+  }
+
+  /** Sets the given fields (others are kept). */
+  async save(checkpoint: Checkpoint, session?: ClientSession): Promise<void> {
+    const { _id, ...fields } = checkpoint;
+    await this.#coll.updateOne({ _id }, { $set: fields }, { upsert: true, session });
+  }
+
+  /** Replaces the checkpoint whole (a stream starting again from a new point). */
+  async restart(checkpoint: Checkpoint): Promise<void> {
+    const { _id, ...fields } = checkpoint;
+    await this.#coll.replaceOne({ _id }, fields, { upsert: true });
+  }
+}
+
+/** A conflict as kept in the till's log. */
+export interface ConflictRecord extends ConflictDraft {
+  _id: ObjectId;
+  at: Date;
+  /** Set when someone re-applied the losing version as a new write. */
+  reappliedAt?: Date | null;
+}
+
+export interface ConflictQuery {
+  collection?: string;
+  /** 0-based page, newest first. */
+  page?: number;
+  pageSize?: number;
+}
+
+export interface ConflictPage {
+  total: number;
+  items: ConflictRecord[];
+}
+
+export class ConflictLog {
+  readonly #coll: Collection<ConflictRecord>;
+
+  constructor(coll: Collection<ConflictRecord>) {
+    this.#coll = coll;
+  }
+
+  /** Records conflicts (in `session`'s transaction when given); returns them with their ids and times. */
+  async record(drafts: readonly ConflictDraft[], session?: ClientSession): Promise<ConflictRecord[]> {
+    if (drafts.length === 0) return [];
+    const at = new Date();
+    const records = drafts.map((d) => ({ _id: new ObjectId(), at, reappliedAt: null, ...d }));
+    await this.#coll.insertMany(
+      records.map((r) => ({ ...r })),
+      { session },
+    );
+    return records;
+  }
+
+  async count(): Promise<number> {
+    return Number(await this.#coll.estimatedDocumentCount());
+  }
+
+  async list(query: ConflictQuery = {}): Promise<ConflictPage> {
+    const filter: Document = query.collection ? { collection: query.collection } : {};
+    const pageSize = Math.min(Math.max(query.pageSize ?? 20, 1), 200);
+    const page = Math.max(query.page ?? 0, 0);
+    const [total, items] = await Promise.all([
+      this.#coll.countDocuments(filter),
+      this.#coll
+        .find(filter)
+        .sort({ at: -1, _id: -1 })
+        .skip(page * pageSize)
+        .limit(pageSize)
+        .toArray(),
+    ]);
+    return { total: Number(total), items };
+  }
+
+  /** One conflict by the hex string of its `_id`; null when there is none. */
+  async get(id: string): Promise<ConflictRecord | null> {
+    if (!ObjectId.isValid(id) || id.length !== 24) return null;
+    return this.#coll.findOne({ _id: new ObjectId(id) });
+  }
+
+  async markReapplied(id: ObjectId, at: Date): Promise<void> {
+    await this.#coll.updateOne({ _id: id }, { $set: { reappliedAt: at } });
+  }
+}
+
+/** A change set aside, as kept on the till. */
+export interface QuarantineRecord extends QuarantineDraft {
+  at: Date;
+}
+
+export class Quarantine {
+  readonly #coll: Collection<QuarantineRecord>;
+
+  constructor(coll: Collection<QuarantineRecord>) {
+    this.#coll = coll;
+  }
+
+  async record(drafts: readonly QuarantineDraft[], session?: ClientSession): Promise<QuarantineRecord[]> {
+    if (drafts.length === 0) return [];
+    const at = new Date();
+    const records = drafts.map((d) => ({ ...d, at }));
+    await this.#coll.insertMany(
+      records.map((r) => ({ ...r })),
+      { session },
+    );
+    return records;
+  }
+
+  async count(): Promise<number> {
+    return Number(await this.#coll.estimatedDocumentCount());
+  }
+
+  async latest(n: number): Promise<QuarantineRecord[]> {
+    return this.#coll.find({}).sort({ at: -1 }).limit(n).toArray();
+  }
+}
