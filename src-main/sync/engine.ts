@@ -141,6 +141,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       ...common,
       clock,
       offsets,
+      deviceId: this.#deviceId,
+      onConflicts: (conflicts) => this.#onConflicts(conflicts),
       onCommitted: (count, wallTimes) => {
         this.#captureCommits += 1;
         tracker.fatal('capture', null);

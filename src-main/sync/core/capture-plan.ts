@@ -13,14 +13,14 @@ import type { TillChange } from './change.ts';
 import { encodeVersion, type HybridClock } from './hlc.ts';
 import type { PolicyTable } from './policy.ts';
 import type { TxnMemory } from './txn-memory.ts';
-import type { Codec, Document, DocumentId, Known, OutboxEntry, TillWrite } from './types.ts';
+import type { Codec, ConflictDraft, Document, DocumentId, Known, OutboxEntry, TillWrite } from './types.ts';
 
 export interface CaptureContext {
   /** Transactions recognised as the engine's: a copy, adopted once the batch committed. */
   engineTxns: TxnMemory;
-  /** The version this till held of a document before the batch (null: none). */
-  known(c: string, id: DocumentId): string | null;
-  /** The document now, for a write whose event carried no post-image (images were off). */
+  /** What this till knew of a document before the batch (null: nothing). */
+  known(c: string, id: DocumentId): Known | null;
+  /** The document as it is now, after every change of the batch (null: none). */
   current(c: string, id: DocumentId): Document | null;
   /** A tentative clock (a fork): advance the real one only after the commit. */
   clock: HybridClock;
@@ -31,10 +31,13 @@ export interface CaptureContext {
   /** The last outbox sequence number used. */
   lastSeq: number;
   now: Date;
+  device: string;
 }
 
 export interface CapturePlan {
   entries: OutboxEntry[];
+  /** Local changes the engine overwrote before capture saw them: recorded as losers, never pushed. */
+  conflicts: ConflictDraft[];
   /** The version records the entries leave (the till's own versions of those documents). */
   known: Array<Pick<TillWrite, 'c' | 'id' | 'known'>>;
   /** Collections created (post-images are turned on for them). */
@@ -66,14 +69,24 @@ export function engineOnly(changes: readonly TillChange[], engineTxns: TxnMemory
 }
 
 export function planCapture(changes: readonly TillChange[], ctx: CaptureContext): CapturePlan {
-  const plan: CapturePlan = { entries: [], known: [], created: [], ddl: [], invalidated: false, lastSeq: ctx.lastSeq };
-  const known = new Map<string, string | null>();
-  const baseOf = (c: string, id: DocumentId): string | null => {
+  const plan: CapturePlan = { entries: [], conflicts: [], known: [], created: [], ddl: [], invalidated: false, lastSeq: ctx.lastSeq };
+  const lost = (c: string, id: DocumentId, doc: Document | null, current: Document | null, known: Known): void => {
+    plan.conflicts.push({
+      collection: c,
+      documentId: id,
+      winner: 'hub',
+      rule: 'uncaptured-local-change',
+      local: { version: '', origin: ctx.device, document: doc },
+      hub: { version: known.v, origin: 'hub', document: current },
+    });
+  };
+  const known = new Map<string, Known | null>();
+  const knownOf = (c: string, id: DocumentId): Known | null => {
     const key = `${c}\u0000${ctx.codec.idKey(id)}`;
     return known.has(key) ? (known.get(key) ?? null) : ctx.known(c, id);
   };
   const record = (c: string, id: DocumentId, k: Known): void => {
-    known.set(`${c}\u0000${ctx.codec.idKey(id)}`, k.v);
+    known.set(`${c}\u0000${ctx.codec.idKey(id)}`, k);
     plan.known.push({ c, id, known: k });
   };
   for (const ch of changes) {
@@ -92,24 +105,60 @@ export function planCapture(changes: readonly TillChange[], ctx: CaptureContext)
     if (ch.kind !== 'write' && ch.kind !== 'delete') continue;
     if (!ctx.policies.shouldPush(ch.c)) continue;
     const wall = ctx.hubTime(ch.wall);
+    const current = ctx.current(ch.c, ch.id);
+    const before = knownOf(ch.c, ch.id);
     if (ch.kind === 'write') {
-      const doc = ch.doc ?? ctx.current(ch.c, ch.id);
+      const doc = ch.doc ?? current;
       if (!doc) continue; // deleted since; its delete event follows
-      const v = encodeVersion(ctx.clock.tick(wall.getTime()));
       const h = ctx.codec.hash(doc);
+      if (overtaken(h, current, before, ctx.codec)) {
+        lost(ch.c, ch.id, doc, current, before as Known);
+        continue;
+      }
+      const v = encodeVersion(ctx.clock.tick(wall.getTime()));
       plan.lastSeq += 1;
-      const base = baseOf(ch.c, ch.id);
-      plan.entries.push({ _id: plan.lastSeq, c: ch.c, id: ch.id, op: 'upsert', doc, h, v, at: ctx.now, wall, base, fields: ch.fields });
+      plan.entries.push({
+        _id: plan.lastSeq,
+        c: ch.c,
+        id: ch.id,
+        op: 'upsert',
+        doc,
+        h,
+        v,
+        at: ctx.now,
+        wall,
+        base: before?.v ?? null,
+        fields: ch.fields,
+      });
       record(ch.c, ch.id, { v, h });
     } else {
+      if (overtaken(null, current, before, ctx.codec)) {
+        lost(ch.c, ch.id, null, current, before as Known);
+        continue;
+      }
       const v = encodeVersion(ctx.clock.tick(wall.getTime()));
       plan.lastSeq += 1;
-      const base = baseOf(ch.c, ch.id);
-      plan.entries.push({ _id: plan.lastSeq, c: ch.c, id: ch.id, op: 'delete', v, at: ctx.now, wall, base });
+      plan.entries.push({ _id: plan.lastSeq, c: ch.c, id: ch.id, op: 'delete', v, at: ctx.now, wall, base: before?.v ?? null });
       record(ch.c, ch.id, { v, h: null });
     }
   }
   return plan;
+}
+
+/**
+ * A local change the engine has since overwritten: what it left (`left`, a
+ * content hash; null for a delete) is no longer the document, and the
+ * document is exactly what the till's version record says — an engine apply
+ * that gave up waiting for capture wrote it (reconciliation, or a pull that
+ * waited long enough). Pushing it now would put the loser on the hub while
+ * this till keeps the winner, so it is recorded as the losing side of a
+ * conflict instead. (A later local write that put the document back as it
+ * was also looks so; that write is captured next.)
+ */
+function overtaken(left: string | null, current: Document | null, known: Known | null, codec: Codec): boolean {
+  if (!known) return false;
+  const now = current ? codec.hash(current) : null;
+  return now === known.h && left !== now;
 }
 
 export interface FoundContext {

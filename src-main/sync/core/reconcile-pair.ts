@@ -78,6 +78,8 @@ export function decideHubDocument(
   hubDoc: Document,
   local: { h: string } | undefined,
   known: Known | undefined,
+  /** A change of this document waits in the till's outbox and has not been pushed yet. */
+  pending: boolean,
   unversioned: UnversionedClock,
   ctx: ReconcileContext,
 ): PairOutcome | 'ahead' | 'malformed' {
@@ -99,10 +101,25 @@ export function decideHubDocument(
     if (ctx.canPull) out.pull = pullOp;
   } else if (local && local.h === h) {
     if (known?.v !== hub.v) {
-      if (known && known.h === h && known.v > hub.v && ctx.canPush)
-        out.push = { c, id, op: 'upsert', v: known.v, expect: { v: known.v, h } };
-      else out.agree = { c, id, v: hub.v, h };
+      if (known && known.h === h && known.v > hub.v) {
+        if (!stamped) {
+          // Head office wrote this same content after this till's version: agreed on, above it.
+          const raised: HubOp = { ...pullOp, v: successor(known.v, 'hub'), o: 'hub' };
+          out.stamp = { ...raised, stamp: true };
+          out.agree = { c, id, v: raised.v, h };
+        } else if (ctx.canPush) out.push = { c, id, op: 'upsert', v: known.v, expect: { v: known.v, h } };
+      } else out.agree = { c, id, v: hub.v, h };
     }
+  } else if (known && known.h === (local?.h ?? null) && !pending) {
+    // This till's version was on the hub once and nothing changed here since, so the hub's other
+    // content is newer, whatever version it drew (head office's write with a clock a little behind):
+    // taken, at a version above this till's, stamped on the hub so every till ends on it.
+    const floor = successor(known.v, 'hub');
+    if (hub.v <= floor) {
+      const raised: HubOp = { ...pullOp, v: floor, o: 'hub' };
+      out.stamp = { ...raised, stamp: true };
+      if (ctx.canPull) out.pull = raised;
+    } else if (ctx.canPull) out.pull = pullOp;
   } else {
     const mine = tillVersion(local?.h ?? null, known, ctx);
     const localWins = mine.v > hub.v;
@@ -126,16 +143,33 @@ export function decideHubDocument(
   return out;
 }
 
-/** A document only the till has (the hub was looked up again for it: it did not arrive meanwhile). */
+/**
+ * A document the hub has not got (looked up again after the scan: it did not
+ * arrive meanwhile) that the till holds, or once held: its record says so.
+ * `inFlight`: a change of it waits in the outbox and has not been pushed yet.
+ */
 export function decideTillOnly(
-  local: { id: DocumentId; h: string },
+  id: DocumentId,
+  local: { h: string } | undefined,
   known: Known | undefined,
   tomb: HubVersion | undefined,
+  inFlight: boolean,
   ctx: ReconcileContext,
 ): PairOutcome {
   const { c } = ctx;
+  const localHash = local?.h ?? null;
+  // Its change is on its way, and it is what the till holds now.
+  if (inFlight && known?.h === localHash) return {};
+  if (!local) {
+    // The till held it and holds it no more, and the hub has neither: a delete capture never saw (its
+    // history was lost) — pushed, so a change still waiting does not bring it back.
+    if (known && known.h !== null && ctx.canPush) {
+      return { push: { c, id, op: 'delete', v: encodeVersion(ctx.clock.tick()), base: known.v, expect: { v: known.v, h: null } } };
+    }
+    return {};
+  }
   const mine = tillVersion(local.h, known, ctx);
-  const deleteOp = (v: string, o: string): HubOp => ({ c, id: local.id, op: 'delete', v, o, h: null, wall: ctx.now, stamp: false });
+  const deleteOp = (v: string, o: string): HubOp => ({ c, id, op: 'delete', v, o, h: null, wall: ctx.now, stamp: false });
   if (known && !mine.changed && (!tomb || tomb.v <= known.v)) {
     // Synced before (the hub had this version), unchanged here, and the hub has neither it nor a
     // tombstone as new: HQ deleted it (HQ deletes leave no tombstone; an older one may remain from an
@@ -145,7 +179,6 @@ export function decideTillOnly(
   // A changed local copy that loses is logged by the apply path, with the till's document.
   if (tomb && tomb.v > mine.v) return ctx.canPull ? { pull: deleteOp(tomb.v, tomb.o) } : {};
   // With a base, the push refuses it (and logs it) if the hub deleted the document meanwhile.
-  if (ctx.canPush)
-    return { push: { c, id: local.id, op: 'upsert', v: mine.v, base: known?.v ?? null, expect: { v: known?.v ?? null, h: local.h } } };
+  if (ctx.canPush) return { push: { c, id, op: 'upsert', v: mine.v, base: known?.v ?? null, expect: { v: known?.v ?? null, h: local.h } } };
   return {};
 }

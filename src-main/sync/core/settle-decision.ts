@@ -14,7 +14,7 @@
  * taken yet: capture pushes it next), or when the pull already applied a newer
  * hub version here.
  */
-import type { Codec, Document, DocumentId, HubChangeSeen, Known } from './types.ts';
+import type { Codec, Document, DocumentId, HubChangeSeen, Known, OutboxEntry } from './types.ts';
 
 /** What one document should become on the till after the push. */
 export interface SettleTarget {
@@ -36,16 +36,17 @@ export interface NotedEntry {
 
 /**
  * The settle's targets: the push's own (refusals and merges), then every noted
- * hub change newer than what the push leaves. `pushed` are the batch's changes
- * the hub took, by document, with their versions.
+ * hub change newer than what the push leaves. `accepted` are the batch's
+ * changes the hub took.
  */
 export function settleTargets(
   own: readonly SettleTarget[],
   noted: readonly NotedEntry[],
-  pushed: ReadonlyMap<string, string>,
+  accepted: ReadonlyArray<Pick<OutboxEntry, 'c' | 'id' | 'v'>>,
   codec: Codec,
 ): SettleTarget[] {
   const keyOf = (c: string, id: DocumentId): string => `${c}\u0000${codec.idKey(id)}`;
+  const pushed = new Map(accepted.map((e) => [keyOf(e.c, e.id), e.v]));
   const targets = new Map<string, SettleTarget>();
   for (const t of own) targets.set(keyOf(t.c, t.id), t);
   for (const e of noted) {

@@ -14,7 +14,9 @@
  *   is kept in the conflict log; so is a copy the till had before it ever
  *   synced.
  */
-import type { Codec, ConflictDraft, Document, HubChangeSeen, HubOp, Known, TillWrite } from './types.ts';
+import { successor } from './hlc.ts';
+import { stampedVersion, unstampedVersion, withoutSync } from './hub-versions.ts';
+import type { Codec, ConflictDraft, Document, DocumentId, HubChangeSeen, HubOp, HubVersion, Known, TillWrite } from './types.ts';
 
 export interface TillDocState {
   /** The newest outbox entry of this document, when a change waits to be pushed. */
@@ -36,6 +38,8 @@ export interface ApplyContext {
 export type ApplyDecision =
   | { kind: 'leave-to-push'; seq: number; note: HubChangeSeen }
   | { kind: 'skip' }
+  /** This till holds a newer version than the change: whether the hub still holds it is for `hubMovedOn` to say. */
+  | { kind: 'newer-here'; known: Known }
   | { kind: 'wait-for-capture' }
   | { kind: 'apply'; write: TillWrite; conflict: ConflictDraft | null };
 
@@ -46,12 +50,16 @@ export function decideTillApply(op: HubOp, till: TillDocState, ctx: ApplyContext
   const localHash = till.local ? ctx.codec.hash(till.local) : null;
   const known = till.known;
   if (known && known.v === op.v && known.h === localHash) return { kind: 'skip' }; // already here
-  // Already newer here: this till's own later change went up and settled before the pull reached this older one.
-  if (known && known.v > op.v && known.h === localHash) return { kind: 'skip' };
+  // Already newer here: this till's own later change went up and settled before the pull reached this
+  // older one — or the hub's content was replaced since by a write that drew a lower version (head
+  // office's, its clock a little behind this till's). Only the hub can say which.
+  if (known && known.v > op.v && known.h === localHash) return op.h === localHash ? { kind: 'skip' } : { kind: 'newer-here', known };
   const changedLocally = known ? known.h !== localHash : till.local !== null && localHash !== op.h;
   let conflict: ConflictDraft | null = null;
   if (changedLocally && !ctx.pullOnly) {
-    if (known && !ctx.captureGaveUp) return { kind: 'wait-for-capture' };
+    // Without a version record too: after the first reconciliation, a till document sync never
+    // recorded is a local insert capture has not taken yet.
+    if (!ctx.captureGaveUp) return { kind: 'wait-for-capture' };
     conflict = {
       collection: op.c,
       documentId: op.id,
@@ -65,5 +73,47 @@ export function decideTillApply(op: HubOp, till: TillDocState, ctx: ApplyContext
     kind: 'apply',
     write: { c: op.c, id: op.id, doc: op.op === 'upsert' ? (op.doc ?? null) : null, known: { v: op.v, h: op.h } },
     conflict,
+  };
+}
+
+/**
+ * A till version the hub no longer holds. `known` was on the hub once (the
+ * till pulled it, or pushed and settled it) and the till has not changed the
+ * document since; if the hub now holds something else, that is newer — the
+ * hub only moves forward — whatever version it drew. Returns the hub's current
+ * state as a change to apply, with a version above `known` (to be stamped on
+ * the hub when the hub's own is lower, so every till ends on it); null when the
+ * hub still holds what this till holds, or the till changed it since.
+ */
+export function hubMovedOn(
+  c: string,
+  id: DocumentId,
+  hub: { doc: Document | null; tombstone: HubVersion | null },
+  till: { local: Document | null; known: Known },
+  now: number,
+  codec: Codec,
+): HubOp | null {
+  const content = hub.doc ? withoutSync(hub.doc) : null;
+  const h = content ? codec.hash(content) : null;
+  const localHash = till.local ? codec.hash(till.local) : null;
+  if (h === localHash || till.known.h !== localHash) return null;
+  const floor = successor(till.known.v, 'hub');
+  if (!content) {
+    const v = hub.tombstone && hub.tombstone.v > floor ? hub.tombstone.v : floor;
+    return { c, id, op: 'delete', v, o: hub.tombstone?.o ?? 'hub', h: null, wall: new Date(now), stamp: false };
+  }
+  const stamped = stampedVersion(hub.doc as Document, codec);
+  const hubVersion = stamped ?? unstampedVersion(now);
+  const raised = hubVersion.v <= floor;
+  return {
+    c,
+    id,
+    op: 'upsert',
+    doc: content,
+    v: raised ? floor : hubVersion.v,
+    o: raised ? 'hub' : hubVersion.o,
+    h,
+    wall: new Date(now),
+    stamp: raised || !stamped,
   };
 }

@@ -36,6 +36,8 @@ export interface ApplyOptions {
 
 export interface Applied {
   applied: HubOp[];
+  /** Changes older than what this till holds, with different content: is the till's version still on the hub? */
+  newerHere: HubOp[];
   conflicts: ConflictRecord[];
   quarantined: QuarantineRecord[];
 }
@@ -53,6 +55,7 @@ export async function applyHubOps(d: ApplyDeps, ops: readonly HubOp[], options: 
     options.marker,
     async (tx) => {
       const applied: HubOp[] = [];
+      const newerHere: HubOp[] = [];
       const drafts: ConflictDraft[] = [];
       const writes: TillWrite[] = [];
       const notes: Array<{ seq: number; hub: HubChangeSeen }> = [];
@@ -77,6 +80,7 @@ export async function applyHubOps(d: ApplyDeps, ops: readonly HubOp[], options: 
           );
           if (decision.kind === 'wait-for-capture') throw new UncapturedChange();
           if (decision.kind === 'leave-to-push') notes.push({ seq: decision.seq, hub: decision.note });
+          if (decision.kind === 'newer-here') newerHere.push(op);
           if (decision.kind !== 'apply') continue;
           writes.push(decision.write);
           applied.push(op);
@@ -91,7 +95,7 @@ export async function applyHubOps(d: ApplyDeps, ops: readonly HubOp[], options: 
       const quarantined = await store.quarantine.record(options.quarantined ?? [], tx.session);
       const conflicts = await store.conflicts.record(drafts, tx.session);
       if (options.checkpoint) await store.checkpoints.save(options.checkpoint, tx.session);
-      return { applied, conflicts, quarantined };
+      return { applied, newerHere, conflicts, quarantined };
     },
     { markFirst: true },
   );

@@ -28,6 +28,7 @@ import { QueueClosed, type ChangeEvent, type EventQueue } from '../event-queue.t
 import { groupBy } from '../group-by.ts';
 import type { Logger } from '../log.ts';
 import type { OutboxWatch } from '../outbox-watch.ts';
+import type { ConflictRecord } from '../till/records.ts';
 import type { TillStore } from '../till/store.ts';
 
 const IDLE_CHECKPOINT_MS = 5_000;
@@ -44,6 +45,9 @@ export interface CaptureDeps {
   batchSize: number;
   /** Told before each transaction that may add outbox entries. */
   outboxWatch: OutboxWatch;
+  deviceId: string;
+  /** Local changes the engine had overwritten before capture saw them, recorded as conflict losers. */
+  onConflicts(conflicts: ConflictRecord[]): void;
   /** After each committed batch: outbox entries written (0 for skipped-only batches). */
   onCommitted(captured: number, wallTimes: Date[]): void;
   /** A failure the loop will retry; `fatal` when the stream cannot resume from its checkpoint. */
@@ -200,6 +204,8 @@ export class Capture {
   /** History lost: a new starting point, saved before anything is read from it. */
   async #restartFromNow(): Promise<void> {
     await this.#queue?.close();
+    // Owed before capture moves on: a restart in between must still find the writes in the gap.
+    await this.#d.store.checkpoints.oweReconciliation();
     const startAt = await clusterTime(this.#d.store.pos);
     await this.#exclusive(async () => {
       await this.#d.store.checkpoints.restart({
@@ -297,6 +303,7 @@ export class Capture {
     let tentative = this.#d.clock.fork();
     let txns = this.#engineTxns.copy();
     let plan: CapturePlan | undefined;
+    let recorded: ConflictRecord[] = [];
     const ended = this.#d.outboxWatch.adding();
     await store
       .transaction(async (session) => {
@@ -306,7 +313,7 @@ export class Capture {
         const { known, current } = await this.#readBefore(changes, session);
         plan = planCapture(changes, {
           engineTxns: txns,
-          known: (c, id) => known.get(`${c}\u0000${idKey(id)}`)?.v ?? null,
+          known: (c, id) => known.get(`${c}\u0000${idKey(id)}`) ?? null,
           current: (c, id) => current.get(`${c}\u0000${idKey(id)}`) ?? null,
           clock: tentative,
           policies: this.#d.policies(),
@@ -314,9 +321,11 @@ export class Capture {
           codec: bsonCodec,
           lastSeq: this.#seq,
           now,
+          device: this.#d.deviceId,
         });
         await store.outbox.append(plan.entries, session);
         await store.putKnown(plan.known, session);
+        recorded = await store.conflicts.record(plan.conflicts, session);
         await store.checkpoints.save(
           {
             _id: 'capture',
@@ -337,6 +346,7 @@ export class Capture {
     this.#lastToken = lastToken;
     this.#lastCheckpointAt = Date.now();
     this.#d.clock.advance(tentative.last);
+    if (recorded.length > 0) this.#d.onConflicts(recorded);
     for (const c of done.created) await store.enableImages(c);
     for (const d of done.ddl)
       this.#d.log.warn({ event: 'capture.ddl-not-synced', operation: d.op, collection: d.c }, 'collection-level change is not synced');
@@ -347,7 +357,7 @@ export class Capture {
     if (done.invalidated) throw new Invalidated();
   }
 
-  /** What the till knew of the batch's documents before it, and the documents now for writes without a post-image. */
+  /** What the till knew of the batch's documents before it, and the documents as they are now. */
   async #readBefore(
     changes: readonly TillChange[],
     session: Parameters<Parameters<TillStore['transaction']>[0]>[0],
@@ -362,8 +372,12 @@ export class Capture {
         session,
       ))
         known.set(`${c}\u0000${k}`, r);
-      const unseen = list.filter((ch) => ch.kind === 'write' && !ch.doc).map((ch) => ch.id);
-      for (const [k, d] of await this.#d.store.documents(c, unseen, session)) current.set(`${c}\u0000${k}`, d);
+      for (const [k, d] of await this.#d.store.documents(
+        c,
+        list.map((ch) => ch.id),
+        session,
+      ))
+        current.set(`${c}\u0000${k}`, d);
     }
     return { known, current };
   }

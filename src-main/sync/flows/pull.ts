@@ -16,8 +16,10 @@ import type { PolicyTable } from '../core/policy.ts';
 import { planPull, type PullTxnKind } from '../core/pull-plan.ts';
 import type { FoundChange } from '../core/reconcile-pair.ts';
 import { TxnMemory } from '../core/txn-memory.ts';
+import { hubMovedOn } from '../core/till-apply.ts';
 import type { HubOp } from '../core/types.ts';
-import { bsonCodec } from '../documents.ts';
+import { bsonCodec, idKey } from '../documents.ts';
+import { groupBy } from '../group-by.ts';
 import { isHistoryLost } from '../errors.ts';
 import { QueueClosed, type ChangeEvent, type EventQueue } from '../event-queue.ts';
 import type { Hub } from '../hub/hub.ts';
@@ -84,6 +86,8 @@ export class Pull {
     const checkpoint = await this.#d.store.checkpoints.load('pull');
     this.#lastToken = checkpoint?.token;
     this.#startAt = checkpoint?.startAt;
+    // Capture lost its history before a reconciliation found the gap: it is still owed.
+    if (checkpoint?.reconcile !== undefined) this.#reconcileNeeded = true;
     for (const key of checkpoint?.engineTxns ?? []) {
       const [kind, ...rest] = key.split('|');
       this.#groups.remember(rest.join('|'), kind === 'own' ? 'own' : 'engine');
@@ -154,7 +158,7 @@ export class Pull {
     }
   }
 
-  /** Asks for a full comparison with the hub before the stream goes on (the till's own history was lost). */
+  /** Asks for a full comparison with the hub before the stream goes on (clock drift rechecks; see also capture's history loss). */
   requestReconcile(): void {
     this.#reconcileNeeded = true;
     void this.#queue?.close();
@@ -167,12 +171,14 @@ export class Pull {
   async #reconcile(hub: Hub): Promise<void> {
     const startAt = await hub.position();
     const { store } = this.#d;
+    const owed = (await store.checkpoints.load('pull'))?.reconcile;
     this.#d.onReconcile({ compared: 0, total: 0 });
     try {
       const summary = await reconcile({
         store,
         hub,
         deviceId: this.#d.deviceId,
+        pushedSeq: await hub.pushedSeq(this.#d.deviceId),
         clock: this.#d.clock,
         policies: this.#d.policies(),
         batchSize: this.#d.batchSize,
@@ -190,7 +196,10 @@ export class Pull {
         onConflicts: (conflicts) => this.#d.onConflicts(conflicts),
         progress: (compared, total) => this.#d.onReconcile({ compared, total }),
       });
-      await store.checkpoints.restart({ _id: 'pull', startAt, clock: encodeVersion(this.#d.clock.last), engineTxns: [], at: new Date() });
+      await store.checkpoints.reconciled(
+        { _id: 'pull', startAt, clock: encodeVersion(this.#d.clock.last), engineTxns: [], at: new Date() },
+        owed,
+      );
       this.#groups.clear();
       this.#lastToken = undefined;
       this.#startAt = startAt;
@@ -213,6 +222,45 @@ export class Pull {
     if (outcome.conflicts.length > 0) this.#d.onConflicts(outcome.conflicts);
     if (outcome.quarantined.length > 0) this.#d.onQuarantined(outcome.quarantined);
     return outcome;
+  }
+
+  /**
+   * Changes older than the version this till holds, with other content: if the hub no longer holds
+   * this till's version, what it holds instead is newer (`hubMovedOn`): taken here, and its version
+   * raised on the hub above this till's so every till ends on it.
+   */
+  async #checkWithHub(hub: Hub, ops: readonly HubOp[]): Promise<void> {
+    const { store } = this.#d;
+    const repairs: HubOp[] = [];
+    for (const [c, group] of groupBy(ops, (op) => op.c)) {
+      const ids = group.map((op) => op.id);
+      const onHub = await hub.state(c, ids);
+      const locals = await store.documents(c, ids);
+      const known = await store.known(c, ids);
+      for (const id of ids) {
+        const key = idKey(id);
+        const k = known.get(key);
+        if (!k) continue;
+        const hubSide = { doc: onHub.docs.get(key) ?? null, tombstone: onHub.tombstones.get(key) ?? null };
+        const op = hubMovedOn(c, id, hubSide, { local: locals.get(key) ?? null, known: k }, Date.now(), bsonCodec);
+        if (op) repairs.push(op);
+      }
+    }
+    if (repairs.length === 0) return;
+    this.#d.log.info(
+      { event: 'pull.hub-moved-on', count: repairs.length },
+      "the hub holds newer content than this till's version of some documents; taking it",
+    );
+    try {
+      await this.#apply(repairs, { marker: 'apply', captureGaveUp: false });
+    } catch (err) {
+      if (!(err instanceof UncapturedChange)) throw err;
+      return; // changed here meanwhile: that change is pushed, and compared on the hub
+    }
+    await this.#stamp(
+      hub,
+      repairs.filter((op) => op.stamp),
+    );
   }
 
   async #saveIdleCheckpoint(): Promise<void> {
@@ -260,8 +308,9 @@ export class Pull {
         await this.#checkpointNowAndThen(lastToken);
         return;
       }
+      let outcome: Applied;
       try {
-        await this.#apply(plan.ops, {
+        outcome = await this.#apply(plan.ops, {
           marker: 'apply',
           captureGaveUp: wait >= CAPTURE_WAITS,
           quarantined: plan.quarantined,
@@ -283,10 +332,12 @@ export class Pull {
       this.#lastToken = lastToken;
       this.#lastCheckpointAt = Date.now();
       this.#d.clock.advance(tentative.last);
+      if (outcome.newerHere.length > 0) await this.#checkWithHub(hub, outcome.newerHere);
       // Stamped even when not applied here (a pending local change): the push then compares with HQ's real version.
+      // Not those this till holds a newer version of: checking with the hub stamps them as they should be.
       await this.#stamp(
         hub,
-        plan.ops.filter((op) => op.stamp),
+        plan.ops.filter((op) => op.stamp && !outcome.newerHere.includes(op)),
       );
       if (plan.invalidated) throw new QueueClosed();
       return;

@@ -173,7 +173,6 @@ export class Push {
    */
   async #settle(lastSeq: number, accepted: OutboxEntry[], own: SettleTarget[], drafts: ConflictDraft[]): Promise<ConflictRecord[]> {
     const { store, outboxWatch } = this.#d;
-    const pushed = new Map(accepted.map((e) => [`${e.c}\u0000${idKey(e.id)}`, e.v]));
     let readNotes = outboxWatch.notesMayExist;
     const settle = (): Promise<ConflictRecord[]> =>
       store.engineTransaction('apply', async (tx) => {
@@ -186,7 +185,7 @@ export class Push {
         }
         const noted = readNotes ? await store.outbox.notedUpTo(lastSeq, session) : [];
         const writes: TillWrite[] = [];
-        for (const t of settleTargets(own, noted, pushed, bsonCodec)) {
+        for (const t of settleTargets(own, noted, accepted, bsonCodec)) {
           const changedSince = await store.outbox.changedAfter(t.c, t.id, lastSeq, session);
           const key = idKey(t.id);
           const local = changedSince ? undefined : (await tx.documents(t.c, [t.id])).get(key);

@@ -26,6 +26,8 @@ export interface ReconcileDeps {
   store: TillStore;
   hub: Hub;
   deviceId: string;
+  /** The last outbox sequence number this till's pushes took to the hub, read after the position was taken. */
+  pushedSeq: number;
   clock: HybridClock;
   policies: PolicyTable;
   batchSize: number;
@@ -173,6 +175,10 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
   for await (const doc of d.store.scan(c)) locals.set(idKey(doc._id), { id: doc._id, h: bsonCodec.hash(doc) });
   const writer = new Writer(d, c, summary);
   const unversioned = unversionedClock(Date.now());
+  // Changes waiting in the outbox that no push has taken yet (the hub's marker says how far this till pushed).
+  const waiting = await d.store.outbox.waitingSeqs(c);
+  const inFlight = (key: string): boolean => (waiting.get(key) ?? 0) > d.pushedSeq;
+  const onHub = new Set<string>();
 
   let seen = 0;
   for await (const hubDoc of d.hub.scan(c, SCAN_BATCH)) {
@@ -180,9 +186,10 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
     if (seen % SCAN_BATCH === 0) compared(SCAN_BATCH);
     const key = idKey(hubDoc._id);
     // The hub has it, whatever comes of the comparison: never a till-only leftover.
+    onHub.add(key);
     const local = locals.get(key);
     locals.delete(key);
-    const outcome = decideHubDocument(hubDoc, local, known.get(key), unversioned, { ...ctx, now: new Date() });
+    const outcome = decideHubDocument(hubDoc, local, known.get(key), inFlight(key), unversioned, { ...ctx, now: new Date() });
     if (outcome === 'ahead') {
       summary.aheadRefused += 1; // too far ahead: compared again by the next reconciliation
       continue;
@@ -193,10 +200,15 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
   }
   compared(seen % SCAN_BATCH);
 
-  // Documents only the till has: pushed, unless the hub deleted them later.
+  // Documents the hub has not got that the till holds, or once held (its record says so).
   await writer.flush(true); // stamps and pulls first: pushes below compare with them
-  const pending = await d.store.outbox.pendingIds(c);
-  const leftovers = [...locals.values()].filter((l) => !pending.has(idKey(l.id))); // already on their way
+  const leftovers: Array<{ id: DocumentId; key: string; local: { h: string } | undefined }> = [...locals].map(([key, l]) => ({
+    id: l.id,
+    key,
+    local: l,
+  }));
+  for (const [key, k] of known)
+    if (k.h !== null && !onHub.has(key) && !locals.has(key)) leftovers.push({ id: k.id, key, local: undefined });
   for (let i = 0; i < leftovers.length; i += SCAN_BATCH) {
     const slice = leftovers.slice(i, i + SCAN_BATCH);
     const ids = slice.map((l) => l.id);
@@ -204,10 +216,9 @@ async function reconcileCollection(d: ReconcileDeps, c: string, summary: Reconci
     // The scan is not a snapshot: a document that reached the hub after the scan passed it (this
     // till's own push, say) is not missing there. The stream, resumed from before the scan, brings it.
     const arrived = await d.hub.existing(c, ids);
-    for (const local of slice) {
-      const key = idKey(local.id);
-      if (arrived.has(key)) continue;
-      writer.add(decideTillOnly(local, known.get(key), tombs.get(key), { ...ctx, now: new Date() }));
+    for (const l of slice) {
+      if (arrived.has(l.key)) continue;
+      writer.add(decideTillOnly(l.id, l.local, known.get(l.key), tombs.get(l.key), inFlight(l.key), { ...ctx, now: new Date() }));
       await writer.flush(false);
     }
   }

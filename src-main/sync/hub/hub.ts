@@ -180,6 +180,12 @@ export class Hub {
     });
   }
 
+  /** The last outbox sequence number `device` pushed (its push marker), 0 when it never pushed. */
+  async pushedSeq(device: string): Promise<number> {
+    const marker = await this.db.collection(PUSH_MARKER).findOne({ _id: device as never });
+    return typeof marker?.seq === 'number' ? marker.seq : Number(marker?.seq ?? 0);
+  }
+
   async collectionNames(): Promise<string[]> {
     return (await this.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
   }
@@ -201,6 +207,16 @@ export class Hub {
       .toArray())
       docs.set(idKey(doc._id), doc);
     return docs;
+  }
+
+  /** The hub's side of these documents of `c` now: each document (raw, with `_sync`) or else its tombstone, by id key. */
+  async state(c: string, ids: readonly DocumentId[]): Promise<{ docs: Map<string, AnyDocument>; tombstones: Map<string, HubVersion> }> {
+    const docs = await this.#documents(c, ids);
+    const tombstones = await this.tombstones(
+      c,
+      ids.filter((id) => !docs.has(idKey(id))),
+    );
+    return { docs, tombstones };
   }
 
   /** Which of these documents of `c` the hub has now, by id key. */

@@ -75,11 +75,14 @@ export class Outbox {
     return (await this.#coll.countDocuments({ c, id, _id: { $gt: lastSeq } }, { session, limit: 1 })) > 0;
   }
 
-  /** Id keys of the documents of `c` with a change waiting. */
-  async pendingIds(c: string): Promise<Set<string>> {
-    const pending = new Set<string>();
-    for await (const e of this.#coll.find({ c }, { projection: { id: 1 } })) pending.add(idKey(e.id));
-    return pending;
+  /** The newest waiting entry of each document of `c` that has one, by id key. */
+  async waitingSeqs(c: string): Promise<Map<string, number>> {
+    const newest = new Map<string, number>();
+    for await (const e of this.#coll.find({ c }, { projection: { id: 1 } })) {
+      const key = idKey(e.id);
+      newest.set(key, Math.max(newest.get(key) ?? 0, e._id));
+    }
+    return newest;
   }
 
   async stats(): Promise<{ depth: number; oldest: Date | null }> {

@@ -16,6 +16,13 @@ export interface Checkpoint {
   clock?: string;
   /** Transaction keys of engine writes still being read (pull: prefixed by their kind, `own|…`). */
   engineTxns?: string[];
+  /**
+   * pull: a reconciliation is owed — capture lost its history and restarted
+   * from now, so only a comparison finds the writes in the gap. A fresh value
+   * each time it is asked for; cleared only by a reconciliation that began
+   * after it was set.
+   */
+  reconcile?: string;
   at: Date;
 }
 
@@ -40,6 +47,27 @@ export class Checkpoints {
   async restart(checkpoint: Checkpoint): Promise<void> {
     const { _id, ...fields } = checkpoint;
     await this.#coll.replaceOne({ _id }, fields, { upsert: true });
+  }
+
+  /** Records that the pull owes a reconciliation (it survives a restart until one is done); returns its mark. */
+  async oweReconciliation(): Promise<string> {
+    const mark = new ObjectId().toHexString();
+    await this.#coll.updateOne({ _id: 'pull' }, { $set: { reconcile: mark, at: new Date() } }, { upsert: true });
+    return mark;
+  }
+
+  /**
+   * The pull reconciled (it began when the owed mark was `owed`) and starts
+   * again from `checkpoint`. A reconciliation asked for since is still owed.
+   */
+  async reconciled(checkpoint: Checkpoint, owed: string | undefined): Promise<void> {
+    const { _id, ...fields } = checkpoint;
+    const still = (await this.#coll.findOne({ _id }))?.reconcile;
+    await this.#coll.replaceOne(
+      { _id },
+      { ...fields, ...(still !== undefined && still !== owed ? { reconcile: still } : {}) },
+      { upsert: true },
+    );
   }
 }
 

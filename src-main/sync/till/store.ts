@@ -161,10 +161,10 @@ export class TillStore {
     return known;
   }
 
-  /** Everything the till knows of `c`'s documents (reconciliation's scan), by id key. */
-  async knownIn(c: string): Promise<Map<string, Known>> {
-    const known = new Map<string, Known>();
-    for await (const r of this.#versions.find({ '_id.c': c })) known.set(idKey(r._id.id), { v: r.v, h: r.h });
+  /** Everything the till knows of `c`'s documents (reconciliation's scan), with their ids, by id key. */
+  async knownIn(c: string): Promise<Map<string, Known & { id: DocumentId }>> {
+    const known = new Map<string, Known & { id: DocumentId }>();
+    for await (const r of this.#versions.find({ '_id.c': c })) known.set(idKey(r._id.id), { id: r._id.id, v: r.v, h: r.h });
     return known;
   }
 
