@@ -36,7 +36,7 @@ export function requestCount(commands: CommandCounts): number {
 
 /** `update 2, find 1.5, …` — requests per command divided by `per`, most first, monitoring left out. */
 export function describeRequests(commands: CommandCounts, per = 1): string {
-  const digits = per === 1 ? 0 : 1;
+  const digits = per === 1 ? 0 : 1; // counts in all are whole; per batch, to a tenth
   const parts = Object.entries(commands)
     .filter(([name, c]) => !MONITORING.has(name) && c.requests > 0)
     .sort((a, b) => b[1].requests - a[1].requests || a[0].localeCompare(b[0]))
