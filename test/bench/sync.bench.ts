@@ -1,23 +1,35 @@
 /**
  * Sync engine speed, printed as a table (not a timed test):
- *   npm run bench [-- --quick]
+ *   npm run bench [-- [--quick] [--rtt MS [--jitter MS] [--kbps K]]]
  * One hub and two tills, each an emulator in its own process, and one headless
  * agent process per till. Measures till-to-till propagation at a steady rate,
  * sustained throughput each way through one engine, the engine's push beside
  * raw driver bulk writes to the same hub, and agent memory at start and end.
+ * With `--rtt`, the agents reach the hub through a simulated internet link and
+ * each figure is printed beside its floor through the same link (over-link.ts).
  */
-import { MongoClient, type Document } from 'mongodb';
-import { contentHash } from '../../src-main/sync/documents.ts';
-import { parseSyncConfig } from '../../src-main/sync/config.ts';
-import { createSyncEngine } from '../../src-main/sync/engine.ts';
-import { encodeVersion } from '../../src-main/sync/core/hlc.ts';
+import { MongoClient } from 'mongodb';
 import { cpus } from 'node:os';
+import {
+  connectAll,
+  DB,
+  insertDocs,
+  insertInBatches,
+  kbDoc,
+  percentile,
+  propagation as runPropagation,
+  RAW_DB,
+  reconcileOnce,
+  stamped,
+  waitCount,
+} from './load.ts';
 import { agentProcess, CpuMeter, emulatorProcess, rssMb, type Child } from './processes.ts';
+import { runLinkBench } from './over-link.ts';
+import { checkSettings, type LinkSettings } from '../harness/link/proxy.ts';
 
 const quick = process.argv.includes('--quick');
 /** `--only reconcile` runs just the reconciliation figures; `--only sync` just the rest; `--only propagation` just that figure. */
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-const DB = 'pos';
 
 interface Row {
   measure: string;
@@ -47,65 +59,13 @@ function cpuRow(changes: number): void {
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? NaN : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number);
-}
-
-/** Not synced: raw bulk writes to the hub server that no till pulls, so they add no work to the figures after them. */
-const RAW_DB = 'bench_raw';
-
-/**
- * Polls the collection's size until it holds `n` documents. `estimatedDocumentCount` is answered from the
- * collection's metadata; `countDocuments` would scan all of it every 20 ms, on the very server being timed.
- */
-async function waitCount(client: MongoClient, coll: string, n: number, timeoutMs: number): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    const count = await client.db(DB).collection(coll).estimatedDocumentCount();
-    if (count >= n) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) throw new Error(`only ${count} of ${n} documents arrived in ${coll} within ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
-
-function doc(i: number): Document {
-  return { i, name: `item ${i}`, price: (i % 97) * 0.25, tags: ['a', 'b'], at: new Date() };
-}
-
 async function propagation(tillA: MongoClient, tillB: MongoClient): Promise<void> {
-  const rate = 200;
-  const seconds = quick ? 5 : 20;
-  // The same steady rate first, not counted: the first second or so after the agents start runs slower
-  // code (the JIT is still compiling), and a till runs for hours. It gets a row of its own.
-  const warmupSeconds = quick ? 1 : 3;
-  const warmupTotal = rate * warmupSeconds;
-  const total = rate * seconds;
-  const latencies: number[] = [];
-  const warmup: number[] = [];
-  const stream = tillB
-    .db(DB)
-    .collection('propagation')
-    .watch([{ $match: { operationType: 'insert' } }]);
-  stream.on('change', (event: Document) => {
-    const { sentAt, i } = event.fullDocument as { sentAt?: number; i: number };
-    if (sentAt !== undefined) (i < warmupTotal ? warmup : latencies).push(performance.timeOrigin + performance.now() - sentAt);
+  const { rate, seconds, warmupSeconds, latencies, warmup, total } = await runPropagation(tillA, tillB, {
+    rate: 200,
+    seconds: quick ? 5 : 20,
+    warmupSeconds: quick ? 1 : 3,
+    onCounted: () => meter?.start(),
   });
-  await sleep(500);
-  const coll = tillA.db(DB).collection('propagation');
-  const start = performance.now();
-  for (let i = 0; i < warmupTotal + total; i += 1) {
-    if (i === warmupTotal) meter?.start();
-    const wait = start + (i * 1000) / rate - performance.now();
-    if (wait > 0) await sleep(wait);
-    void coll.insertOne({ i, sentAt: performance.timeOrigin + performance.now() });
-  }
-  const deadline = Date.now() + 30_000;
-  while (latencies.length < total && Date.now() < deadline) await sleep(50);
-  await stream.close();
-  latencies.sort((a, b) => a - b);
-  warmup.sort((a, b) => a - b);
   const p50 = percentile(latencies, 50);
   const p99 = percentile(latencies, 99);
   report({
@@ -120,15 +80,6 @@ async function propagation(tillA: MongoClient, tillB: MongoClient): Promise<void
     value: `p50 ${percentile(warmup, 50).toFixed(0)} ms, p99 ${percentile(warmup, 99).toFixed(0)} ms, worst ${(warmup[warmup.length - 1] ?? NaN).toFixed(0)} ms`,
     target: '-',
   });
-}
-
-async function insertInBatches(client: MongoClient, coll: string, n: number, offset = 0, db = DB): Promise<void> {
-  for (let start = 0; start < n; start += 1000) {
-    await client
-      .db(db)
-      .collection(coll)
-      .insertMany(Array.from({ length: Math.min(1000, n - start) }, (_, k) => doc(offset + start + k)));
-  }
 }
 
 async function throughput(tillA: MongoClient, tillB: MongoClient, hub: MongoClient): Promise<void> {
@@ -172,59 +123,6 @@ async function throughput(tillA: MongoClient, tillB: MongoClient, hub: MongoClie
   cpuRow(n);
 }
 
-/** A 1 KB menu document. */
-function kbDoc(i: number, variant = 0): Document {
-  return { _id: `item-${i}`, name: `item ${i}`, price: (i % 97) * 0.25 + variant, notes: 'x'.repeat(940), v: variant };
-}
-
-async function insertDocs(client: MongoClient, coll: string, docs: Document[]): Promise<void> {
-  for (let start = 0; start < docs.length; start += 2000)
-    await client
-      .db(DB)
-      .collection(coll)
-      .insertMany(docs.slice(start, start + 2000));
-}
-
-/**
- * Runs one in-process engine for a till until it has reconciled and drained; the time it took. The bench
- * process runs with the agent's V8 flags (package.json), so this engine runs as an agent would.
- */
-async function reconcileOnce(
-  tillUri: string,
-  hubUri: string,
-  device: string,
-  total: number,
-): Promise<{ ms: number; progressSeen: number }> {
-  const engine = createSyncEngine(
-    parseSyncConfig({
-      local: { uri: tillUri },
-      hub: { uri: hubUri },
-      database: DB,
-      deviceId: device,
-      statusIntervalMs: 250,
-      batchSize: 2000,
-    }),
-  );
-  let progressSeen = 0;
-  engine.on('status', (s) => {
-    if (s.reconciliation && s.reconciliation.compared > 0) progressSeen += 1;
-  });
-  const start = performance.now();
-  await engine.start();
-  try {
-    for (;;) {
-      const s = engine.status();
-      if (s.state === 'synced' && s.reconciliation === null && s.outbox.depth === 0) break;
-      if (performance.now() - start > 600_000)
-        throw new Error(`reconciliation of ${total} documents did not finish in 10 minutes: ${JSON.stringify(s.reconciliation)}`);
-      await sleep(50);
-    }
-    return { ms: performance.now() - start, progressSeen };
-  } finally {
-    await engine.stop();
-  }
-}
-
 async function reconciliation(): Promise<void> {
   const n = quick ? 20_000 : 100_000;
   // A till and a hub that already hold the same 1 KB documents, 10% of them different on the till.
@@ -232,14 +130,10 @@ async function reconciliation(): Promise<void> {
     const [hub, till] = await Promise.all([emulatorProcess(), emulatorProcess()]);
     const [hubClient, tillClient] = [new MongoClient(hub.uri), new MongoClient(till.uri)];
     try {
-      const stamp = (doc: Document): Document => ({
-        ...doc,
-        _sync: { v: encodeVersion({ wall: Date.now() - 60_000, counter: 0, device: 'seed' }), o: 'seed', h: contentHash(doc) },
-      });
       await insertDocs(
         hubClient,
         'menu',
-        Array.from({ length: n }, (_, i) => stamp(kbDoc(i))),
+        Array.from({ length: n }, (_, i) => stamped(kbDoc(i))),
       );
       await insertDocs(
         tillClient,
@@ -266,14 +160,10 @@ async function reconciliation(): Promise<void> {
     const [hub, till] = await Promise.all([emulatorProcess(), emulatorProcess()]);
     const [hubClient, tillClient] = [new MongoClient(hub.uri), new MongoClient(till.uri)];
     try {
-      const stamp = (doc: Document): Document => ({
-        ...doc,
-        _sync: { v: encodeVersion({ wall: Date.now() - 60_000, counter: 0, device: 'seed' }), o: 'seed', h: contentHash(doc) },
-      });
       await insertDocs(
         hubClient,
         'menu',
-        Array.from({ length: n }, (_, i) => stamp(kbDoc(i))),
+        Array.from({ length: n }, (_, i) => stamped(kbDoc(i))),
       );
       const { ms } = await reconcileOnce(till.uri, hub.uri, 'bench-late', n);
       const arrived = await tillClient.db(DB).collection('menu').countDocuments();
@@ -292,7 +182,43 @@ async function reconciliation(): Promise<void> {
   }
 }
 
+/** The value after `--name`, or undefined when the flag is absent. */
+function flag(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at < 0 ? undefined : (process.argv[at + 1] ?? '');
+}
+
+/** `--rtt MS [--jitter MS] [--kbps K]`: the figures with the hub behind a simulated link (over-link.ts), beside their floors. */
+function linkSettings(): LinkSettings | undefined {
+  const rtt = flag('rtt');
+  if (rtt === undefined) {
+    for (const other of ['jitter', 'kbps'])
+      if (flag(other) !== undefined) throw new Error(`--${other} needs --rtt MS (the link's round-trip time)`);
+    return undefined;
+  }
+  const num = (name: string, text: string | undefined): number => {
+    const value = Number(text);
+    if (text === undefined || text.trim() === '' || !Number.isFinite(value))
+      throw new Error(`--${name} must be a number of ${name === 'kbps' ? 'kbit/s' : 'ms'}; got "${text}"`);
+    return value;
+  };
+  const kbps = flag('kbps');
+  return checkSettings({
+    rttMs: num('rtt', rtt),
+    jitterMs: flag('jitter') === undefined ? 0 : num('jitter', flag('jitter')),
+    kbps: kbps === undefined ? null : num('kbps', kbps),
+  });
+}
+
 async function main(): Promise<void> {
+  let link: LinkSettings | undefined;
+  try {
+    link = linkSettings();
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  if (link) return runLinkBench({ ...link, quick, only });
   if (only !== 'reconcile') await syncFigures();
   if (only !== 'sync' && only !== 'propagation') await reconciliation();
   printTable();
@@ -311,13 +237,7 @@ async function syncFigures(): Promise<void> {
     children.push(agentA, agentB);
     meter = new CpuMeter({ 'agent A': agentA.pid, 'agent B': agentB.pid, hub: hub.pid, 'till A': a.pid, 'till B': b.pid });
     const rssStart = rssMb(agentA.pid);
-    const [hubClient, tillA, tillB] = await Promise.all(
-      [hub.uri, a.uri, b.uri].map(async (uri) => {
-        const c = new MongoClient(uri);
-        await c.connect();
-        return c;
-      }),
-    );
+    const [hubClient, tillA, tillB] = await connectAll([hub.uri, a.uri, b.uri]);
     clients.push(hubClient as MongoClient, tillA as MongoClient, tillB as MongoClient);
     await propagation(tillA as MongoClient, tillB as MongoClient);
     if (only !== 'propagation') await throughput(tillA as MongoClient, tillB as MongoClient, hubClient as MongoClient);

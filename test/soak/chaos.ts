@@ -2,10 +2,12 @@
  * Faults from the seed: SIGKILL an agent and restart it; restart a server
  * (SIGKILL or SIGTERM); partition a server; truncate an oplog behind a
  * stopped agent (lost change-stream history); run a till's server clock
- * 10 minutes fast; drop every connection of a server. Each fault heals itself
- * after a random while; `stop()` waits for those in flight, `healAll()` puts
- * everything right.
+ * 10 minutes fast; drop every connection of a server; slow a till's line to
+ * the hub (its link: 30–200 ms round trips with jitter, changing a few times).
+ * Each fault heals itself after a random while; `stop()` waits for those in
+ * flight, `healAll()` puts everything right.
  */
+import type { LinkProcess } from '../harness/link/process.ts';
 import type { Journal } from './journal.ts';
 import type { FaultKind } from './options.ts';
 import type { Random } from './prng.ts';
@@ -20,6 +22,8 @@ export interface Node {
   server: ServerProcess;
   /** Tills only. */
   agent?: AgentProcess;
+  /** Tills only, with the slow-link fault: the till's line to the hub, which its agent's hub connection goes through. */
+  link?: LinkProcess;
 }
 
 export interface FaultRecord {
@@ -48,6 +52,8 @@ export class Chaos {
   #loop: Promise<void> | undefined;
   /** The till whose clock runs fast right now. */
   skewedTill: string | undefined;
+  /** Tills whose line to the hub is slow right now, with its round trip in ms. */
+  readonly slowLines = new Map<string, number>();
 
   constructor(rng: Random, faults: FaultKind[], hub: Node, tills: Node[], journal: Journal, startedAt: number) {
     this.#rng = rng;
@@ -165,6 +171,28 @@ export class Chaos {
           },
         );
       }
+      case 'slow-link': {
+        const link = till.link;
+        if (!link) return this.#skip(kind, `${till.name} reaches the hub without a link`);
+        // A line that gets slow and stays slow a while, its delay changing as the evening's traffic does.
+        const steps = Array.from({ length: rng.int(1, 3) }, () => {
+          const rttMs = rng.int(30, 200);
+          return { rttMs, jitterMs: rng.int(0, Math.round(rttMs / 4)), forMs: rng.int(3_000, 10_000) };
+        });
+        const detail = `${till.name}'s line to the hub: ${steps.map((x) => `round trip +${x.rttMs} ±${x.jitterMs / 2} ms for ${x.forMs} ms`).join(', then ')}`;
+        return this.#hold(kind, [`link:${till.name}`], detail, async () => {
+          try {
+            for (const step of steps) {
+              await link.setDelay(step.rttMs, step.jitterMs);
+              this.slowLines.set(till.name, step.rttMs);
+              await sleep(step.forMs);
+            }
+          } finally {
+            await link.setDelay(0).catch(() => undefined);
+            this.slowLines.delete(till.name);
+          }
+        });
+      }
       case 'skew': {
         if (!till.server.controllable) return this.#skip(kind, `not possible on ${till.server.kind}`);
         if (this.skewedTill) return this.#skip(kind, 'a till is already skewed');
@@ -188,9 +216,11 @@ export class Chaos {
     }
   }
 
-  /** Everything back to normal: servers up, unpartitioned, clocks right, agents running. */
+  /** Everything back to normal: servers up, unpartitioned, clocks right, lines fast, agents running. */
   async healAll(): Promise<void> {
     for (const node of [this.#hub, ...this.#tills]) {
+      await node.link?.setDelay(0);
+      this.slowLines.delete(node.name);
       node.server.clockOffsetMs = 0;
       await node.server.start();
       if (node.server.controllable) {

@@ -1,10 +1,10 @@
 /**
  * The soak's command line: `npm run soak -- --tills N --minutes M [--seed S]
- * [--faults kill,restart,partition,truncate,skew,drop] [--settle-seconds S] [--dir DIR] [--keep]`.
+ * [--faults kill,restart,partition,truncate,skew,drop,slow-link] [--settle-seconds S] [--dir DIR] [--keep]`.
  */
 import { parseArgs } from 'node:util';
 
-export const FAULT_KINDS = ['kill', 'restart', 'partition', 'truncate', 'skew', 'drop'] as const;
+export const FAULT_KINDS = ['kill', 'restart', 'partition', 'truncate', 'skew', 'drop', 'slow-link'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface SoakOptions {
@@ -24,7 +24,7 @@ export interface SoakOptions {
 }
 
 export const USAGE =
-  'usage: npm run soak -- --tills N --minutes M [--seed S] [--faults kill,restart,partition,truncate,skew,drop] [--settle-seconds S] [--dir DIR] [--keep]';
+  'usage: npm run soak -- --tills N --minutes M [--seed S] [--faults kill,restart,partition,truncate,skew,drop,slow-link] [--settle-seconds S] [--dir DIR] [--keep]';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';

@@ -8,6 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MongoClient, type Document } from 'mongodb';
+import { LinkProcess } from '../harness/link/process.ts';
+import { linkedUri, linkTarget } from '../harness/link/uri.ts';
 import { Chaos, type Node } from './chaos.ts';
 import { runChecks, type Violation } from './checks.ts';
 import { Journal } from './journal.ts';
@@ -60,9 +62,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     ...tillNames.map((n) => ServerProcess.create(n, dir)),
   ]);
   const hub: Node = { name: 'hub', server: hubServer as ServerProcess };
+  // With slow-link, each till's agent reaches the hub through a line of its own (no delay until the fault).
+  const links = options.faults.includes('slow-link')
+    ? await Promise.all(tillNames.map(() => LinkProcess.start(linkTarget(hub.server.uri))))
+    : [];
   const tills: Node[] = tillNames.map((name, i) => {
     const server = tillServers[i] as ServerProcess;
-    return { name, server, agent: new AgentProcess(name, server.uri, hub.server.uri, configFile, dir) };
+    const link = links[i];
+    const hubUri = link ? linkedUri(hub.server.uri, link.port) : hub.server.uri;
+    return { name, server, link, agent: new AgentProcess(name, server.uri, hubUri, configFile, dir) };
   });
   const clients: MongoClient[] = [];
   const connect = async (uri: string): Promise<MongoClient> => {
@@ -116,7 +124,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         .map((t) => `${t.name} ${t.agent?.view.state}${t.agent?.view.outbox ? `/${t.agent.view.outbox}` : ''}`)
         .join(', ');
       out(
-        `[soak ${clock(Date.now() - startedAt)}] writes ${journal.writes.length} · faults ${chaos.injected.length} (${[...faults].map(([k, n]) => `${k} ${n}`).join(', ') || '-'}) · agents ${agents}${chaos.skewedTill ? ` · ${chaos.skewedTill} clock fast` : ''}`,
+        `[soak ${clock(Date.now() - startedAt)}] writes ${journal.writes.length} · faults ${chaos.injected.length} (${[...faults].map(([k, n]) => `${k} ${n}`).join(', ') || '-'}) · agents ${agents}${chaos.skewedTill ? ` · ${chaos.skewedTill} clock fast` : ''}${[...chaos.slowLines].map(([t, ms]) => ` · ${t} line +${ms} ms`).join('')}`,
       );
     }, 10_000);
 
@@ -177,6 +185,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await Promise.all(writers.map((w) => w.stop().catch(() => undefined)));
     await observer.stop().catch(() => undefined);
     await Promise.all(tills.map((t) => t.agent?.close()));
+    await Promise.all(links.map((l) => l.stop()));
     for (const c of clients) await c.close(true).catch(() => undefined);
     await Promise.all([hub, ...tills].map((n) => n.server.close()));
     if (passed && !options.keep && !options.dir) rmSync(dir, { recursive: true, force: true });

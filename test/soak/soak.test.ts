@@ -9,11 +9,12 @@ import { runSoak } from './run.ts';
 
 /**
  * The faults this run injects (truncate: lost change-stream history, answered
- * by reconciliation; skew: one till's server clock 10 minutes fast). `drop`
+ * by reconciliation; skew: one till's server clock 10 minutes fast; slow-link:
+ * a till's line to the hub at 30–200 ms round trips). `drop`
  * joins when a client recovers from the emulator's dropConnections() during a
  * change-stream getMore (today the driver never selects the server again).
  */
-export const SOAK_TEST_FAULTS: FaultKind[] = ['kill', 'restart', 'partition', 'truncate', 'skew'];
+export const SOAK_TEST_FAULTS: FaultKind[] = ['kill', 'restart', 'partition', 'truncate', 'skew', 'slow-link'];
 
 const SEED = Number(process.env.SOAK_SEED ?? 7);
 
