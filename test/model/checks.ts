@@ -115,6 +115,16 @@ export function checkGuarantees(world: World, journal: readonly Write[]): string
     if (made && made.writer !== a.device)
       violations.push(`no echoes: ${a.device} pushed ${a.c} ${a.id} carrying ${made.w}, written by ${made.writer}`);
   }
+  // A write overwritten by a concurrent one (its pusher had not seen it) is in the pusher's conflict log.
+  for (const a of world.arrivals) {
+    if (a.c !== 'menu' || a.kind === 'stamp' || a.over === undefined || a.overBy === a.device || a.base === a.over) continue;
+    const till = world.tills.find((t) => t.name === a.device)!;
+    if (!till.conflicts.some((r) => r.collection === a.c && r.documentId === a.id && r.hub.version === a.over)) {
+      violations.push(
+        `concurrent edits are logged: ${a.device} overwrote ${a.c} ${a.id} at ${a.over} (by ${a.overBy}) with ${a.v} from base ${String(a.base)}, and no conflict names it`,
+      );
+    }
+  }
   violations.push(...world.regressions.map((r) => `hub versions only move forward: ${r}`));
   return violations;
 }

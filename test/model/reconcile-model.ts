@@ -72,8 +72,9 @@ export function reconcileTill(till: MemTill): void {
         if (!known || known.v < a.v) till.known.set(a.key, { v: a.v, h: a.h });
       }
       till.enqueue(pushes.splice(0));
-      for (const r of conflicts.splice(0)) r.local.document = structuredClone(till.docs.get(keyOf(c, r.documentId)) ?? null);
-      till.conflicts.push(...conflicts.splice(0));
+      const found = conflicts.splice(0);
+      for (const r of found) r.local.document = structuredClone(till.docs.get(keyOf(c, r.documentId)) ?? null);
+      till.conflicts.push(...found);
     };
     flush();
     const leftovers: Array<[string, { id: string; h: string } | undefined]> = [...locals];

@@ -27,7 +27,7 @@ import { PolicyTable } from '../../src-main/sync/core/policy.ts';
 import { planPull, type PullTxnKind } from '../../src-main/sync/core/pull-plan.ts';
 import { collapseBatch, decidePush, type HubWrite } from '../../src-main/sync/core/push-decision.ts';
 import { decideSettle, settleTargets, type SettleTarget } from '../../src-main/sync/core/settle-decision.ts';
-import { decideTillApply, hubMovedOn } from '../../src-main/sync/core/till-apply.ts';
+import { decideTillApply, deleteStillCurrent, hubMovedOn } from '../../src-main/sync/core/till-apply.ts';
 import { TxnMemory } from '../../src-main/sync/core/txn-memory.ts';
 import type {
   Codec,
@@ -82,6 +82,11 @@ export interface Arrival {
   v: string;
   doc: Document | null;
   step: number;
+  /** A push: the version its till held before the write (its base), when known. */
+  base?: string | null;
+  /** The hub's version this push overwrote, if any, and who wrote it (`hub`: a stamp of HQ's write). */
+  over?: string;
+  overBy?: string;
 }
 
 export class World {
@@ -125,6 +130,8 @@ export class MemHub {
   firstKept = 0;
   /** The newest version engines wrote to each document (put, tombstone, stamp). */
   readonly written = new Map<string, string>();
+  /** Who wrote each `written` version (a device, or `hub` for a stamp). */
+  readonly writtenBy = new Map<string, string>();
   /** Each device's push marker: the last outbox sequence number it pushed. */
   readonly pushed = new Map<string, number>();
   #inc = 0;
@@ -161,6 +168,7 @@ export class MemHub {
     const key = keyOf(c, id);
     // HQ's write carries no version: what engines wrote before it says nothing of what comes after.
     this.written.delete(key);
+    this.writtenBy.delete(key);
     const before = this.docs.get(key);
     const base = { ns: { coll: c }, documentKey: { _id: id } };
     if (kind === 'delete') {
@@ -238,6 +246,8 @@ export class MemTill {
   measured = 0;
   /** Hub versions were refused as too far ahead: the engine reconciles again until none is. */
   aheadPending = false;
+  /** Ranges of the till's log capture never read: lost, then capture restarted from the end. */
+  readonly skipped: Array<[number, number]> = [];
   /** Kept with the pull checkpoint: a reconciliation is owed (capture lost its history); a fresh mark each time. */
   owed: number | undefined;
   #marks = 0;
@@ -339,6 +349,7 @@ export class MemTill {
     const p = this.proc;
     if (p.captureRead < this.firstKept) {
       // History lost: capture from now; reconciliation finds what the gap held (owed first, so a restart keeps it).
+      this.skipped.push([p.captureRead, this.log.length]);
       this.owed = this.#marks += 1;
       this.captureCp = {
         pos: this.log.length,
@@ -421,9 +432,10 @@ export class MemTill {
     for (const { change, decision } of outcome) {
       const e = change.entry;
       if (decision.kind === 'write') {
-        this.#hubWrite(decision.write, txn);
+        this.#hubWrite(decision.write, txn, change.base);
         pending.accepted.push(e);
       }
+      if (decision.kind === 'refuse' && decision.stamp) this.#stampOne(e.c, String(e.id), decision.stamp.v, decision.stamp.h, txn);
       if (decision.kind !== 'write' && decision.kind !== 'refuse') continue;
       if (decision.tillTakes)
         pending.targets.push({ c: e.c, id: e.id, v: decision.tillTakes.v, doc: decision.tillTakes.doc, pushedV: e.v });
@@ -433,7 +445,7 @@ export class MemTill {
     p.pending = pending;
   }
 
-  #hubWrite(w: HubWrite, txn: RawEvent): void {
+  #hubWrite(w: HubWrite, txn: RawEvent, pushedFrom: string | null | undefined): void {
     const hub = this.world.hub;
     const key = keyOf(w.c, w.id);
     const base = { ...txn, ns: { coll: w.c }, documentKey: { _id: w.id } };
@@ -445,10 +457,22 @@ export class MemTill {
       hub.docs.set(key, doc);
       const v = (doc[SYNC_FIELD] as { v: string }).v;
       this.world.observe(
-        { device: this.name, kind: 'put', c: w.c, id: String(w.id), v, doc: withoutSync(doc), step },
+        {
+          device: this.name,
+          kind: 'put',
+          c: w.c,
+          id: String(w.id),
+          v,
+          doc: withoutSync(doc),
+          step,
+          base: pushedFrom,
+          over: hub.written.get(key),
+          overBy: hub.writtenBy.get(key),
+        },
         hub.written.get(key),
       );
       hub.written.set(key, v);
+      hub.writtenBy.set(key, this.name);
       if (w.dropTombstone && hub.tombs.delete(key)) hub.emit({ ...tombBase, operationType: 'delete' });
     } else {
       if (hub.docs.delete(key)) hub.emit({ ...base, operationType: 'delete' });
@@ -460,10 +484,22 @@ export class MemTill {
       });
       hub.tombs.set(key, tomb);
       this.world.observe(
-        { device: this.name, kind: 'tombstone', c: w.c, id: String(w.id), v: w.tombstone.v, doc: null, step },
+        {
+          device: this.name,
+          kind: 'tombstone',
+          c: w.c,
+          id: String(w.id),
+          v: w.tombstone.v,
+          doc: null,
+          step,
+          base: pushedFrom,
+          over: hub.written.get(key),
+          overBy: hub.writtenBy.get(key),
+        },
         hub.written.get(key),
       );
       hub.written.set(key, w.tombstone.v);
+      hub.writtenBy.set(key, this.name);
     }
   }
 
@@ -524,7 +560,7 @@ export class MemTill {
   }
 
   /** Pull: up to `max` hub events applied, then HQ's unversioned changes stamped (unless the stamp fails). */
-  pull(max: number, stampFails: boolean): void {
+  pull(max: number, stampFails: boolean, captureStalled = false): void {
     const p = this.proc;
     if (!this.pullCp || p.reconcileNeeded) {
       reconcileTill(this);
@@ -553,7 +589,12 @@ export class MemTill {
       p.pullRead = pos;
       return;
     }
-    const outcome = this.applyHubOps(plan.ops, false, 'apply');
+    const ops = plan.ops.map((op) =>
+      op.unrecorded
+        ? deleteStillCurrent(op, { doc: structuredClone(this.world.hub.docs.get(keyOf(op.c, op.id)) ?? null) }, this.hubNow(), codec)
+        : op,
+    );
+    const outcome = this.applyHubOps(ops, captureStalled, 'apply');
     if (outcome.blocked) return;
     this.quarantine.push(...plan.quarantined);
     if (plan.quarantined.some((q) => q.kind === 'clock-drift')) this.aheadPending = true;
@@ -561,7 +602,7 @@ export class MemTill {
     p.groups.adopt(groups);
     p.pullRead = pos;
     p.clock.advance(tentative.last);
-    if (!stampFails) this.stamp(plan.ops.filter((op) => op.stamp && !outcome.newerHere.includes(op)));
+    if (!stampFails) this.stamp(ops.filter((op) => op.stamp && !outcome.newerHere.includes(op)));
     this.#checkWithHub(outcome.newerHere);
   }
 
@@ -592,20 +633,22 @@ export class MemTill {
     p.txn += 1;
     const txn = { lsid: lsid(p.hubSession), txnNumber: p.txn };
     hub.emit({ ...txn, operationType: 'update', ns: { coll: PUSH_MARKER }, documentKey: { _id: this.name } });
-    for (const op of ops) {
-      const key = keyOf(op.c, op.id);
-      const doc = hub.docs.get(key);
-      const current = (doc?.[SYNC_FIELD] as { v?: string } | undefined)?.v;
-      if (!doc || (current !== undefined && current >= op.v)) continue;
-      hub.docs.set(key, { ...doc, [SYNC_FIELD]: { v: op.v, o: 'hub', h: op.h } });
-      hub.emit({ ...txn, operationType: 'update', ns: { coll: op.c }, documentKey: { _id: op.id } }, key);
-      // A stamp is a version written by an engine too: it must move forward like any other.
-      this.world.observe(
-        { device: this.name, kind: 'stamp', c: op.c, id: String(op.id), v: op.v, doc: null, step: this.world.step },
-        hub.written.get(key),
-      );
-      hub.written.set(key, op.v);
-    }
+    for (const op of ops) this.#stampOne(op.c, String(op.id), op.v, op.h as string, txn);
+  }
+
+  /** One stamp, as the hub's conditional update writes it: only over no version or an older one. */
+  #stampOne(c: string, id: string, v: string, h: string, txn: RawEvent): void {
+    const hub = this.world.hub;
+    const key = keyOf(c, id);
+    const doc = hub.docs.get(key);
+    const current = (doc?.[SYNC_FIELD] as { v?: string } | undefined)?.v;
+    if (!doc || (current !== undefined && current >= v)) return;
+    hub.docs.set(key, { ...doc, [SYNC_FIELD]: { v, o: 'hub', h } });
+    hub.emit({ ...txn, operationType: 'update', ns: { coll: c }, documentKey: { _id: id } }, key);
+    // A stamp is a version written by an engine too: it must move forward like any other.
+    this.world.observe({ device: this.name, kind: 'stamp', c, id, v, doc: null, step: this.world.step }, hub.written.get(key));
+    hub.written.set(key, v);
+    hub.writtenBy.set(key, 'hub');
   }
 
   /** Reconciliation's found changes, queued like captured ones (in one transaction with the sequence). */

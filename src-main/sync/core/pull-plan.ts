@@ -88,7 +88,17 @@ export function planPull(changes: readonly HubChange[], ctx: PullContext): PullP
         quarantined.push({ ...quarantine(c, id, refused, ch.raw), kind: 'clock-drift' });
         continue;
       }
-      ops.set(key, { c, id, op: 'delete', v: encodeVersion(version), o: tomb?.o ?? 'hub', h: null, wall, stamp: false });
+      ops.set(key, {
+        c,
+        id,
+        op: 'delete',
+        v: encodeVersion(version),
+        o: tomb?.o ?? 'hub',
+        h: null,
+        wall,
+        stamp: false,
+        ...(tomb ? {} : { unrecorded: true as const }),
+      });
       continue;
     }
     const full = ch.full;

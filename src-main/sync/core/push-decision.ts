@@ -65,7 +65,12 @@ export type PushDecision =
   /** The hub holds this very version: a replay. */
   | { kind: 'already-there' }
   | { kind: 'write'; write: HubWrite; conflict: ConflictDraft | null; tillTakes: TillTakes | null }
-  | { kind: 'refuse'; conflict: ConflictDraft; tillTakes: TillTakes };
+  /**
+   * The hub's version is newer. `stamp`: the hub's document is a change no engine has stamped yet,
+   * counted as made now: that version is stamped on it in the same transaction, so every till agrees
+   * on the version this till takes.
+   */
+  | { kind: 'refuse'; conflict: ConflictDraft; tillTakes: TillTakes; stamp?: { v: string; h: string } };
 
 export interface PushInput {
   change: Collapsed;
@@ -101,6 +106,8 @@ export function decidePush(input: PushInput): PushDecision {
     local: { version: e.v, origin: device, document: e.doc ?? null },
     hub: { version: (hubVersion as HubVersion).v, origin: (hubVersion as HubVersion).o, document: hubContent },
   });
+  const unstampedStamp = (): { stamp?: { v: string; h: string } } =>
+    current && !stamped && hubVersion && hubContent ? { stamp: { v: hubVersion.v, h: codec.hash(hubContent) } } : {};
 
   if (input.byFields && e.op === 'upsert' && current && hubVersion)
     return decideFieldMerge(input, hubVersion, hubContent as Document, isConcurrent, conflict);
@@ -122,7 +129,12 @@ export function decidePush(input: PushInput): PushDecision {
     };
   }
   if (hubVersion && hubVersion.v > e.v) {
-    return { kind: 'refuse', conflict: conflict('hub', 'newer-version'), tillTakes: { ...hubVersion, doc: hubContent } };
+    return {
+      kind: 'refuse',
+      conflict: conflict('hub', 'newer-version'),
+      tillTakes: { ...hubVersion, doc: hubContent },
+      ...unstampedStamp(),
+    };
   }
   const concurrent = isConcurrent ? conflict('local', 'newer-version') : null;
   if (e.op === 'upsert') {
@@ -162,7 +174,12 @@ function decideFieldMerge(
   const mergedDoc = visibleDocument(merged, e.id, Object.keys(e.doc as Document)) as Document;
   const mergedVersion = fieldStateVersion(merged) as string;
   if (mergedVersion === hubVersion.v && codec.hash(mergedDoc) === codec.hash(hubContent)) {
-    return { kind: 'refuse', conflict: conflict('hub', 'newer-version-every-field'), tillTakes: { ...hubVersion, doc: hubContent } };
+    return {
+      kind: 'refuse',
+      conflict: conflict('hub', 'newer-version-every-field'),
+      tillTakes: { ...hubVersion, doc: hubContent },
+      ...(stampedVersion(input.hubDoc as Document, codec) ? {} : { stamp: { v: hubVersion.v, h: codec.hash(hubContent) } }),
+    };
   }
   const version = mergedVersion > hubVersion.v ? mergedVersion : successor(hubVersion.v, device);
   const h = codec.hash(mergedDoc);

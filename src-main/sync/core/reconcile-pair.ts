@@ -134,10 +134,12 @@ export function decideHubDocument(
         hub: { version: hub.v, origin: hub.o, document: content },
       };
     }
-    // A losing local change is recorded by the apply path, with the till's document.
+    // A losing local change is recorded by the apply path, with the till's document. A winning one
+    // takes the hub's version as its base: compared (and any conflict recorded) here, so the push
+    // speaks only of a hub version that came after this comparison.
     if (localWins) {
       if (ctx.canPush)
-        out.push = { c, id, op: local ? 'upsert' : 'delete', v: mine.v, expect: { v: known?.v ?? null, h: local?.h ?? null } };
+        out.push = { c, id, op: local ? 'upsert' : 'delete', v: mine.v, base: hub.v, expect: { v: known?.v ?? null, h: local?.h ?? null } };
     } else if (ctx.canPull) out.pull = pullOp;
   }
   return out;

@@ -117,3 +117,31 @@ export function hubMovedOn(
     stamp: raised || !stamped,
   };
 }
+
+/**
+ * A delete head office made on the hub (no tombstone, a version from its
+ * event's time), checked against the hub now: if the document is back — an
+ * engine's push put it there later in the hub's order, having no tombstone to
+ * compare with — the hub's document is what every till must hold, at a version
+ * above the delete's (stamped on the hub when raised); otherwise the delete.
+ */
+export function deleteStillCurrent(op: HubOp, hub: { doc: Document | null }, now: number, codec: Codec): HubOp {
+  if (!hub.doc) return op;
+  const content = withoutSync(hub.doc);
+  const stamped = stampedVersion(hub.doc, codec);
+  const hubVersion = stamped ?? unstampedVersion(now);
+  const floor = successor(op.v, 'hub');
+  const raised = hubVersion.v <= floor;
+  const v = raised ? floor : hubVersion.v;
+  return {
+    c: op.c,
+    id: op.id,
+    op: 'upsert',
+    doc: content,
+    v,
+    o: raised ? 'hub' : hubVersion.o,
+    h: codec.hash(content),
+    wall: op.wall,
+    stamp: raised || !stamped,
+  };
+}

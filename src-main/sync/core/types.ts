@@ -96,6 +96,12 @@ export interface HubOp {
   wall: Date;
   /** A hub write without sync metadata: its version is to be stamped on the hub. */
   stamp: boolean;
+  /**
+   * A delete made on the hub without a tombstone (by head office): its version is only the event's
+   * time, and an engine's push may have put the document back since, later in the hub's order. The
+   * hub is asked first (`deleteStillCurrent`).
+   */
+  unrecorded?: true;
 }
 
 /** One side of a conflict as recorded. */

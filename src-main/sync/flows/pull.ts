@@ -16,7 +16,7 @@ import type { PolicyTable } from '../core/policy.ts';
 import { planPull, type PullTxnKind } from '../core/pull-plan.ts';
 import type { FoundChange } from '../core/reconcile-pair.ts';
 import { TxnMemory } from '../core/txn-memory.ts';
-import { hubMovedOn } from '../core/till-apply.ts';
+import { deleteStillCurrent, hubMovedOn } from '../core/till-apply.ts';
 import type { HubOp } from '../core/types.ts';
 import { bsonCodec, idKey } from '../documents.ts';
 import { groupBy } from '../group-by.ts';
@@ -263,6 +263,21 @@ export class Pull {
     );
   }
 
+  /** Head office's deletes, each checked against the hub now (`deleteStillCurrent`). */
+  async #checkDeletes(hub: Hub, ops: HubOp[]): Promise<HubOp[]> {
+    const unrecorded = ops.filter((op) => op.unrecorded);
+    if (unrecorded.length === 0) return ops;
+    const now = new Map<HubOp, HubOp>();
+    for (const [c, group] of groupBy(unrecorded, (op) => op.c)) {
+      const { docs } = await hub.state(
+        c,
+        group.map((op) => op.id),
+      );
+      for (const op of group) now.set(op, deleteStillCurrent(op, { doc: docs.get(idKey(op.id)) ?? null }, Date.now(), bsonCodec));
+    }
+    return ops.map((op) => now.get(op) ?? op);
+  }
+
   async #saveIdleCheckpoint(): Promise<void> {
     if (!this.#queue || this.#queue.pending > 0) return;
     const token = this.#queue.resumeToken;
@@ -308,9 +323,10 @@ export class Pull {
         await this.#checkpointNowAndThen(lastToken);
         return;
       }
+      const ops = await this.#checkDeletes(hub, plan.ops);
       let outcome: Applied;
       try {
-        outcome = await this.#apply(plan.ops, {
+        outcome = await this.#apply(ops, {
           marker: 'apply',
           captureGaveUp: wait >= CAPTURE_WAITS,
           quarantined: plan.quarantined,
@@ -337,7 +353,7 @@ export class Pull {
       // Not those this till holds a newer version of: checking with the hub stamps them as they should be.
       await this.#stamp(
         hub,
-        plan.ops.filter((op) => op.stamp && !outcome.newerHere.includes(op)),
+        ops.filter((op) => op.stamp && !outcome.newerHere.includes(op)),
       );
       if (plan.invalidated) throw new QueueClosed();
       return;

@@ -122,14 +122,17 @@ export class Hub {
         const missing = ids.filter((id) => !docs.has(idKey(id)));
         const tombs = await this.tombstones(c, missing, session);
         const writes: HubWrite[] = [];
+        const stamps: Array<{ id: DocumentId; v: string; h: string }> = [];
         for (const change of group) {
           const key = idKey(change.entry.id);
           const decision = decide(change, docs.get(key) ?? null, tombs.get(key) ?? null);
           if (decision.kind === 'await-stamp') throw new AwaitingStamp();
           if (decision.kind === 'write') writes.push(decision.write);
+          if (decision.kind === 'refuse' && decision.stamp) stamps.push({ id: change.entry.id, ...decision.stamp });
           outcome.push({ change, decision });
         }
         await this.#write(c, writes, session);
+        await this.#stampAll(c, stamps, session);
       }
     });
     return outcome;
@@ -169,15 +172,25 @@ export class Hub {
     await this.own.transaction(async (session) => {
       await this.db.collection(PUSH_MARKER).updateOne({ _id: device as never }, { $set: { at: new Date() } }, { upsert: true, session });
       for (const [c, group] of groupBy(ops, (op) => op.c)) {
-        const writes = group.map((op) => ({
-          updateOne: {
-            filter: { _id: op.id, $or: [{ [`${SYNC_FIELD}.v`]: { $exists: false } }, { [`${SYNC_FIELD}.v`]: { $lt: op.v } }] },
-            update: { $set: { [SYNC_FIELD]: { v: op.v, o: 'hub', h: op.h } } },
-          },
-        }));
-        await this.#collection(c).bulkWrite(writes as never[], { session, ordered: false });
+        await this.#stampAll(
+          c,
+          group.map((op) => ({ id: op.id, v: op.v, h: op.h as string })),
+          session,
+        );
       }
     });
+  }
+
+  /** Only over no version or an older one: a lagging till never stamps over a newer push or stamp. */
+  async #stampAll(c: string, stamps: ReadonlyArray<{ id: DocumentId; v: string; h: string }>, session: ClientSession): Promise<void> {
+    if (stamps.length === 0) return;
+    const writes = stamps.map((s) => ({
+      updateOne: {
+        filter: { _id: s.id, $or: [{ [`${SYNC_FIELD}.v`]: { $exists: false } }, { [`${SYNC_FIELD}.v`]: { $lt: s.v } }] },
+        update: { $set: { [SYNC_FIELD]: { v: s.v, o: 'hub', h: s.h } } },
+      },
+    }));
+    await this.#collection(c).bulkWrite(writes as never[], { session, ordered: false });
   }
 
   /** The last outbox sequence number `device` pushed (its push marker), 0 when it never pushed. */
