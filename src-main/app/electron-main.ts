@@ -124,7 +124,9 @@ async function main(): Promise<void> {
     onError: (err) => log.warn({ event: 'app.tray-action-failed', error: String(err) }, 'a tray action failed'),
   });
 
-  app.on('second-instance', () => dashboard.show());
+  app.on('second-instance', (_event, argv) => {
+    if (!argv.includes(AUTOSTART_ARG)) dashboard.show();
+  });
   app.on('before-quit', (event) => {
     event.preventDefault(); // the engine and mongod stop first; quit() exits when they have
     quit();
