@@ -85,6 +85,12 @@ function parseConfig(input: Record<string, unknown>) {
   }
 }
 
+function statusEverySeconds(text: string): number {
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) fail(`--status-every must be a number of seconds above 0; got "${text}"`);
+  return seconds;
+}
+
 /** Prints a systemd unit that runs this agent, from this checkout, as this user, with the hub URI from a file. */
 function printSystemdUnit(args: Options): void {
   if (args.hub !== undefined)
@@ -98,7 +104,7 @@ function printSystemdUnit(args: Options): void {
   const agentArgs = ['--local', local, '--db', db, '--hub-file', hubFile];
   if (config) agentArgs.push('--config', config);
   if (args['device-id']) agentArgs.push('--device-id', args['device-id']);
-  if (args['status-every']) agentArgs.push('--status-every', args['status-every']);
+  if (args['status-every']) agentArgs.push('--status-every', String(statusEverySeconds(args['status-every'])));
   let unit: string;
   try {
     unit = renderAgentUnit({
@@ -139,12 +145,16 @@ async function main(): Promise<void> {
   if (hub) input.hub = { uri: hub.uri };
   if (args.db) input.database = args.db;
   if (args['device-id']) input.deviceId = args['device-id'];
-  const statusEvery = Number(args['status-every'] ?? '5');
-  if (!Number.isFinite(statusEvery) || statusEvery <= 0)
-    fail(`--status-every must be a number of seconds above 0; got "${args['status-every']}"`);
+  const statusEvery = statusEverySeconds(args['status-every'] ?? '5');
   const config = parseConfig(input);
 
-  const log = pino({ base: { component: 'agent' }, level: process.env.TILLSYNC_LOG_LEVEL ?? 'info' }) as unknown as Logger;
+  // Written synchronously: the agent ends with process.exit, and an asynchronous stream would lose or reorder
+  // its last lines (the engine's "stopped" after the agent's). It logs little: state changes, errors, conflicts
+  // and a status line every few seconds.
+  const log = pino(
+    { base: { component: 'agent' }, level: process.env.TILLSYNC_LOG_LEVEL ?? 'info' },
+    pino.destination({ dest: 1, sync: true }),
+  ) as unknown as Logger;
   if (hub?.from === 'argument' && carriesSecret(hub.uri)) {
     log.warn(
       { event: 'agent.password-on-command-line' },
