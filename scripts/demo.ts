@@ -1,6 +1,7 @@
 /**
  * `npm run demo`: a hub and two tills on this machine, an engine per till,
- * simulated restaurant traffic, and one dashboard per till in the browser.
+ * simulated restaurant traffic, and one dashboard per till in the browser
+ * (each at the address it prints, which carries the bridge's access token).
  * Needs no Electron and no download: the MongoDB servers are real mongods
  * where MONGOMS_SYSTEM_BINARY is set, else the test emulator.
  *
@@ -171,6 +172,7 @@ async function main(): Promise<void> {
         '',
         `  Till A dashboard: ${bridges[0]!.url}`,
         `  Till B dashboard: ${bridges[1]!.url}`,
+        '  (Open them as printed: the token in each address is what lets a browser in; it changes at each start.)',
         '',
         'Databases, for a look with mongosh or Compass (the dashboards do not need them):',
         `  Hub database: ${redactUri(hub.rs.uri)}`,

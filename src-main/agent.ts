@@ -1,24 +1,37 @@
 /**
  * The headless agent: the sync engine without Electron.
  *
- *   npm run agent -- --local <uri> --hub <uri> --db <name> [--device-id <id>] [--config <file.json>] [--status-every <seconds>]
+ *   npm run agent -- --local <uri> --hub-file <file> --db <name> [--device-id <id>] [--config <file.json>] [--status-every <seconds>]
+ *   npm run agent -- --print-systemd-unit [--local <uri>] [--db <name>] [--hub-file <file>] [--config <file.json>] [--device-id <id>]
  *
- * Logs structured JSON lines (state changes, errors, conflicts), a one-line
- * status every few seconds, and stops cleanly on SIGINT/SIGTERM (streams
- * closed, checkpoints written).
+ * The hub connection string (it holds the hub password) comes from a file only
+ * its owner can read (`--hub-file`), or from TILLSYNC_HUB_URI; `--hub <uri>`
+ * still works but shows the password to every user in the process list, and
+ * the agent warns about it. Logs structured JSON lines (state changes, errors,
+ * conflicts), a one-line status every few seconds, and stops cleanly on
+ * SIGINT/SIGTERM (streams closed, checkpoints written).
  */
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import type { SyncStatus } from '../src-shared/status.ts';
+import { carriesSecret, HUB_URI_ENV, HubUriError, resolveHubUri } from './agent/hub-uri.ts';
+import { runAgent } from './agent/run.ts';
+import { detectSystemdVersion, renderAgentUnit } from './agent/systemd-unit.ts';
 import { ConfigError, parseSyncConfig, redactUri } from './sync/config.ts';
-import { createSyncEngine } from './sync/engine.ts';
 import type { Logger } from './sync/log.ts';
 
-/** How long the agent waits before trying again when it cannot start (the till's database is down). */
-const START_RETRY_MS = 5_000;
-const USAGE =
-  'usage: npm run agent -- --local <uri> --hub <uri> --db <name> [--device-id <id>] [--config <file.json>] [--status-every <seconds>]';
+const USAGE = [
+  'usage: npm run agent -- --local <uri> --hub-file <file> --db <name> [--device-id <id>] [--config <file.json>] [--status-every <seconds>]',
+  `       (instead of --hub-file: the ${HUB_URI_ENV} environment variable, or --hub <uri>, which shows the password to every user)`,
+  '       npm run agent -- --print-systemd-unit [--local <uri>] [--db <name>] [--hub-file <file>] [--config <file.json>] [--device-id <id>]',
+].join('\n');
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** How `npm run agent` runs Node.js (package.json); the systemd unit runs it the same way. */
+const NODE_FLAGS = ['--max-semi-space-size=32', '--import', 'tsx'];
+const UNIT_DEFAULTS = { local: 'mongodb://127.0.0.1:27017/?replicaSet=rs0', db: 'pos', hubFile: '/etc/tillsync/hub-uri' };
 
 function fail(message: string): never {
   process.stderr.write(`tillsync agent: ${message}\n${USAGE}\n`);
@@ -41,33 +54,18 @@ function readConfigFile(path: string): Record<string, unknown> {
   }
 }
 
-/** One line a person can read at a glance. */
-export function statusLine(s: SyncStatus): string {
-  const ms = (v: number | null): string => (v === null ? '-' : `${Math.round(v)} ms`);
-  const parts = [
-    s.state,
-    `outbox ${s.outbox.depth}`,
-    `push p50 ${ms(s.lag.push.p50Ms)}`,
-    `pull p50 ${ms(s.lag.pull.p50Ms)}`,
-    `${s.rates.pushPerSec.toFixed(1)}/s up, ${s.rates.pullPerSec.toFixed(1)}/s down`,
-    `${s.conflicts.count} conflicts`,
-  ];
-  if (s.quarantine.count > 0) parts.push(`${s.quarantine.count} set aside`);
-  if (s.lastError && s.state !== 'synced') parts.push(`last error: ${s.lastError.message}`);
-  return parts.join(' · ');
-}
-
-async function main(): Promise<void> {
-  let args;
+function parseOptions() {
   try {
-    args = parseArgs({
+    return parseArgs({
       options: {
         local: { type: 'string' },
         hub: { type: 'string' },
+        'hub-file': { type: 'string' },
         db: { type: 'string' },
         'device-id': { type: 'string' },
         config: { type: 'string' },
-        'status-every': { type: 'string', default: '5' },
+        'status-every': { type: 'string' },
+        'print-systemd-unit': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -75,70 +73,106 @@ async function main(): Promise<void> {
   } catch (err) {
     fail((err as Error).message);
   }
-  if (args.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const fromFile = args.config ? readConfigFile(args.config) : {};
-  const input: Record<string, unknown> = { ...fromFile };
-  if (args.local) input.local = { uri: args.local };
-  if (args.hub) input.hub = { uri: args.hub };
-  if (args.db) input.database = args.db;
-  if (args['device-id']) input.deviceId = args['device-id'];
-  const statusEvery = Number(args['status-every']);
-  if (!Number.isFinite(statusEvery) || statusEvery <= 0)
-    fail(`--status-every must be a number of seconds above 0; got "${args['status-every']}"`);
+}
+type Options = ReturnType<typeof parseOptions>;
 
-  let config;
+function parseConfig(input: Record<string, unknown>) {
   try {
-    config = parseSyncConfig(input);
+    return parseSyncConfig(input);
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
+}
 
-  const log = pino({ base: { component: 'agent' }, level: process.env.TILLSYNC_LOG_LEVEL ?? 'info' }) as unknown as Logger;
-  let engine = createSyncEngine(config, { log });
+function statusEverySeconds(text: string): number {
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) fail(`--status-every must be a number of seconds above 0; got "${text}"`);
+  return seconds;
+}
+
+/** Prints a systemd unit that runs this agent, from this checkout, as this user, with the hub URI from a file. */
+function printSystemdUnit(args: Options): void {
+  if (args.hub !== undefined)
+    fail('a systemd unit never carries the hub connection string: leave out --hub, and put it in the file named by --hub-file');
+  const local = args.local ?? UNIT_DEFAULTS.local;
+  const db = args.db ?? UNIT_DEFAULTS.db;
+  const config = args.config === undefined ? undefined : resolve(args.config);
+  // Checked now, so a mistake shows here rather than in the service's log; the hub URI is not needed for that.
+  parseConfig({ ...(config ? readConfigFile(config) : {}), local: { uri: local }, hub: { uri: 'mongodb://hub.invalid' }, database: db });
+  const hubFile = resolve(args['hub-file'] ?? UNIT_DEFAULTS.hubFile);
+  const agentArgs = ['--local', local, '--db', db, '--hub-file', hubFile];
+  if (config) agentArgs.push('--config', config);
+  if (args['device-id']) agentArgs.push('--device-id', args['device-id']);
+  if (args['status-every']) agentArgs.push('--status-every', String(statusEverySeconds(args['status-every'])));
+  let unit: string;
+  try {
+    unit = renderAgentUnit({
+      command: [process.execPath, ...NODE_FLAGS, join(REPO, 'src-main', 'agent.ts'), ...agentArgs],
+      workingDirectory: REPO,
+      user: userInfo().username,
+      hubFile,
+      systemdVersion: detectSystemdVersion(),
+    });
+  } catch (err) {
+    fail(`cannot write a systemd unit for this machine: ${(err as Error).message}`);
+  }
+  process.stdout.write(unit);
+}
+
+async function main(): Promise<void> {
+  const args = parseOptions();
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (args['print-systemd-unit']) {
+    printSystemdUnit(args);
+    return;
+  }
+  const fromFile = args.config ? readConfigFile(args.config) : {};
+  let hub;
+  try {
+    hub = resolveHubUri({ argument: args.hub, file: args['hub-file'], env: process.env });
+  } catch (err) {
+    if (err instanceof HubUriError) fail(err.message);
+    throw err;
+  }
+  if (!hub && fromFile.hub === undefined)
+    fail(`no hub connection string: pass --hub-file <file> (a file only you can read), or set ${HUB_URI_ENV}`);
+  const input: Record<string, unknown> = { ...fromFile };
+  if (args.local) input.local = { uri: args.local };
+  if (hub) input.hub = { uri: hub.uri };
+  if (args.db) input.database = args.db;
+  if (args['device-id']) input.deviceId = args['device-id'];
+  const statusEvery = statusEverySeconds(args['status-every'] ?? '5');
+  const config = parseConfig(input);
+
+  // Written synchronously: the agent ends with process.exit, and an asynchronous stream would lose or reorder
+  // its last lines (the engine's "stopped" after the agent's). It logs little: state changes, errors, conflicts
+  // and a status line every few seconds.
+  const log = pino(
+    { base: { component: 'agent' }, level: process.env.TILLSYNC_LOG_LEVEL ?? 'info' },
+    pino.destination({ dest: 1, sync: true }),
+  ) as unknown as Logger;
+  if (hub?.from === 'argument' && carriesSecret(hub.uri)) {
+    log.warn(
+      { event: 'agent.password-on-command-line' },
+      'the hub connection string given with --hub holds a password, which every user of this computer can see in the process list; ' +
+        `put it in a file only you can read and pass --hub-file <file>, or set ${HUB_URI_ENV}`,
+    );
+  }
   log.info(
-    { event: 'agent.starting', local: redactUri(config.local.uri), hub: redactUri(config.hub.uri), database: config.database },
+    {
+      event: 'agent.starting',
+      local: redactUri(config.local.uri),
+      hub: redactUri(config.hub.uri),
+      hubFrom: hub?.from ?? 'config-file',
+      database: config.database,
+    },
     'starting',
   );
-
-  let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ event: 'agent.stopping', signal }, `${signal}: stopping`);
-    await engine.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-
-  // The till's database may still be starting (or down): keep trying, as the app does, until a signal.
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await engine.start();
-      break;
-    } catch (err) {
-      await engine.stop().catch(() => undefined);
-      if (stopping) return;
-      engine = createSyncEngine(config, { log }); // an engine starts once; the next attempt is a new one
-      log.error(
-        { event: 'agent.start-failed', attempt, error: String(err), retryInMs: START_RETRY_MS },
-        `could not start (is the till's database running?); trying again in ${START_RETRY_MS / 1000} s`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, START_RETRY_MS));
-      if (stopping) return;
-    }
-  }
-  const timer = setInterval(() => {
-    const status = engine.lastStatus ?? engine.status();
-    log.info({ event: 'agent.status', state: status.state, outbox: status.outbox.depth }, statusLine(status));
-  }, statusEvery * 1000);
-  timer.unref();
-  // Keep the process alive until a signal.
-  setInterval(() => undefined, 1 << 30);
+  await runAgent(config, log, statusEvery * 1000);
 }
 
 await main();

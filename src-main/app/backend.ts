@@ -27,6 +27,7 @@ import { toConflictView } from './conflict-view.ts';
 import type { ConflictRecord } from '../sync/till/records.ts';
 import { testHubConnection } from './hub-test.ts';
 import { SettingsError, type SettingsStore } from './settings-store.ts';
+import type { StartAtLogin } from './start-at-login.ts';
 import { TypedEvents } from './typed-events.ts';
 
 export interface AppBackend {
@@ -55,8 +56,11 @@ export interface EngineBackendOptions {
   engine?: Record<string, unknown>;
   info: Omit<AppInfo, 'deviceId'>;
   log?: Logger;
-  /** Applies start-at-login to the system (Electron's login item settings); absent outside the desktop app. */
-  applyStartAtLogin?: (enabled: boolean) => void;
+  /**
+   * The system's start-at-login (the autostart entry on Linux, the login item elsewhere); absent outside the
+   * desktop app, where the setting is only remembered. When given, the settings show what it reads back.
+   */
+  startAtLogin?: StartAtLogin;
   /** How often status is pushed while no engine runs (the engine pushes its own). */
   statusEveryMs?: number;
   /** How long to wait before trying again when the engine could not start. */
@@ -101,6 +105,8 @@ export class EngineBackend implements AppBackend {
   #timer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** What the system said about start-at-login when last asked (undefined: not asked, or no system to ask). */
+  #startsAtLogin: boolean | undefined;
 
   constructor(options: EngineBackendOptions) {
     this.#opts = options;
@@ -111,8 +117,9 @@ export class EngineBackend implements AppBackend {
     return this.#engine;
   }
 
-  /** Starts the engine (when a hub is set) and the status heartbeat. */
+  /** Reads start-at-login back from the system, then starts the engine (when a hub is set) and the status heartbeat. */
   async start(): Promise<void> {
+    await this.#readStartAtLogin();
     this.#timer = setInterval(() => {
       if (!this.#engine?.lastStatus) this.#events.emit('status', this.status(), (err) => this.#listenerFailed(err));
     }, this.#opts.statusEveryMs ?? 1_000);
@@ -166,7 +173,8 @@ export class EngineBackend implements AppBackend {
   }
 
   settings(): SettingsView {
-    return this.#opts.settings.view();
+    const view = this.#opts.settings.view();
+    return this.#startsAtLogin === undefined ? view : { ...view, startAtLogin: this.#startsAtLogin };
   }
 
   async setEnabled(enabled: boolean): Promise<SettingsView> {
@@ -207,9 +215,35 @@ export class EngineBackend implements AppBackend {
   }
 
   async setStartAtLogin(enabled: boolean): Promise<SettingsView> {
+    const system = this.#opts.startAtLogin;
+    if (system) {
+      try {
+        await system.setEnabled(enabled);
+      } catch (err) {
+        this.#log.warn({ event: 'app.start-at-login-failed', enabled, error: String(err) }, 'start-at-login could not be changed');
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new AppError(
+          'unavailable',
+          `TillSync could not ${enabled ? 'add itself to' : 'remove itself from'} the programs this computer starts at login` +
+            `${code ? ` (${code})` : ''}. The setting was not changed.`,
+        );
+      } finally {
+        await this.#readStartAtLogin();
+      }
+    }
     await this.#save({ startAtLogin: enabled });
-    this.#opts.applyStartAtLogin?.(enabled);
     return this.#settingsChanged();
+  }
+
+  /** The box shows what the system will do, read back from it, not what was last asked for. */
+  async #readStartAtLogin(): Promise<void> {
+    const system = this.#opts.startAtLogin;
+    if (!system) return;
+    try {
+      this.#startsAtLogin = await system.isEnabled();
+    } catch (err) {
+      this.#log.warn({ event: 'app.start-at-login-unreadable', error: String(err) }, 'start-at-login could not be read');
+    }
   }
 
   async #save(change: Parameters<SettingsStore['update']>[0]): Promise<void> {

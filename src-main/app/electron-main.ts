@@ -17,9 +17,11 @@ import { EngineBackend } from './backend.ts';
 import { findMongod, isFound } from './binaries.ts';
 import { createIpcHandlers } from './handlers.ts';
 import { IPC_CHANNELS } from './ipc-channels.ts';
-import { startLocalMongod, type LocalMongod } from './local-mongod.ts';
+import { retryStart, startLocalMongod, type LocalMongod } from './local-mongod.ts';
+import { setupStartAtLogin } from './login-item.ts';
 import { safeStorageBox } from './safe-storage-box.ts';
 import { SettingsStore } from './settings-store.ts';
+import { AUTOSTART_ARG } from './start-at-login.ts';
 import { setupTray } from './tray.ts';
 import { createDashboardWindow, hardenWebContents, isOwnSender, preloadPathNextTo, registerAppScheme, serveDashboard } from './window.ts';
 
@@ -39,7 +41,13 @@ async function startMongod(log: Logger): Promise<LocalMongod> {
   if (!isFound(found) && !download) throw new Error(`TillSync needs MongoDB, and ${found.problem}.`);
   const dataDir = join(app.getPath('userData'), 'mongod');
   log.info({ event: 'app.mongod-starting' }, 'starting the till database');
-  return startLocalMongod({ dataDir, binary: isFound(found) ? found.path : undefined });
+  return retryStart(() => startLocalMongod({ dataDir, binary: isFound(found) ? found.path : undefined }), {
+    onRetry: (err, attempt, delayMs) =>
+      log.warn(
+        { event: 'app.mongod-retry', attempt, error: String(err), retryInMs: delayMs },
+        `the till database did not start; trying again in ${delayMs / 1000} s`,
+      ),
+  });
 }
 
 async function main(): Promise<void> {
@@ -74,7 +82,7 @@ async function main(): Promise<void> {
     database: POS_DATABASE,
     info: { version: app.getVersion(), backend: 'mongod', tillName: hostname() },
     log,
-    applyStartAtLogin: (openAtLogin) => app.setLoginItemSettings({ openAtLogin }),
+    startAtLogin: await setupStartAtLogin(log),
   });
   await backend.start();
 
@@ -116,7 +124,9 @@ async function main(): Promise<void> {
     onError: (err) => log.warn({ event: 'app.tray-action-failed', error: String(err) }, 'a tray action failed'),
   });
 
-  app.on('second-instance', () => dashboard.show());
+  app.on('second-instance', (_event, argv) => {
+    if (!argv.includes(AUTOSTART_ARG)) dashboard.show();
+  });
   app.on('before-quit', (event) => {
     event.preventDefault(); // the engine and mongod stop first; quit() exits when they have
     quit();
@@ -124,7 +134,8 @@ async function main(): Promise<void> {
   // Closing the window keeps TillSync in the tray; only Quit ends it.
   app.on('window-all-closed', () => undefined);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, quit);
-  dashboard.show();
+  // Started by the system at login: stay in the tray rather than open a window over the till's own screen.
+  if (!process.argv.includes(AUTOSTART_ARG)) dashboard.show();
 }
 
 void main();

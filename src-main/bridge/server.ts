@@ -7,7 +7,17 @@
  * Only the bridge's own page may use it: requests must name the bridge's own
  * host (no DNS rebinding), WebSocket connections must come from loopback with
  * the bridge's own origin, and every command is checked again by the handlers.
+ *
+ * And only someone given its address: the bridge makes a random token at
+ * start and prints it in its URL (`http://127.0.0.1:PORT/?token=...`), so
+ * another user of the computer, or a page in the browser that guesses the
+ * port, cannot drive the till's sync. The page load that carries the token
+ * gets a cookie holding it (HttpOnly, SameSite=Strict, named after the port so
+ * two bridges on one machine keep theirs apart); every later request — the
+ * page's scripts, the WebSocket — must carry one of the two. Without it the
+ * answer is 401, with a wrong one 403, each saying what to open instead.
  */
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -25,6 +35,7 @@ import { contentSecurityPolicy, SECURITY_HEADERS } from '../app/csp.ts';
 import { createIpcHandlers } from '../app/handlers.ts';
 import { contentTypeOf, resolveStaticFile } from '../app/static-files.ts';
 import { silentLogger, type Logger } from '../sync/log.ts';
+import { REFUSED_TEXT, tokenCheck, tokenInQuery, TOKEN_PARAM } from './access-token.ts';
 
 export interface BridgeOptions {
   backend: AppBackend;
@@ -32,12 +43,20 @@ export interface BridgeOptions {
   rendererDir: string;
   /** 0 (default) picks a free port. */
   port?: number;
+  /** The access token; a random one when absent (tests may give their own). */
+  token?: string;
   log?: Logger;
 }
 
 export interface Bridge {
-  /** `http://127.0.0.1:PORT/` */
+  /** The dashboard's address with its token: `http://127.0.0.1:PORT/?token=...`. The only address that opens it. */
   readonly url: string;
+  /** `http://127.0.0.1:PORT` */
+  readonly origin: string;
+  /** What the URL and the cookie carry. */
+  readonly token: string;
+  /** The cookie the page gets, `tillsync-bridge-PORT`. */
+  readonly cookieName: string;
   readonly port: number;
   /** Open WebSocket connections. */
   readonly clients: number;
@@ -80,6 +99,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const hosts = new Set([`${HOST}:${port}`, `localhost:${port}`]);
   const origins = new Set([...hosts].map((h) => `http://${h}`));
   const csp = contentSecurityPolicy({ connectSrc: [`ws://${HOST}:${port}${BRIDGE_WS_PATH}`, `ws://localhost:${port}${BRIDGE_WS_PATH}`] });
+  const token = options.token ?? randomBytes(24).toString('base64url');
+  const cookieName = `tillsync-bridge-${port}`;
+  const access = tokenCheck(token, cookieName);
 
   const handle = createIpcHandlers<BridgeSender>(options.backend, {
     isTrustedSender: (s) => isLoopback(s.remoteAddress) && s.origin !== undefined && origins.has(s.origin),
@@ -93,6 +115,22 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (!hosts.has(req.headers.host ?? '')) {
       res.writeHead(421, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }).end('This server only answers to its own address.\n');
       return;
+    }
+    const allowed = access(req);
+    if (allowed !== 'ok') {
+      log.warn({ event: 'bridge.request-refused', why: allowed }, 'a request without the dashboard token was refused');
+      res
+        .writeHead(allowed === 'missing' ? 401 : 403, {
+          ...headers,
+          'Content-Type': 'text/plain; charset=utf-8',
+          'Cache-Control': 'no-store',
+        })
+        .end(REFUSED_TEXT[allowed]);
+      return;
+    }
+    if (tokenInQuery(req.url) !== undefined) {
+      // The page's own scripts and its WebSocket carry the token in this cookie from now on.
+      res.setHeader('Set-Cookie', `${cookieName}=${token}; Path=/; HttpOnly; SameSite=Strict`);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res
@@ -127,15 +165,21 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const path = (req.url ?? '').split('?', 1)[0];
     const sender: BridgeSender = { origin: req.headers.origin, remoteAddress: req.socket.remoteAddress };
-    const allowed =
+    const fromDashboard =
       path === BRIDGE_WS_PATH &&
       hosts.has(req.headers.host ?? '') &&
       isLoopback(sender.remoteAddress) &&
       sender.origin !== undefined &&
       origins.has(sender.origin);
-    if (!allowed) {
+    if (!fromDashboard) {
       log.warn({ event: 'bridge.connection-refused', path }, 'a WebSocket connection from outside the dashboard was refused');
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      refuseUpgrade(socket, 403, 'Forbidden', 'Only the dashboard page of this bridge may connect.');
+      return;
+    }
+    const allowed = access(req);
+    if (allowed !== 'ok') {
+      log.warn({ event: 'bridge.connection-refused', why: allowed }, 'a WebSocket connection without the dashboard token was refused');
+      refuseUpgrade(socket, allowed === 'missing' ? 401 : 403, allowed === 'missing' ? 'Unauthorized' : 'Forbidden', REFUSED_TEXT[allowed]);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -184,9 +228,13 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
 
   const unsubscribe = EVENT_NAMES.map((event) => options.backend.on(event, (payload) => broadcast(event, payload as never)));
 
-  log.info({ event: 'bridge.listening', port }, `dashboard at http://${HOST}:${port}/`);
+  // The token stays out of the log: whoever reads the log is not necessarily who runs the demo.
+  log.info({ event: 'bridge.listening', port }, `dashboard at http://${HOST}:${port}/ (open the address printed with its token)`);
   return {
-    url: `http://${HOST}:${port}/`,
+    url: `http://${HOST}:${port}/?${TOKEN_PARAM}=${token}`,
+    origin: `http://${HOST}:${port}`,
+    token,
+    cookieName,
     port,
     get clients() {
       return wss.clients.size;
@@ -201,6 +249,13 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       await closeServer(server);
     },
   };
+}
+
+function refuseUpgrade(socket: Socket, status: number, statusText: string, body: string): void {
+  const length = Buffer.byteLength(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${length}\r\n\r\n${body}`,
+  );
 }
 
 function parse(text: string): { type?: unknown; id?: unknown; command?: unknown; input?: unknown } | undefined {

@@ -6,19 +6,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
 import {
   BRIDGE_WS_PATH,
   type AppInfo,
   type BridgeServerMessage,
   type ConflictPageView,
   type ConflictView,
-  type EventName,
-  type IpcResult,
   type SettingsView,
 } from '../../src-shared/ipc.ts';
 import type { SyncStatus } from '../../src-shared/status.ts';
@@ -26,71 +22,8 @@ import { EngineBackend } from '../../src-main/app/backend.ts';
 import { SettingsStore } from '../../src-main/app/settings-store.ts';
 import { startBridge, type Bridge } from '../../src-main/bridge/server.ts';
 import { startTopology, TEST_ENGINE_SETTINGS, waitFor, type Till, type Topology } from '../integration/topology.ts';
+import { get, Page } from './bridge-page.ts';
 import { testSecretBox } from './helpers.ts';
-
-/** A dashboard page's side of the bridge, as a test sees it. */
-class Page {
-  readonly events: Array<{ event: EventName; payload: unknown }> = [];
-  readonly #pending = new Map<number, (r: IpcResult<unknown>) => void>();
-  #next = 1;
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const message = JSON.parse(data.toString()) as BridgeServerMessage;
-      if (message.type === 'event') this.events.push({ event: message.event, payload: message.payload });
-      else this.#pending.get(message.id)?.(message.result);
-    });
-  }
-
-  static open(bridge: Bridge, origin = `http://127.0.0.1:${bridge.port}`): Promise<Page> {
-    const ws = new WebSocket(`ws://127.0.0.1:${bridge.port}${BRIDGE_WS_PATH}`, { origin });
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(new Page(ws)));
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`refused with HTTP ${res.statusCode}`)));
-      ws.once('error', reject);
-    });
-  }
-
-  invoke<T>(command: string, input: unknown = {}): Promise<IpcResult<T>> {
-    const id = this.#next++;
-    return new Promise((resolve) => {
-      this.#pending.set(id, resolve as (r: IpcResult<unknown>) => void);
-      this.ws.send(JSON.stringify({ type: 'invoke', id, command, input }));
-    });
-  }
-
-  async value<T>(command: string, input: unknown = {}): Promise<T> {
-    const result = await this.invoke<T>(command, input);
-    assert.ok(result.ok, `${command} failed: ${JSON.stringify(result)}`);
-    return result.value;
-  }
-
-  latest<T>(event: EventName): T | undefined {
-    for (let i = this.events.length - 1; i >= 0; i -= 1) if (this.events[i]!.event === event) return this.events[i]!.payload as T;
-    return undefined;
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
-
-function get(
-  port: number,
-  path: string,
-  host = `127.0.0.1:${port}`,
-): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('web bridge', () => {
   let dir: string;
@@ -135,7 +68,7 @@ describe('web bridge', () => {
   });
 
   it('serves the dashboard with a strict CSP that allows only its own WebSocket', async () => {
-    const res = await get(bridge.port, '/');
+    const res = await get(bridge, '/');
     assert.equal(res.status, 200);
     assert.match(res.body, /<title>TillSync<\/title>/);
     const csp = String(res.headers['content-security-policy']);
@@ -144,18 +77,18 @@ describe('web bridge', () => {
     assert.ok(csp.includes(`connect-src 'self' ws://127.0.0.1:${bridge.port}${BRIDGE_WS_PATH}`), csp);
     assert.ok(!csp.includes('unsafe'), csp);
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
-    const js = await get(bridge.port, '/assets/app.js');
+    const js = await get(bridge, '/assets/app.js');
     assert.equal(js.status, 200);
     assert.match(String(js.headers['content-type']), /text\/javascript/);
   });
 
   it('serves nothing outside the dashboard folder, and only under its own host name', async () => {
     for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/..%2f..%2fsecret.txt', '/missing.js']) {
-      const res = await get(bridge.port, path);
+      const res = await get(bridge, path);
       assert.equal(res.status, 404, path);
       assert.ok(!res.body.includes('not for the browser'), path);
     }
-    assert.equal((await get(bridge.port, '/', 'attacker.example:80')).status, 421, 'a DNS-rebinding host is refused');
+    assert.equal((await get(bridge, '/', { host: 'attacker.example:80' })).status, 421, 'a DNS-rebinding host is refused');
   });
 
   it('refuses WebSocket connections from other origins', async () => {

@@ -31,7 +31,8 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-const URL_LINE = /(Till [AB])\b[^\n]*?(https?:\/\/127\.0\.0\.1:\d+\/?)/g;
+/** A dashboard URL carries the bridge's access token (`/?token=...`). */
+const URL_LINE = /(Till [AB])\b[^\n]*?(https?:\/\/127\.0\.0\.1:\d+\/?(?:\?token=[\w-]+)?)/g;
 const DB_LINE = /^[^\n]*?\b(hub|till[ -]?a|till[ -]?b)\b[^\n]*?(mongodb(?:\+srv)?:\/\/[^\s]+)/gim;
 
 /** Reads dashboard URLs and database connection strings from the demo's output. */
