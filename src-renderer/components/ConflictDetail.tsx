@@ -108,7 +108,13 @@ export function ConflictDetail(props: { conflict: ConflictView; onBack: () => vo
         </button>
         {conflict.reappliedAt === null && (
           <>
-            <button type="button" className="primary" onClick={() => setConfirming(true)} aria-describedby="apply-hint">
+            <button
+              type="button"
+              className="primary"
+              onClick={() => setConfirming(true)}
+              aria-describedby="apply-hint"
+              data-testid="apply-other-version"
+            >
               {w.t('conflict.apply')}
             </button>
             <span className="hint" id="apply-hint">
