@@ -5,7 +5,7 @@
  * preferred languages, which in the desktop app are the system's), else
  * English. Sets `<html lang>` to match, for screen readers and hyphenation.
  */
-import { useEffect, useMemo, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, useMemo, type ReactNode } from 'react';
 import { IntlProvider, useIntl } from 'react-intl';
 import { formattingLocale, pickLanguage, type Language } from '../../src-shared/languages.ts';
 import { useDashboard } from '../state/context.tsx';
@@ -26,22 +26,31 @@ function browserLanguages(): readonly string[] {
   return navigator.languages?.length ? navigator.languages : navigator.language ? [navigator.language] : [];
 }
 
-export function useLanguageChoice(preferred: readonly string[] = browserLanguages()): LanguageChoice {
-  const chosen = useDashboard((s) => s.settings?.language ?? null);
-  const automatic = pickLanguage(preferred);
-  const language = chosen ?? automatic;
-  return { language, automatic, chosen, locale: formattingLocale(language, preferred) };
+const ChoiceContext = createContext<LanguageChoice | null>(null);
+
+/** The language in use, what "automatic" would pick, and what settings chose. */
+export function useLanguageChoice(): LanguageChoice {
+  const choice = useContext(ChoiceContext);
+  if (!choice) throw new Error('useLanguageChoice needs <LanguageProvider>');
+  return choice;
 }
 
 export function LanguageProvider(props: { children: ReactNode; preferred?: readonly string[] }) {
-  const { language, locale } = useLanguageChoice(props.preferred);
+  const preferred = props.preferred ?? browserLanguages();
+  const chosen = useDashboard((s) => s.settings?.language ?? null);
+  const automatic = pickLanguage(preferred);
+  const language = chosen ?? automatic;
+  const locale = formattingLocale(language, preferred);
+  const choice = useMemo(() => ({ language, automatic, chosen, locale }), [language, automatic, chosen, locale]);
   useEffect(() => {
     document.documentElement.lang = locale;
   }, [locale]);
   return (
-    <IntlProvider locale={locale} messages={CATALOGS[language]} defaultLocale="en">
-      {props.children}
-    </IntlProvider>
+    <ChoiceContext value={choice}>
+      <IntlProvider locale={locale} messages={CATALOGS[language]} defaultLocale="en">
+        {props.children}
+      </IntlProvider>
+    </ChoiceContext>
   );
 }
 
