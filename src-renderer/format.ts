@@ -1,9 +1,10 @@
 /**
- * Words for a till operator: the sync state, times and counts as the dashboard
- * says them. Pure functions, no React.
+ * Words for a till operator: the sync state, the engine's messages and who
+ * made a version, in the dashboard's language (see i18n/words.ts). Pure
+ * functions, no React.
  */
-import type { SyncState, SyncStatus } from '../src-shared/status.ts';
-import type { SyncModeName, ConflictGranularityName } from '../src-shared/ipc.ts';
+import type { SyncErrorInfo, SyncStatus } from '../src-shared/status.ts';
+import type { Words } from './i18n/words.ts';
 
 export interface StateWords {
   /** Short headline, e.g. "Up to date". */
@@ -14,92 +15,58 @@ export interface StateWords {
   tone: 'ok' | 'busy' | 'warn' | 'bad' | 'off';
 }
 
-export function describeState(status: Pick<SyncStatus, 'state' | 'lastError'>): StateWords {
-  const words: Record<SyncState, StateWords> = {
-    synced: { headline: 'Up to date', detail: 'This till and the hub have the same data.', tone: 'ok' },
-    syncing: { headline: 'Sending and receiving changes', detail: null, tone: 'busy' },
-    offline: {
-      headline: 'Working offline',
-      detail: 'Working offline — changes are saved on this till and will be sent when the connection is back.',
-      tone: 'warn',
-    },
-    error: {
-      headline: 'Sync has a problem',
-      detail: status.lastError ? status.lastError.message : 'Sync stopped because of a problem it could not fix on its own.',
-      tone: 'bad',
-    },
-    disabled: {
-      headline: 'Sync is paused',
-      detail: 'Changes are saved on this till and will be sent when sync is resumed.',
-      tone: 'off',
-    },
-    starting: { headline: 'Starting up', detail: 'Connecting to the hub…', tone: 'busy' },
-  };
-  return words[status.state];
+export function describeState(w: Words, status: Pick<SyncStatus, 'state' | 'lastError'>): StateWords {
+  switch (status.state) {
+    case 'synced':
+      return { headline: w.t('state.synced'), detail: w.t('state.synced.detail'), tone: 'ok' };
+    case 'syncing':
+      return { headline: w.t('state.syncing'), detail: null, tone: 'busy' };
+    case 'offline':
+      return { headline: w.t('state.offline'), detail: w.t('state.offline.detail'), tone: 'warn' };
+    case 'error':
+      return {
+        headline: w.t('state.error'),
+        detail: status.lastError ? errorWords(w, status.lastError) : w.t('state.error.detail'),
+        tone: 'bad',
+      };
+    case 'disabled':
+      return { headline: w.t('state.disabled'), detail: w.t('state.disabled.detail'), tone: 'off' };
+    case 'starting':
+      return { headline: w.t('state.starting'), detail: w.t('state.starting.detail'), tone: 'busy' };
+  }
 }
 
-/** "just now", "45 seconds ago", "2 minutes ago", "3 hours ago", "4 days ago". */
-export function timeAgo(at: number, now: number): string {
-  const seconds = Math.max(0, Math.round((now - at) / 1000));
-  if (seconds < 5) return 'just now';
-  if (seconds < 60) return `${seconds} seconds ago`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${plural(minutes, 'minute')} ago`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${plural(hours, 'hour')} ago`;
-  return `${plural(Math.floor(hours / 24), 'day')} ago`;
+/**
+ * Reasons whose English message never varies, so the reason alone says it
+ * (from engines that send no `code` yet).
+ */
+const REASONS_THAT_ARE_CODES = new Set(['hub-unreachable', 'local-unreachable']);
+
+/** An engine error in the operator's language, or its English text for a code this dashboard does not know. */
+export function errorWords(w: Words, error: SyncErrorInfo): string {
+  const code = error.code ?? (REASONS_THAT_ARE_CODES.has(error.reason) ? error.reason : undefined);
+  return w.engine('error', code, error.params, error.message);
 }
 
-/** A duration in words: "40 ms", "1.2 seconds", "3 minutes", "2 hours". */
-export function duration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const seconds = ms / 1000;
-  if (seconds < 60) return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} seconds`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return plural(minutes, 'minute');
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return plural(hours, 'hour');
-  return plural(Math.floor(hours / 24), 'day');
+/** The warnings to show: the coded ones when the engine sends them, else its English sentences. */
+export function warningWords(w: Words, status: Pick<SyncStatus, 'warnings' | 'warningDetails'>): string[] {
+  if (status.warningDetails)
+    return status.warningDetails.map((warning) => w.engine('warning', warning.code, warning.params, warning.message));
+  return status.warnings;
 }
 
-export function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+export function quarantineReasonWords(w: Words, item: SyncStatus['quarantine']['latest'][number]): string {
+  return w.engine('quarantine', item.reasonCode, item.reasonParams, item.reason);
 }
 
-/** "12 changes waiting to be sent" */
-export function waitingWords(depth: number): string {
-  if (depth === 0) return 'Nothing waiting to be sent';
-  return `${depth} ${depth === 1 ? 'change' : 'changes'} waiting to be sent`;
+export function lastSyncedWords(w: Words, lastSyncedAt: number | null, now: number): string {
+  return lastSyncedAt === null ? w.t('header.last-synced.never') : w.t('header.last-synced', { ago: w.timeAgo(lastSyncedAt, now) });
 }
 
-export function lastSyncedWords(lastSyncedAt: number | null, now: number): string {
-  return lastSyncedAt === null ? 'Not up to date yet since the app started' : `Last up to date ${timeAgo(lastSyncedAt, now)}`;
-}
-
-export function quarantineWords(count: number): string {
-  return count === 1 ? '1 change could not be synced and was set aside' : `${count} changes could not be synced and were set aside`;
-}
-
-export function clockTime(at: number): string {
-  return new Date(at).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
-}
-
-export const MODE_WORDS: Record<SyncModeName, string> = {
-  both: 'Both ways',
-  'push-only': 'Send to the hub only',
-  'pull-only': 'Receive from the hub only',
-  'local-only': 'Keep on this till only',
-};
-
-export const GRANULARITY_WORDS: Record<ConflictGranularityName, string> = {
-  document: 'Newest whole record wins',
-  field: 'Newest value of each field wins',
-};
-
-/** Who made a version, e.g. "head office (on the hub)" or "till-b". */
-export function originWords(origin: string, ownDeviceId: string | null): string {
-  if (origin === 'hq') return 'head office (on the hub)';
-  if (ownDeviceId !== null && origin === ownDeviceId) return 'this till';
+/** Who made a version, e.g. "head office (on the hub)", "this till" or "till-b". */
+export function originWords(w: Words, origin: string, ownDeviceId: string | null): string {
+  if (origin === 'hq') return w.t('conflict.origin.hq');
+  if (ownDeviceId !== null && origin === ownDeviceId) return w.t('conflict.origin.this-till');
   return origin;
 }
 
@@ -108,9 +75,4 @@ export function valueText(value: unknown): string {
   if (value === undefined) return '—';
   if (typeof value === 'string') return value;
   return JSON.stringify(value);
-}
-
-/** "Checking this till against the hub: 120 of 500 records compared" */
-export function reconciliationWords(progress: { compared: number; total: number }): string {
-  return `Checking this till against the hub: ${progress.compared} of ${plural(progress.total, 'record')} compared`;
 }

@@ -11,10 +11,12 @@
 import { z } from 'zod';
 import type { SyncStatus } from './status.ts';
 import type { ConflictRule } from './conflict-rules.ts';
+import { LANGUAGES, type Language } from './languages.ts';
 
 import { CONFLICT_GRANULARITIES, SYNC_MODES, type ConflictGranularity, type SyncMode } from './policy.ts';
 
-export { CONFLICT_GRANULARITIES, SYNC_MODES };
+export { CONFLICT_GRANULARITIES, LANGUAGES, SYNC_MODES };
+export type { Language };
 export type SyncModeName = SyncMode;
 export type ConflictGranularityName = ConflictGranularity;
 
@@ -70,6 +72,11 @@ export interface SettingsView {
   hubUriMasked: string | null;
   policies: Record<string, PolicyView>;
   startAtLogin: boolean;
+  /**
+   * The language the dashboard and the tray speak on this till; null (or
+   * absent, from an older main process) follows the till's own locale.
+   */
+  language?: Language | null;
 }
 
 export interface AppInfo {
@@ -128,6 +135,8 @@ export const commandInputs = {
     })
     .strict(),
   'settings.setStartAtLogin': z.object({ enabled: z.boolean() }).strict(),
+  /** null: follow the till's locale. */
+  'settings.setLanguage': z.object({ language: z.enum(LANGUAGES).nullable() }).strict(),
 } as const;
 
 export type CommandName = keyof typeof commandInputs;
@@ -148,6 +157,7 @@ export interface CommandResults {
   'settings.testHub': HubTestResult;
   'settings.setPolicy': SettingsView;
   'settings.setStartAtLogin': SettingsView;
+  'settings.setLanguage': SettingsView;
 }
 
 /** Events the main process pushes to every dashboard. */

@@ -22,18 +22,101 @@ export interface LagPoint {
   pullMs: number | null;
 }
 
+/**
+ * Messages that reach the dashboard travel as data too: a stable code and the
+ * values its sentence needs, next to the English text. The dashboard says a
+ * code it knows in the operator's language and shows the English text for one
+ * it does not (a newer engine's). Values are plain: durations in milliseconds,
+ * names and server text as they are.
+ */
+export type MessageParams = Record<string, string | number>;
+
+/** A code with exactly the params it needs, for whoever fills these fields: `{ code, params } satisfies Coded<SyncErrorParams>`. */
+export type Coded<P> = { [C in keyof P]: { code: C; params: P[C] } }[keyof P];
+
+type NoParams = Record<string, never>;
+type Side = 'hub' | 'local';
+
+/** `SyncErrorInfo.code` → its params. */
+export interface SyncErrorParams {
+  /** The hub cannot be reached; changes are kept. (A `reason` of `hub-unreachable` means the same when no code is sent.) */
+  'hub-unreachable': NoParams;
+  /** This till's database cannot be reached. (Likewise the `local-unreachable` reason.) */
+  'local-unreachable': NoParams;
+  /** A change stream's history no longer reaches back far enough; a full comparison is needed. */
+  'history-lost': { side: Side };
+  /** The hub refused a change: the server's own words and error code. */
+  'hub-rejected': { detail: string; serverCode: string };
+  /** This till's database refused a change. */
+  'local-rejected': { detail: string; serverCode: string };
+  /** Anything else: the error's own text. */
+  unexpected: { detail: string };
+  /** No hub connection string is set yet. */
+  'no-hub-set': NoParams;
+  /** The saved hub connection string cannot be used: what is wrong with it. */
+  'hub-uri-unusable': { detail: string };
+  /** The saved sync settings cannot be used: what is wrong with them. */
+  'settings-unusable': { detail: string };
+}
+export type SyncErrorCode = keyof SyncErrorParams;
+
+/** `SyncWarning.code` → its params. */
+export interface SyncWarningParams {
+  /** This till's clock differs from head office's by `offsetMs` (positive); `direction` says which way. */
+  'till-clock-off': { offsetMs: number; direction: 'fast' | 'slow' };
+  /** Changes from `device` carry a time `aheadMs` ahead of this till's clock; they wait until the clocks agree. */
+  'clock-drift': { device: string; aheadMs: number };
+}
+export type SyncWarningCode = keyof SyncWarningParams;
+
+/** A quarantine record's `reasonCode` → its params. */
+export interface QuarantineReasonParams {
+  /** A change of a type sync does not apply (`operation`, e.g. `shardCollection`). */
+  'unknown-change-type': { operation: string };
+  /** A delete whose tombstone carries a version that cannot be read. */
+  'malformed-tombstone-version': { version: string };
+  /** A document whose sync metadata cannot be read: what is wrong with it. */
+  'malformed-sync-metadata': { detail: string };
+  /** A document whose sync version cannot be read. */
+  'malformed-version': { version: string };
+  /** A document over MongoDB's 16 MB limit. */
+  'document-too-large': NoParams;
+  /** A change from `device` made `aheadMs` ahead of this till's clock; kept until the clocks agree. */
+  'clock-drift': { device: string; aheadMs: number };
+}
+export type QuarantineReasonCode = keyof QuarantineReasonParams;
+
 export interface SyncErrorInfo {
   /** Stable machine-readable reason, e.g. `hub-unreachable`. */
   reason: string;
-  /** Plain words for a till operator. */
+  /** Plain words for a till operator (English). */
   message: string;
   /** Epoch milliseconds. */
   at: number;
+  /** What `message` says, as data, so the dashboard can say it in the operator's language. */
+  code?: SyncErrorCode;
+  params?: MessageParams;
+}
+
+/** One warning: the English text (as in `SyncStatus.warnings`) and what it says as data. */
+export interface SyncWarning {
+  code: SyncWarningCode;
+  params: MessageParams;
+  message: string;
 }
 
 export interface QuarantineSummary {
   count: number;
-  latest: Array<{ collection: string; documentId: string; reason: string; at: number }>;
+  latest: Array<{
+    collection: string;
+    documentId: string;
+    /** Why it was set aside (English). */
+    reason: string;
+    at: number;
+    /** What `reason` says, as data. */
+    reasonCode?: QuarantineReasonCode;
+    reasonParams?: MessageParams;
+  }>;
 }
 
 export interface SyncStatus {
@@ -56,6 +139,8 @@ export interface SyncStatus {
   quarantine: QuarantineSummary;
   /** Clock-drift refusals, in plain words (empty when none). */
   warnings: string[];
+  /** The same warnings as data (code, params and the English text); when present, the dashboard shows these. */
+  warningDetails?: SyncWarning[];
   /**
    * A full comparison of this till with the hub (first start, a till that
    * joined late, or change history that was lost), with its progress; null

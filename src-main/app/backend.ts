@@ -14,9 +14,10 @@ import type {
   ConflictView,
   EventPayloads,
   HubTestResult,
+  Language,
   SettingsView,
 } from '../../src-shared/ipc.ts';
-import type { SyncErrorInfo, SyncStatus } from '../../src-shared/status.ts';
+import type { SyncErrorCode, SyncErrorInfo, SyncStatus } from '../../src-shared/status.ts';
 import { ConfigError, parseSyncConfig, redactUri, type SyncConfig } from '../sync/config.ts';
 import { createSyncEngine, type SyncEngine } from '../sync/engine.ts';
 import { describeError, SyncError } from '../sync/errors.ts';
@@ -43,6 +44,8 @@ export interface AppBackend {
   testHub(uri?: string): Promise<HubTestResult>;
   setPolicy(policy: CommandArgs<'settings.setPolicy'>): Promise<SettingsView>;
   setStartAtLogin(enabled: boolean): Promise<SettingsView>;
+  /** null: follow the till's locale. */
+  setLanguage(language: Language | null): Promise<SettingsView>;
   on<E extends keyof EventPayloads>(event: E, listener: (payload: EventPayloads[E]) => void): () => void;
 }
 
@@ -235,6 +238,11 @@ export class EngineBackend implements AppBackend {
     return this.#settingsChanged();
   }
 
+  async setLanguage(language: Language | null): Promise<SettingsView> {
+    await this.#save({ language });
+    return this.#settingsChanged();
+  }
+
   /** The box shows what the system will do, read back from it, not what was last asked for. */
   async #readStartAtLogin(): Promise<void> {
     const system = this.#opts.startAtLogin;
@@ -303,7 +311,7 @@ export class EngineBackend implements AppBackend {
     if (this.#stopped) return;
     const settings = this.#opts.settings.get();
     if (!settings.hubUri) {
-      this.#setOff('config', 'No hub connection string is set. Enter it in Settings to start syncing.');
+      this.#setOff('config', 'No hub connection string is set. Enter it in Settings to start syncing.', 'no-hub-set');
       return;
     }
     let config: SyncConfig;
@@ -333,8 +341,8 @@ export class EngineBackend implements AppBackend {
     this.#events.emit('status', this.status(), (e) => this.#listenerFailed(e));
   }
 
-  #setOff(reason: string, message: string): void {
-    this.#offReason = { reason, message, at: Date.now() };
+  #setOff(reason: string, message: string, code?: SyncErrorCode): void {
+    this.#offReason = { reason, message, at: Date.now(), ...(code ? { code, params: {} } : {}) };
     this.#log.warn({ event: 'app.sync-off', reason }, message);
     this.#events.emit('status', this.status(), (e) => this.#listenerFailed(e));
   }

@@ -42,6 +42,7 @@ function commands(backend: AppBackend): Commands {
     'settings.testHub': ({ uri }) => backend.testHub(uri),
     'settings.setPolicy': (args) => backend.setPolicy(args),
     'settings.setStartAtLogin': ({ enabled }) => backend.setStartAtLogin(enabled),
+    'settings.setLanguage': ({ language }) => backend.setLanguage(language),
   };
 }
 

@@ -12,7 +12,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CONFLICT_GRANULARITIES, SYNC_MODES, type PolicyView, type SettingsView } from '../../src-shared/ipc.ts';
+import { CONFLICT_GRANULARITIES, LANGUAGES, SYNC_MODES, type Language, type PolicyView, type SettingsView } from '../../src-shared/ipc.ts';
 import { redactUri } from '../sync/config.ts';
 
 /** Encrypts and decrypts short secrets with a key the operating system keeps. */
@@ -29,6 +29,8 @@ export interface Settings {
   hubUri: string | null;
   policies: Record<string, PolicyView>;
   startAtLogin: boolean;
+  /** The dashboard's and tray's language; absent or null follows the till's locale. */
+  language?: Language | null;
 }
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({ enabled: true, hubUri: null, policies: {}, startAtLogin: false });
@@ -54,6 +56,7 @@ const fileSchema = z.object({
   hubUriSealed: z.string().nullable(),
   policies: z.record(z.string(), policySchema),
   startAtLogin: z.boolean(),
+  language: z.enum(LANGUAGES).nullable().optional(),
 });
 type SettingsFile = z.infer<typeof fileSchema>;
 
@@ -89,8 +92,14 @@ export class SettingsStore {
 
   /** What the dashboard may see: the password masked. */
   view(): SettingsView {
-    const { enabled, hubUri, policies, startAtLogin } = this.#settings;
-    return { enabled, hubUriMasked: hubUri === null ? null : redactUri(hubUri), policies: { ...policies }, startAtLogin };
+    const { enabled, hubUri, policies, startAtLogin, language } = this.#settings;
+    return {
+      enabled,
+      hubUriMasked: hubUri === null ? null : redactUri(hubUri),
+      policies: { ...policies },
+      startAtLogin,
+      language: language ?? null,
+    };
   }
 
   async update(change: Partial<Settings>): Promise<Settings> {
@@ -104,6 +113,7 @@ export class SettingsStore {
       hubUriSealed: sealed,
       policies: next.policies,
       startAtLogin: next.startAtLogin,
+      ...(next.language ? { language: next.language } : {}),
     });
     this.#settings = next;
     this.#sealedUri = sealed;
@@ -144,7 +154,13 @@ export class SettingsStore {
         this.loadProblem = 'The saved hub connection string could not be unlocked on this computer; enter it again in Settings.';
       }
     }
-    this.#settings = { enabled: file.enabled, hubUri, policies: file.policies, startAtLogin: file.startAtLogin };
+    this.#settings = {
+      enabled: file.enabled,
+      hubUri,
+      policies: file.policies,
+      startAtLogin: file.startAtLogin,
+      ...(file.language ? { language: file.language } : {}),
+    };
     this.#sealedUri = hubUri === null ? null : file.hubUriSealed;
   }
 

@@ -4,13 +4,18 @@
  * Electron.
  */
 import type { SyncState } from '../../src-shared/status.ts';
+import type { Language } from '../../src-shared/languages.ts';
+import { trayWords } from './tray-messages.ts';
 
 export type TrayIconName = 'synced' | 'syncing' | 'offline' | 'error' | 'disabled';
 
 export interface TrayModel {
   icon: TrayIconName;
   tooltip: string;
-  toggleLabel: 'Pause sync' | 'Resume sync';
+  /** The menu's items, in the tray's language. */
+  openLabel: string;
+  toggleLabel: string;
+  quitLabel: string;
 }
 
 export interface TrayInput {
@@ -20,64 +25,38 @@ export interface TrayInput {
   enabled: boolean;
   /** Local changes not yet sent to the hub. */
   pending?: number;
+  /** English unless given. */
+  language?: Language;
 }
 
-/** Lag in words: "under a second", "3 seconds", "2 minutes", "5 hours". */
-export function describeLag(ms: number): string {
-  if (ms < 1_000) return 'under a second';
-  const units: Array<[number, string]> = [
-    [3_600_000, 'hour'],
-    [60_000, 'minute'],
-    [1_000, 'second'],
-  ];
-  for (const [size, name] of units) {
-    if (ms >= size) {
-      const n = Math.floor(ms / size);
-      return `${n} ${name}${n === 1 ? '' : 's'}`;
-    }
-  }
-  return 'under a second';
+/** Lag in words: "under a second", "3 seconds", "2 minutes", "5 hours" (or in French). */
+export function describeLag(ms: number, language: Language = 'en'): string {
+  const say = trayWords(language);
+  if (ms >= 3_600_000) return say('lag.hours', { count: Math.floor(ms / 3_600_000) });
+  if (ms >= 60_000) return say('lag.minutes', { count: Math.floor(ms / 60_000) });
+  if (ms >= 1_000) return say('lag.seconds', { count: Math.floor(ms / 1_000) });
+  return say('lag.under-a-second');
 }
 
-function pendingText(pending: number | undefined): string {
-  if (!pending) return '';
-  return pending === 1 ? ' 1 change is waiting to be sent.' : ` ${pending} changes are waiting to be sent.`;
-}
-
-export function trayModel({ state, lagMs, enabled, pending }: TrayInput): TrayModel {
-  const toggleLabel = enabled ? 'Pause sync' : 'Resume sync';
-  if (!enabled || state === 'disabled') {
-    return {
-      icon: 'disabled',
-      tooltip: `TillSync: sync is paused. This till keeps working; changes are sent when sync resumes.${pendingText(pending)}`,
-      toggleLabel,
-    };
-  }
+export function trayModel({ state, lagMs, enabled, pending, language = 'en' }: TrayInput): TrayModel {
+  const say = trayWords(language);
+  const withPending = (text: string): string => (pending ? `${text} ${say('pending', { count: pending })}` : text);
+  const lag = lagMs === null ? null : describeLag(lagMs, language);
+  const labels = {
+    openLabel: say('menu.open'),
+    toggleLabel: say(enabled ? 'menu.pause' : 'menu.resume'),
+    quitLabel: say('menu.quit'),
+  };
+  if (!enabled || state === 'disabled') return { icon: 'disabled', tooltip: withPending(say('paused')), ...labels };
   switch (state) {
     case 'synced':
-      return {
-        icon: 'synced',
-        tooltip: lagMs === null ? 'TillSync: up to date.' : `TillSync: up to date (changes arrive in ${describeLag(lagMs)}).`,
-        toggleLabel,
-      };
+      return { icon: 'synced', tooltip: lag === null ? say('synced') : say('synced.lag', { lag }), ...labels };
     case 'syncing':
     case 'starting':
-      return {
-        icon: 'syncing',
-        tooltip: `TillSync: ${state === 'starting' ? 'starting up' : 'sending and receiving changes'}${lagMs === null ? '' : ` (about ${describeLag(lagMs)} behind)`}.${pendingText(pending)}`,
-        toggleLabel,
-      };
+      return { icon: 'syncing', tooltip: withPending(lag === null ? say(state) : say(`${state}.lag`, { lag })), ...labels };
     case 'offline':
-      return {
-        icon: 'offline',
-        tooltip: `TillSync: cannot reach head office. This till keeps working; changes are sent when the connection is back.${pendingText(pending)}`,
-        toggleLabel,
-      };
+      return { icon: 'offline', tooltip: withPending(say('offline')), ...labels };
     case 'error':
-      return {
-        icon: 'error',
-        tooltip: 'TillSync: sync has stopped because of a problem. Open the dashboard to see what happened.',
-        toggleLabel,
-      };
+      return { icon: 'error', tooltip: say('error'), ...labels };
   }
 }

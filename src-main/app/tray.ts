@@ -1,11 +1,13 @@
 /**
  * The tray icon: its image and tooltip follow the sync state and lag (see
  * tray-model.ts); its menu opens the dashboard, pauses or resumes sync, and
- * quits.
+ * quits. It speaks the language chosen in the dashboard's settings, else the
+ * system's.
  */
 import { join } from 'node:path';
-import { Menu, nativeImage, Tray, type NativeImage } from 'electron';
+import { app, Menu, nativeImage, Tray, type NativeImage } from 'electron';
 import type { SyncStatus } from '../../src-shared/status.ts';
+import { pickLanguage, type Language } from '../../src-shared/languages.ts';
 import type { AppBackend } from './backend.ts';
 import { trayModel, type TrayIconName, type TrayModel } from './tray-model.ts';
 
@@ -25,13 +27,16 @@ export function setupTray(options: TrayOptions): { destroy(): void } {
     if (!found) images.set(name, (found = nativeImage.createFromPath(join(options.iconsDir, `${name}.png`))));
     return found;
   };
-  const modelOf = (status: SyncStatus): TrayModel =>
-    trayModel({
+  const modelOf = (status: SyncStatus): TrayModel => {
+    const settings = options.backend.settings();
+    return trayModel({
       state: status.state,
-      enabled: options.backend.settings().enabled,
+      enabled: settings.enabled,
       lagMs: maxLag(status),
       pending: status.outbox.depth,
+      language: settings.language ?? systemLanguage(),
     });
+  };
 
   let shown = modelOf(options.backend.status());
   const tray = new Tray(image(shown.icon));
@@ -40,7 +45,7 @@ export function setupTray(options: TrayOptions): { destroy(): void } {
 
   const buildMenu = (model: TrayModel): Menu =>
     Menu.buildFromTemplate([
-      { label: 'Open dashboard', click: options.openDashboard },
+      { label: model.openLabel, click: options.openDashboard },
       {
         label: model.toggleLabel,
         click: () => {
@@ -48,7 +53,7 @@ export function setupTray(options: TrayOptions): { destroy(): void } {
         },
       },
       { type: 'separator' },
-      { label: 'Quit TillSync', click: options.quit },
+      { label: model.quitLabel, click: options.quit },
     ]);
   tray.setContextMenu(buildMenu(shown));
 
@@ -56,7 +61,7 @@ export function setupTray(options: TrayOptions): { destroy(): void } {
     const next = modelOf(options.backend.status());
     if (next.icon !== shown.icon) tray.setImage(image(next.icon));
     if (next.tooltip !== shown.tooltip) tray.setToolTip(next.tooltip);
-    if (next.toggleLabel !== shown.toggleLabel) tray.setContextMenu(buildMenu(next));
+    if (next.toggleLabel !== shown.toggleLabel || next.openLabel !== shown.openLabel) tray.setContextMenu(buildMenu(next));
     shown = next;
   };
   const offs = [options.backend.on('status', update), options.backend.on('settings', update)];
@@ -66,6 +71,12 @@ export function setupTray(options: TrayOptions): { destroy(): void } {
       tray.destroy();
     },
   };
+}
+
+/** The till's own language (the system's preferred languages), when the settings name none. */
+function systemLanguage(): Language {
+  const preferred = app.getPreferredSystemLanguages();
+  return pickLanguage(preferred.length > 0 ? preferred : [app.getLocale()]);
 }
 
 function maxLag(status: SyncStatus): number | null {

@@ -1,20 +1,25 @@
 // @jsxRuntime automatic
 /**
  * One conflict: both versions side by side with the fields that differ
- * highlighted, which one was kept and why, and "Apply the other version".
+ * highlighted, which one was kept and why (from its rule, in the operator's
+ * language), and "Apply the other version" in a bar that stays on screen
+ * however long the record is.
  */
 import { useEffect, useRef, useState } from 'react';
+import { FormattedMessage } from 'react-intl';
 import type { ConflictSide, ConflictView } from '../../src-shared/ipc.ts';
 import { useApi, useDashboard } from '../state/context.tsx';
-import { clockTime, originWords, valueText } from '../format.ts';
+import { useWords } from '../i18n/language.tsx';
+import type { Words } from '../i18n/words.ts';
+import { originWords, valueText } from '../format.ts';
 import { Dialog } from './Dialog.tsx';
+import { ActionButton } from './ActionButton.tsx';
 
 type SideName = 'local' | 'hub';
 
-const SIDE_TITLE: Record<SideName, string> = { local: "This till's version", hub: "The hub's version" };
-
 export function ConflictDetail(props: { conflict: ConflictView; onBack: () => void; onChanged: (conflict: ConflictView) => void }) {
   const { conflict } = props;
+  const w = useWords();
   const api = useApi();
   const ownDeviceId = useDashboard((s) => s.info?.deviceId ?? s.status?.deviceId ?? null);
   const [confirming, setConfirming] = useState(false);
@@ -29,6 +34,7 @@ export function ConflictDetail(props: { conflict: ConflictView; onBack: () => vo
   const loser: SideName = conflict.winner === 'local' ? 'hub' : 'local';
   const fields = fieldOrder(conflict.local.document, conflict.hub.document);
   const changed = new Set(conflict.changedFields);
+  const mono = (text: string) => <span className="mono">{text}</span>;
 
   async function applyLoser() {
     setBusy(true);
@@ -44,33 +50,34 @@ export function ConflictDetail(props: { conflict: ConflictView; onBack: () => vo
   }
 
   return (
-    <section className="panel" aria-labelledby="conflict-title" data-testid="conflict-detail">
-      <div className="panel-head">
-        <h2 id="conflict-title" ref={heading} tabIndex={-1}>
-          Conflict on {conflict.collection} <span className="mono">{conflict.documentId}</span>
-        </h2>
-        <button type="button" onClick={props.onBack}>
-          Back to the list
-        </button>
-      </div>
+    <section className="panel conflict-detail" aria-labelledby="conflict-title" data-testid="conflict-detail">
+      <h2 id="conflict-title" ref={heading} tabIndex={-1}>
+        <FormattedMessage id="conflict.title" values={{ collection: conflict.collection, documentId: mono(conflict.documentId) }} />
+      </h2>
       <p>
-        Recorded {clockTime(conflict.at)}. <strong data-testid="conflict-winner">{SIDE_TITLE[conflict.winner]} was kept</strong>:{' '}
-        <span data-testid="conflict-explanation">{conflict.explanation}</span>
+        {w.t('conflict.recorded', { when: w.dateTime(conflict.at) })}{' '}
+        <FormattedMessage
+          id="conflict.verdict"
+          values={{
+            kept: <strong data-testid="conflict-winner">{w.t(`conflict.kept.${conflict.winner}`)}</strong>,
+            why: <span data-testid="conflict-explanation">{w.rule(conflict.rule, conflict.winner, conflict.fields)}</span>,
+          }}
+        />
       </p>
       {conflict.reappliedAt !== null && (
         <p className="banner banner-ok" role="status" data-testid="conflict-reapplied">
-          {SIDE_TITLE[loser]} was applied on this till and on the hub ({clockTime(conflict.reappliedAt)}).
+          {w.t(`conflict.reapplied.${loser}`, { when: w.dateTime(conflict.reappliedAt) })}
         </p>
       )}
 
       <table className="versions" data-testid="conflict-versions">
-        <caption className="visually-hidden">Both versions, field by field. Fields that differ are marked “changed”.</caption>
+        <caption className="visually-hidden">{w.t('conflict.caption')}</caption>
         <thead>
           <tr>
-            <th scope="col">Field</th>
+            <th scope="col">{w.t('conflict.field')}</th>
             {(['local', 'hub'] as const).map((side) => (
               <th scope="col" key={side} data-testid={`side-${side}`}>
-                <SideHeading name={side} side={conflict[side]} kept={conflict.winner === side} ownDeviceId={ownDeviceId} />
+                <SideHeading w={w} name={side} side={conflict[side]} kept={conflict.winner === side} ownDeviceId={ownDeviceId} />
               </th>
             ))}
           </tr>
@@ -82,7 +89,7 @@ export function ConflictDetail(props: { conflict: ConflictView; onBack: () => vo
               <tr key={field} className={isChanged ? 'changed' : undefined} data-field={field} data-changed={isChanged}>
                 <th scope="row">
                   {field}
-                  {isChanged && <span className="tag tag-changed">changed</span>}
+                  {isChanged && <span className="tag tag-changed">{w.t('conflict.tag.changed')}</span>}
                 </th>
                 {(['local', 'hub'] as const).map((side) => (
                   <td key={side} className="mono">
@@ -95,21 +102,39 @@ export function ConflictDetail(props: { conflict: ConflictView; onBack: () => vo
         </tbody>
       </table>
 
-      {conflict.reappliedAt === null && (
-        <div className="actions">
-          <button type="button" className="primary" onClick={() => setConfirming(true)}>
-            Apply the other version
-          </button>
-          <span className="hint">Replaces the kept version with {SIDE_TITLE[loser].toLowerCase()}, on this till and on the hub.</span>
-        </div>
-      )}
+      <div className="sticky-actions" data-testid="conflict-actions">
+        <button type="button" onClick={props.onBack}>
+          {w.t('conflict.back')}
+        </button>
+        {conflict.reappliedAt === null && (
+          <>
+            <button
+              type="button"
+              className="primary"
+              onClick={() => setConfirming(true)}
+              aria-describedby="apply-hint"
+              data-testid="apply-other-version"
+            >
+              {w.t('conflict.apply')}
+            </button>
+            <span className="hint" id="apply-hint">
+              {w.t(`conflict.apply.hint.${loser}`)}
+            </span>
+          </>
+        )}
+      </div>
 
       {confirming && (
-        <Dialog title="Apply the other version?" onCancel={() => !busy && setConfirming(false)}>
+        <Dialog title={w.t('conflict.confirm.title')} onCancel={() => !busy && setConfirming(false)}>
           <p>
-            The {conflict.collection} record <span className="mono">{conflict.documentId}</span> will be replaced with{' '}
-            {SIDE_TITLE[loser].toLowerCase()}
-            {conflict[loser].document === null ? ', which deletes it' : ''}, on this till and on the hub. Every till will get the change.
+            <FormattedMessage
+              id={`conflict.confirm.${loser}`}
+              values={{
+                collection: conflict.collection,
+                documentId: mono(conflict.documentId),
+                deletes: conflict[loser].document === null ? 'yes' : 'no',
+              }}
+            />
           </p>
           {error && (
             <p className="banner banner-bad" role="alert">
@@ -117,12 +142,12 @@ export function ConflictDetail(props: { conflict: ConflictView; onBack: () => vo
             </p>
           )}
           <div className="actions">
-            <button type="button" data-autofocus onClick={() => setConfirming(false)} disabled={busy}>
-              Cancel
-            </button>
-            <button type="button" className="primary" onClick={() => void applyLoser()} disabled={busy}>
-              {busy ? 'Applying…' : 'Yes, apply it'}
-            </button>
+            <ActionButton data-autofocus onClick={() => setConfirming(false)} unavailable={busy}>
+              {w.t('common.cancel')}
+            </ActionButton>
+            <ActionButton className="primary" onClick={() => void applyLoser()} busy={busy}>
+              {busy ? w.t('conflict.confirm.busy') : w.t('conflict.confirm.yes')}
+            </ActionButton>
           </div>
         </Dialog>
       )}
@@ -130,15 +155,18 @@ export function ConflictDetail(props: { conflict: ConflictView; onBack: () => vo
   );
 }
 
-function SideHeading(props: { name: SideName; side: ConflictSide; kept: boolean; ownDeviceId: string | null }) {
-  const { side } = props;
+function SideHeading(props: { w: Words; name: SideName; side: ConflictSide; kept: boolean; ownDeviceId: string | null }) {
+  const { w, side } = props;
+  const who = originWords(w, side.origin, props.ownDeviceId);
   return (
     <>
-      {SIDE_TITLE[props.name]} <span className={`tag ${props.kept ? 'tag-kept' : 'tag-lost'}`}>{props.kept ? 'kept' : 'not kept'}</span>
+      {w.t(`side.${props.name}`)}{' '}
+      <span className={`tag ${props.kept ? 'tag-kept' : 'tag-lost'}`}>
+        {w.t(props.kept ? 'conflict.tag.kept' : 'conflict.tag.not-kept')}
+      </span>
       <span className="side-meta">
-        made by {originWords(side.origin, props.ownDeviceId)}
-        {side.wallTime !== null && <> at {clockTime(side.wallTime)}</>}
-        {side.document === null && <> — deleted the record</>}
+        {side.wallTime === null ? w.t('conflict.made-by', { who }) : w.t('conflict.made-by-at', { who, when: w.dateTime(side.wallTime) })}
+        {side.document === null && <> {w.t('conflict.deleted')}</>}
       </span>
     </>
   );

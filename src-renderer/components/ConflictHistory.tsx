@@ -7,12 +7,14 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ConflictPageView, ConflictView } from '../../src-shared/ipc.ts';
 import { useApi, useDashboard, useDashboardStore } from '../state/context.tsx';
 import { useNow } from '../state/use-now.ts';
-import { clockTime, plural, timeAgo } from '../format.ts';
+import { useWords } from '../i18n/language.tsx';
 import { ConflictDetail } from './ConflictDetail.tsx';
+import { ActionButton } from './ActionButton.tsx';
 
 export const CONFLICT_PAGE_SIZE = 10;
 
 export function ConflictHistory() {
+  const w = useWords();
   const api = useApi();
   const store = useDashboardStore();
   const conflictEvents = useDashboard((s) => s.conflictEvents);
@@ -51,6 +53,7 @@ export function ConflictHistory() {
   }, [load, connection]);
 
   // New conflicts: the first page refreshes itself; on later pages, offer to jump to the newest.
+  // (Each new conflict is announced once by the Announcer; nothing here is a live region.)
   useEffect(() => {
     if (conflictEvents === seenEvents.current) return;
     if (page === 0) void load();
@@ -86,10 +89,10 @@ export function ConflictHistory() {
     <section className="panel" aria-labelledby="conflicts-title">
       <div className="panel-head">
         <h2 id="conflicts-title" ref={listHeading} tabIndex={-1}>
-          Conflicts
+          {w.t('conflicts.title')}
         </h2>
         <label className="inline-field">
-          Show
+          {w.t('conflicts.filter')}
           <select
             value={collection}
             onChange={(event) => {
@@ -97,7 +100,7 @@ export function ConflictHistory() {
               setPage(0);
             }}
           >
-            <option value="">All collections</option>
+            <option value="">{w.t('conflicts.filter.all')}</option>
             {collections.map((name) => (
               <option key={name} value={name}>
                 {name}
@@ -106,54 +109,54 @@ export function ConflictHistory() {
           </select>
         </label>
       </div>
-      <p className="hint">
-        When this till and the hub both changed the same record, TillSync keeps the newest change and lists the other one here.
-      </p>
+      <p className="hint">{w.t('conflicts.hint')}</p>
       {error && (
         <p className="banner banner-bad" role="alert">
           {error}
         </p>
       )}
       {newSinceLoad > 0 && (
-        <p className="banner banner-info" role="status">
-          {plural(newSinceLoad, 'new conflict')}.{' '}
+        <p className="banner banner-info">
+          {w.t('conflicts.new', { count: newSinceLoad })}{' '}
           <button type="button" onClick={() => setPage(0)}>
-            Show the newest
+            {w.t('conflicts.show-newest')}
           </button>
         </p>
       )}
-      {data && data.total === 0 && <p data-testid="no-conflicts">No conflicts{collection ? ` in ${collection}` : ''}.</p>}
+      {data && data.total === 0 && (
+        <p data-testid="no-conflicts">{collection ? w.t('conflicts.none-in', { collection }) : w.t('conflicts.none')}</p>
+      )}
       {items.length > 0 && (
         <table className="conflict-table" data-testid="conflict-list">
-          <caption className="visually-hidden">Conflicts, newest first</caption>
+          <caption className="visually-hidden">{w.t('conflicts.caption')}</caption>
           <thead>
             <tr>
-              <th scope="col">When</th>
-              <th scope="col">Collection</th>
-              <th scope="col">Record</th>
-              <th scope="col">Kept</th>
+              <th scope="col">{w.t('conflicts.when')}</th>
+              <th scope="col">{w.t('conflicts.collection')}</th>
+              <th scope="col">{w.t('conflicts.record')}</th>
+              <th scope="col">{w.t('conflicts.kept')}</th>
               <th scope="col">
-                <span className="visually-hidden">Details</span>
+                <span className="visually-hidden">{w.t('conflicts.details')}</span>
               </th>
             </tr>
           </thead>
           <tbody>
             {items.map((conflict) => (
               <tr key={conflict.id} data-conflict-id={conflict.id}>
-                <td title={clockTime(conflict.at)}>{timeAgo(conflict.at, now)}</td>
+                <td title={w.dateTime(conflict.at)}>{w.timeAgo(conflict.at, now)}</td>
                 <td>{conflict.collection}</td>
                 <td className="mono">{conflict.documentId}</td>
                 <td>
-                  {conflict.winner === 'local' ? "This till's version" : "The hub's version"}
-                  {conflict.reappliedAt !== null && <span className="tag">other version applied</span>}
+                  {w.t(conflict.winner === 'local' ? 'side.local' : 'side.hub')}
+                  {conflict.reappliedAt !== null && <span className="tag">{w.t('conflicts.reapplied')}</span>}
                 </td>
                 <td>
                   <button
                     type="button"
                     onClick={() => setSelected(conflict)}
-                    aria-label={`View conflict on ${conflict.collection} ${conflict.documentId}`}
+                    aria-label={w.t('conflicts.view.label', { collection: conflict.collection, documentId: conflict.documentId })}
                   >
-                    View
+                    {w.t('conflicts.view')}
                   </button>
                 </td>
               </tr>
@@ -162,16 +165,15 @@ export function ConflictHistory() {
         </table>
       )}
       {data && data.total > 0 && (
-        <nav className="pager" aria-label="Conflict pages">
-          <button type="button" onClick={() => setPage((p) => p - 1)} disabled={page === 0}>
-            Newer
-          </button>
-          <span data-testid="page-position">
-            Page {page + 1} of {pages} ({plural(data.total, 'conflict')})
-          </span>
-          <button type="button" onClick={() => setPage((p) => p + 1)} disabled={page + 1 >= pages}>
-            Older
-          </button>
+        <nav className="pager" aria-label={w.t('conflicts.pages')}>
+          {/* aria-disabled, not disabled: the button that reached the first or last page keeps focus. */}
+          <ActionButton onClick={() => setPage((p) => p - 1)} unavailable={page === 0}>
+            {w.t('conflicts.newer')}
+          </ActionButton>
+          <span data-testid="page-position">{w.t('conflicts.position', { page: page + 1, pages, total: data.total })}</span>
+          <ActionButton onClick={() => setPage((p) => p + 1)} unavailable={page + 1 >= pages}>
+            {w.t('conflicts.older')}
+          </ActionButton>
         </nav>
       )}
     </section>

@@ -2,22 +2,29 @@
 /**
  * The hub connection string: the saved one (password hidden), a field to enter
  * a new one (checked with the contract's own schema before it is sent), a
- * connection test, and Save.
+ * connection test, and Save. Both buttons keep focus while a request runs.
  */
 import { useId, useState, type FormEvent } from 'react';
+import { FormattedMessage } from 'react-intl';
 import { commandInputs } from '../../src-shared/ipc.ts';
 import { useApi, useDashboard } from '../state/context.tsx';
+import { useWords } from '../i18n/language.tsx';
+import type { MessageKey } from '../i18n/catalogs.ts';
+import { ActionButton } from './ActionButton.tsx';
 
 type Outcome = { ok: boolean; message: string } | null;
 
-/** The contract's validation message for a hub connection string, as a sentence; null when valid. */
-export function hubUriProblem(uri: string): string | null {
+/** What is wrong with a hub connection string, by the contract's own check, as a message key; null when valid. */
+export function hubUriProblem(uri: string): MessageKey | null {
   const parsed = commandInputs['settings.setHubUri'].safeParse({ uri });
   if (parsed.success) return null;
-  const message = parsed.error.issues[0]?.message ?? 'this is not a valid hub connection string';
-  return sentence(message);
+  const issue = parsed.error.issues[0];
+  if (issue?.code === 'too_small') return 'hub.problem.empty';
+  if (issue?.code === 'too_big') return 'hub.problem.too-long';
+  return 'hub.problem.scheme';
 }
 
+/** The sync service's own words (English) as a sentence. */
 function sentence(text: string): string {
   const trimmed = text.trim();
   const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
@@ -25,6 +32,7 @@ function sentence(text: string): string {
 }
 
 export function HubConnection() {
+  const w = useWords();
   const api = useApi();
   const masked = useDashboard((s) => s.settings?.hubUriMasked ?? null);
   const setSettings = useDashboard((s) => s.setSettings);
@@ -32,7 +40,7 @@ export function HubConnection() {
   const errorId = useId();
   const [uri, setUri] = useState('');
   const [show, setShow] = useState(false);
-  const [problem, setProblem] = useState<string | null>(null);
+  const [problem, setProblem] = useState<MessageKey | null>(null);
   const [checked, setChecked] = useState(false);
   const [busy, setBusy] = useState<'test' | 'save' | null>(null);
   const [outcome, setOutcome] = useState<Outcome>(null);
@@ -46,6 +54,7 @@ export function HubConnection() {
 
   async function save(event: FormEvent) {
     event.preventDefault();
+    if (busy) return;
     setOutcome(null);
     if (!validate(uri)) return;
     setBusy('save');
@@ -55,7 +64,7 @@ export function HubConnection() {
       setSettings(result.value);
       setUri('');
       setChecked(false);
-      setOutcome({ ok: true, message: 'Saved. TillSync now uses this hub.' });
+      setOutcome({ ok: true, message: w.t('hub.saved') });
     } else {
       setOutcome({ ok: false, message: sentence(result.error.message) });
     }
@@ -72,15 +81,21 @@ export function HubConnection() {
 
   return (
     <section className="panel" aria-labelledby="hub-title">
-      <h2 id="hub-title">Hub connection</h2>
+      <h2 id="hub-title">{w.t('hub.title')}</h2>
       <p>
-        Now using:{' '}
-        <span className="mono" data-testid="hub-uri-masked">
-          {masked ?? 'no hub set'}
-        </span>
+        <FormattedMessage
+          id="hub.now-using"
+          values={{
+            uri: (
+              <span className="mono" data-testid="hub-uri-masked">
+                {masked ?? w.t('hub.none')}
+              </span>
+            ),
+          }}
+        />
       </p>
       <form onSubmit={(event) => void save(event)} noValidate>
-        <label htmlFor={inputId}>New hub connection string</label>
+        <label htmlFor={inputId}>{w.t('hub.new')}</label>
         <div className="field-row">
           <input
             id={inputId}
@@ -96,23 +111,23 @@ export function HubConnection() {
               if (checked) validate(event.target.value);
             }}
           />
-          <label className="inline-field">
+          <label className="check-field">
             <input type="checkbox" checked={show} onChange={(event) => setShow(event.target.checked)} />
-            Show
+            {w.t('hub.show')}
           </label>
         </div>
         {problem && (
           <p id={errorId} className="field-error" role="alert" data-testid="hub-uri-error">
-            {problem}
+            {w.t(problem)}
           </p>
         )}
         <div className="actions">
-          <button type="button" onClick={() => void test()} disabled={busy !== null}>
-            {busy === 'test' ? 'Testing…' : 'Test connection'}
-          </button>
-          <button type="submit" className="primary" disabled={busy !== null}>
-            {busy === 'save' ? 'Saving…' : 'Save'}
-          </button>
+          <ActionButton onClick={() => void test()} busy={busy === 'test'} unavailable={busy !== null}>
+            {busy === 'test' ? w.t('hub.testing') : w.t('hub.test')}
+          </ActionButton>
+          <ActionButton type="submit" className="primary" busy={busy === 'save'} unavailable={busy !== null}>
+            {busy === 'save' ? w.t('hub.saving') : w.t('hub.save')}
+          </ActionButton>
         </div>
         {outcome && (
           <p

@@ -1,17 +1,24 @@
 // @jsxRuntime automatic
-/** The top of the dashboard: which till, the sync state in plain words, and what is waiting. */
+/**
+ * The top of the dashboard, kept compact for an 800×600 till: which till, the
+ * sync state in plain words, and what is waiting. Changes here are announced
+ * by the Announcer once they settle, not as they flicker.
+ */
 import { useDashboard } from '../state/context.tsx';
 import { useNow } from '../state/use-now.ts';
-import { describeState, lastSyncedWords, quarantineWords, reconciliationWords, timeAgo, waitingWords } from '../format.ts';
+import { useWords } from '../i18n/language.tsx';
+import { describeState, errorWords, lastSyncedWords, warningWords } from '../format.ts';
 
 export function StatusHeader() {
+  const w = useWords();
   const info = useDashboard((s) => s.info);
   const status = useDashboard((s) => s.status);
   const connection = useDashboard((s) => s.connection);
   const loadError = useDashboard((s) => s.loadError);
   const now = useNow();
 
-  const words = status ? describeState(status) : null;
+  const words = status ? describeState(w, status) : null;
+  const warnings = status ? warningWords(w, status) : [];
   return (
     <header
       className={`status-header tone-${connection === 'open' ? (words?.tone ?? 'off') : connection === 'lost' ? 'bad' : 'off'}`}
@@ -22,24 +29,19 @@ export function StatusHeader() {
         <h1>{info ? info.tillName : 'TillSync'}</h1>
         {info && (
           <p className="status-backend" data-testid="backend">
-            {info.backend === 'emulator'
-              ? 'Demo: data is kept in a test database (MongoDB emulator)'
-              : 'Data is kept in MongoDB on this till'}
-            {' · '}TillSync {info.version}
+            {w.t(info.backend === 'emulator' ? 'header.backend.emulator' : 'header.backend.mongod')}
+            {' · '}
+            {w.t('header.version', { version: info.version })}
           </p>
         )}
       </div>
 
       {connection === 'lost' && (
         <p className="banner banner-bad" role="alert" data-testid="connection-lost">
-          Dashboard lost contact with the sync service — retrying
+          {w.t('header.connection-lost')}
         </p>
       )}
-      {connection === 'connecting' && (
-        <p className="banner banner-info" role="status">
-          Connecting to the sync service…
-        </p>
-      )}
+      {connection === 'connecting' && <p className="banner banner-info">{w.t('header.connecting')}</p>}
       {connection === 'open' && loadError && (
         <p className="banner banner-bad" role="alert">
           {loadError}
@@ -49,7 +51,7 @@ export function StatusHeader() {
       {/* While the sync service cannot be reached, its last state may no longer be true: show none. */}
       {status && words && connection === 'open' && (
         <div className="status-body">
-          <div className="status-state" role="status" aria-live="polite">
+          <div className="status-state">
             <p className="status-headline" data-testid="status-headline">
               <span className="status-dot" aria-hidden="true" />
               {words.headline}
@@ -57,28 +59,30 @@ export function StatusHeader() {
             {words.detail && <p className="status-detail">{words.detail}</p>}
             {status.reconciliation && (
               <p className="status-detail" data-testid="reconciliation">
-                {reconciliationWords(status.reconciliation)}
+                {w.t('header.reconciliation', { compared: status.reconciliation.compared, total: status.reconciliation.total })}
               </p>
             )}
           </div>
           <ul className="status-facts">
-            <li data-testid="last-synced">{lastSyncedWords(status.lastSyncedAt, now)}</li>
+            <li data-testid="last-synced">{lastSyncedWords(w, status.lastSyncedAt, now)}</li>
             <li data-testid="waiting">
-              {waitingWords(status.outbox.depth)}
+              {w.t('header.waiting', { count: status.outbox.depth })}
               {status.outbox.depth > 0 && status.outbox.oldestPendingAgeMs !== null && (
-                <> (oldest made {timeAgo(now - status.outbox.oldestPendingAgeMs, now)})</>
+                <> {w.t('header.waiting.oldest', { ago: w.timeAgo(now - status.outbox.oldestPendingAgeMs, now) })}</>
               )}
             </li>
-            {status.quarantine.count > 0 && <li data-testid="quarantined">{quarantineWords(status.quarantine.count)}</li>}
+            {status.quarantine.count > 0 && (
+              <li data-testid="quarantined">{w.t('header.quarantined', { count: status.quarantine.count })}</li>
+            )}
           </ul>
           {status.lastError && status.state !== 'error' && (
             <p className="status-last-error" data-testid="last-error">
-              Last problem ({timeAgo(status.lastError.at, now)}): {status.lastError.message}
+              {w.t('header.last-problem', { ago: w.timeAgo(status.lastError.at, now), message: errorWords(w, status.lastError) })}
             </p>
           )}
-          {status.warnings.length > 0 && (
-            <ul className="status-warnings" aria-label="Warnings" data-testid="warnings">
-              {status.warnings.map((warning) => (
+          {warnings.length > 0 && (
+            <ul className="status-warnings" aria-label={w.t('header.warnings')} data-testid="warnings">
+              {warnings.map((warning) => (
                 <li key={warning}>{warning}</li>
               ))}
             </ul>

@@ -1,19 +1,21 @@
 // @jsxRuntime automatic
 /** Numbers for whoever looks after the till: plain labels, technical values. */
 import { useDashboard } from '../state/context.tsx';
-import { duration } from '../format.ts';
+import { useWords } from '../i18n/language.tsx';
+import type { Words } from '../i18n/words.ts';
 import type { LagStats } from '../../src-shared/status.ts';
 
-function lagText(stats: LagStats): string {
-  const part = (ms: number | null) => (ms === null ? '—' : duration(ms));
-  return `last ${part(stats.lastMs)}, typical ${part(stats.p50Ms)}, slowest 5% ${part(stats.p95Ms)}`;
+function lagText(w: Words, stats: LagStats): string {
+  const part = (ms: number | null) => (ms === null ? '—' : w.duration(ms));
+  return w.t('details.lag', { last: part(stats.lastMs), typical: part(stats.p50Ms), slowest: part(stats.p95Ms) });
 }
 
-function ageText(ms: number | null): string {
-  return ms === null ? 'never' : `${duration(ms)} ago`;
+function ageText(w: Words, ms: number | null): string {
+  return ms === null ? w.t('time.never') : w.t('time.ago', { duration: w.duration(ms) });
 }
 
 export function SyncDetails() {
+  const w = useWords();
   const status = useDashboard((s) => s.status);
   const info = useDashboard((s) => s.info);
   if (!status) return null;
@@ -22,44 +24,52 @@ export function SyncDetails() {
       <details>
         <summary>
           <h2 id="details-title" className="summary-title">
-            Details for support
+            {w.t('details.title')}
           </h2>
         </summary>
         <dl className="facts" data-testid="sync-details">
-          <dt>Till id</dt>
+          <dt>{w.t('details.till-id')}</dt>
           <dd className="mono">{status.deviceId}</dd>
-          <dt>Time to reach the hub (last minute)</dt>
-          <dd>{lagText(status.lag.push)}</dd>
-          <dt>Time to arrive from the hub (last minute)</dt>
-          <dd>{lagText(status.lag.pull)}</dd>
-          <dt>Changes per second</dt>
+          <dt>{w.t('details.push-lag')}</dt>
+          <dd>{lagText(w, status.lag.push)}</dd>
+          <dt>{w.t('details.pull-lag')}</dt>
+          <dd>{lagText(w, status.lag.pull)}</dd>
+          <dt>{w.t('details.rates')}</dt>
           <dd>
-            {status.rates.pushPerSec.toFixed(1)} sent, {status.rates.pullPerSec.toFixed(1)} received
+            {w.t('details.rates.value', { sent: w.number(status.rates.pushPerSec, 1), received: w.number(status.rates.pullPerSec, 1) })}
           </dd>
-          <dt>Changes waiting to be sent</dt>
+          <dt>{w.t('details.waiting')}</dt>
           <dd>
-            {status.outbox.depth}
-            {status.outbox.oldestPendingAgeMs !== null && <>, oldest {duration(status.outbox.oldestPendingAgeMs)} old</>}
+            {status.outbox.oldestPendingAgeMs === null
+              ? w.number(status.outbox.depth)
+              : w.t('details.waiting.oldest', { count: status.outbox.depth, age: w.duration(status.outbox.oldestPendingAgeMs) })}
           </dd>
-          <dt>Conflicts recorded</dt>
-          <dd>{status.conflicts.count}</dd>
-          <dt>Progress last saved</dt>
+          <dt>{w.t('details.conflicts')}</dt>
+          <dd>{w.number(status.conflicts.count)}</dd>
+          <dt>{w.t('details.checkpoints')}</dt>
           <dd>
-            sending: {ageText(status.checkpointAgeMs.capture)}; receiving: {ageText(status.checkpointAgeMs.pull)}
+            {w.t('details.checkpoints.value', {
+              capture: ageText(w, status.checkpointAgeMs.capture),
+              pull: ageText(w, status.checkpointAgeMs.pull),
+            })}
           </dd>
-          <dt>Offline time the till can hold</dt>
-          <dd>{status.oplogHeadroomHours === null ? 'unknown' : `about ${duration(status.oplogHeadroomHours * 3_600_000)}`}</dd>
+          <dt>{w.t('details.headroom')}</dt>
+          <dd>
+            {status.oplogHeadroomHours === null
+              ? w.t('details.unknown')
+              : w.t('details.headroom.value', { duration: w.duration(status.oplogHeadroomHours * 3_600_000) })}
+          </dd>
           {status.lastError && (
             <>
-              <dt>Last problem code</dt>
+              <dt>{w.t('details.problem-code')}</dt>
               <dd className="mono">{status.lastError.reason}</dd>
             </>
           )}
           {info && (
             <>
-              <dt>Database</dt>
-              <dd>{info.backend === 'emulator' ? 'MongoDB emulator (demo and tests only)' : 'MongoDB (mongod)'}</dd>
-              <dt>Version</dt>
+              <dt>{w.t('details.database')}</dt>
+              <dd>{w.t(info.backend === 'emulator' ? 'details.database.emulator' : 'details.database.mongod')}</dd>
+              <dt>{w.t('details.version')}</dt>
               <dd>{info.version}</dd>
             </>
           )}

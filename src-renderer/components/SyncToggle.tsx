@@ -1,9 +1,12 @@
 // @jsxRuntime automatic
-/** Pause or resume sync for this till. */
+/** Pause or resume sync for this till. The button keeps focus while the request runs. */
 import { useState } from 'react';
 import { useApi, useDashboard } from '../state/context.tsx';
+import { useWords } from '../i18n/language.tsx';
+import { ActionButton } from './ActionButton.tsx';
 
 export function SyncToggle() {
+  const w = useWords();
   const api = useApi();
   const enabled = useDashboard((s) => s.settings?.enabled ?? null);
   const setSettings = useDashboard((s) => s.setSettings);
@@ -23,15 +26,11 @@ export function SyncToggle() {
 
   return (
     <section className="panel" aria-labelledby="toggle-title">
-      <h2 id="toggle-title">Sync</h2>
-      <p data-testid="toggle-state">
-        {enabled
-          ? 'Sync is on: changes go to the hub and come back from it as they happen.'
-          : 'Sync is paused: changes are kept on this till until you resume.'}
-      </p>
-      <button type="button" className="primary" onClick={() => void toggle()} disabled={busy}>
-        {enabled ? 'Pause sync' : 'Resume sync'}
-      </button>
+      <h2 id="toggle-title">{w.t('toggle.title')}</h2>
+      <p data-testid="toggle-state">{w.t(enabled ? 'toggle.on' : 'toggle.off')}</p>
+      <ActionButton className="primary" onClick={() => void toggle()} busy={busy}>
+        {w.t(enabled ? 'toggle.pause' : 'toggle.resume')}
+      </ActionButton>
       {error && (
         <p className="field-error" role="alert">
           {error}

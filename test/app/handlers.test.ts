@@ -114,6 +114,25 @@ describe('IPC handlers', () => {
     }
   });
 
+  it("keeps the till's language for the dashboard and the tray, and refuses one TillSync does not speak", async () => {
+    const seen: SettingsView[] = [];
+    const off = backend.on('settings', (s) => seen.push(s));
+    try {
+      assert.equal(valueOf<SettingsView>(await handle('settings.setLanguage', { language: 'fr' }, OWN)).language, 'fr');
+      assert.equal(seen.at(-1)?.language, 'fr', 'every dashboard and the tray hear of it');
+      const error = errorOf(await handle('settings.setLanguage', { language: 'de' }, OWN));
+      assert.equal(error.field, 'language');
+      assert.equal(valueOf<SettingsView>(await handle('settings.setLanguage', { language: null }, OWN)).language, null);
+    } finally {
+      off();
+    }
+  });
+
+  it('says in plain words, and as a code, why sync is not running before a hub is set', async () => {
+    const status = valueOf<{ lastError: { code?: string } }>(await handle('status.get', {}, OWN));
+    assert.equal(status.lastError.code, 'no-hub-set');
+  });
+
   it("refuses a policy for TillSync's own collections, naming the field", async () => {
     const error = errorOf(await handle('settings.setPolicy', { collection: '_tillsync_outbox', mode: 'both' }, OWN));
     assert.equal(error.code, 'invalid-input');

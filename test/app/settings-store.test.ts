@@ -49,6 +49,18 @@ describe('settings store', () => {
     assert.equal(reopened.view().hubUriMasked, 'mongodb+srv://pos-user:***@cluster0.example.net/?retryWrites=true');
   });
 
+  it("keeps the dashboard's language, and reads a file from before there was one as automatic", async () => {
+    const path = join(dir, 'language');
+    const store = await SettingsStore.open(path, testSecretBox());
+    assert.equal(store.view().language, null, 'automatic until one is chosen');
+    await store.update({ language: 'fr' });
+    assert.equal((await SettingsStore.open(path, testSecretBox())).view().language, 'fr');
+    await store.update({ language: null });
+    const onDisk = JSON.parse(await readFile(join(path, SETTINGS_FILE), 'utf8')) as Record<string, unknown>;
+    assert.equal('language' in onDisk, false, 'automatic leaves the file as older versions wrote it');
+    assert.equal((await SettingsStore.open(path, testSecretBox())).view().language, null);
+  });
+
   it('refuses to save a connection string when there is no secure storage, and keeps the old settings', async () => {
     const path = join(dir, 'no-keyring');
     const store = await SettingsStore.open(path, testSecretBox({ available: false }));

@@ -52,4 +52,18 @@ describe('tray model', () => {
     assert.equal(describeLag(60_000), '1 minute');
     assert.equal(describeLag(3 * 3_600_000 + 5), '3 hours');
   });
+
+  it('speaks French when asked, menu included', () => {
+    const model = trayModel({ state: 'offline', lagMs: null, enabled: true, pending: 2, language: 'fr' });
+    assert.match(model.tooltip, /^TillSync\u00a0: le siège est injoignable\./);
+    assert.match(model.tooltip, /2 modifications attendent d’être envoyées\.$/);
+    assert.equal(model.toggleLabel, 'Mettre la synchronisation en pause');
+    assert.equal(model.openLabel, 'Ouvrir le tableau de bord');
+    assert.equal(describeLag(125_000, 'fr'), '2 minutes');
+    assert.equal(describeLag(1_000, 'fr'), '1 seconde');
+    assert.equal(
+      trayModel({ state: 'synced', lagMs: 350, enabled: true, language: 'fr' }).tooltip,
+      'TillSync\u00a0: à jour (les modifications arrivent en moins d’une seconde).',
+    );
+  });
 });

@@ -33,9 +33,27 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
-/** A page at 1024×768 that records script errors and CSP violations, which the tests then check are absent. */
-export async function openDashboard(browser: Browser, url: string): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage({ viewport: TILL_SCREEN });
+export const SMALL_TILL_SCREEN = { width: 800, height: 600 };
+
+export interface DashboardPageOptions {
+  viewport?: { width: number; height: number };
+  /** The browser's language (navigator.languages), e.g. `fr-FR`; the dashboard follows it unless settings name one. */
+  locale?: string;
+}
+
+/** A page (1024×768 unless told) that records script errors and CSP violations, which the tests then check are absent. */
+export async function openDashboard(
+  browser: Browser,
+  url: string,
+  options: DashboardPageOptions = {},
+): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext({
+    viewport: options.viewport ?? TILL_SCREEN,
+    ...(options.locale ? { locale: options.locale } : {}),
+  });
+  const page = await context.newPage();
+  // The page's context goes with it.
+  page.on('close', () => void context.close());
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   page.on('console', (message) => {

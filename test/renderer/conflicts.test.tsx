@@ -38,14 +38,19 @@ describe('conflict history', () => {
     assert.equal(recordIds().length, 10);
     assert.equal(recordIds()[0], '"order-25"');
     assert.equal(screen.getByTestId('page-position').textContent, 'Page 1 of 3 (25 conflicts)');
-    assert.equal((screen.getByRole('button', { name: 'Newer' }) as HTMLButtonElement).disabled, true);
+    assert.equal(screen.getByRole('button', { name: 'Newer' }).getAttribute('aria-disabled'), 'true');
 
     fireEvent.click(screen.getByRole('button', { name: 'Older' }));
     await waitFor(() => assert.equal(screen.getByTestId('page-position').textContent, 'Page 2 of 3 (25 conflicts)'));
     assert.equal(recordIds()[0], '"dish-15"');
-    fireEvent.click(screen.getByRole('button', { name: 'Older' }));
+    const older = screen.getByRole('button', { name: 'Older' });
+    older.focus();
+    fireEvent.click(older);
     await waitFor(() => assert.equal(recordIds().length, 5));
-    assert.equal((screen.getByRole('button', { name: 'Older' }) as HTMLButtonElement).disabled, true);
+    assert.equal(older.getAttribute('aria-disabled'), 'true');
+    assert.ok(document.activeElement === older, 'the button that reached the last page keeps focus');
+    fireEvent.click(older);
+    assert.equal(screen.getByTestId('page-position').textContent, 'Page 3 of 3 (25 conflicts)', 'a press on it then does nothing');
     assert.deepEqual(
       api
         .callsOf('conflicts.list')
@@ -79,7 +84,9 @@ describe('conflict history', () => {
       makeConflict(1, {
         changedFields: ['total', 'note'],
         winner: 'hub',
-        explanation: 'Both changed this order; the change made on Till B was later, so it was kept.',
+        rule: 'newer-version-per-field',
+        fields: ['total', 'note'],
+        explanation: 'The English sentence the main process made, which the dashboard no longer needs.',
         local: { version: 'a', wallTime: 1, origin: 'till-a', document: { _id: 'order-1', table: 4, total: 10 } },
         hub: { version: 'b', wallTime: 2, origin: 'till-b', document: { _id: 'order-1', table: 4, total: 12, note: 'no onions' } },
       }),
@@ -104,7 +111,7 @@ describe('conflict history', () => {
     assert.equal(screen.getByTestId('conflict-winner').textContent, "The hub's version was kept");
     assert.equal(
       screen.getByTestId('conflict-explanation').textContent,
-      'Both changed this order; the change made on Till B was later, so it was kept.',
+      "Both sides changed total and note; each part kept its newest value, and some of this till's changes were older.",
     );
   });
 

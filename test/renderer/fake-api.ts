@@ -32,6 +32,7 @@ export class FakeTillSync implements DashboardApi {
     hubUriMasked: 'mongodb://tillsync:***@127.0.0.1:27103/',
     policies: { menu: { mode: 'pull-only', conflict: 'document' }, orders: { mode: 'both', conflict: 'field' } },
     startAtLogin: false,
+    language: null,
   };
   /** Newest first, as the main process keeps them. */
   conflicts: ConflictView[] = [];
@@ -86,6 +87,9 @@ export class FakeTillSync implements DashboardApi {
       }
       case 'settings.setStartAtLogin':
         this.settings = { ...this.settings, startAtLogin: args.enabled as boolean };
+        return this.settings;
+      case 'settings.setLanguage':
+        this.settings = { ...this.settings, language: args.language as SettingsView['language'] };
         return this.settings;
     }
   }

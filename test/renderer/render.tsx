@@ -2,7 +2,7 @@
 /** Renders the whole dashboard against a test implementation of the contract. */
 import './setup-dom.ts';
 import { act, render, type RenderResult } from '@testing-library/react';
-import { App } from '../../src-renderer/components/App.tsx';
+import { App, type AppProps } from '../../src-renderer/components/App.tsx';
 import { DashboardProvider } from '../../src-renderer/state/context.tsx';
 import { createDashboardStore, type DashboardStore } from '../../src-renderer/state/dashboard-store.ts';
 import type { DashboardApi } from '../../src-renderer/api/dashboard-api.ts';
@@ -12,11 +12,12 @@ export interface Rendered extends RenderResult {
   stop: () => void;
 }
 
-export async function renderDashboard(api: DashboardApi): Promise<Rendered> {
+/** In English unless `preferredLanguages` says otherwise (jsdom's navigator says en-US). */
+export async function renderDashboard(api: DashboardApi, props: AppProps = {}): Promise<Rendered> {
   const { store, stop } = createDashboardStore(api);
   const result = render(
     <DashboardProvider api={api} store={store}>
-      <App />
+      <App {...props} />
     </DashboardProvider>,
   );
   // Let the first load (app.info, status, settings, conflicts) land.

@@ -2,7 +2,7 @@
 import './setup-dom.ts';
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanup, fireEvent, screen, waitFor } from '@testing-library/react';
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { FakeTillSync, makeStatus } from './fake-api.ts';
 import { renderDashboard, settle } from './render.tsx';
 
@@ -92,12 +92,23 @@ describe('settings', () => {
     assert.equal((await screen.findByTestId('hub-outcome')).textContent, 'Could not store the connection string securely on this till.');
   });
 
-  it('lists collection policies and changes one', async () => {
+  it('lists collection policies and changes one only when Apply is pressed', async () => {
     const api = new FakeTillSync();
     await openSettings(api);
     const menu = screen.getByRole('combobox', { name: 'How menu syncs' }) as HTMLSelectElement;
     assert.equal(menu.selectedOptions[0]!.textContent, 'Receive from the hub only');
-    fireEvent.change(menu, { target: { value: 'both' } });
+    // Arrowing through the list picks each option in turn: nothing is saved yet.
+    for (const value of ['local-only', 'push-only', 'both']) fireEvent.change(menu, { target: { value } });
+    assert.equal(api.callsOf('settings.setPolicy').length, 0);
+    const apply = screen.getByRole('button', { name: 'Apply the changes to menu' });
+    apply.focus();
+    fireEvent.click(apply);
+    // (assert.ok gets a message: without one, each failed try re-reads this file to quote the expression.)
+    await waitFor(() => assert.ok(screen.queryByRole('button', { name: 'Apply the changes to menu' }) === null, 'Apply goes once applied'));
+    await waitFor(() =>
+      assert.ok(document.activeElement === screen.getByRole('combobox', { name: 'How menu syncs' }), 'focus stays in the row'),
+    );
+    assert.equal(screen.getByTestId('policy-outcome').textContent, 'menu: both ways, newest whole record wins.');
     await waitFor(() =>
       assert.equal(
         (screen.getByRole('combobox', { name: 'How menu syncs' }) as HTMLSelectElement).selectedOptions[0]!.textContent,
@@ -122,6 +133,11 @@ describe('settings', () => {
     fireEvent.change(name, { target: { value: 'sales' } });
     fireEvent.change(screen.getByLabelText('How it syncs'), { target: { value: 'push-only' } });
     fireEvent.click(screen.getByRole('button', { name: 'Set for this collection' }));
+    // Send-only stops sales from arriving from the hub: asked first.
+    const dialog = screen.getByRole('dialog', { name: 'Change how sales syncs?' });
+    assert.match(dialog.textContent ?? '', /will no longer arrive on this till/);
+    assert.equal(api.callsOf('settings.setPolicy').length, 0);
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Yes, change it' }));
     const select = (await screen.findByRole('combobox', { name: 'How sales syncs' })) as HTMLSelectElement;
     assert.equal(select.selectedOptions[0]!.textContent, 'Send to the hub only');
     assert.deepEqual(

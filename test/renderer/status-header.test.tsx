@@ -57,7 +57,7 @@ describe('status header', () => {
       outbox: { depth: 1, oldestPendingAgeMs: 1000 },
       quarantine: { count: 3, latest: [] },
       warnings: ['Till B’s clock is 9 minutes ahead; its changes are refused until it is corrected.'],
-      lastError: { reason: 'hub-unreachable', message: 'The hub could not be reached.', at: Date.now() - 30_000 },
+      lastError: { reason: 'hub-auth', message: 'The hub could not be reached.', at: Date.now() - 30_000 },
     });
     await renderDashboard(api);
     assert.equal(screen.getByTestId('last-synced').textContent, 'Last up to date 2 minutes ago');

@@ -1,0 +1,47 @@
+/** The engine's words in French, typed by the same codes and rules as the English (see en-engine.ts). */
+import type { EngineMessageKey } from './en-engine.ts';
+
+export const frEngine: Record<EngineMessageKey, string> = {
+  'rule.newer-version':
+    '{winner, select, hub {La version du serveur central était plus récente, elle a donc été gardée.} other {La version de cette caisse était plus récente, elle a donc été envoyée au serveur central.}}',
+  'rule.newer-version-every-field':
+    'La version du serveur central était plus récente dans chaque partie modifiée par cette caisse, elle a donc été gardée.',
+  'rule.newer-version-per-field':
+    'Les deux côtés ont modifié {fieldCount, plural, =0 {les mêmes parties de cet enregistrement} other {{fields}}} ; chaque partie a gardé sa valeur la plus récente{winner, select, hub {, et certaines modifications de cette caisse étaient plus anciennes.} other {, et les modifications de cette caisse étaient les plus récentes.}}',
+  'rule.deleted-beyond-retention':
+    'L’enregistrement a été supprimé sur le serveur central il y a longtemps : cette modification plus ancienne ne pouvait pas le faire revenir. La modification de cette caisse est gardée ici.',
+  'rule.uncaptured-local-change':
+    'La copie de cette caisse a été modifiée d’une façon que la synchronisation n’avait pas encore enregistrée : la version du serveur central a été gardée et la copie de cette caisse est gardée ici.',
+  'rule.unsynced-local-copy':
+    'Cette caisse avait sa propre copie de l’enregistrement d’avant la synchronisation : la version du serveur central a été gardée et la copie de cette caisse est gardée ici.',
+  'rule.reconciled-newer-version':
+    '{winner, select, hub {Les deux côtés ont modifié cet enregistrement pendant qu’ils étaient déconnectés ; la version du serveur central était plus récente, elle a donc été gardée.} other {Les deux côtés ont modifié cet enregistrement pendant qu’ils étaient déconnectés ; la version de cette caisse était plus récente, elle a donc été envoyée au serveur central.}}',
+  'rule.unknown': '{winner, select, hub {La version du serveur central a été gardée.} other {La version de cette caisse a été gardée.}}',
+
+  'error.hub-unreachable':
+    'Impossible de joindre le serveur central du siège. Les modifications sont gardées et seront synchronisées à son retour.',
+  'error.local-unreachable':
+    'Impossible de joindre la base de données de cette caisse. Les modifications sont gardées et seront synchronisées à son retour.',
+  'error.history-lost':
+    '{side, select, hub {L’historique des modifications du serveur central} other {L’historique des modifications de cette caisse}} ne remonte plus assez loin ; une comparaison complète est nécessaire.',
+  'error.hub-rejected': 'Le serveur central a refusé une modification : {detail} (code {serverCode})',
+  'error.local-rejected': 'La base de données de cette caisse a refusé une modification : {detail} (code {serverCode})',
+  'error.unexpected': 'Problème inattendu : {detail}',
+  'error.no-hub-set':
+    'Aucune chaîne de connexion au serveur central n’est définie. Saisissez-la dans les Réglages pour commencer la synchronisation.',
+  'error.hub-uri-unusable': 'La chaîne de connexion au serveur central est inutilisable : {detail}.',
+  'error.settings-unusable': 'Les réglages de synchronisation sont inutilisables : {detail}',
+
+  'warning.till-clock-off':
+    'L’horloge de cette caisse {direction, select, fast {avance} other {retarde}} de {offset} par rapport au siège. La synchronisation utilise l’heure du siège, les modifications restent donc dans le bon ordre ; réglez la date et l’heure de la caisse dès que possible.',
+  'warning.clock-drift':
+    'Des modifications venant de {device} portent une heure en avance de {ahead} sur l’horloge de cette caisse. Elles sont gardées et seront appliquées quand les horloges seront d’accord. Vérifiez la date et l’heure des caisses.',
+
+  'quarantine.unknown-change-type': 'un type de modification que la synchronisation n’applique pas ({operation})',
+  'quarantine.malformed-tombstone-version': 'une suppression dont la version est illisible ({version})',
+  'quarantine.malformed-sync-metadata': 'ses informations de synchronisation sont illisibles ({detail})',
+  'quarantine.malformed-version': 'sa version de synchronisation est illisible ({version})',
+  'quarantine.document-too-large': 'l’enregistrement dépasse la limite de 16 Mo',
+  'quarantine.clock-drift':
+    'faite par {device} avec {ahead} d’avance sur l’horloge de cette caisse ; gardée jusqu’à ce que les horloges soient d’accord',
+};
