@@ -22,6 +22,7 @@ import { Push } from './push.ts';
 import { OutboxWatch } from './outbox-watch.ts';
 import { StatusTracker, type HubPart } from './status-tracker.ts';
 import { ClockOffsets } from './clock-offset.ts';
+import { countRecent, Heartbeat } from './heartbeat.ts';
 
 export interface SyncEngineEvents {
   status: [SyncStatus];
@@ -98,6 +99,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   /** Since when hub versions too far ahead of this till's clock wait to be compared again. */
   #aheadSince: number | undefined;
   #aheadCheckedAt = 0;
+  #heartbeat: Heartbeat | undefined;
 
   constructor(config: SyncConfig, options: SyncEngineOptions = {}) {
     super();
@@ -246,6 +248,15 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       'sync engine started',
     );
     if (this.#enabled) this.#connectHub();
+    this.#heartbeat = new Heartbeat({
+      hub: () => this.#hub?.db,
+      status: () => this.status(),
+      device: this.config.device,
+      log,
+      recent: (since) => countRecent(store, since),
+      clockOffsetMs: () => -offsets.localMs,
+    });
+    this.#heartbeat.start();
     this.#timer = setInterval(() => void this.#refresh(), this.config.statusIntervalMs);
     this.#timer.unref();
     await this.#refresh();
@@ -477,6 +488,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       this.#state = status.state;
       this.#log.info({ event: 'engine.state', from: previous, to: status.state, outbox: status.outbox.depth }, `sync is ${status.state}`);
       this.emit('state', status.state, previous);
+      this.#heartbeat?.stateChanged(status.state);
     }
     this.emit('status', status);
   }
@@ -504,6 +516,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     if (!this.#store) throw new SyncError('internal', 'the engine is not started');
     await this.#store.saveEnabled(enabled);
     this.#enabled = enabled;
+    if (!enabled) await this.#heartbeat?.beatNow(); // the fleet sees "paused" before the hub goes
     this.#log.info({ event: 'engine.enabled', enabled }, enabled ? 'sync enabled' : 'sync paused');
     if (enabled) this.#connectHub();
     else await this.#disconnectHub();
@@ -576,6 +589,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     if (this.#stopping) return;
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
+    await this.#heartbeat?.stop(); // a last beat saying "stopped", while the hub is still connected
     await this.#disconnectHub();
     await this.#capture?.stop();
     await this.#local?.close();

@@ -193,7 +193,7 @@ describe('parseSyncConfig: each bad field names the field and the expected form'
     [
       'unknown top-level field',
       { ...MINIMAL, colections: {} },
-      'colections: unknown field "colections" (did you mean "collections"?), expected one of the fields local, hub, database, engineDatabase, deviceId, collections, batchSize, maxClockDriftMs, retry, statusIntervalMs, tombstoneRetentionDays',
+      'colections: unknown field "colections" (did you mean "collections"?), expected one of the fields local, hub, database, engineDatabase, deviceId, collections, batchSize, maxClockDriftMs, retry, statusIntervalMs, tombstoneRetentionDays, device',
     ],
     [
       'unknown field with no near match',
