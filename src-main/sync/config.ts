@@ -67,6 +67,8 @@ export interface SyncConfig {
    * ("Till 3"), `storeId`, and any others (e.g. `region`). Absent: none.
    */
   device?: Record<string, string>;
+  /** How often the engine writes its heartbeat to the hub for the fleet view. */
+  heartbeatIntervalMs: number;
 }
 
 /** The configuration could not be used; `problems` holds one line per mistake. */
@@ -184,6 +186,7 @@ const configSchema = strictObject(
     statusIntervalMs: intAtLeast(100, ' (milliseconds)').default(1_000),
     tombstoneRetentionDays: intAtLeast(1, ' (days)').default(30),
     device: deviceSchema,
+    heartbeatIntervalMs: intAtLeast(1_000, ' (milliseconds)').default(30_000),
   },
   'an object with at least local, hub and database',
 ).superRefine(

@@ -255,6 +255,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       log,
       recent: (since) => countRecent(store, since),
       clockOffsetMs: () => -offsets.localMs,
+      everyMs: this.config.heartbeatIntervalMs,
     });
     this.#heartbeat.start();
     this.#timer = setInterval(() => void this.#refresh(), this.config.statusIntervalMs);
