@@ -2,6 +2,7 @@
  * The headless agent: the sync engine without Electron.
  *
  *   npm run agent -- --local <uri> --hub <uri> --db <name> [--device-id <id>] [--config <file.json>] [--status-every <seconds>]
+ *                    [--monitor-port <port> [--monitor-token-file <file>]]
  *
  * Logs structured JSON lines (state changes, errors, conflicts), a one-line
  * status every few seconds, and stops cleanly on SIGINT/SIGTERM (streams
@@ -14,11 +15,13 @@ import type { SyncStatus } from '../src-shared/status.ts';
 import { ConfigError, parseSyncConfig, redactUri } from './sync/config.ts';
 import { createSyncEngine } from './sync/engine.ts';
 import type { Logger } from './sync/log.ts';
+import { MonitorSetupError, startAgentMonitor } from './monitor/agent-monitor.ts';
 
 /** How long the agent waits before trying again when it cannot start (the till's database is down). */
 const START_RETRY_MS = 5_000;
 const USAGE =
-  'usage: npm run agent -- --local <uri> --hub <uri> --db <name> [--device-id <id>] [--config <file.json>] [--status-every <seconds>]';
+  'usage: npm run agent -- --local <uri> --hub <uri> --db <name> [--device-id <id>] [--config <file.json>] [--status-every <seconds>]' +
+  ' [--monitor-port <port> [--monitor-token-file <file>]]';
 
 function fail(message: string): never {
   process.stderr.write(`tillsync agent: ${message}\n${USAGE}\n`);
@@ -68,6 +71,8 @@ async function main(): Promise<void> {
         'device-id': { type: 'string' },
         config: { type: 'string' },
         'status-every': { type: 'string', default: '5' },
+        'monitor-port': { type: 'string' },
+        'monitor-token-file': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -99,6 +104,13 @@ async function main(): Promise<void> {
 
   const log = pino({ base: { component: 'agent' }, level: process.env.TILLSYNC_LOG_LEVEL ?? 'info' }) as unknown as Logger;
   let engine = createSyncEngine(config, { log });
+  if (args['monitor-token-file'] !== undefined && args['monitor-port'] === undefined) fail('--monitor-token-file needs --monitor-port');
+  const monitor =
+    args['monitor-port'] === undefined
+      ? undefined
+      : await startAgentMonitor({ port: args['monitor-port'], tokenFile: args['monitor-token-file'], engine: () => engine, log }).catch(
+          (err: unknown) => fail(err instanceof MonitorSetupError ? err.message : String(err)),
+        );
   log.info(
     { event: 'agent.starting', local: redactUri(config.local.uri), hub: redactUri(config.hub.uri), database: config.database },
     'starting',
@@ -109,6 +121,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ event: 'agent.stopping', signal }, `${signal}: stopping`);
+    await monitor?.close();
     await engine.stop();
     process.exit(0);
   };
