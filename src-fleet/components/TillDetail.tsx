@@ -54,7 +54,13 @@ export function TillDetail(props: { id: string; till: FleetTill; hubTime: number
         <dt>Till clock</dt>
         <dd>{clockWords(hb.clockOffsetMs)}</dd>
         <dt>Offline time the till can hold</dt>
-        <dd>{hb.oplogHeadroomHours === null ? 'unknown' : `about ${duration(hb.oplogHeadroomHours * 3_600_000)}`}</dd>
+        <dd>
+          {hb.oplogHeadroomHours === null
+            ? 'unknown'
+            : hb.oplogHeadroomHours < 1
+              ? 'less than an hour'
+              : `about ${duration(hb.oplogHeadroomHours * 3_600_000)}`}
+        </dd>
         {hb.reconciliation && (
           <>
             <dt>Checking against head office</dt>
