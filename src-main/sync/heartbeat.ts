@@ -20,8 +20,8 @@ import { silentLogger, type Logger } from './log.ts';
 
 /** A beat that has not been acknowledged by then is given up (the next one tries again). */
 const BEAT_TIMEOUT_MS = 5_000;
-/** The goodbye beat at stop waits at most this long, so a hub that hangs does not hold up a shutdown. */
-const FINAL_BEAT_TIMEOUT_MS = 1_500;
+/** A beat someone waits for (pause, stop) waits at most this long, twice: for one still out, then its own. */
+const WAITED_BEAT_TIMEOUT_MS = 1_500;
 const HOUR_MS = 3_600_000;
 
 export interface RecentCounts {
@@ -142,11 +142,10 @@ export class Heartbeat {
    * never waits for a hub that does not answer: after the timeout it resolves
    * false and the write, if it ever lands, is harmless.
    */
-  beat(state?: HeartbeatState): Promise<boolean> {
+  beat(state?: HeartbeatState, timeoutMs = this.#o.timeoutMs ?? BEAT_TIMEOUT_MS): Promise<boolean> {
     if (this.#inFlight) return this.#inFlight;
     const db = this.#o.hub();
     if (!db) return Promise.resolve(false);
-    const timeoutMs = state === 'stopped' ? FINAL_BEAT_TIMEOUT_MS : (this.#o.timeoutMs ?? BEAT_TIMEOUT_MS);
     const run = this.#write(db, timeoutMs, state);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
@@ -168,10 +167,22 @@ export class Heartbeat {
     return beat;
   }
 
-  /** Waits for a beat that is out, then beats with the state as it is now. */
+  /**
+   * Beats with the state as it is now, for a caller that waits (pause, stop):
+   * after a beat still out (or a moment), with a short timeout of its own.
+   */
   async beatNow(state?: HeartbeatState): Promise<boolean> {
-    await this.#inFlight;
-    return this.beat(state);
+    if (this.#inFlight) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#inFlight, new Promise((resolve) => (timer = setTimeout(resolve, WAITED_BEAT_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+      if (this.#busy()) return false; // the hub is not answering: do not hold the caller up longer
+    }
+    return this.beat(state, WAITED_BEAT_TIMEOUT_MS);
+  }
+
+  #busy(): boolean {
+    return this.#inFlight !== undefined;
   }
 
   async #write(db: Db, timeoutMs: number, state: HeartbeatState | undefined): Promise<boolean> {

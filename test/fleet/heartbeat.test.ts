@@ -151,6 +151,10 @@ describe('heartbeat writer', () => {
       const took = Date.now() - began;
       assert.ok(took < 2_000, `the beat gave up in ${took} ms, not after the hub's 3 s`);
       assert.equal(logs.filter((l) => l.event === 'heartbeat.failed').length, 1);
+      // A beat someone waits for (pausing sync, stopping) holds them up for a moment at most.
+      const waited = Date.now();
+      assert.equal(await beat.beatNow('stopped'), false);
+      assert.ok(Date.now() - waited < 2_500, `a waited-for beat gave up in ${Date.now() - waited} ms`);
     } finally {
       await failPoint('off');
     }
