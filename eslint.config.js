@@ -47,6 +47,14 @@ export default tseslint.config(
     },
   },
   {
+    // The fleet page, likewise: it reads the fleet server over HTTP and shares only src-shared's types.
+    files: ['src-fleet/**/*.ts', 'src-fleet/**/*.tsx'],
+    ignores: ['src-fleet/vite.config.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['**/src-main/**', 'electron', 'node:*'] }],
+    },
+  },
+  {
     files: ['scripts/**', 'test/**/cli.ts', 'test/bench/**'],
     rules: { 'no-console': 'off' },
   },

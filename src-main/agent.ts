@@ -2,6 +2,7 @@
  * The headless agent: the sync engine without Electron.
  *
  *   npm run agent -- --local <uri> --hub-file <file> --db <name> [--device-id <id>] [--config <file.json>] [--status-every <seconds>]
+ *                    [--monitor-port <port> [--monitor-token-file <file>]]
  *   npm run agent -- --print-systemd-unit [--local <uri>] [--db <name>] [--hub-file <file>] [--config <file.json>] [--device-id <id>]
  *
  * The hub connection string (it holds the hub password) comes from a file only
@@ -21,10 +22,13 @@ import { carriesSecret, HUB_URI_ENV, HubUriError, resolveHubUri } from './agent/
 import { runAgent } from './agent/run.ts';
 import { detectSystemdVersion, renderAgentUnit } from './agent/systemd-unit.ts';
 import { ConfigError, parseSyncConfig, redactUri } from './sync/config.ts';
+import { createSyncEngine, type SyncEngine } from './sync/engine.ts';
 import type { Logger } from './sync/log.ts';
+import { MonitorSetupError, startAgentMonitor } from './monitor/agent-monitor.ts';
 
 const USAGE = [
   'usage: npm run agent -- --local <uri> --hub-file <file> --db <name> [--device-id <id>] [--config <file.json>] [--status-every <seconds>]',
+  '                        [--monitor-port <port> [--monitor-token-file <file>]]',
   `       (instead of --hub-file: the ${HUB_URI_ENV} environment variable, or --hub <uri>, which shows the password to every user)`,
   '       npm run agent -- --print-systemd-unit [--local <uri>] [--db <name>] [--hub-file <file>] [--config <file.json>] [--device-id <id>]',
 ].join('\n');
@@ -66,6 +70,8 @@ function parseOptions() {
         config: { type: 'string' },
         'status-every': { type: 'string' },
         'print-systemd-unit': { type: 'boolean', default: false },
+        'monitor-port': { type: 'string' },
+        'monitor-token-file': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -172,7 +178,17 @@ async function main(): Promise<void> {
     },
     'starting',
   );
-  await runAgent(config, log, statusEvery * 1000);
+  // The monitor API (health, metrics, conflicts, toggle) asks for the current engine each time: the agent
+  // starts a new one when a start fails.
+  let engine: SyncEngine = createSyncEngine(config, { log });
+  if (args['monitor-token-file'] !== undefined && args['monitor-port'] === undefined) fail('--monitor-token-file needs --monitor-port');
+  const monitor =
+    args['monitor-port'] === undefined
+      ? undefined
+      : await startAgentMonitor({ port: args['monitor-port'], tokenFile: args['monitor-token-file'], engine: () => engine, log }).catch(
+          (err: unknown) => fail(err instanceof MonitorSetupError ? err.message : String(err)),
+        );
+  await runAgent(config, log, statusEvery * 1000, { onEngine: (e) => (engine = e), beforeStop: async () => monitor?.close() });
 }
 
 await main();

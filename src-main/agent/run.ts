@@ -42,8 +42,15 @@ interface Attempt {
   stopped?: Promise<void>;
 }
 
+export interface AgentHooks {
+  /** Each engine the agent starts (a new one for each attempt). */
+  onEngine?(engine: SyncEngine): void;
+  /** Before the engine stops (the monitor API closes). */
+  beforeStop?(): Promise<void>;
+}
+
 /** Runs the engine until a signal; never returns normally (the process exits when stopped). */
-export async function runAgent(config: SyncConfig, log: Logger, statusEveryMs: number): Promise<void> {
+export async function runAgent(config: SyncConfig, log: Logger, statusEveryMs: number, hooks: AgentHooks = {}): Promise<void> {
   let attempt: Attempt | undefined;
   let stopping = false;
   let wakeRetry: (() => void) | undefined;
@@ -65,6 +72,11 @@ export async function runAgent(config: SyncConfig, log: Logger, statusEveryMs: n
       process.exit(1);
     }, STOP_DEADLINE_MS).unref();
     void (async () => {
+      await hooks
+        .beforeStop?.()
+        .catch((err: unknown) =>
+          log.warn({ event: 'agent.monitor-close-failed', error: String(err) }, 'the monitor API did not close cleanly'),
+        );
       const current = attempt;
       if (current) {
         await current.started.catch(() => undefined);
@@ -89,6 +101,7 @@ export async function runAgent(config: SyncConfig, log: Logger, statusEveryMs: n
     const engine = createSyncEngine(config, { log }); // an engine starts once; each attempt is a new one
     const current: Attempt = { engine, started: engine.start() };
     attempt = current;
+    hooks.onEngine?.(engine);
     try {
       await current.started;
       break;

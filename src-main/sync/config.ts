@@ -62,6 +62,13 @@ export interface SyncConfig {
    * logged, never brought back. Keep it longer than any till stays offline.
    */
   tombstoneRetentionDays: number;
+  /**
+   * Facts about this till that head office sees in the fleet view: `name`
+   * ("Till 3"), `storeId`, and any others (e.g. `region`). Absent: none.
+   */
+  device?: Record<string, string>;
+  /** How often the engine writes its heartbeat to the hub for the fleet view. */
+  heartbeatIntervalMs: number;
 }
 
 /** The configuration could not be used; `problems` holds one line per mistake. */
@@ -111,6 +118,15 @@ function isMongoUri(s: string): boolean {
   const hosts = rest.slice(rest.lastIndexOf('@') + 1).split(/[/?#]/, 1)[0]!;
   return hosts.length > 0 && !/\s/.test(hosts);
 }
+
+const DEVICE_PARAM_FORM = 'an object of short texts, e.g. { "name": "Till 3", "storeId": "soho" }';
+const deviceSchema = z
+  .record(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, expecting('a parameter name: a letter, then up to 63 letters, digits or _')),
+    z.string(expecting('a text of 1 to 200 characters')).min(1).max(200),
+    expecting(DEVICE_PARAM_FORM),
+  )
+  .optional();
 
 const uriSchema = z.string(expecting(URI_FORM)).refine(isMongoUri, expecting(URI_FORM));
 const endpointSchema = strictObject({ uri: uriSchema }, 'an object like { uri: "mongodb://..." }');
@@ -169,6 +185,8 @@ const configSchema = strictObject(
     retry: retrySchema,
     statusIntervalMs: intAtLeast(100, ' (milliseconds)').default(1_000),
     tombstoneRetentionDays: intAtLeast(1, ' (days)').default(30),
+    device: deviceSchema,
+    heartbeatIntervalMs: intAtLeast(1_000, ' (milliseconds)').default(30_000),
   },
   'an object with at least local, hub and database',
 ).superRefine(
@@ -220,7 +238,8 @@ function formatIssue(issue: z.core.$ZodIssue): string[] {
   }
   if (issue.code === 'invalid_key') {
     const expected = issue.issues[0]?.message ?? COLLECTION_FORM;
-    return [`${formatPath(issue.path)}: got collection name ${describeValue(issue.input)}, expected ${expected}`];
+    const what = issue.path[0] === 'device' ? 'parameter name' : 'collection name';
+    return [`${formatPath(issue.path)}: got ${what} ${describeValue(issue.input)}, expected ${expected}`];
   }
   let what = issue.input === undefined ? 'missing' : `got ${describeValue(issue.input)}`;
   // "500" in quotes is the commonest slip in hand-written config files; say so.

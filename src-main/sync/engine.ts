@@ -18,6 +18,7 @@ import { describeError, isUnreachable, SyncError } from './errors.ts';
 import { Capture } from './flows/capture.ts';
 import { Pull } from './flows/pull.ts';
 import { Push } from './flows/push.ts';
+import { countRecent, Heartbeat } from './heartbeat.ts';
 import { HubLink } from './hub-link.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { oplogHeadroomHours } from './oplog-headroom.ts';
@@ -60,6 +61,7 @@ interface Running {
   push: Push;
   pull: Pull;
   link: HubLink;
+  heartbeat: Heartbeat;
 }
 
 export class SyncEngine extends EventEmitter<SyncEngineEvents> {
@@ -229,13 +231,24 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       enqueuePush: (changes) => capture.enqueue(changes),
     });
     await capture.start();
-    this.#run = { local, store, tracker, capture, push, pull, link };
+    // One small document per till on the hub for head office's fleet view; it never delays sync.
+    const heartbeat = new Heartbeat({
+      hub: () => link.hub?.db,
+      status: () => this.status(),
+      device: this.config.device,
+      log,
+      recent: (since) => countRecent(store, since),
+      clockOffsetMs: () => -offsets.localMs,
+      everyMs: this.config.heartbeatIntervalMs,
+    });
+    this.#run = { local, store, tracker, capture, push, pull, link, heartbeat };
     this.#started = true;
     this.#log.info(
       { event: 'engine.started', device: this.#deviceId, enabled: this.#enabled, database: this.config.database },
       'sync engine started',
     );
     if (this.#enabled) link.connect();
+    heartbeat.start();
     this.#timer = setInterval(() => void this.#refresh(), this.config.statusIntervalMs);
     this.#timer.unref();
     await this.#refresh();
@@ -359,6 +372,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       this.#state = status.state;
       this.#log.info({ event: 'engine.state', from: previous, to: status.state, outbox: status.outbox.depth }, `sync is ${status.state}`);
       this.emit('state', status.state, previous);
+      this.#run?.heartbeat.stateChanged(status.state);
     }
     this.emit('status', status);
   }
@@ -400,9 +414,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
   /** Turns hub traffic on or off; the choice is kept across restarts. Capture goes on either way. */
   async setEnabled(enabled: boolean): Promise<void> {
-    const { store, link } = this.#running();
+    const { store, link, heartbeat } = this.#running();
     await store.saveEnabled(enabled);
     this.#enabled = enabled;
+    if (!enabled) await heartbeat.beatNow(); // the fleet sees "paused" before the hub goes
     this.#log.info({ event: 'engine.enabled', enabled }, enabled ? 'sync enabled' : 'sync paused');
     if (enabled) link.connect();
     else await link.disconnect();
@@ -455,6 +470,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     if (this.#timer) clearInterval(this.#timer);
     const run = this.#run;
     if (run) {
+      await run.heartbeat.stop(); // a last beat saying "stopped", while the hub is still connected
       await run.link.disconnect();
       await run.capture.stop();
       await run.local.close();

@@ -146,8 +146,8 @@ describe('collection policies', () => {
     const engineOnHub = hubCollections.filter((n) => n.startsWith('_tillsync')).sort();
     assert.deepStrictEqual(
       engineOnHub.filter((n) => n !== '_tillsync_hq'),
-      ['_tillsync_push', '_tillsync_tombstones'],
-      'the only engine collections on the hub are its push markers and tombstones',
+      ['_tillsync_devices', '_tillsync_push', '_tillsync_tombstones'],
+      'the only engine collections on the hub are the tills’ heartbeats, push markers and tombstones',
     );
     for (const name of ['outbox', 'checkpoints', 'versions', 'conflicts', 'quarantine', 'meta', 'notes']) {
       assert.ok(!hubCollections.includes(name), `no "${name}" collection from the engine database on the hub`);

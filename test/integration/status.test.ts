@@ -91,6 +91,8 @@ describe('engine status', () => {
 
     // Another interval, set through the configuration, is honoured too.
     const slow = await b.startEngine({ statusIntervalMs: 600 });
+    // Connecting to the hub ends with a status of its own, off the beat: count from the first synced one.
+    await waitFor('a synced status event at the new interval', () => slow.lastStatus?.state === 'synced');
     const slowTimes: number[] = [];
     const onSlow = (): void => {
       slowTimes.push(Date.now());

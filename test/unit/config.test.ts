@@ -34,6 +34,7 @@ describe('parseSyncConfig: valid input', () => {
       retry: { initialMs: 500, maxMs: 60_000 },
       statusIntervalMs: 1_000,
       tombstoneRetentionDays: 30,
+      heartbeatIntervalMs: 30_000,
     };
     assert.deepEqual(parseSyncConfig(MINIMAL), expected);
     assert.equal(parseSyncConfig(MINIMAL).deviceId, undefined);
@@ -50,6 +51,8 @@ describe('parseSyncConfig: valid input', () => {
       retry: { initialMs: 10, maxMs: 10 },
       statusIntervalMs: 100,
       tombstoneRetentionDays: 7,
+      device: { name: 'Till 1', storeId: 'soho' },
+      heartbeatIntervalMs: 5_000,
     };
     assert.deepEqual(parseSyncConfig(full), {
       ...full,
@@ -193,7 +196,7 @@ describe('parseSyncConfig: each bad field names the field and the expected form'
     [
       'unknown top-level field',
       { ...MINIMAL, colections: {} },
-      'colections: unknown field "colections" (did you mean "collections"?), expected one of the fields local, hub, database, engineDatabase, deviceId, collections, batchSize, maxClockDriftMs, retry, statusIntervalMs, tombstoneRetentionDays',
+      'colections: unknown field "colections" (did you mean "collections"?), expected one of the fields local, hub, database, engineDatabase, deviceId, collections, batchSize, maxClockDriftMs, retry, statusIntervalMs, tombstoneRetentionDays, device, heartbeatIntervalMs',
     ],
     [
       'unknown field with no near match',

@@ -114,6 +114,10 @@ export class ConflictLog {
     return Number(await this.#coll.estimatedDocumentCount());
   }
 
+  async countSince(since: Date): Promise<number> {
+    return this.#coll.countDocuments({ at: { $gte: since } });
+  }
+
   async list(query: ConflictQuery = {}): Promise<ConflictPage> {
     const filter: Document = query.collection ? { collection: query.collection } : {};
     const pageSize = Math.min(Math.max(query.pageSize ?? 20, 1), 200);
@@ -166,6 +170,10 @@ export class Quarantine {
 
   async count(): Promise<number> {
     return Number(await this.#coll.estimatedDocumentCount());
+  }
+
+  async countSince(since: Date): Promise<number> {
+    return this.#coll.countDocuments({ at: { $gte: since } });
   }
 
   async latest(n: number): Promise<QuarantineRecord[]> {
