@@ -168,16 +168,7 @@ async function main(): Promise<void> {
         `put it in a file only you can read and pass --hub-file <file>, or set ${HUB_URI_ENV}`,
     );
   }
-  log.info(
-    {
-      event: 'agent.starting',
-      local: redactUri(config.local.uri),
-      hub: redactUri(config.hub.uri),
-      hubFrom: hub?.from ?? 'config-file',
-      database: config.database,
-    },
-    'starting',
-  );
+
   // The monitor API (health, metrics, conflicts, toggle) asks for the current engine each time: the agent
   // starts a new one when a start fails.
   let engine: SyncEngine = createSyncEngine(config, { log });
@@ -188,7 +179,21 @@ async function main(): Promise<void> {
       : await startAgentMonitor({ port: args['monitor-port'], tokenFile: args['monitor-token-file'], engine: () => engine, log }).catch(
           (err: unknown) => fail(err instanceof MonitorSetupError ? err.message : String(err)),
         );
-  await runAgent(config, log, statusEvery * 1000, { onEngine: (e) => (engine = e), beforeStop: async () => monitor?.close() });
+  await runAgent(config, log, statusEvery * 1000, {
+    onEngine: (e) => (engine = e),
+    beforeStop: async () => monitor?.close(),
+    announce: () =>
+      log.info(
+        {
+          event: 'agent.starting',
+          local: redactUri(config.local.uri),
+          hub: redactUri(config.hub.uri),
+          hubFrom: hub?.from ?? 'config-file',
+          database: config.database,
+        },
+        'starting',
+      ),
+  });
 }
 
 await main();

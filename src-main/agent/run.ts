@@ -43,6 +43,8 @@ interface Attempt {
 }
 
 export interface AgentHooks {
+  /** Once the agent answers signals: the first thing it logs (a supervisor may signal from then on). */
+  announce?(): void;
   /** Each engine the agent starts (a new one for each attempt). */
   onEngine?(engine: SyncEngine): void;
   /** Before the engine stops (the monitor API closes). */
@@ -95,6 +97,7 @@ export async function runAgent(config: SyncConfig, log: Logger, statusEveryMs: n
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  hooks.announce?.();
 
   // The till's database may still be starting (or down): keep trying, and say so, until a signal.
   for (let n = 1; !stopping; n += 1) {
