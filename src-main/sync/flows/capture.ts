@@ -85,7 +85,8 @@ export class Capture {
     this.#running = true;
     const { checkpoints } = this.#d.store;
     const checkpoint = await checkpoints.load('capture');
-    this.#seq = checkpoint?.seq ?? 0;
+    // Never below an entry that exists: a sequence number is never handed out twice.
+    this.#seq = Math.max(checkpoint?.seq ?? 0, await this.#d.store.outbox.lastSeq());
     for (const key of checkpoint?.engineTxns ?? []) this.#engineTxns.remember(key, 'engine');
     this.#lastToken = checkpoint?.token;
     this.#startAt = checkpoint?.startAt;
@@ -177,10 +178,11 @@ export class Capture {
    */
   async #checkpointNowAndThen(token: unknown): Promise<void> {
     if (Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
+    // No `seq` here: this runs outside the lock that hands out sequence numbers, so it could write an old
+    // one over a newer one reconciliation's enqueue just committed.
     await this.#d.store.checkpoints.save({
       _id: 'capture',
       token: token as ResumeToken,
-      seq: this.#seq,
       clock: encodeVersion(this.#d.clock.last),
       engineTxns: this.#engineTxns.entries().map(([key]) => key),
       at: new Date(),

@@ -159,7 +159,8 @@ export class Push {
       if (decision.tillTakes) targets.push({ c: e.c, id: e.id, v: decision.tillTakes.v, doc: decision.tillTakes.doc, pushedV: e.v });
       if (decision.conflict) (decision.kind === 'write' && !decision.tillTakes ? concurrent : others).push(decision.conflict);
     }
-    const conflicts = await this.#settle(lastSeq, accepted, targets, [...concurrent, ...others]);
+    const seqs = batch.map((e) => Number(e._id));
+    const conflicts = await this.#settle(seqs, lastSeq, accepted, targets, [...concurrent, ...others]);
     this.#d.onPushed(accepted, batch.length);
     if (conflicts.length > 0) this.#d.onConflicts(conflicts);
     this.#d.log.debug({ event: 'push.batch-applied', entries: batch.length, accepted: accepted.length, rejected: targets.length, lastSeq });
@@ -171,7 +172,13 @@ export class Push {
    * the pull passed over meanwhile (noted on a waiting entry) is taken instead
    * when it is newer than what the push leaves here.
    */
-  async #settle(lastSeq: number, accepted: OutboxEntry[], own: SettleTarget[], drafts: ConflictDraft[]): Promise<ConflictRecord[]> {
+  async #settle(
+    seqs: number[],
+    lastSeq: number,
+    accepted: OutboxEntry[],
+    own: SettleTarget[],
+    drafts: ConflictDraft[],
+  ): Promise<ConflictRecord[]> {
     const { store, outboxWatch } = this.#d;
     let readNotes = outboxWatch.notesMayExist;
     const settle = (): Promise<ConflictRecord[]> =>
@@ -180,10 +187,10 @@ export class Push {
         if (!readNotes) {
           // No hub change can be waiting on the batch's entries: remove them first, which fixes this
           // transaction's snapshot, then make sure no pull began leaving one before that.
-          await store.outbox.removeUpTo(lastSeq, session);
+          await store.outbox.remove(seqs, session);
           if (outboxWatch.notesMayExist) throw new NotesAppeared();
         }
-        const noted = readNotes ? await store.outbox.notedUpTo(lastSeq, session) : [];
+        const noted = readNotes ? await store.outbox.noted(seqs, session) : [];
         const writes: TillWrite[] = [];
         for (const t of settleTargets(own, noted, accepted, bsonCodec)) {
           const changedSince = await store.outbox.changedAfter(t.c, t.id, lastSeq, session);
@@ -195,7 +202,7 @@ export class Push {
             writes.push({ c: t.c, id: t.id, doc: t.doc, known: { v: t.v, h: t.doc ? bsonCodec.hash(t.doc) : null } });
         }
         await tx.apply(writes);
-        if (readNotes) await store.outbox.removeUpTo(lastSeq, session);
+        if (readNotes) await store.outbox.remove(seqs, session);
         return store.conflicts.record(drafts, session);
       });
     for (;;) {

@@ -58,16 +58,27 @@ export class Outbox {
     );
   }
 
-  /** Entries up to `lastSeq` that carry a noted hub change. */
-  async notedUpTo(lastSeq: number, session: ClientSession): Promise<NotedEntry[]> {
+  /** The highest sequence number in the outbox (0 when empty). */
+  async lastSeq(): Promise<number> {
+    const last = await this.#coll
+      .find({}, { projection: { _id: 1 } })
+      .sort({ _id: -1 })
+      .limit(1)
+      .next();
+    return last ? Number(last._id) : 0;
+  }
+
+  /** The entries among `seqs` that carry a noted hub change. */
+  async noted(seqs: readonly number[], session: ClientSession): Promise<NotedEntry[]> {
     const found = await this.#coll
-      .find({ _id: { $lte: lastSeq }, hub: { $exists: true } }, { session, projection: { c: 1, id: 1, v: 1, hub: 1 } })
+      .find({ _id: { $in: [...seqs] }, hub: { $exists: true } }, { session, projection: { c: 1, id: 1, v: 1, hub: 1 } })
       .toArray();
     return found.map((e) => ({ c: e.c, id: e.id, v: e.v, hub: e.hub as HubChangeSeen }));
   }
 
-  async removeUpTo(lastSeq: number, session: ClientSession): Promise<void> {
-    await this.#coll.deleteMany({ _id: { $lte: lastSeq } }, { session });
+  /** Removes exactly these entries (those a push settled), never a range that could hold others. */
+  async remove(seqs: readonly number[], session: ClientSession): Promise<void> {
+    await this.#coll.deleteMany({ _id: { $in: [...seqs] } }, { session });
   }
 
   /** Whether the till changed this document again after `lastSeq`. */
