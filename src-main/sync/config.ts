@@ -69,6 +69,12 @@ export interface SyncConfig {
   device?: Record<string, string>;
   /** How often the engine writes its heartbeat to the hub for the fleet view. */
   heartbeatIntervalMs: number;
+  /**
+   * One engine per till: how long the lease that says so lasts without being
+   * renewed. A second engine waits, and takes over this long after the first
+   * stopped answering.
+   */
+  leaseTtlMs: number;
 }
 
 /** The configuration could not be used; `problems` holds one line per mistake. */
@@ -187,6 +193,7 @@ const configSchema = strictObject(
     tombstoneRetentionDays: intAtLeast(1, ' (days)').default(30),
     device: deviceSchema,
     heartbeatIntervalMs: intAtLeast(1_000, ' (milliseconds)').default(30_000),
+    leaseTtlMs: intAtLeast(1_000, ' (milliseconds)').default(30_000),
   },
   'an object with at least local, hub and database',
 ).superRefine(

@@ -25,6 +25,7 @@ import { oplogHeadroomHours } from './oplog-headroom.ts';
 import { OutboxWatch } from './outbox-watch.ts';
 import { StatusTracker, type HubPart } from './status-tracker.ts';
 import type { ConflictPage, ConflictQuery, ConflictRecord, QuarantineRecord } from './till/records.ts';
+import type { Lease, LeaseHolder } from './till/lease.ts';
 import { TillStore } from './till/store.ts';
 
 export type { ConflictPage, ConflictQuery } from './till/records.ts';
@@ -68,6 +69,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   readonly config: SyncConfig;
   readonly #log: Logger;
   #run: Running | undefined;
+  /** Made once the device id is known; kept after stop for the last status. */
+  #tracker: StatusTracker | undefined;
+  #lease: Lease | undefined;
+  #leaseTimer: NodeJS.Timeout | undefined;
+  /** Wakes a wait for the lease (stop). */
+  #wakeLeaseWait: (() => void) | undefined;
   /** Between start and stop (after stop, `#run` stays for the last status). */
   #started = false;
   #deviceId = '';
@@ -80,6 +87,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   #captureCommits = 0;
   readonly #offsets = new ClockOffsets();
   #clockWatch: ClockWatch;
+  #leaseLost = false;
   #oplogCheckedAt = 0;
   /** Since when hub versions too far ahead of this till's clock wait to be compared again. */
   #aheadSince: number | undefined;
@@ -126,6 +134,13 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       );
     }
     this.#enabled = await store.loadEnabled();
+    this.#tracker = new StatusTracker(this.#deviceId);
+    const lease = store.lease(this.#deviceId, this.config.leaseTtlMs);
+    this.#lease = lease;
+    if (!(await this.#waitForLease(lease))) {
+      await local.close();
+      return;
+    }
     const offsets = this.#offsets;
     const kept = await store.loadHubClockOffset();
     if (kept !== null) offsets.seedHub(kept);
@@ -135,7 +150,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       last: await this.#restoredClock(store),
       now: () => offsets.hubNow(),
     });
-    const tracker = new StatusTracker(this.#deviceId);
+    const tracker = this.#tracker;
     const log = this.#log.child({ device: this.#deviceId });
     const outboxWatch = new OutboxWatch();
     const common = { store, outboxWatch, policies: () => this.#policies, log, batchSize: this.config.batchSize };
@@ -249,9 +264,72 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     );
     if (this.#enabled) link.connect();
     heartbeat.start();
+    this.#leaseTimer = setInterval(() => void this.#renewLease(), Math.max(250, Math.floor(lease.ttlMs / 3)));
+    this.#leaseTimer.unref();
     this.#timer = setInterval(() => void this.#refresh(), this.config.statusIntervalMs);
     this.#timer.unref();
     await this.#refresh();
+  }
+
+  /**
+   * Takes the one-engine-per-till lease, waiting (and saying who holds it) while another engine on
+   * this till holds it. False when stopped while waiting.
+   */
+  async #waitForLease(lease: Lease): Promise<boolean> {
+    let told: string | undefined;
+    for (;;) {
+      const attempt = await lease.acquire();
+      if (attempt.held) {
+        this.#tracker?.warn('another-engine', null);
+        if (told) this.#log.info({ event: 'engine.lease-taken' }, 'the other TillSync stopped; this one syncs this till now');
+        return true;
+      }
+      if (this.#stopping) return false;
+      const by = attempt.by;
+      if (told !== by.holder) {
+        told = by.holder;
+        this.#log.warn(
+          { event: 'engine.lease-held', device: by.device, host: by.host, pid: by.pid, since: by.since },
+          'another TillSync is syncing this till; waiting',
+        );
+      }
+      this.#tracker?.warn('another-engine', anotherEngineWords(by));
+      this.emit('status', this.status());
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(5_000, Math.max(200, Math.floor(lease.ttlMs / 2))));
+        this.#wakeLeaseWait = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wakeLeaseWait = undefined;
+      if (this.#stopping) return false;
+    }
+  }
+
+  /**
+   * Keeps the lease. Lost (it lapsed while this engine could not renew it, and another engine took
+   * over): this engine stops syncing at once and waits to take it back.
+   */
+  async #renewLease(): Promise<void> {
+    const run = this.#run;
+    const lease = this.#lease;
+    if (!run || !lease || this.#stopping || this.#leaseLost) return;
+    let held: boolean;
+    try {
+      held = await lease.renew();
+    } catch {
+      return; // the till's database did not answer: nobody else can take the lease before it lapses
+    }
+    if (held) return;
+    this.#leaseLost = true;
+    this.#log.error({ event: 'engine.lease-lost' }, 'another TillSync took over this till; this one stops syncing and waits');
+    await run.link.disconnect();
+    await run.capture.stop();
+    if (!(await this.#waitForLease(lease))) return;
+    this.#leaseLost = false;
+    await run.capture.start();
+    if (this.#enabled) run.link.connect();
   }
 
   /** The newest clock either checkpoint saved, so a restart never hands out an older version. */
@@ -392,7 +470,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   status(): SyncStatus {
     const run = this.#run;
     if (!run) {
-      return new StatusTracker(this.#deviceId || 'unknown').snapshot(
+      return (this.#tracker ?? new StatusTracker(this.#deviceId || 'unknown')).snapshot(
         { enabled: this.#enabled, started: false, hubConnected: false, captureBusy: false },
         Date.now(),
       );
@@ -468,16 +546,28 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     if (this.#stopping) return;
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#leaseTimer) clearInterval(this.#leaseTimer);
+    this.#wakeLeaseWait?.();
     const run = this.#run;
     if (run) {
       await run.heartbeat.stop(); // a last beat saying "stopped", while the hub is still connected
       await run.link.disconnect();
       await run.capture.stop();
+      await this.#lease?.release().catch(() => undefined); // a waiting engine takes over at once
       await run.local.close();
     }
     this.#started = false;
     this.#log.info({ event: 'engine.stopped' }, 'sync engine stopped');
   }
+}
+
+/** "Another TillSync is syncing this till (…)", for the status. */
+function anotherEngineWords(by: LeaseHolder): string {
+  const since = by.since instanceof Date ? by.since.toISOString().slice(11, 16) : '?';
+  return (
+    `Another TillSync is syncing this till (device ${by.device}, process ${by.pid} on ${by.host}, since ${since} UTC). ` +
+    'This one waits, and takes over if that one stops.'
+  );
 }
 
 export function createSyncEngine(config: SyncConfig, options: SyncEngineOptions = {}): SyncEngine {

@@ -35,6 +35,7 @@ describe('parseSyncConfig: valid input', () => {
       statusIntervalMs: 1_000,
       tombstoneRetentionDays: 30,
       heartbeatIntervalMs: 30_000,
+      leaseTtlMs: 30_000,
     };
     assert.deepEqual(parseSyncConfig(MINIMAL), expected);
     assert.equal(parseSyncConfig(MINIMAL).deviceId, undefined);
@@ -53,6 +54,7 @@ describe('parseSyncConfig: valid input', () => {
       tombstoneRetentionDays: 7,
       device: { name: 'Till 1', storeId: 'soho' },
       heartbeatIntervalMs: 5_000,
+      leaseTtlMs: 2_000,
     };
     assert.deepEqual(parseSyncConfig(full), {
       ...full,
@@ -196,7 +198,7 @@ describe('parseSyncConfig: each bad field names the field and the expected form'
     [
       'unknown top-level field',
       { ...MINIMAL, colections: {} },
-      'colections: unknown field "colections" (did you mean "collections"?), expected one of the fields local, hub, database, engineDatabase, deviceId, collections, batchSize, maxClockDriftMs, retry, statusIntervalMs, tombstoneRetentionDays, device, heartbeatIntervalMs',
+      'colections: unknown field "colections" (did you mean "collections"?), expected one of the fields local, hub, database, engineDatabase, deviceId, collections, batchSize, maxClockDriftMs, retry, statusIntervalMs, tombstoneRetentionDays, device, heartbeatIntervalMs, leaseTtlMs',
     ],
     [
       'unknown field with no near match',

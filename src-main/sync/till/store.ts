@@ -21,6 +21,7 @@ import { OwnSessions } from '../own-sessions.ts';
 import { EventQueue, type ChangeEvent, type StreamStart } from '../event-queue.ts';
 import { inTransaction } from '../transaction.ts';
 import { groupBy } from '../group-by.ts';
+import { Lease } from './lease.ts';
 import { Outbox } from './outbox.ts';
 import { Checkpoints, ConflictLog, Quarantine, type Checkpoint, type ConflictRecord, type QuarantineRecord } from './records.ts';
 
@@ -102,6 +103,11 @@ export class TillStore {
 
   async posCollectionNames(): Promise<string[]> {
     return (await this.pos.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+  }
+
+  /** The one-engine-per-till lease, for this engine. */
+  lease(device: string, ttlMs: number): Lease {
+    return new Lease(this.#meta, device, ttlMs);
   }
 
   /** The device id: generated once and kept in the till's database. */
