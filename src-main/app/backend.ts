@@ -213,7 +213,7 @@ export class EngineBackend implements AppBackend {
     }
     const policies = { ...this.#opts.settings.get().policies, [collection]: { mode, conflict } };
     await this.#save({ policies });
-    this.#engine?.setPolicies({ [collection]: { mode, conflict } });
+    await this.#engine?.setPolicies({ [collection]: { mode, conflict } });
     return this.#settingsChanged();
   }
 

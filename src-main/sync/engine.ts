@@ -13,7 +13,7 @@ import { ClockOffsets } from './clock-offset.ts';
 import { ClockWatch } from './clock-watch.ts';
 import type { SyncConfig } from './config.ts';
 import { decodeVersion, HybridClock, maxVersion, type Version } from './core/hlc.ts';
-import { PolicyTable, type CollectionPolicy } from './core/policy.ts';
+import { PolicyTable, widened, type CollectionPolicy } from './core/policy.ts';
 import { describeError, isUnreachable, SyncError } from './errors.ts';
 import { Capture } from './flows/capture.ts';
 import { Pull } from './flows/pull.ts';
@@ -245,6 +245,13 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       },
       enqueuePush: (changes) => capture.enqueue(changes),
     });
+    // Policies changed while the engine was stopped (a new config file): a widened collection is compared.
+    const applied = await store.loadPolicies();
+    if (applied) {
+      const before = new PolicyTable(applied);
+      await this.#compareWidened({ store, pull }, before, [...Object.keys(applied), ...Object.keys(this.config.collections)]);
+    }
+    await store.savePolicies(Object.fromEntries(this.#policies.entries()));
     await capture.start();
     // One small document per till on the hub for head office's fleet view; it never delays sync.
     const heartbeat = new Heartbeat({
@@ -506,9 +513,27 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     return this.#enabled;
   }
 
-  /** Changes collection policies; they take effect for the next change, without a restart. */
-  setPolicies(policies: Record<string, Partial<CollectionPolicy>>): void {
-    this.#policies = this.#policies.with(policies);
+  /**
+   * Changes collection policies; they take effect for the next change, without a restart. A
+   * collection that now syncs further (local-only to both, say) is compared with the hub first, so
+   * what was written before the change is not left behind.
+   */
+  async setPolicies(policies: Record<string, Partial<CollectionPolicy>>): Promise<void> {
+    const before = this.#policies;
+    this.#policies = before.with(policies);
+    const run = this.#run;
+    if (!run) return;
+    await run.store.savePolicies(Object.fromEntries(this.#policies.entries()));
+    await this.#compareWidened(run, before, Object.keys(policies));
+  }
+
+  /** Owes (durably) and asks for a comparison of the collections `before` synced less than the policies now. */
+  async #compareWidened(run: Pick<Running, 'store' | 'pull'>, before: PolicyTable, collections: Iterable<string>): Promise<void> {
+    const more = widened(before, this.#policies, collections);
+    if (more.length === 0) return;
+    this.#log.info({ event: 'engine.policy-widened', collections: more }, 'collections sync further now; comparing them with the hub');
+    await run.store.checkpoints.oweComparison(more);
+    run.pull.requestCompare(more);
   }
 
   get policies(): PolicyTable {

@@ -181,7 +181,7 @@ describe('collection policies', () => {
     assert.equal(await has(b.db, '_tillsync_notes', 'n1'), false, 'till A’s engine-prefixed document does not reach till B');
   });
 
-  it('a policy change takes effect without a restart, and changing it back resumes sync', async () => {
+  it('a policy change takes effect without a restart, and widening it again syncs what was written meanwhile', async () => {
     const [a, b] = topology.tills as [Topology['tills'][0], Topology['tills'][0]];
     const live = a.db.collection('pol_live');
     await live.insertOne({ _id: 'before' as never });
@@ -192,7 +192,7 @@ describe('collection policies', () => {
 
     const engineA = a.engine;
     assert.ok(engineA);
-    engineA.setPolicies({ pol_live: { mode: 'local-only' } });
+    await engineA.setPolicies({ pol_live: { mode: 'local-only' } });
     assert.equal(engineA.policies.policyFor('pol_live').mode, 'local-only');
     await live.insertOne({ _id: 'during' as never });
     await live.updateOne({ _id: 'before' as never }, { $set: { edited: true } });
@@ -209,7 +209,17 @@ describe('collection policies', () => {
     assert.equal(await has(b.db, 'pol_live', 'hq-during'), true, 'till B (still both) gets HQ’s write');
     assert.equal(a.engine, engineA, 'the engine was not restarted');
 
-    engineA.setPolicies({ pol_live: { mode: 'both' } });
+    await engineA.setPolicies({ pol_live: { mode: 'both' } });
+    // Widened again: what was written meanwhile on either side is compared and synced, not left behind.
+    await waitFor(
+      'the write made while local-only to reach the hub and till B',
+      async () => (await has(topology.hubDb, 'pol_live', 'during')) && has(b.db, 'pol_live', 'during'),
+    );
+    await waitFor(
+      'the edit made while local-only to reach the hub',
+      async () => (await topology.hubDb.collection('pol_live').findOne({ _id: 'before' as never }))?.edited === true,
+    );
+    await waitFor('HQ’s write made meanwhile to reach till A', () => has(a.db, 'pol_live', 'hq-during'));
     await live.insertOne({ _id: 'after' as never });
     await waitFor(
       'the write made after switching back to reach the hub and till B',
@@ -218,5 +228,19 @@ describe('collection policies', () => {
     await topology.hubDb.collection('pol_live').insertOne({ _id: 'hq-after' as never });
     await waitFor('HQ’s write made after switching back to reach till A', () => has(a.db, 'pol_live', 'hq-after'));
     assert.equal(a.engine, engineA, 'the engine was not restarted');
+  });
+
+  it('a policy widened while the engine was stopped (a new configuration) syncs what was written under the old one', async () => {
+    const [a, b] = topology.tills as [Topology['tills'][0], Topology['tills'][0]];
+    await a.startEngine({ collections: { pol_restart: { mode: 'local-only' } } });
+    await a.db.collection('pol_restart').insertOne({ _id: 'kept-local' as never });
+    await settle(a.db);
+    assert.equal(await has(topology.hubDb, 'pol_restart', 'kept-local'), false, 'local-only: not on the hub');
+    await a.stopEngine();
+    await a.startEngine({ collections: { pol_restart: { mode: 'both' } } });
+    await waitFor(
+      'the document written while local-only to reach the hub and till B',
+      async () => (await has(topology.hubDb, 'pol_restart', 'kept-local')) && has(b.db, 'pol_restart', 'kept-local'),
+    );
   });
 });

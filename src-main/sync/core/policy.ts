@@ -128,3 +128,16 @@ function validate(collection: string, policy: Partial<CollectionPolicy>): void {
     );
   }
 }
+
+/**
+ * Collections that sync further under `after` than under `before` (local-only
+ * or push-only to both, pull-only to both, …): what was written while they did
+ * not must be compared between the two sides, as a late join does.
+ */
+export function widened(before: PolicyTable, after: PolicyTable, collections: Iterable<string>): string[] {
+  const out: string[] = [];
+  for (const c of new Set(collections)) {
+    if ((!before.shouldPush(c) && after.shouldPush(c)) || (!before.shouldPull(c) && after.shouldPull(c))) out.push(c);
+  }
+  return out.sort();
+}

@@ -75,6 +75,8 @@ export class Pull {
   readonly #groups = new TxnMemory<PullTxnKind>();
   /** History cannot say what changed (first contact, lost history): compare both sides before streaming. */
   #reconcileNeeded = false;
+  /** Collections to compare with the hub before the stream goes on (their policy was widened). */
+  readonly #compare = new Set<string>();
 
   constructor(deps: PullDeps) {
     this.#d = deps;
@@ -88,6 +90,7 @@ export class Pull {
     this.#startAt = checkpoint?.startAt;
     // Capture lost its history before a reconciliation found the gap: it is still owed.
     if (checkpoint?.reconcile !== undefined) this.#reconcileNeeded = true;
+    for (const c of checkpoint?.compare?.collections ?? []) this.#compare.add(c);
     for (const key of checkpoint?.engineTxns ?? []) {
       const [kind, ...rest] = key.split('|');
       this.#groups.remember(rest.join('|'), kind === 'own' ? 'own' : 'engine');
@@ -127,6 +130,7 @@ export class Pull {
           await this.#reconcile(hub);
         }
         if (this.#queueHub !== hub || !this.#queue) await this.#open(hub);
+        if (this.#compare.size > 0) await this.#compareCollections(hub);
         const events = await (this.#queue as EventQueue).take(this.#d.batchSize, 1000);
         if (events.length === 0) {
           this.#d.onCaughtUp(true);
@@ -158,6 +162,24 @@ export class Pull {
     }
   }
 
+  /**
+   * Asks for these collections to be compared with the hub, as a late join does (their policy was
+   * widened); the caller has recorded it as owed (`oweComparison`). The stream keeps its place.
+   */
+  requestCompare(collections: readonly string[]): void {
+    for (const c of collections) this.#compare.add(c);
+  }
+
+  async #compareCollections(hub: Hub): Promise<void> {
+    const { store } = this.#d;
+    const owed = (await store.checkpoints.load('pull'))?.compare;
+    const only = [...new Set([...this.#compare, ...(owed?.collections ?? [])])];
+    this.#d.log.info({ event: 'pull.compare', collections: only }, 'comparing collections whose sync rule was widened with the hub');
+    await this.#reconcileWith(hub, only);
+    for (const c of only) this.#compare.delete(c);
+    if (owed) await store.checkpoints.compared(owed.mark);
+  }
+
   /** Asks for a full comparison with the hub before the stream goes on (clock drift rechecks; see also capture's history loss). */
   requestReconcile(): void {
     this.#reconcileNeeded = true;
@@ -171,10 +193,29 @@ export class Pull {
   async #reconcile(hub: Hub): Promise<void> {
     const startAt = await hub.position();
     const { store } = this.#d;
-    const owed = (await store.checkpoints.load('pull'))?.reconcile;
+    const seen = await store.checkpoints.load('pull');
+    const summary = await this.#reconcileWith(hub, undefined);
+    await store.checkpoints.reconciled(
+      { _id: 'pull', startAt, clock: encodeVersion(this.#d.clock.last), engineTxns: [], at: new Date() },
+      { reconcile: seen?.reconcile, compare: seen?.compare },
+    );
+    this.#groups.clear();
+    this.#compare.clear();
+    this.#lastToken = undefined;
+    this.#startAt = startAt;
+    this.#lastCheckpointAt = Date.now();
+    this.#reconcileNeeded = false;
+    this.#queueHub = undefined;
+    this.#d.onReconciled(summary);
+  }
+
+  /** Compares the till with the hub (every synced collection, or `only` these), with progress in the status. */
+  async #reconcileWith(hub: Hub, only: readonly string[] | undefined): Promise<ReconcileSummary> {
+    const { store } = this.#d;
     this.#d.onReconcile({ compared: 0, total: 0 });
     try {
-      const summary = await reconcile({
+      return await reconcile({
+        only,
         store,
         hub,
         deviceId: this.#d.deviceId,
@@ -196,17 +237,6 @@ export class Pull {
         onConflicts: (conflicts) => this.#d.onConflicts(conflicts),
         progress: (compared, total) => this.#d.onReconcile({ compared, total }),
       });
-      await store.checkpoints.reconciled(
-        { _id: 'pull', startAt, clock: encodeVersion(this.#d.clock.last), engineTxns: [], at: new Date() },
-        owed,
-      );
-      this.#groups.clear();
-      this.#lastToken = undefined;
-      this.#startAt = startAt;
-      this.#lastCheckpointAt = Date.now();
-      this.#reconcileNeeded = false;
-      this.#queueHub = undefined;
-      this.#d.onReconciled(summary);
     } finally {
       this.#d.onReconcile(null);
     }

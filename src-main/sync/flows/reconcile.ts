@@ -23,6 +23,8 @@ import type { ConflictRecord } from '../till/records.ts';
 import type { TillStore } from '../till/store.ts';
 
 export interface ReconcileDeps {
+  /** Only these collections (those whose policy was widened); every synced one when absent. */
+  only?: readonly string[] | undefined;
   store: TillStore;
   hub: Hub;
   deviceId: string;
@@ -64,7 +66,7 @@ export async function reconcile(d: ReconcileDeps): Promise<ReconcileSummary> {
   const hubNames = await d.hub.collectionNames();
   const localNames = await d.store.posCollectionNames();
   const names = [...new Set([...hubNames, ...localNames])]
-    .filter((c) => !isEngineCollection(c) && d.policies.policyFor(c).mode !== 'local-only')
+    .filter((c) => !isEngineCollection(c) && d.policies.policyFor(c).mode !== 'local-only' && (!d.only || d.only.includes(c)))
     .sort();
   let total = 0;
   for (const c of names) {

@@ -23,6 +23,13 @@ export interface Checkpoint {
    * after it was set.
    */
   reconcile?: string;
+  /**
+   * pull: collections whose policy was widened (local-only or push-only to
+   * both, say) and that must be compared with the hub like a late join, so
+   * nothing written before the change is left behind. `mark` changes each time
+   * one is added; the list is cleared only by a comparison that saw that mark.
+   */
+  compare?: { mark: string; collections: string[] };
   at: Date;
 }
 
@@ -56,18 +63,35 @@ export class Checkpoints {
     return mark;
   }
 
-  /**
-   * The pull reconciled (it began when the owed mark was `owed`) and starts
-   * again from `checkpoint`. A reconciliation asked for since is still owed.
-   */
-  async reconciled(checkpoint: Checkpoint, owed: string | undefined): Promise<void> {
-    const { _id, ...fields } = checkpoint;
-    const still = (await this.#coll.findOne({ _id }))?.reconcile;
-    await this.#coll.replaceOne(
-      { _id },
-      { ...fields, ...(still !== undefined && still !== owed ? { reconcile: still } : {}) },
+  /** Records collections the pull must compare with the hub (it survives a restart until done). */
+  async oweComparison(collections: readonly string[]): Promise<void> {
+    await this.#coll.updateOne(
+      { _id: 'pull' },
+      {
+        $set: { 'compare.mark': new ObjectId().toHexString(), at: new Date() },
+        $addToSet: { 'compare.collections': { $each: [...collections] } },
+      },
       { upsert: true },
     );
+  }
+
+  /** The owed comparison seen with `mark` was done; one asked for since is still owed. */
+  async compared(mark: string): Promise<void> {
+    await this.#coll.updateOne({ _id: 'pull', 'compare.mark': mark }, { $unset: { compare: '' } });
+  }
+
+  /**
+   * The pull reconciled (it began when the owed marks were `owed`) and starts
+   * again from `checkpoint`. A reconciliation or comparison asked for since is
+   * still owed; a full reconciliation covers every comparison seen when it began.
+   */
+  async reconciled(checkpoint: Checkpoint, owed: Pick<Checkpoint, 'reconcile' | 'compare'>): Promise<void> {
+    const { _id, ...fields } = checkpoint;
+    const still = await this.#coll.findOne({ _id });
+    const keep: Partial<Checkpoint> = {};
+    if (still?.reconcile !== undefined && still.reconcile !== owed.reconcile) keep.reconcile = still.reconcile;
+    if (still?.compare !== undefined && still.compare.mark !== owed.compare?.mark) keep.compare = still.compare;
+    await this.#coll.replaceOne({ _id }, { ...fields, ...keep }, { upsert: true });
   }
 }
 

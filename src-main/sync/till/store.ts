@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClientSession, Collection, Db, Document, MongoClient, ResumeToken } from 'mongodb';
 import { isValidDeviceId } from '../core/hlc.ts';
 import { APPLY_MARKER, ENGINE } from '../core/names.ts';
-import { isEngineCollection } from '../core/policy.ts';
+import { isEngineCollection, type CollectionPolicy } from '../core/policy.ts';
 import type { AnyDocument, DocumentId, Known, TillWrite } from '../core/types.ts';
 import { RAW_BSON, idKey } from '../documents.ts';
 import { OwnSessions } from '../own-sessions.ts';
@@ -128,6 +128,18 @@ export class TillStore {
 
   async saveEnabled(enabled: boolean): Promise<void> {
     await this.#meta.updateOne({ _id: 'settings' }, { $set: { enabled, changedAt: new Date() } }, { upsert: true });
+  }
+
+  /** The collection policies the engine last ran with (null: none recorded yet). */
+  async loadPolicies(): Promise<Record<string, Partial<CollectionPolicy>> | null> {
+    const found = await this.#meta.findOne({ _id: 'policies' });
+    return found && typeof found.collections === 'object' && found.collections !== null
+      ? (found.collections as Record<string, Partial<CollectionPolicy>>)
+      : null;
+  }
+
+  async savePolicies(collections: Record<string, Partial<CollectionPolicy>>): Promise<void> {
+    await this.#meta.updateOne({ _id: 'policies' }, { $set: { collections, changedAt: new Date() } }, { upsert: true });
   }
 
   /** The hub clock minus this till's clock, as last measured (null: never measured). */
