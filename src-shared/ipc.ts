@@ -123,6 +123,10 @@ export const commandInputs = {
     .strict(),
   'conflicts.get': z.object({ id: documentIdText }).strict(),
   'conflicts.applyLoser': z.object({ id: documentIdText }).strict(),
+  /** Tries a change set aside again (its cause fixed); the status's `quarantine.latest[].id`. */
+  'setAside.retry': z.object({ id: z.string().regex(/^[0-9a-f]{24}$/, 'the id of a change set aside, as the status lists it') }).strict(),
+  /** Discards a change set aside: for a change of this till's the hub refused, this till takes the hub's version. */
+  'setAside.discard': z.object({ id: z.string().regex(/^[0-9a-f]{24}$/, 'the id of a change set aside, as the status lists it') }).strict(),
   'settings.get': z.object({}).strict(),
   'settings.setEnabled': z.object({ enabled: z.boolean() }).strict(),
   'settings.setHubUri': z.object({ uri: hubUri }).strict(),
@@ -151,6 +155,9 @@ export interface CommandResults {
   'conflicts.list': ConflictPageView;
   'conflicts.get': ConflictView | null;
   'conflicts.applyLoser': ConflictView;
+  /** The status after the request (the change may still be being handled: `handling`). */
+  'setAside.retry': SyncStatus;
+  'setAside.discard': SyncStatus;
   'settings.get': SettingsView;
   'settings.setEnabled': SettingsView;
   'settings.setHubUri': SettingsView;

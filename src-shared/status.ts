@@ -36,6 +36,8 @@ export type Coded<P> = { [C in keyof P]: { code: C; params: P[C] } }[keyof P];
 
 type NoParams = Record<string, never>;
 type Side = 'hub' | 'local';
+/** Why a side refused a document for good: a unique index, a validator, its size, a value, or else. */
+export type RefusalCause = 'unique' | 'validation' | 'size' | 'value' | 'other';
 
 /** `SyncErrorInfo.code` → its params. */
 export interface SyncErrorParams {
@@ -66,6 +68,8 @@ export interface SyncWarningParams {
   'till-clock-off': { offsetMs: number; direction: 'fast' | 'slow' };
   /** Changes from `device` carry a time `aheadMs` ahead of this till's clock; they wait until the clocks agree. */
   'clock-drift': { device: string; aheadMs: number };
+  /** Another TillSync (process `pid` on `host`, syncing as `device` since `sinceMs`, epoch ms) syncs this till; this one waits. */
+  'another-engine': { device: string; host: string; pid: number; sinceMs: number };
 }
 export type SyncWarningCode = keyof SyncWarningParams;
 
@@ -83,6 +87,10 @@ export interface QuarantineReasonParams {
   'document-too-large': NoParams;
   /** A change from `device` made `aheadMs` ahead of this till's clock; kept until the clocks agree. */
   'clock-drift': { device: string; aheadMs: number };
+  /** One side (`side`) refused this document for good: why (`cause`), and the server's own words and code. */
+  refused: { side: Side; cause: RefusalCause; detail: string; serverCode: string };
+  /** Too large to sync with what sync keeps beside it: its size and the most it may be, in MB. */
+  'too-large-to-sync': { sizeMb: number; limitMb: number };
 }
 export type QuarantineReasonCode = keyof QuarantineReasonParams;
 
@@ -116,6 +124,12 @@ export interface QuarantineSummary {
     /** What `reason` says, as data. */
     reasonCode?: QuarantineReasonCode;
     reasonParams?: MessageParams;
+    /** For `setAside.retry` / `setAside.discard`. */
+    id?: string;
+    /** Which side refused it: the hub (a change of this till's), or this till's database (a hub change). */
+    side?: Side;
+    /** Staff asked to try it again or to discard it, and the engine is doing so. */
+    handling?: 'retry' | 'discard';
   }>;
 }
 

@@ -38,6 +38,10 @@ export interface AppBackend {
   getConflict(id: string): Promise<ConflictView | null>;
   /** Writes the losing version again as a new change; the engine syncs it like any other. */
   applyLoser(id: string): Promise<ConflictView>;
+  /** Tries a change set aside again, once its cause is fixed. */
+  retrySetAside(id: string): Promise<SyncStatus>;
+  /** Discards a change set aside. */
+  discardSetAside(id: string): Promise<SyncStatus>;
   settings(): SettingsView;
   setEnabled(enabled: boolean): Promise<SettingsView>;
   setHubUri(uri: string): Promise<SettingsView>;
@@ -161,6 +165,27 @@ export class EngineBackend implements AppBackend {
   async getConflict(id: string): Promise<ConflictView | null> {
     const record = await this.#running().getConflict(id);
     return record ? toConflictView(record) : null;
+  }
+
+  async retrySetAside(id: string): Promise<SyncStatus> {
+    await this.#setAsideAction(id, (engine) => engine.retrySetAside(id));
+    return this.status();
+  }
+
+  async discardSetAside(id: string): Promise<SyncStatus> {
+    await this.#setAsideAction(id, (engine) => engine.discardSetAside(id));
+    return this.status();
+  }
+
+  async #setAsideAction(id: string, act: (engine: SyncEngine) => Promise<void>): Promise<void> {
+    try {
+      await act(this.#running());
+    } catch (err) {
+      if (err instanceof SyncError && err.reason === 'not-found') {
+        throw new AppError('not-found', 'That change is no longer set aside (it may have been handled already).', 'id');
+      }
+      throw err;
+    }
   }
 
   async applyLoser(id: string): Promise<ConflictView> {

@@ -36,6 +36,8 @@ function commands(backend: AppBackend): Commands {
     'conflicts.list': (args) => backend.listConflicts(args),
     'conflicts.get': ({ id }) => backend.getConflict(id),
     'conflicts.applyLoser': ({ id }) => backend.applyLoser(id),
+    'setAside.retry': ({ id }) => backend.retrySetAside(id),
+    'setAside.discard': ({ id }) => backend.discardSetAside(id),
     'settings.get': () => backend.settings(),
     'settings.setEnabled': ({ enabled }) => backend.setEnabled(enabled),
     'settings.setHubUri': ({ uri }) => backend.setHubUri(uri),

@@ -54,6 +54,7 @@ export class ClockWatch {
         ? `This till's clock is ${describeDuration(Math.abs(off))} ${off > 0 ? 'fast' : 'slow'} compared with head office. ` +
             "Sync uses head office's time, so changes still sync in the right order; set the till's date and time when you can."
         : null,
+      { code: 'till-clock-off', params: { offsetMs: Math.abs(off), direction: off > 0 ? 'fast' : 'slow' } },
     );
     if (this.#warned !== was) {
       this.#log.warn(

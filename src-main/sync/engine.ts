@@ -1,8 +1,14 @@
 /**
- * The sync engine: the composition root. It opens the till's database, builds
- * the clock and the status tracker, and wires capture, push and pull (the
- * flows) to the till side, the hub link and each other. Free of Electron: the
- * desktop app and the headless agent both use `createSyncEngine`.
+ * The sync engine: the composition root. It connects to the till's database,
+ * takes the one-engine-per-till lease, builds the running parts (capture, push,
+ * pull and the hub link: engine/parts.ts) and keeps the status. Free of
+ * Electron: the desktop app and the headless agent both use `createSyncEngine`.
+ *
+ * The driver can stay stuck on dead connections after the server dropped them
+ * (it keeps failing server selection while a fresh client connects at once).
+ * The hub link replaces its client when the hub stays unreachable; the engine
+ * does the same for the till's database: when it has been unreachable for a
+ * while but a fresh connection answers, the parts are rebuilt on a new one.
  */
 import { EventEmitter } from 'node:events';
 import { MongoClient } from 'mongodb';
@@ -12,20 +18,17 @@ import { Backoff } from './backoff.ts';
 import { ClockOffsets } from './clock-offset.ts';
 import { ClockWatch } from './clock-watch.ts';
 import type { SyncConfig } from './config.ts';
-import { decodeVersion, HybridClock, maxVersion, type Version } from './core/hlc.ts';
-import { PolicyTable, widened, type CollectionPolicy } from './core/policy.ts';
+import { PolicyTable, type CollectionPolicy } from './core/policy.ts';
+import { closeParts, compareWidened, openParts, type Parts } from './engine/parts.ts';
+import { LeaseKeeper } from './engine/lease-keeper.ts';
+import { discardSetAside, retrySetAside, setAsideRecord, type Later } from './engine/set-aside.ts';
 import { describeError, isUnreachable, SyncError } from './errors.ts';
-import { Capture } from './flows/capture.ts';
-import { Pull } from './flows/pull.ts';
-import { Push } from './flows/push.ts';
+import type { ReconcileSummary } from './flows/reconcile.ts';
 import { countRecent, Heartbeat } from './heartbeat.ts';
-import { HubLink } from './hub-link.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { oplogHeadroomHours } from './oplog-headroom.ts';
-import { OutboxWatch } from './outbox-watch.ts';
 import { StatusTracker, type HubPart } from './status-tracker.ts';
 import type { ConflictPage, ConflictQuery, ConflictRecord, QuarantineRecord } from './till/records.ts';
-import type { Lease, LeaseHolder } from './till/lease.ts';
 import { TillStore } from './till/store.ts';
 
 export type { ConflictPage, ConflictQuery } from './till/records.ts';
@@ -45,49 +48,40 @@ export interface SyncEngineOptions {
 
 /** The till-side client's appName: one engine per till, so a later run can find an earlier run's transactions. */
 const LOCAL_APP_NAME = 'tillsync-engine';
-const HUB_APP_NAME_PREFIX = 'tillsync-engine-';
 /** The oplog window changes slowly; measuring it is a few queries. */
 const OPLOG_CHECK_EVERY_MS = 30_000;
 /** At most how often versions refused as too far ahead are compared again (a full reconciliation). */
 const AHEAD_RECHECK_MAX_MS = 60_000;
+/** The till's database unreachable this long, while a fresh connection answers: the parts reconnect. */
+export const LOCAL_RECONNECT_AFTER_MS = 15_000;
+/** How many set-aside changes the status lists. */
+const SET_ASIDE_SHOWN = 5;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** What exists once the engine has started. */
-interface Running {
-  local: MongoClient;
-  store: TillStore;
-  tracker: StatusTracker;
-  capture: Capture;
-  push: Push;
-  pull: Pull;
-  link: HubLink;
-  heartbeat: Heartbeat;
-}
 
 export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   readonly config: SyncConfig;
   readonly #log: Logger;
-  #run: Running | undefined;
+  #run: Parts | undefined;
   /** Made once the device id is known; kept after stop for the last status. */
   #tracker: StatusTracker | undefined;
-  #lease: Lease | undefined;
-  #leaseTimer: NodeJS.Timeout | undefined;
-  /** Wakes a wait for the lease (stop). */
-  #wakeLeaseWait: (() => void) | undefined;
-  /** Between start and stop (after stop, `#run` stays for the last status). */
+  #lease: LeaseKeeper | undefined;
+  #heartbeat: Heartbeat | undefined;
+  /** Between start and stop. */
   #started = false;
   #deviceId = '';
   #policies: PolicyTable;
   #enabled = true;
   #stopping = false;
-  #timer: NodeJS.Timeout | undefined;
+  #timers: NodeJS.Timeout[] = [];
   #state: SyncState = 'starting';
   #lastStatus: SyncStatus | undefined;
-  #captureCommits = 0;
   readonly #offsets = new ClockOffsets();
-  #clockWatch: ClockWatch;
-  #leaseLost = false;
+  readonly #clockWatch: ClockWatch;
+  /** Set while the parts are being rebuilt (lease lost and taken back, or a new connection to the till). */
+  #rebuilding: Promise<void> | undefined;
+  /** Since when the till's database has not answered (unset when it does). */
+  #localFailingSince: number | undefined;
   #oplogCheckedAt = 0;
   /** Since when hub versions too far ahead of this till's clock wait to be compared again. */
   #aheadSince: number | undefined;
@@ -113,10 +107,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     };
   }
 
-  async start(): Promise<void> {
-    if (this.#run || this.#stopping) return;
-    // A socket timeout so an answer that never comes (a server that hung or dropped the request) fails
-    // the operation and sync retries, instead of waiting for ever; no engine operation takes near as long.
+  /** A client for the till's database, with a socket timeout: an answer that never comes fails the operation, and sync retries. */
+  async #connectLocal(): Promise<{ local: MongoClient; store: TillStore }> {
     const local = new MongoClient(this.config.local.uri, {
       appName: LOCAL_APP_NAME,
       serverSelectionTimeoutMS: 10_000,
@@ -126,6 +118,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     await this.#cleanUpAfterCrash(local, LOCAL_APP_NAME);
     const store = new TillStore(local, this.config.database, this.config.engineDatabase);
     await store.init();
+    return { local, store };
+  }
+
+  async start(): Promise<void> {
+    if (this.#run || this.#stopping) return;
+    const { local, store } = await this.#connectLocal();
     this.#deviceId = await store.deviceId(this.config.deviceId);
     if (this.config.deviceId && this.config.deviceId !== this.#deviceId) {
       this.#log.warn(
@@ -134,219 +132,123 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       );
     }
     this.#enabled = await store.loadEnabled();
-    this.#tracker = new StatusTracker(this.#deviceId);
-    const lease = store.lease(this.#deviceId, this.config.leaseTtlMs);
-    this.#lease = lease;
-    if (!(await this.#waitForLease(lease))) {
+    const tracker = (this.#tracker = new StatusTracker(this.#deviceId));
+    const lease = (this.#lease = new LeaseKeeper(this.#deviceId, this.config.leaseTtlMs, this.#log));
+    if (!(await lease.take(store, tracker, () => this.emit('status', this.status())))) {
       await local.close();
       return;
     }
-    const offsets = this.#offsets;
-    const kept = await store.loadHubClockOffset();
-    if (kept !== null) offsets.seedHub(kept);
-    await offsets.measureLocal(local);
-    const clock = new HybridClock(this.#deviceId, {
-      maxDriftMs: this.config.maxClockDriftMs,
-      last: await this.#restoredClock(store),
-      now: () => offsets.hubNow(),
-    });
-    const tracker = this.#tracker;
-    const log = this.#log.child({ device: this.#deviceId });
-    const outboxWatch = new OutboxWatch();
-    const common = { store, outboxWatch, policies: () => this.#policies, log, batchSize: this.config.batchSize };
-    const capture = new Capture({
-      ...common,
-      clock,
-      offsets,
-      deviceId: this.#deviceId,
-      onConflicts: (conflicts) => this.#onConflicts(conflicts),
-      onCommitted: (count, wallTimes) => {
-        this.#captureCommits += 1;
-        tracker.fatal('capture', null);
-        tracker.captured(Date.now());
-        if (count > 0) tracker.outboxGrew(count, Math.min(...wallTimes.map((w) => w.getTime())));
-        if (count > 0) push.wake();
-      },
-      onError: (err, fatal) => this.#onError(err, 'local', fatal ? 'capture' : undefined),
-      delay: this.#backoff(),
-      onHistoryLost: () => {
-        tracker.fatal('capture', null);
-        pull.requestReconcile();
-      },
-    });
-    const link = new HubLink({
-      uri: this.config.hub.uri,
-      database: this.config.database,
-      appName: `${HUB_APP_NAME_PREFIX}${this.#deviceId}`,
-      log: this.#log,
-      wanted: () => this.#enabled && !this.#stopping,
-      delay: this.#backoff(),
-      onConnected: async (hub) => {
-        await this.#cleanUpAfterCrash(hub.client, `${HUB_APP_NAME_PREFIX}${this.#deviceId}`);
-        tracker.reachable('connect');
-        await this.#clockWatch.check(local, store, hub.client, tracker, true);
-        this.#log.info({ event: 'engine.hub-connected' }, 'connected to the hub');
-        await pull.start();
-        push.start();
-        push.wake();
-      },
-      onDisconnecting: async () => {
-        await Promise.all([push.stop(), pull.stop()]);
-      },
-      onError: (err) => this.#onError(err, 'hub', undefined, 'connect'),
-      onSettled: () => void this.#refresh(),
-    });
-    const push = new Push({
-      ...common,
-      deviceId: this.#deviceId,
-      hub: () => link.hub,
-      onPushed: (accepted, settled) => {
-        tracker.pushed(
-          accepted.map((e) => e.wall.getTime()),
-          Date.now(),
-        );
-        tracker.outboxShrank(settled);
-      },
-      onConflicts: (conflicts) => this.#onConflicts(conflicts),
-      onError: (err) => this.#onError(err, 'hub', undefined, 'push'),
-      // Nothing left to send: push has no complaint about the hub (pull speaks for itself).
-      onIdle: () => tracker.reachable('push'),
-      delay: this.#backoff(),
-    });
-    const pull = new Pull({
-      ...common,
-      deviceId: this.#deviceId,
-      clock,
-      hub: () => link.hub,
-      captureSettled: () => this.#captureSettled(),
-      onApplied: (ops) => {
-        tracker.fatal('pull', null);
-        tracker.pulled(
-          ops.map((op) => op.wall.getTime()),
-          Date.now(),
-        );
-      },
-      // Not a sign the hub client is healthy: the pull's stream can keep working while every push fails.
-      onCaughtUp: (value) => tracker.caughtUp(value, Date.now()),
-      onConflicts: (conflicts) => this.#onConflicts(conflicts),
-      onQuarantined: (records) => this.#onQuarantined(records),
-      onError: (err, fatal) => this.#onError(err, 'hub', fatal ? 'pull' : undefined, 'pull'),
-      onHubResponse: () => tracker.reachable('pull'),
-      delay: this.#backoff(),
-      onReconciled: ({ aheadRefused }) => {
-        if (aheadRefused > 0 || this.#aheadSince === undefined) return;
-        this.#aheadSince = undefined;
-        tracker.warn('clock-drift', null);
-        this.#log.info({ event: 'engine.clock-drift-cleared' }, 'changes set aside for clock drift are applied');
-      },
-      onReconcile: (progress) => {
-        tracker.reconciling(progress);
-        if (progress?.compared === 0) this.#log.info({ event: 'engine.reconcile-started' }, 'comparing this till with the hub');
-      },
-      enqueuePush: (changes) => capture.enqueue(changes),
-    });
-    // Policies changed while the engine was stopped (a new config file): a widened collection is compared.
-    const applied = await store.loadPolicies();
-    if (applied) {
-      const before = new PolicyTable(applied);
-      await this.#compareWidened({ store, pull }, before, [...Object.keys(applied), ...Object.keys(this.config.collections)]);
-    }
-    await store.savePolicies(Object.fromEntries(this.#policies.entries()));
-    await capture.start();
-    // One small document per till on the hub for head office's fleet view; it never delays sync.
-    const heartbeat = new Heartbeat({
-      hub: () => link.hub?.db,
-      status: () => this.status(),
-      device: this.config.device,
-      log,
-      recent: (since) => countRecent(store, since),
-      clockOffsetMs: () => -offsets.localMs,
-      everyMs: this.config.heartbeatIntervalMs,
-    });
-    this.#run = { local, store, tracker, capture, push, pull, link, heartbeat };
+    this.#run = await openParts(local, store, this.#hooks(tracker));
     this.#started = true;
     this.#log.info(
       { event: 'engine.started', device: this.#deviceId, enabled: this.#enabled, database: this.config.database },
       'sync engine started',
     );
-    if (this.#enabled) link.connect();
-    heartbeat.start();
-    this.#leaseTimer = setInterval(() => void this.#renewLease(), Math.max(250, Math.floor(lease.ttlMs / 3)));
-    this.#leaseTimer.unref();
-    this.#timer = setInterval(() => void this.#refresh(), this.config.statusIntervalMs);
-    this.#timer.unref();
+    if (this.#enabled) this.#run.link.connect();
+    // One small document per till on the hub for head office's fleet view; it never delays sync.
+    this.#heartbeat = new Heartbeat({
+      hub: () => this.#run?.link.hub?.db,
+      status: () => this.status(),
+      device: this.config.device,
+      log: this.#log,
+      recent: async (since) => (this.#run ? countRecent(this.#run.store, since) : { conflicts: 0, setAside: 0 }),
+      clockOffsetMs: () => -this.#offsets.localMs,
+      everyMs: this.config.heartbeatIntervalMs,
+    });
+    this.#heartbeat.start();
+    this.#every(lease.renewEveryMs, () => this.#renewLease());
+    this.#every(this.config.statusIntervalMs, () => this.#refresh());
     await this.#refresh();
   }
 
+  #every(ms: number, fn: () => Promise<void>): void {
+    const timer = setInterval(() => void fn(), ms);
+    timer.unref();
+    this.#timers.push(timer);
+  }
+
+  #hooks(tracker: StatusTracker): Parameters<typeof openParts>[2] {
+    return {
+      config: this.config,
+      deviceId: this.#deviceId,
+      log: this.#log.child({ device: this.#deviceId }),
+      tracker,
+      offsets: this.#offsets,
+      clockWatch: this.#clockWatch,
+      policies: () => this.#policies,
+      linkWanted: () => this.#enabled && !this.#stopping,
+      backoff: () => this.#backoff(),
+      onError: (err, side, blocking, part) => this.#onError(err, side, blocking, part),
+      onConflicts: (conflicts) => this.#onConflicts(conflicts),
+      onQuarantined: (records) => this.#onQuarantined(records),
+      onReconciled: (summary) => this.#onReconciled(summary),
+      refresh: () => void this.#refresh(),
+      cleanUpAfterCrash: (client, appName) => this.#cleanUpAfterCrash(client, appName),
+    };
+  }
+
   /**
-   * Takes the one-engine-per-till lease, waiting (and saying who holds it) while another engine on
-   * this till holds it. False when stopped while waiting.
+   * Rebuilds the parts on a new connection to the till's database, once the old one is closed:
+   * `reason` says why. Whatever was in flight is redone from the checkpoints, as after a restart.
    */
-  async #waitForLease(lease: Lease): Promise<boolean> {
-    let told: string | undefined;
-    for (;;) {
-      const attempt = await lease.acquire();
-      if (attempt.held) {
-        this.#tracker?.warn('another-engine', null);
-        if (told) this.#log.info({ event: 'engine.lease-taken' }, 'the other TillSync stopped; this one syncs this till now');
-        return true;
+  async #rebuild(reason: string, before?: (store: TillStore) => Promise<boolean>): Promise<void> {
+    const old = this.#run;
+    const tracker = this.#tracker;
+    if (!old || !tracker || this.#rebuilding || this.#stopping) return;
+    this.#rebuilding = (async () => {
+      this.#log.info({ event: 'engine.rebuild', reason }, `reconnecting to this till's database: ${reason}`);
+      this.#run = undefined;
+      await closeParts(old, true).catch(() => undefined);
+      for (let attempt = 0; !this.#stopping; attempt += 1) {
+        try {
+          const { local, store } = await this.#connectLocal();
+          if ((before && !(await before(store))) || this.#stopping) {
+            await local.close();
+            return;
+          }
+          this.#run = await openParts(local, store, this.#hooks(tracker));
+          this.#localFailingSince = undefined;
+          if (this.#enabled) this.#run.link.connect();
+          return;
+        } catch (err) {
+          this.#onError(err, 'local', 'local');
+          await this.#backoff()(attempt);
+        }
       }
-      if (this.#stopping) return false;
-      const by = attempt.by;
-      if (told !== by.holder) {
-        told = by.holder;
-        this.#log.warn(
-          { event: 'engine.lease-held', device: by.device, host: by.host, pid: by.pid, since: by.since },
-          'another TillSync is syncing this till; waiting',
-        );
-      }
-      this.#tracker?.warn('another-engine', anotherEngineWords(by));
-      this.emit('status', this.status());
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(5_000, Math.max(200, Math.floor(lease.ttlMs / 2))));
-        this.#wakeLeaseWait = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wakeLeaseWait = undefined;
-      if (this.#stopping) return false;
-    }
+    })().finally(() => (this.#rebuilding = undefined));
+    await this.#rebuilding;
   }
 
   /**
    * Keeps the lease. Lost (it lapsed while this engine could not renew it, and another engine took
-   * over): this engine stops syncing at once and waits to take it back.
+   * over): this engine stops syncing at once, waits to take it back, and starts again.
    */
   async #renewLease(): Promise<void> {
     const run = this.#run;
     const lease = this.#lease;
-    if (!run || !lease || this.#stopping || this.#leaseLost) return;
-    let held: boolean;
-    try {
-      held = await lease.renew();
-    } catch {
-      return; // the till's database did not answer: nobody else can take the lease before it lapses
-    }
-    if (held) return;
-    this.#leaseLost = true;
+    if (!run || !lease || this.#stopping || this.#rebuilding) return;
+    if ((await lease.renew(run.store)) !== 'lost') return;
     this.#log.error({ event: 'engine.lease-lost' }, 'another TillSync took over this till; this one stops syncing and waits');
-    await run.link.disconnect();
-    await run.capture.stop();
-    if (!(await this.#waitForLease(lease))) return;
-    this.#leaseLost = false;
-    await run.capture.start();
-    if (this.#enabled) run.link.connect();
+    await this.#rebuild('another TillSync had taken over this till', (store) =>
+      lease.take(store, this.#tracker as StatusTracker, () => this.emit('status', this.status())),
+    );
   }
 
-  /** The newest clock either checkpoint saved, so a restart never hands out an older version. */
-  async #restoredClock(store: TillStore): Promise<Version | undefined> {
-    let last: Version | undefined;
-    for (const name of ['capture', 'pull'] as const) {
-      const clock = (await store.checkpoints.load(name))?.clock;
-      if (clock) last = last ? maxVersion(last, decodeVersion(clock)) : decodeVersion(clock);
+  /** The till's database has not answered for a while: if a fresh connection does, the parts move to one. */
+  async #reconnectLocalIfStuck(): Promise<void> {
+    const since = this.#localFailingSince;
+    if (since === undefined || Date.now() - since < LOCAL_RECONNECT_AFTER_MS || this.#rebuilding || this.#stopping) return;
+    const probe = new MongoClient(this.config.local.uri, { serverSelectionTimeoutMS: 3_000, connectTimeoutMS: 3_000 });
+    try {
+      await probe.connect();
+      await probe.db('admin').command({ ping: 1 });
+    } catch {
+      this.#localFailingSince = Date.now(); // really down: try again a while later
+      return;
+    } finally {
+      await probe.close(true).catch(() => undefined);
     }
-    return last && { ...last, device: this.#deviceId };
+    await this.#rebuild('the old connection stayed broken while a new one answers');
   }
 
   async #cleanUpAfterCrash(client: MongoClient, appName: string): Promise<void> {
@@ -365,20 +267,14 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     }
   }
 
-  /** Waits a moment so capture can take local changes made just before. */
-  async #captureSettled(): Promise<void> {
-    const before = this.#captureCommits;
-    const deadline = Date.now() + 1_000;
-    while (Date.now() < deadline && this.#captureCommits === before) await sleep(20);
-  }
-
   /**
    * Records a problem; `blocking` names the part that cannot go on until it
    * clears (state 'error'); `part` which hub-facing part met it.
    */
   #onError(err: unknown, side: 'hub' | 'local', blocking?: string, part?: HubPart): void {
     const info = (err instanceof SyncError ? err : describeError(err, side)).toInfo();
-    const tracker = this.#run?.tracker;
+    const tracker = this.#tracker;
+    if (side === 'local' && isUnreachable(err)) this.#localFailingSince ??= Date.now();
     if (side === 'hub' && part && isUnreachable(err)) tracker?.unreachable(part, info, Date.now());
     else if (blocking) tracker?.fatal(blocking, info);
     else tracker?.failed(info);
@@ -395,12 +291,17 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
   #onQuarantined(records: QuarantineRecord[]): void {
     const ahead = records.filter((r) => r.kind === 'clock-drift');
-    if (ahead.length > 0) {
+    const first = ahead[0];
+    if (first) {
       this.#aheadSince ??= Date.now();
-      this.#run?.tracker.warn(
+      this.#tracker?.warn(
         'clock-drift',
-        `Some changes from another till or head office carry a time ahead of this till's clock (${ahead[0]?.reason}). ` +
+        `Some changes from another till or head office carry a time ahead of this till's clock (${first.reason}). ` +
           'They are kept and will be applied once the clocks agree. Check the date and time on the tills.',
+        {
+          code: 'clock-drift',
+          params: { device: String(first.reasonParams?.device ?? '?'), aheadMs: Number(first.reasonParams?.aheadMs ?? 0) },
+        },
       );
     }
     for (const r of records) {
@@ -412,25 +313,37 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     }
   }
 
+  #onReconciled({ aheadRefused }: ReconcileSummary): void {
+    if (aheadRefused > 0 || this.#aheadSince === undefined) return;
+    this.#aheadSince = undefined;
+    this.#tracker?.warn('clock-drift', null);
+    this.#log.info({ event: 'engine.clock-drift-cleared' }, 'changes set aside for clock drift are applied');
+  }
+
   /** The status tick: reads what the status needs, does the slow housekeeping when due, and reports. */
   async #refresh(): Promise<void> {
     const run = this.#run;
-    if (!run) return;
-    const { store, tracker, link } = run;
+    const tracker = this.#tracker;
+    if (!run || !tracker) return;
+    const { store, link } = run;
     try {
       const readStarted = tracker.outboxReadStarted();
       const { depth, oldest } = await store.outbox.stats();
       tracker.outbox(depth, oldest?.getTime() ?? null, readStarted);
       tracker.conflicts(await store.conflicts.count());
-      const quarantineCount = await store.quarantine.count();
-      const latest = quarantineCount === 0 ? [] : await store.quarantine.latest(5);
+      const count = await store.quarantine.count();
+      const latest = count === 0 ? [] : await store.quarantine.latest(SET_ASIDE_SHOWN);
       tracker.quarantined({
-        count: quarantineCount,
+        count,
         latest: latest.map((q) => ({
+          id: q._id.toHexString(),
           collection: q.collection,
           documentId: JSON.stringify(q.documentId),
           reason: q.reason,
           at: q.at.getTime(),
+          side: q.side,
+          ...(q.reasonCode ? { reasonCode: q.reasonCode, reasonParams: q.reasonParams ?? {} } : {}),
+          ...(q.handling ? { handling: q.handling } : {}),
         })),
       });
       // Versions refused as too far ahead are compared again now and then, so none stays set aside for good.
@@ -441,15 +354,17 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       }
       if (Date.now() - this.#oplogCheckedAt > OPLOG_CHECK_EVERY_MS) {
         this.#oplogCheckedAt = Date.now();
-        await this.#pruneTombstones();
+        await this.#pruneTombstones(run);
         tracker.oplogHeadroom(await oplogHeadroomHours(store.client));
       }
       tracker.fatal('local', null);
+      this.#localFailingSince = undefined;
     } catch (err) {
       this.#onError(err, 'local', 'local');
     }
     await this.#clockWatch.check(run.local, store, link.hub?.client, tracker, false);
     if (!this.#stopping) await link.renewIfStuck(tracker.unreachableSince());
+    await this.#reconnectLocalIfStuck();
     const status = this.status();
     this.#lastStatus = status;
     if (status.state !== this.#state) {
@@ -457,14 +372,14 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       this.#state = status.state;
       this.#log.info({ event: 'engine.state', from: previous, to: status.state, outbox: status.outbox.depth }, `sync is ${status.state}`);
       this.emit('state', status.state, previous);
-      this.#run?.heartbeat.stateChanged(status.state);
+      this.#heartbeat?.stateChanged(status.state);
     }
     this.emit('status', status);
   }
 
   /** Forgets hub deletes older than the retention (any till may do it; it is idempotent). */
-  async #pruneTombstones(): Promise<void> {
-    const hub = this.#run?.link.hub;
+  async #pruneTombstones(run: Parts): Promise<void> {
+    const hub = run.link.hub;
     if (!hub) return;
     try {
       const count = await hub.pruneTombstones(new Date(Date.now() - this.config.tombstoneRetentionDays * 86_400_000));
@@ -476,14 +391,14 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
   status(): SyncStatus {
     const run = this.#run;
-    if (!run) {
-      return (this.#tracker ?? new StatusTracker(this.#deviceId || 'unknown')).snapshot(
-        { enabled: this.#enabled, started: false, hubConnected: false, captureBusy: false },
-        Date.now(),
-      );
-    }
-    return run.tracker.snapshot(
-      { enabled: this.#enabled, started: this.#started, hubConnected: run.link.hub !== undefined, captureBusy: run.capture.busy },
+    const tracker = this.#tracker ?? new StatusTracker(this.#deviceId || 'unknown');
+    return tracker.snapshot(
+      {
+        enabled: this.#enabled,
+        started: this.#started && run !== undefined,
+        hubConnected: run?.link.hub !== undefined,
+        captureBusy: run?.capture.busy ?? false,
+      },
       Date.now(),
     );
   }
@@ -492,17 +407,19 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     return this.#lastStatus;
   }
 
-  #running(): Running {
+  /** The running parts; while they are being rebuilt, once they are up again. */
+  async #running(): Promise<Parts> {
+    if (this.#rebuilding) await this.#rebuilding;
     if (!this.#run || !this.#started) throw new SyncError('internal', 'the engine is not started');
     return this.#run;
   }
 
   /** Turns hub traffic on or off; the choice is kept across restarts. Capture goes on either way. */
   async setEnabled(enabled: boolean): Promise<void> {
-    const { store, link, heartbeat } = this.#running();
+    const { store, link } = await this.#running();
     await store.saveEnabled(enabled);
     this.#enabled = enabled;
-    if (!enabled) await heartbeat.beatNow(); // the fleet sees "paused" before the hub goes
+    if (!enabled) await this.#heartbeat?.beatNow(); // the fleet sees "paused" before the hub goes
     this.#log.info({ event: 'engine.enabled', enabled }, enabled ? 'sync enabled' : 'sync paused');
     if (enabled) link.connect();
     else await link.disconnect();
@@ -521,19 +438,10 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   async setPolicies(policies: Record<string, Partial<CollectionPolicy>>): Promise<void> {
     const before = this.#policies;
     this.#policies = before.with(policies);
-    const run = this.#run;
-    if (!run) return;
-    await run.store.savePolicies(Object.fromEntries(this.#policies.entries()));
-    await this.#compareWidened(run, before, Object.keys(policies));
-  }
-
-  /** Owes (durably) and asks for a comparison of the collections `before` synced less than the policies now. */
-  async #compareWidened(run: Pick<Running, 'store' | 'pull'>, before: PolicyTable, collections: Iterable<string>): Promise<void> {
-    const more = widened(before, this.#policies, collections);
-    if (more.length === 0) return;
-    this.#log.info({ event: 'engine.policy-widened', collections: more }, 'collections sync further now; comparing them with the hub');
-    await run.store.checkpoints.oweComparison(more);
-    run.pull.requestCompare(more);
+    if (!this.#run) return;
+    const { store, pull } = await this.#running();
+    await store.savePolicies(Object.fromEntries(this.#policies.entries()));
+    await compareWidened(store, pull, before, this.#policies, Object.keys(policies), this.#log);
   }
 
   get policies(): PolicyTable {
@@ -541,12 +449,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   }
 
   async listConflicts(query: ConflictQuery = {}): Promise<ConflictPage> {
-    return this.#running().store.conflicts.list(query);
+    return (await this.#running()).store.conflicts.list(query);
   }
 
   /** One conflict by its id (the hex string of its `_id`); null when there is none. */
   async getConflict(id: string): Promise<ConflictRecord | null> {
-    return this.#running().store.conflicts.get(id);
+    return (await this.#running()).store.conflicts.get(id);
   }
 
   /**
@@ -555,7 +463,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
    * deletes the document. Returns the updated record.
    */
   async reapplyConflictLoser(id: string): Promise<ConflictRecord> {
-    const { store } = this.#running();
+    const { store } = await this.#running();
     const conflict = await store.conflicts.get(id);
     if (!conflict) throw new SyncError('not-found', `no conflict with id "${id}"`);
     const loser = conflict.winner === 'hub' ? conflict.local : conflict.hub;
@@ -566,33 +474,51 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     return { ...conflict, reappliedAt };
   }
 
+  /** Tries a change set aside again, once its cause is fixed (engine/set-aside.ts). */
+  async retrySetAside(id: string): Promise<void> {
+    const parts = await this.#running();
+    const record = await setAsideRecord(parts, id);
+    await retrySetAside(parts, record, this.#later);
+    this.#log.info({ event: 'engine.set-aside-retried', collection: record.collection }, 'a change set aside is tried again');
+    await this.#refresh();
+  }
+
+  /** Discards a change set aside (engine/set-aside.ts). */
+  async discardSetAside(id: string): Promise<void> {
+    const parts = await this.#running();
+    const record = await setAsideRecord(parts, id);
+    await discardSetAside(parts, record, this.#later);
+    this.#log.info({ event: 'engine.set-aside-discarded', collection: record.collection }, 'a change set aside is discarded');
+    await this.#refresh();
+  }
+
+  /** Forgets a set-aside record once the work done for it (which needs the hub) is done. */
+  readonly #later: Later = (work, record) => {
+    void work
+      .then(() => this.#run?.store.quarantine.remove(record._id))
+      .then(() => this.#refresh())
+      .catch((err: unknown) =>
+        this.#log.warn({ event: 'engine.set-aside-handling-failed', error: String(err) }, 'could not finish with a change set aside'),
+      );
+  };
+
   /** Stops cleanly: streams closed, checkpoints written, connections closed. */
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    if (this.#timer) clearInterval(this.#timer);
-    if (this.#leaseTimer) clearInterval(this.#leaseTimer);
-    this.#wakeLeaseWait?.();
+    for (const timer of this.#timers) clearInterval(timer);
+    await this.#rebuilding;
     const run = this.#run;
+    await this.#heartbeat?.stop(); // a last beat saying "stopped", while the hub is still connected
     if (run) {
-      await run.heartbeat.stop(); // a last beat saying "stopped", while the hub is still connected
       await run.link.disconnect();
       await run.capture.stop();
-      await this.#lease?.release().catch(() => undefined); // a waiting engine takes over at once
-      await run.local.close();
     }
+    await this.#lease?.release(run?.store); // a waiting engine takes over at once
+    await run?.local.close();
     this.#started = false;
     this.#log.info({ event: 'engine.stopped' }, 'sync engine stopped');
   }
-}
-
-/** "Another TillSync is syncing this till (…)", for the status. */
-function anotherEngineWords(by: LeaseHolder): string {
-  const since = by.since instanceof Date ? by.since.toISOString().slice(11, 16) : '?';
-  return (
-    `Another TillSync is syncing this till (device ${by.device}, process ${by.pid} on ${by.host}, since ${since} UTC). ` +
-    'This one waits, and takes over if that one stops.'
-  );
 }
 
 export function createSyncEngine(config: SyncConfig, options: SyncEngineOptions = {}): SyncEngine {

@@ -3,7 +3,7 @@
  * turned into the `SyncStatus` the agent, the tray and the dashboard show.
  * Pure apart from the time it is given.
  */
-import type { LagPoint, SyncErrorInfo, SyncState, SyncStatus } from '../../src-shared/status.ts';
+import type { LagPoint, SyncErrorInfo, SyncState, SyncStatus, SyncWarning } from '../../src-shared/status.ts';
 import { LagSeries, LagWindow, RateMeter } from './lag-window.ts';
 
 const QUARANTINE_SHOWN = 5;
@@ -46,7 +46,7 @@ export class StatusTracker {
   #quarantine: SyncStatus['quarantine'] = { count: 0, latest: [] };
   #checkpointAt: { capture: number | null; pull: number | null } = { capture: null, pull: null };
   #oplogHeadroomHours: number | null = null;
-  readonly #warnings = new Map<string, string>();
+  readonly #warnings = new Map<string, { message: string; detail?: Omit<SyncWarning, 'message'> }>();
   #reconciliation: { compared: number; total: number } | null = null;
 
   constructor(deviceId: string) {
@@ -150,9 +150,10 @@ export class StatusTracker {
     this.#oplogHeadroomHours = hours;
   }
 
-  warn(key: string, message: string | null): void {
+  /** A warning by key, in words and (for the dashboard's languages) as a code with its params; null clears it. */
+  warn(key: string, message: string | null, detail?: Omit<SyncWarning, 'message'>): void {
     if (message === null) this.#warnings.delete(key);
-    else this.#warnings.set(key, message);
+    else this.#warnings.set(key, detail ? { message, detail } : { message });
   }
 
   reconciling(progress: { compared: number; total: number } | null): void {
@@ -192,7 +193,15 @@ export class StatusTracker {
       },
       oplogHeadroomHours: this.#oplogHeadroomHours,
       quarantine: this.#quarantine,
-      warnings: [...this.#warnings.values()],
+      warnings: [...this.#warnings.values()].map((w) => w.message),
+      ...(this.#warnings.size > 0 && [...this.#warnings.values()].every((w) => w.detail)
+        ? {
+            warningDetails: [...this.#warnings.values()].map((w) => ({
+              ...(w.detail as Omit<SyncWarning, 'message'>),
+              message: w.message,
+            })),
+          }
+        : {}),
       reconciliation: this.#reconciliation,
     };
   }

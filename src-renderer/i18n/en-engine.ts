@@ -43,6 +43,8 @@ export const enEngine: Record<EngineMessageKey, string> = {
 
   'warning.till-clock-off':
     "This till's clock is {offset} {direction, select, fast {fast} other {slow}} compared with head office. Sync uses head office's time, so changes still sync in the right order; set the till's date and time when you can.",
+  'warning.another-engine':
+    'Another TillSync is syncing this till (device {device}, process {pid} on {host}). This one waits, and takes over if that one stops.',
   'warning.clock-drift':
     "Some changes from {device} carry a time {ahead} ahead of this till's clock. They are kept and will be applied once the clocks agree. Check the date and time on the tills.",
 
@@ -52,4 +54,7 @@ export const enEngine: Record<EngineMessageKey, string> = {
   'quarantine.malformed-version': 'its sync version cannot be read ({version})',
   'quarantine.document-too-large': 'the record is over the 16 MB limit',
   'quarantine.clock-drift': "made by {device} {ahead} ahead of this till's clock; kept until the clocks agree",
+  'quarantine.refused':
+    "{side, select, hub {the head-office hub} other {this till's database}} did not take it: {cause, select, unique {another record already has the same value in a field that must be unique} validation {it does not pass the database's validation rules} size {it is too large for a database record} value {it holds a value or field name the database does not accept} other {the database refused it}} ({detail}, code {serverCode})",
+  'quarantine.too-large-to-sync': 'the record is too large to sync ({sizeMb, number} MB; it must stay under {limitMb, number} MB)',
 };

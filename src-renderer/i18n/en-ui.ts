@@ -82,6 +82,15 @@ export const enUi = {
   'quarantine.hint': 'Changes sync could not apply. They are kept on this till; nothing is lost.',
   'quarantine.item': '{collection} {documentId}: {reason}',
   'quarantine.more': '{count, plural, one {and # more} other {and # more}}',
+  'quarantine.retry': 'Try again',
+  'quarantine.discard': 'Discard',
+  'quarantine.discard.title': 'Discard this change?',
+  'quarantine.discard.hub':
+    "This till's change will not go to head office, and this till takes head office's version of the record instead.",
+  'quarantine.discard.local': "Head office's change will not be applied here; this till keeps the record as it is until it changes again.",
+  'quarantine.discard.yes': 'Discard the change',
+  'quarantine.handling.retry': 'Trying again…',
+  'quarantine.handling.discard': "Taking head office's version…",
 
   'conflicts.title': 'Conflicts',
   'conflicts.filter': 'Show',

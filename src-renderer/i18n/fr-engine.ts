@@ -34,6 +34,8 @@ export const frEngine: Record<EngineMessageKey, string> = {
 
   'warning.till-clock-off':
     'L’horloge de cette caisse {direction, select, fast {avance} other {retarde}} de {offset} par rapport au siège. La synchronisation utilise l’heure du siège, les modifications restent donc dans le bon ordre ; réglez la date et l’heure de la caisse dès que possible.',
+  'warning.another-engine':
+    'Un autre TillSync synchronise cette caisse (appareil {device}, processus {pid} sur {host}). Celui-ci attend et prend le relais si l’autre s’arrête.',
   'warning.clock-drift':
     'Des modifications venant de {device} portent une heure en avance de {ahead} sur l’horloge de cette caisse. Elles sont gardées et seront appliquées quand les horloges seront d’accord. Vérifiez la date et l’heure des caisses.',
 
@@ -44,4 +46,8 @@ export const frEngine: Record<EngineMessageKey, string> = {
   'quarantine.document-too-large': 'l’enregistrement dépasse la limite de 16 Mo',
   'quarantine.clock-drift':
     'faite par {device} avec {ahead} d’avance sur l’horloge de cette caisse ; gardée jusqu’à ce que les horloges soient d’accord',
+  'quarantine.refused':
+    '{side, select, hub {le siège} other {la base de cette caisse}} ne l’a pas acceptée : {cause, select, unique {un autre enregistrement a déjà la même valeur dans un champ qui doit être unique} validation {elle ne respecte pas les règles de validation de la base} size {elle est trop grande pour un enregistrement} value {elle contient une valeur ou un nom de champ que la base n’accepte pas} other {la base l’a refusée}} ({detail}, code {serverCode})',
+  'quarantine.too-large-to-sync':
+    'l’enregistrement est trop grand pour être synchronisé ({sizeMb, number} Mo ; il doit rester sous {limitMb, number} Mo)',
 };

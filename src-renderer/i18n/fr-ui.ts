@@ -83,6 +83,15 @@ export const frUi: Record<UiMessageKey, string> = {
   'quarantine.hint': 'Modifications que la synchronisation n’a pas pu appliquer. Elles sont gardées sur cette caisse ; rien n’est perdu.',
   'quarantine.item': '{collection} {documentId} : {reason}',
   'quarantine.more': '{count, plural, one {et # autre} other {et # autres}}',
+  'quarantine.retry': 'Réessayer',
+  'quarantine.discard': 'Abandonner',
+  'quarantine.discard.title': 'Abandonner cette modification ?',
+  'quarantine.discard.hub': 'La modification de cette caisse n’ira pas au siège, et cette caisse reprend à la place la version du siège.',
+  'quarantine.discard.local':
+    'La modification du siège ne sera pas appliquée ici ; cette caisse garde l’enregistrement tel quel jusqu’à sa prochaine modification.',
+  'quarantine.discard.yes': 'Abandonner la modification',
+  'quarantine.handling.retry': 'Nouvel essai…',
+  'quarantine.handling.discard': 'Reprise de la version du siège…',
 
   'conflicts.title': 'Conflits',
   'conflicts.filter': 'Afficher',

@@ -388,6 +388,7 @@ export class MemTill {
     for (const e of plan.entries) this.outbox.set(e._id, structuredClone(e));
     for (const r of plan.known) this.known.set(keyOf(r.c, r.id), r.known);
     this.conflicts.push(...plan.conflicts);
+    this.quarantine.push(...plan.setAside);
     this.captureCp = { pos, seq: plan.lastSeq, clock: encodeVersion(tentative.last), engineTxns: txns.entries().map(([k]) => k) };
     p.seq = plan.lastSeq;
     p.engineTxns.adopt(txns);
@@ -655,6 +656,7 @@ export class MemTill {
   enqueue(found: Parameters<typeof planFound>[0]): void {
     const p = this.proc;
     const plan = planFound(found, {
+      freshVersion: () => encodeVersion(p.clock.tick()),
       knownNow: (c, id) => this.known.get(keyOf(c, id))?.v ?? null,
       docNow: (c, id) => this.docs.get(keyOf(c, id)) ?? null,
       codec,

@@ -13,7 +13,8 @@ import type { TillChange } from './change.ts';
 import { encodeVersion, type HybridClock } from './hlc.ts';
 import type { PolicyTable } from './policy.ts';
 import type { TxnMemory } from './txn-memory.ts';
-import type { Codec, ConflictDraft, Document, DocumentId, Known, OutboxEntry, TillWrite } from './types.ts';
+import { MAX_DOCUMENT_BYTES, SYNC_ROOM_BYTES, tooLarge } from './refusals.ts';
+import type { Codec, ConflictDraft, Document, DocumentId, Known, OutboxEntry, QuarantineDraft, TillWrite } from './types.ts';
 
 export interface CaptureContext {
   /** Transactions recognised as the engine's: a copy, adopted once the batch committed. */
@@ -38,6 +39,8 @@ export interface CapturePlan {
   entries: OutboxEntry[];
   /** Local changes the engine overwrote before capture saw them: recorded as losers, never pushed. */
   conflicts: ConflictDraft[];
+  /** Local changes too large to sync (with what sync keeps beside them): set aside, never pushed. */
+  setAside: QuarantineDraft[];
   /** The version records the entries leave (the till's own versions of those documents). */
   known: Array<Pick<TillWrite, 'c' | 'id' | 'known'>>;
   /** Collections created (post-images are turned on for them). */
@@ -69,7 +72,16 @@ export function engineOnly(changes: readonly TillChange[], engineTxns: TxnMemory
 }
 
 export function planCapture(changes: readonly TillChange[], ctx: CaptureContext): CapturePlan {
-  const plan: CapturePlan = { entries: [], conflicts: [], known: [], created: [], ddl: [], invalidated: false, lastSeq: ctx.lastSeq };
+  const plan: CapturePlan = {
+    entries: [],
+    conflicts: [],
+    setAside: [],
+    known: [],
+    created: [],
+    ddl: [],
+    invalidated: false,
+    lastSeq: ctx.lastSeq,
+  };
   const lost = (c: string, id: DocumentId, doc: Document | null, current: Document | null, known: Known): void => {
     plan.conflicts.push({
       collection: c,
@@ -116,6 +128,21 @@ export function planCapture(changes: readonly TillChange[], ctx: CaptureContext)
         continue;
       }
       const v = encodeVersion(ctx.clock.tick(wall.getTime()));
+      const bytes = ctx.codec.size(doc);
+      if (bytes > MAX_DOCUMENT_BYTES - SYNC_ROOM_BYTES) {
+        // Neither an outbox entry nor the hub's copy (with its sync data) could hold it. Recorded as
+        // seen, so nothing waits for capture to take it; the set-aside record says so, to try again.
+        plan.setAside.push({
+          collection: ch.c,
+          documentId: ch.id,
+          side: 'hub',
+          ...tooLarge(bytes, MAX_DOCUMENT_BYTES),
+          kind: 'too-large',
+          change: { op: 'upsert', v },
+        });
+        record(ch.c, ch.id, { v, h });
+        continue;
+      }
       plan.lastSeq += 1;
       plan.entries.push({
         _id: plan.lastSeq,
@@ -162,6 +189,8 @@ function overtaken(left: string | null, current: Document | null, known: Known |
 }
 
 export interface FoundContext {
+  /** Hands out a fresh version, for changes marked `fresh` (called under the lock capture versions under). */
+  freshVersion(): string;
   /** The version record of a document now (null: none). */
   knownNow(c: string, id: DocumentId): string | null;
   /** The document now (null: none). */
@@ -187,6 +216,10 @@ export function planFound(found: readonly FoundChange[], ctx: FoundContext): Pic
       if (ctx.knownNow(ch.c, ch.id) !== ch.expect.v || (doc ? ctx.codec.hash(doc) : null) !== ch.expect.h) continue;
       const { expect: _compared, doc: _then, ...rest } = ch;
       change = doc ? { ...rest, op: 'upsert', doc } : { ...rest, op: 'delete' };
+    }
+    if (change.fresh) {
+      const { fresh: _made, ...rest } = change;
+      change = { ...rest, v: ctx.freshVersion() };
     }
     plan.lastSeq += 1;
     const h = change.doc ? ctx.codec.hash(change.doc) : undefined;

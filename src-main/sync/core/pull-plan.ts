@@ -21,10 +21,10 @@ import { derivedVersion, readSyncMeta, withoutSync } from './hub-versions.ts';
 import { SYNC_FIELD } from './names.ts';
 import type { PolicyTable } from './policy.ts';
 import type { TxnMemory } from './txn-memory.ts';
+import type { MessageParams, QuarantineReasonCode } from '../../../src-shared/status.ts';
 import type { Codec, Document, DocumentId, HubOp, HubVersion, QuarantineDraft } from './types.ts';
 
-/** MongoDB's document size limit. */
-export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+import { MAX_DOCUMENT_BYTES } from './refusals.ts';
 
 export type PullTxnKind = 'own' | 'engine';
 
@@ -69,7 +69,18 @@ export function planPull(changes: readonly HubChange[], ctx: PullContext): PullP
       break;
     }
     if (ch.kind === 'unknown') {
-      quarantined.push(quarantine(ch.c, ch.id, `unknown change type "${ch.op}" (expected insert, update, replace or delete)`, ch.raw));
+      quarantined.push(
+        quarantine(
+          ch.c,
+          ch.id,
+          `unknown change type "${ch.op}" (expected insert, update, replace or delete)`,
+          ch.raw,
+          'unknown-change-type',
+          {
+            operation: ch.op,
+          },
+        ),
+      );
       continue;
     }
     if (ch.kind !== 'data' || !ctx.policies.shouldPull(ch.c)) continue;
@@ -80,12 +91,16 @@ export function planPull(changes: readonly HubChange[], ctx: PullContext): PullP
       const tomb = tombstones.get(key);
       const version = tomb ? decodeOrNull(tomb.v) : derivedVersion(wall.getTime(), ch.clusterIncrement);
       if (!version) {
-        quarantined.push(quarantine(c, id, `tombstone version "${tomb?.v}" is malformed`, ch.raw));
+        quarantined.push(
+          quarantine(c, id, `tombstone version "${tomb?.v}" is malformed`, ch.raw, 'malformed-tombstone-version', {
+            version: String(tomb?.v),
+          }),
+        );
         continue;
       }
       const refused = refusal(ctx.clock, version);
       if (refused) {
-        quarantined.push({ ...quarantine(c, id, refused, ch.raw), kind: 'clock-drift' });
+        quarantined.push({ ...quarantine(c, id, refused.reason, ch.raw, 'clock-drift', refused.params), kind: 'clock-drift' });
         continue;
       }
       ops.set(key, {
@@ -105,7 +120,9 @@ export function planPull(changes: readonly HubChange[], ctx: PullContext): PullP
     if (!full) continue; // deleted since; its delete event follows
     const meta = readSyncMeta(full);
     if (meta && 'malformed' in meta) {
-      quarantined.push(quarantine(c, id, `sync metadata is malformed: ${meta.malformed}`, ch.raw));
+      quarantined.push(
+        quarantine(c, id, `sync metadata is malformed: ${meta.malformed}`, ch.raw, 'malformed-sync-metadata', { detail: meta.malformed }),
+      );
       continue;
     }
     const content = withoutSync(full);
@@ -113,16 +130,20 @@ export function planPull(changes: readonly HubChange[], ctx: PullContext): PullP
     const stamped = meta !== undefined && meta.h === h;
     const version = stamped ? decodeOrNull(meta.v) : derivedVersion(wall.getTime(), ch.clusterIncrement);
     if (!version) {
-      quarantined.push(quarantine(c, id, `version "${String(meta?.v)}" in ${SYNC_FIELD}.v is malformed`, ch.raw));
+      quarantined.push(
+        quarantine(c, id, `version "${String(meta?.v)}" in ${SYNC_FIELD}.v is malformed`, ch.raw, 'malformed-version', {
+          version: String(meta?.v),
+        }),
+      );
       continue;
     }
     if (codec.size(content) > MAX_DOCUMENT_BYTES) {
-      quarantined.push(quarantine(c, id, 'document is over the 16 MB limit', null));
+      quarantined.push(quarantine(c, id, 'document is over the 16 MB limit', null, 'document-too-large', {}));
       continue;
     }
     const refused = refusal(ctx.clock, version);
     if (refused) {
-      quarantined.push({ ...quarantine(c, id, refused, ch.raw), kind: 'clock-drift' });
+      quarantined.push({ ...quarantine(c, id, refused.reason, ch.raw, 'clock-drift', refused.params), kind: 'clock-drift' });
       continue;
     }
     ops.set(key, { c, id, op: 'upsert', doc: content, v: encodeVersion(version), o: stamped ? meta.o : 'hub', h, wall, stamp: !stamped });
@@ -130,12 +151,15 @@ export function planPull(changes: readonly HubChange[], ctx: PullContext): PullP
   return { ops: [...ops.values()], quarantined, invalidated };
 }
 
-/** Merges a pulled version into the clock; a reason when it is refused (too far in the future). */
-export function refusal(clock: HybridClock, version: Version): string | undefined {
+/** Merges a pulled version into the clock; why, when it is refused (too far in the future). */
+export function refusal(clock: HybridClock, version: Version): { reason: string; params: MessageParams } | undefined {
   const result = clock.receive(version);
   if (result.ok) return undefined;
   const minutes = Math.round(result.aheadMs / 60_000);
-  return `version from device "${version.device}" is ${minutes} minute(s) ahead of this till's clock; refused until the clocks agree`;
+  return {
+    reason: `version from device "${version.device}" is ${minutes} minute(s) ahead of this till's clock; refused until the clocks agree`,
+    params: { device: version.device, aheadMs: result.aheadMs },
+  };
 }
 
 function decodeOrNull(v: string): Version | null {
@@ -146,6 +170,13 @@ function decodeOrNull(v: string): Version | null {
   }
 }
 
-function quarantine(collection: string, documentId: DocumentId, reason: string, change: Document | null): QuarantineDraft {
-  return { collection, documentId: documentId ?? null, side: 'hub', reason, change };
+function quarantine(
+  collection: string,
+  documentId: DocumentId,
+  reason: string,
+  change: Document | null,
+  reasonCode: QuarantineReasonCode,
+  reasonParams: MessageParams,
+): QuarantineDraft {
+  return { collection, documentId: documentId ?? null, side: 'local', reason, change, reasonCode, reasonParams };
 }

@@ -20,8 +20,9 @@ import { successor } from './hlc.ts';
 import { fieldStateVersion, hubState, mergeFieldStates, storedFieldVersions, visibleDocument, writeState } from './field-merge.ts';
 import { readSyncMeta, stampedVersion, unstampedVersion, withoutSync } from './hub-versions.ts';
 import { SYNC_FIELD } from './names.ts';
+import { MAX_DOCUMENT_BYTES, tooLarge } from './refusals.ts';
 import type { ConflictRule, ConflictWinner } from '../../../src-shared/conflict-rules.ts';
-import type { Codec, ConflictDraft, Document, DocumentId, HubVersion, OutboxEntry } from './types.ts';
+import type { Codec, ConflictDraft, Document, DocumentId, HubVersion, OutboxEntry, QuarantineDraft } from './types.ts';
 
 /** The newest outbox entry of a document in a batch, with the base of its first entry and the fields all of them changed. */
 export interface Collapsed {
@@ -65,6 +66,8 @@ export type PushDecision =
   /** The hub holds this very version: a replay. */
   | { kind: 'already-there' }
   | { kind: 'write'; write: HubWrite; conflict: ConflictDraft | null; tillTakes: TillTakes | null }
+  /** Too large for the hub once `_sync` is added: set aside on this till, with the reason. */
+  | { kind: 'set-aside'; reason: Pick<QuarantineDraft, 'reason' | 'reasonCode' | 'reasonParams'> }
   /**
    * The hub's version is newer. `stamp`: the hub's document is a change no engine has stamped yet,
    * counted as made now: that version is stamped on it in the same transaction, so every till agrees
@@ -156,6 +159,12 @@ export function decidePush(input: PushInput): PushDecision {
   };
 }
 
+/** A document the hub cannot hold once its sync data is added. */
+function sizeRefusal(doc: Document, codec: Codec): PushDecision | undefined {
+  const bytes = codec.size(doc);
+  return bytes > MAX_DOCUMENT_BYTES ? { kind: 'set-aside', reason: tooLarge(bytes, MAX_DOCUMENT_BYTES) } : undefined;
+}
+
 /** Field granularity: each top-level field is its own last-writer-wins register. */
 function decideFieldMerge(
   input: PushInput,
@@ -190,6 +199,8 @@ function decideFieldMerge(
     doc: { ...mergedDoc, [SYNC_FIELD]: { v: version, o: device, h, f: storedFieldVersions(merged) } },
     dropTombstone: false,
   };
+  const tooLarge = sizeRefusal(write.doc, codec);
+  if (tooLarge) return tooLarge;
   // Fields both sides changed since this till's base: a real conflict, resolved per field.
   const overlap = isConcurrent ? [...mine.fields.keys()].filter((n) => (hubFields.fields.get(n)?.v ?? '') > (base ?? '')) : [];
   const lostFields = overlap.filter((n) => merged.fields.get(n)?.v !== e.v);

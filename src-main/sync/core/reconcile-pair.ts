@@ -29,6 +29,11 @@ export interface FoundChange {
   /** The version the till last agreed with the hub on, when known. */
   base?: string | null;
   /**
+   * `v` was made for the comparison by a clock tick outside the lock capture hands versions out
+   * under: the change takes a fresh one when it is queued, so no two changes ever share a version.
+   */
+  fresh?: true;
+  /**
    * What reconciliation compared: the document's version record (null: none)
    * and its content hash (null: no document). The change is taken only if
    * both are still so when it is queued.
@@ -139,7 +144,15 @@ export function decideHubDocument(
     // speaks only of a hub version that came after this comparison.
     if (localWins) {
       if (ctx.canPush)
-        out.push = { c, id, op: local ? 'upsert' : 'delete', v: mine.v, base: hub.v, expect: { v: known?.v ?? null, h: local?.h ?? null } };
+        out.push = {
+          c,
+          id,
+          op: local ? 'upsert' : 'delete',
+          v: mine.v,
+          ...(mine.changed ? { fresh: true as const } : {}),
+          base: hub.v,
+          expect: { v: known?.v ?? null, h: local?.h ?? null },
+        };
     } else if (ctx.canPull) out.pull = pullOp;
   }
   return out;
@@ -166,7 +179,9 @@ export function decideTillOnly(
     // The till held it and holds it no more, and the hub has neither: a delete capture never saw (its
     // history was lost) — pushed, so a change still waiting does not bring it back.
     if (known && known.h !== null && ctx.canPush) {
-      return { push: { c, id, op: 'delete', v: encodeVersion(ctx.clock.tick()), base: known.v, expect: { v: known.v, h: null } } };
+      return {
+        push: { c, id, op: 'delete', v: encodeVersion(ctx.clock.tick()), fresh: true, base: known.v, expect: { v: known.v, h: null } },
+      };
     }
     return {};
   }
@@ -181,6 +196,18 @@ export function decideTillOnly(
   // A changed local copy that loses is logged by the apply path, with the till's document.
   if (tomb && tomb.v > mine.v) return ctx.canPull ? { pull: deleteOp(tomb.v, tomb.o) } : {};
   // With a base, the push refuses it (and logs it) if the hub deleted the document meanwhile.
-  if (ctx.canPush) return { push: { c, id, op: 'upsert', v: mine.v, base: known?.v ?? null, expect: { v: known?.v ?? null, h: local.h } } };
+  if (ctx.canPush) {
+    return {
+      push: {
+        c,
+        id,
+        op: 'upsert',
+        v: mine.v,
+        ...(mine.changed ? { fresh: true as const } : {}),
+        base: known?.v ?? null,
+        expect: { v: known?.v ?? null, h: local.h },
+      },
+    };
+  }
   return {};
 }

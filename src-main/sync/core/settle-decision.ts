@@ -24,6 +24,8 @@ export interface SettleTarget {
   doc: Document | null;
   /** The version this till pushed for it (what its version record says if nothing else moved it). */
   pushedV: string;
+  /** A noted hub change too large to keep: the hub's state is read again instead of applied from here. */
+  recheck?: true;
 }
 
 /** An outbox entry of the batch that carries a hub change the pull passed over. */
@@ -55,7 +57,14 @@ export function settleTargets(
     // What the push leaves here: the hub's version if refused, else this till's (also when the hub had it already).
     const leaves = target ? target.v : (pushed.get(key) ?? e.v);
     if (e.hub.v <= leaves) continue;
-    targets.set(key, { c: e.c, id: e.id, v: e.hub.v, doc: e.hub.doc, pushedV: target?.pushedV ?? pushed.get(key) ?? e.v });
+    targets.set(key, {
+      c: e.c,
+      id: e.id,
+      v: e.hub.v,
+      doc: e.hub.doc,
+      pushedV: target?.pushedV ?? pushed.get(key) ?? e.v,
+      ...(e.hub.large ? { recheck: true as const } : {}),
+    });
   }
   return [...targets.values()];
 }

@@ -145,3 +145,25 @@ export function deleteStillCurrent(op: HubOp, hub: { doc: Document | null }, now
     stamp: raised || !stamped,
   };
 }
+
+/**
+ * The hub's state of one document as a change to apply, for a till that knows
+ * nothing of it yet: its document at its version (an unstamped one counted as
+ * made now, to be stamped), or its delete; null when the hub has neither.
+ */
+export function hubStateNow(
+  c: string,
+  id: DocumentId,
+  hub: { doc: Document | null; tombstone: HubVersion | null },
+  now: number,
+  codec: Codec,
+): HubOp | null {
+  if (!hub.doc)
+    return hub.tombstone
+      ? { c, id, op: 'delete', v: hub.tombstone.v, o: hub.tombstone.o, h: null, wall: new Date(now), stamp: false }
+      : null;
+  const content = withoutSync(hub.doc);
+  const stamped = stampedVersion(hub.doc, codec);
+  const version = stamped ?? unstampedVersion(now);
+  return { c, id, op: 'upsert', doc: content, v: version.v, o: version.o, h: codec.hash(content), wall: new Date(now), stamp: !stamped };
+}

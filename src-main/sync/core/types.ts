@@ -9,6 +9,7 @@
  */
 import type { Binary, Decimal128, Document, Double, Int32, Long, ObjectId, Timestamp } from 'bson';
 import type { ConflictRule, ConflictWinner } from '../../../src-shared/conflict-rules.ts';
+import type { MessageParams, QuarantineReasonCode } from '../../../src-shared/status.ts';
 
 export type { Document };
 
@@ -78,8 +79,10 @@ export interface OutboxEntry {
 export interface HubChangeSeen {
   v: string;
   o: string;
-  /** The document as the change left it, without `_sync`; null for a delete. */
+  /** The document as the change left it, without `_sync`; null for a delete (or when `large`). */
   doc: Document | null;
+  /** Too large to keep beside the waiting change: the settle has the till take the hub's state instead. */
+  large?: true;
 }
 
 /** A hub change to apply on a till: one per document per batch. */
@@ -127,12 +130,24 @@ export interface ConflictDraft {
 export interface QuarantineDraft {
   collection: string;
   documentId: DocumentId;
+  /**
+   * Where it was set aside: `local` — a hub change this till could not take (its database refused it,
+   * it could not be read, its time is too far ahead); `hub` — a change of this till's the hub refused,
+   * or one too large to send.
+   */
   side: 'hub' | 'local';
   reason: string;
-  /** `clock-drift`: the version was too far ahead of this till's clock; it is compared again once the clocks agree. */
-  kind?: 'clock-drift';
+  /**
+   * `clock-drift`: the version was too far ahead of this till's clock; it is compared again once the
+   * clocks agree. `refused`: the side refused the document for good (a unique index, a validator).
+   * `too-large`: the document is too large to sync. Absent: the change itself could not be read.
+   */
+  kind?: 'clock-drift' | 'refused' | 'too-large';
   /** The change as received (null when too large to keep). */
   change: Document | null;
+  /** What `reason` says, as data (the dashboard says it in the operator's language). */
+  reasonCode?: QuarantineReasonCode;
+  reasonParams?: MessageParams;
 }
 
 /** What the engine writes to one document on a till: its content (null deletes it) and the version the till then holds. */

@@ -8,7 +8,8 @@
  */
 import type { PolicyTable } from '../core/policy.ts';
 import { decideTillApply } from '../core/till-apply.ts';
-import type { ConflictDraft, HubChangeSeen, HubOp, QuarantineDraft, TillWrite } from '../core/types.ts';
+import type { ConflictDraft, Document, HubChangeSeen, HubOp, QuarantineDraft, TillWrite } from '../core/types.ts';
+import { DocumentRefused } from '../refused.ts';
 import { bsonCodec, idKey } from '../documents.ts';
 import { groupBy } from '../group-by.ts';
 import type { OutboxWatch } from '../outbox-watch.ts';
@@ -49,7 +50,51 @@ export class UncapturedChange extends Error {
   }
 }
 
+/**
+ * Applies `ops`; a change this till's database refuses for good (a unique index, a validator) is set
+ * aside — recorded in the same transaction as the rest — and the others are applied without it.
+ */
 export async function applyHubOps(d: ApplyDeps, ops: readonly HubOp[], options: ApplyOptions): Promise<Applied> {
+  let left = [...ops];
+  const setAside: QuarantineDraft[] = [];
+  for (;;) {
+    try {
+      return await applyOnce(d, left, { ...options, quarantined: [...(options.quarantined ?? []), ...setAside] });
+    } catch (err) {
+      if (!(err instanceof DocumentRefused) || err.side !== 'local') throw err;
+      const refused = left.find((op) => op.c === err.c && idKey(op.id) === idKey(err.id));
+      if (!refused) throw err;
+      left = left.filter((op) => op !== refused);
+      setAside.push({
+        collection: refused.c,
+        documentId: refused.id,
+        side: 'local',
+        ...err.reason,
+        kind: 'refused',
+        change: hubChangeKept(refused),
+      });
+    }
+  }
+}
+
+/** What is kept of a hub change set aside: enough to say what it was (the document only when small). */
+function hubChangeKept(op: HubOp): Document {
+  const doc = op.doc && bsonCodec.size(op.doc) <= KEPT_DOCUMENT_BYTES ? op.doc : undefined;
+  return { op: op.op, v: op.v, o: op.o, ...(doc ? { doc } : {}) };
+}
+
+/** A hub change noted on a waiting outbox entry, without its document when that could not fit beside the entry's. */
+function noteKept(note: HubChangeSeen): HubChangeSeen {
+  return note.doc && bsonCodec.size(note.doc) > KEPT_NOTE_BYTES ? { v: note.v, o: note.o, doc: null, large: true } : note;
+}
+
+/** The largest hub document noted beside a waiting change (the entry holds the till's, up to 16 MB together). */
+const KEPT_NOTE_BYTES = 4 * 1024 * 1024;
+
+/** A set-aside record keeps the document itself only below this size (it is read again to try again). */
+export const KEPT_DOCUMENT_BYTES = 1024 * 1024;
+
+async function applyOnce(d: ApplyDeps, ops: readonly HubOp[], options: ApplyOptions): Promise<Applied> {
   const { store, outboxWatch } = d;
   return store.engineTransaction(
     options.marker,
@@ -79,7 +124,7 @@ export async function applyHubOps(d: ApplyDeps, ops: readonly HubOp[], options: 
             ctx,
           );
           if (decision.kind === 'wait-for-capture') throw new UncapturedChange();
-          if (decision.kind === 'leave-to-push') notes.push({ seq: decision.seq, hub: decision.note });
+          if (decision.kind === 'leave-to-push') notes.push({ seq: decision.seq, hub: noteKept(decision.note) });
           if (decision.kind === 'newer-here') newerHere.push(op);
           if (decision.kind !== 'apply') continue;
           writes.push(decision.write);

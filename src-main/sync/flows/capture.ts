@@ -28,7 +28,7 @@ import { QueueClosed, type ChangeEvent, type EventQueue } from '../event-queue.t
 import { groupBy } from '../group-by.ts';
 import type { Logger } from '../log.ts';
 import type { OutboxWatch } from '../outbox-watch.ts';
-import type { ConflictRecord } from '../till/records.ts';
+import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
 import type { TillStore } from '../till/store.ts';
 
 const IDLE_CHECKPOINT_MS = 5_000;
@@ -48,6 +48,8 @@ export interface CaptureDeps {
   deviceId: string;
   /** Local changes the engine had overwritten before capture saw them, recorded as conflict losers. */
   onConflicts(conflicts: ConflictRecord[]): void;
+  /** Local changes too large to sync, set aside. */
+  onQuarantined(records: QuarantineRecord[]): void;
   /** After each committed batch: outbox entries written (0 for skipped-only batches). */
   onCommitted(captured: number, wallTimes: Date[]): void;
   /** A failure the loop will retry; `fatal` when the stream cannot resume from its checkpoint. */
@@ -233,6 +235,7 @@ export class Capture {
     if (changes.length === 0) return;
     const { store } = this.#d;
     let plan: Pick<CapturePlan, 'entries' | 'known' | 'lastSeq'> = { entries: [], known: [], lastSeq: this.#seq };
+    let tentative: HybridClock | undefined;
     await this.#exclusive(async () => {
       const ended = this.#d.outboxWatch.adding();
       await store
@@ -249,7 +252,9 @@ export class Capture {
             for (const [k, d] of await store.documents(c, ids, session)) docs.set(`${c}\u0000${k}`, d);
           }
           const now = new Date();
+          const clock = this.#d.clock.fork();
           plan = planFound(changes, {
+            freshVersion: () => encodeVersion(clock.tick()),
             knownNow: (c, id) => known.get(`${c}\u0000${idKey(id)}`)?.v ?? null,
             docNow: (c, id) => docs.get(`${c}\u0000${idKey(id)}`) ?? null,
             codec: bsonCodec,
@@ -259,10 +264,12 @@ export class Capture {
           if (plan.entries.length === 0) return;
           await store.outbox.append(plan.entries, session);
           await store.putKnown(plan.known, session);
-          await store.checkpoints.save({ _id: 'capture', seq: plan.lastSeq, clock: encodeVersion(this.#d.clock.last), at: now }, session);
+          await store.checkpoints.save({ _id: 'capture', seq: plan.lastSeq, clock: encodeVersion(clock.last), at: now }, session);
+          tentative = clock;
         })
         .finally(ended);
       this.#seq = plan.lastSeq;
+      if (tentative) this.#d.clock.advance(tentative.last);
     });
     const taken = plan.entries.length;
     if (taken < changes.length) {
@@ -306,6 +313,7 @@ export class Capture {
     let txns = this.#engineTxns.copy();
     let plan: CapturePlan | undefined;
     let recorded: ConflictRecord[] = [];
+    let setAside: QuarantineRecord[] = [];
     const ended = this.#d.outboxWatch.adding();
     await store
       .transaction(async (session) => {
@@ -328,6 +336,7 @@ export class Capture {
         await store.outbox.append(plan.entries, session);
         await store.putKnown(plan.known, session);
         recorded = await store.conflicts.record(plan.conflicts, session);
+        setAside = await store.quarantine.record(plan.setAside, session);
         await store.checkpoints.save(
           {
             _id: 'capture',
@@ -349,6 +358,7 @@ export class Capture {
     this.#lastCheckpointAt = Date.now();
     this.#d.clock.advance(tentative.last);
     if (recorded.length > 0) this.#d.onConflicts(recorded);
+    if (setAside.length > 0) this.#d.onQuarantined(setAside);
     for (const c of done.created) await store.enableImages(c);
     for (const d of done.ddl)
       this.#d.log.warn({ event: 'capture.ddl-not-synced', operation: d.op, collection: d.c }, 'collection-level change is not synced');

@@ -16,8 +16,8 @@ import type { PolicyTable } from '../core/policy.ts';
 import { planPull, type PullTxnKind } from '../core/pull-plan.ts';
 import type { FoundChange } from '../core/reconcile-pair.ts';
 import { TxnMemory } from '../core/txn-memory.ts';
-import { deleteStillCurrent, hubMovedOn } from '../core/till-apply.ts';
-import type { HubOp } from '../core/types.ts';
+import { deleteStillCurrent, hubMovedOn, hubStateNow } from '../core/till-apply.ts';
+import type { DocumentId, HubOp } from '../core/types.ts';
 import { bsonCodec, idKey } from '../documents.ts';
 import { groupBy } from '../group-by.ts';
 import { isHistoryLost } from '../errors.ts';
@@ -75,6 +75,10 @@ export class Pull {
   readonly #groups = new TxnMemory<PullTxnKind>();
   /** History cannot say what changed (first contact, lost history): compare both sides before streaming. */
   #reconcileNeeded = false;
+  /** Documents whose hub state this till is to take as it is now (asked for by the push's settle, or by staff). */
+  readonly #recheck = new Map<string, { c: string; id: DocumentId }>();
+  /** Told when the documents queued so far have been checked. */
+  #rechecked: Array<() => void> = [];
   /** Collections to compare with the hub before the stream goes on (their policy was widened). */
   readonly #compare = new Set<string>();
 
@@ -131,6 +135,20 @@ export class Pull {
         }
         if (this.#queueHub !== hub || !this.#queue) await this.#open(hub);
         if (this.#compare.size > 0) await this.#compareCollections(hub);
+        if (this.#recheck.size > 0) {
+          const docs = [...this.#recheck.values()];
+          const waiting = this.#rechecked;
+          this.#recheck.clear();
+          this.#rechecked = [];
+          try {
+            await this.#checkWithHub(hub, docs);
+          } catch (err) {
+            for (const d of docs) this.#recheck.set(`${d.c}\u0000${idKey(d.id)}`, d); // tried again after the loop backs off
+            this.#rechecked.push(...waiting);
+            throw err;
+          }
+          for (const done of waiting) done();
+        }
         const events = await (this.#queue as EventQueue).take(this.#d.batchSize, 1000);
         if (events.length === 0) {
           this.#d.onCaughtUp(true);
@@ -160,6 +178,16 @@ export class Pull {
         }
       }
     }
+  }
+
+  /**
+   * Asks for these documents to take the hub's state as it is now, above the version this till holds
+   * (`hubMovedOn`): a hub change too large to note beside a waiting change, a change set aside that
+   * staff discarded or want tried again. Done in memory: a restart rereads the stream anyway.
+   */
+  recheck(docs: ReadonlyArray<{ c: string; id: DocumentId }>): Promise<void> {
+    for (const d of docs) this.#recheck.set(`${d.c}\u0000${idKey(d.id)}`, d);
+    return new Promise((resolve) => this.#rechecked.push(resolve));
   }
 
   /**
@@ -259,20 +287,21 @@ export class Pull {
    * this till's version, what it holds instead is newer (`hubMovedOn`): taken here, and its version
    * raised on the hub above this till's so every till ends on it.
    */
-  async #checkWithHub(hub: Hub, ops: readonly HubOp[]): Promise<void> {
+  async #checkWithHub(hub: Hub, docs: ReadonlyArray<{ c: string; id: DocumentId }>): Promise<void> {
     const { store } = this.#d;
     const repairs: HubOp[] = [];
-    for (const [c, group] of groupBy(ops, (op) => op.c)) {
-      const ids = group.map((op) => op.id);
+    for (const [c, group] of groupBy(docs, (d) => d.c)) {
+      const ids = group.map((d) => d.id);
       const onHub = await hub.state(c, ids);
       const locals = await store.documents(c, ids);
       const known = await store.known(c, ids);
       for (const id of ids) {
         const key = idKey(id);
         const k = known.get(key);
-        if (!k) continue;
         const hubSide = { doc: onHub.docs.get(key) ?? null, tombstone: onHub.tombstones.get(key) ?? null };
-        const op = hubMovedOn(c, id, hubSide, { local: locals.get(key) ?? null, known: k }, Date.now(), bsonCodec);
+        const op = k
+          ? hubMovedOn(c, id, hubSide, { local: locals.get(key) ?? null, known: k }, Date.now(), bsonCodec)
+          : hubStateNow(c, id, hubSide, Date.now(), bsonCodec);
         if (op) repairs.push(op);
       }
     }

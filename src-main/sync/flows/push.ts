@@ -10,12 +10,14 @@
 import { collapseBatch, decidePush, type Collapsed, type PushDecision } from '../core/push-decision.ts';
 import type { PolicyTable } from '../core/policy.ts';
 import { decideSettle, settleTargets, type SettleTarget } from '../core/settle-decision.ts';
-import type { ConflictDraft, OutboxEntry, TillWrite } from '../core/types.ts';
+import type { ConflictDraft, DocumentId, OutboxEntry, QuarantineDraft, TillWrite } from '../core/types.ts';
+import { DocumentRefused } from '../refused.ts';
+import { KEPT_DOCUMENT_BYTES } from './apply-hub-ops.ts';
 import { bsonCodec, idKey } from '../documents.ts';
 import { AwaitingStamp, type Hub } from '../hub/hub.ts';
 import type { Logger } from '../log.ts';
 import type { OutboxWatch } from '../outbox-watch.ts';
-import type { ConflictRecord } from '../till/records.ts';
+import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
 import type { TillStore } from '../till/store.ts';
 
 /** How long, at most, a push waits for HQ's change to a document to be stamped with its version. */
@@ -35,6 +37,10 @@ export interface PushDeps {
   /** A batch settled: the changes the hub took, and how many entries left the outbox. */
   onPushed(accepted: OutboxEntry[], settled: number): void;
   onConflicts(conflicts: ConflictRecord[]): void;
+  /** Has the till take the hub's state of these documents as it is now (the pull does it). */
+  recheck(docs: ReadonlyArray<{ c: string; id: DocumentId }>): Promise<void>;
+  /** Changes set aside: the hub refused them for good, or they are too large to sync. */
+  onQuarantined(records: QuarantineRecord[]): void;
   onError(err: unknown): void;
   onIdle(): void;
   delay(attempt: number): Promise<void>;
@@ -102,7 +108,11 @@ export class Push {
           this.#d.onIdle();
           continue;
         }
-        await this.#pushBatch(hub, batch);
+        if (!(await this.#pushBatch(hub, batch))) {
+          // A document the hub refused for good was set aside: the rest goes at once, without it.
+          this.#pending = true;
+          continue;
+        }
         // Settled: every entry the read found is gone.
         if (batch.length < this.#d.batchSize) this.#d.outboxWatch.drained(mark);
         attempt = 0;
@@ -127,7 +137,8 @@ export class Push {
     }
   }
 
-  async #pushBatch(hub: Hub, batch: OutboxEntry[]): Promise<void> {
+  /** Pushes and settles a batch; false when the hub refused one document for good (set aside, the rest not sent yet). */
+  async #pushBatch(hub: Hub, batch: OutboxEntry[]): Promise<boolean> {
     const { deviceId } = this.#d;
     const lastSeq = Number(batch[batch.length - 1]?._id);
     const policies = this.#d.policies();
@@ -147,23 +158,59 @@ export class Push {
         now: Date.now(),
         codec: bsonCodec,
       });
-    const outcome = await hub.push(deviceId, lastSeq, collapseBatch(batch, bsonCodec), decide);
+    let outcome: Awaited<ReturnType<Hub['push']>>;
+    try {
+      outcome = await hub.push(deviceId, lastSeq, collapseBatch(batch, bsonCodec), decide);
+    } catch (err) {
+      if (!(err instanceof DocumentRefused) || err.side !== 'hub') throw err;
+      await this.#setAside(batch, err.c, err.id, err.reason, 'refused');
+      return false;
+    }
     const accepted: OutboxEntry[] = [];
+    const setAside: QuarantineDraft[] = [];
     const targets: SettleTarget[] = [];
     const concurrent: ConflictDraft[] = [];
     const others: ConflictDraft[] = [];
     for (const { change, decision } of outcome) {
       const e = change.entry;
       if (decision.kind === 'write') accepted.push(e);
+      if (decision.kind === 'set-aside') setAside.push(setAsideDraft(e, decision.reason, 'too-large'));
       if (decision.kind !== 'write' && decision.kind !== 'refuse') continue;
       if (decision.tillTakes) targets.push({ c: e.c, id: e.id, v: decision.tillTakes.v, doc: decision.tillTakes.doc, pushedV: e.v });
       if (decision.conflict) (decision.kind === 'write' && !decision.tillTakes ? concurrent : others).push(decision.conflict);
     }
     const seqs = batch.map((e) => Number(e._id));
-    const conflicts = await this.#settle(seqs, lastSeq, accepted, targets, [...concurrent, ...others]);
+    const { conflicts, quarantined } = await this.#settle(seqs, lastSeq, accepted, targets, [...concurrent, ...others], setAside);
     this.#d.onPushed(accepted, batch.length);
     if (conflicts.length > 0) this.#d.onConflicts(conflicts);
+    if (quarantined.length > 0) this.#d.onQuarantined(quarantined);
     this.#d.log.debug({ event: 'push.batch-applied', entries: batch.length, accepted: accepted.length, rejected: targets.length, lastSeq });
+    return true;
+  }
+
+  /**
+   * Sets one document's changes in the batch aside (the hub refused it for good): recorded with the
+   * reason, and out of the outbox, in one local transaction. Its later changes are pushed as usual.
+   */
+  async #setAside(batch: OutboxEntry[], c: string, id: DocumentId, reason: SetAsideReason, kind: 'refused' | 'too-large'): Promise<void> {
+    const key = idKey(id);
+    const entries = batch.filter((e) => e.c === c && idKey(e.id) === key);
+    const newest = entries[entries.length - 1];
+    if (!newest) throw new Error(`the hub refused ${c} ${String(id)}, which is not in the batch`);
+    const { store } = this.#d;
+    const recorded = await store.transaction(async (session) => {
+      await store.outbox.remove(
+        entries.map((e) => Number(e._id)),
+        session,
+      );
+      return store.quarantine.record([setAsideDraft(newest, reason, kind)], session);
+    });
+    this.#d.onPushed([], entries.length); // they left the outbox
+    this.#d.log.warn(
+      { event: 'push.set-aside', collection: c, reason: reason.reason },
+      'the hub refused a change for good; it is set aside',
+    );
+    this.#d.onQuarantined(recorded);
   }
 
   /**
@@ -178,10 +225,16 @@ export class Push {
     accepted: OutboxEntry[],
     own: SettleTarget[],
     drafts: ConflictDraft[],
-  ): Promise<ConflictRecord[]> {
+    setAside: QuarantineDraft[],
+  ): Promise<{ conflicts: ConflictRecord[]; quarantined: QuarantineRecord[] }> {
     const { store, outboxWatch } = this.#d;
     let readNotes = outboxWatch.notesMayExist;
-    const settle = (): Promise<ConflictRecord[]> =>
+    /** Documents this till's database refused to take from the hub (set aside, the rest settled without them). */
+    const refused = new Set<string>();
+    /** Hub changes too large to have been noted whole: the till takes the hub's state of them after the settle. */
+    const recheck: Array<{ c: string; id: DocumentId }> = [];
+    const keyOf = (c: string, id: DocumentId): string => `${c}\u0000${idKey(id)}`;
+    const settle = (): Promise<{ conflicts: ConflictRecord[]; quarantined: QuarantineRecord[] }> =>
       store.engineTransaction('apply', async (tx) => {
         const { session } = tx;
         if (!readNotes) {
@@ -192,28 +245,53 @@ export class Push {
         }
         const noted = readNotes ? await store.outbox.noted(seqs, session) : [];
         const writes: TillWrite[] = [];
+        recheck.length = 0;
         for (const t of settleTargets(own, noted, accepted, bsonCodec)) {
+          if (refused.has(keyOf(t.c, t.id))) continue;
           const changedSince = await store.outbox.changedAfter(t.c, t.id, lastSeq, session);
           const key = idKey(t.id);
           const local = changedSince ? undefined : (await tx.documents(t.c, [t.id])).get(key);
           const known = changedSince ? undefined : (await tx.known(t.c, [t.id])).get(key);
           const decision = decideSettle(t, { changedSince, localHash: local ? bsonCodec.hash(local) : null, known: known ?? null });
-          if (decision === 'apply')
-            writes.push({ c: t.c, id: t.id, doc: t.doc, known: { v: t.v, h: t.doc ? bsonCodec.hash(t.doc) : null } });
+          if (decision !== 'apply') continue;
+          if (t.recheck) recheck.push({ c: t.c, id: t.id });
+          else writes.push({ c: t.c, id: t.id, doc: t.doc, known: { v: t.v, h: t.doc ? bsonCodec.hash(t.doc) : null } });
         }
         await tx.apply(writes);
         if (readNotes) await store.outbox.remove(seqs, session);
-        return store.conflicts.record(drafts, session);
+        return { conflicts: await store.conflicts.record(drafts, session), quarantined: await store.quarantine.record(setAside, session) };
       });
     for (;;) {
       try {
-        return await settle();
+        const settled = await settle();
+        if (recheck.length > 0) void this.#d.recheck(recheck);
+        return settled;
       } catch (err) {
+        if (err instanceof DocumentRefused && err.side === 'local' && !refused.has(keyOf(err.c, err.id))) {
+          refused.add(keyOf(err.c, err.id));
+          setAside.push({ collection: err.c, documentId: err.id, side: 'local', ...err.reason, kind: 'refused', change: null });
+          continue;
+        }
         if (!(err instanceof NotesAppeared)) throw err;
         readNotes = true;
       }
     }
   }
+}
+
+/** What is kept of a till change set aside: enough to say what it was (the document only when small). */
+type SetAsideReason = Pick<QuarantineDraft, 'reason' | 'reasonCode' | 'reasonParams'>;
+
+function setAsideDraft(e: OutboxEntry, reason: SetAsideReason, kind: 'refused' | 'too-large'): QuarantineDraft {
+  const doc = e.doc && bsonCodec.size(e.doc) <= KEPT_DOCUMENT_BYTES ? e.doc : undefined;
+  return {
+    collection: e.c,
+    documentId: e.id,
+    side: 'hub',
+    ...reason,
+    kind,
+    change: { op: e.op, v: e.v, ...(e.fields ? { fields: e.fields } : {}), ...(doc ? { doc } : {}) },
+  };
 }
 
 /** The pull began leaving a hub change on outbox entries while the settle skipped reading them: settle again, reading them. */

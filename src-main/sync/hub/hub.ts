@@ -16,6 +16,7 @@ import { RAW_BSON, idKey } from '../documents.ts';
 import { EventQueue, type ChangeEvent, type StreamStart } from '../event-queue.ts';
 import { groupBy } from '../group-by.ts';
 import { OwnSessions } from '../own-sessions.ts';
+import { refusedOrRethrow } from '../refused.ts';
 
 /** Sessions opened with the connection for the engine's own hub writes: the push, and the pull's stamps in two lanes. */
 const OWN_SESSIONS = 3;
@@ -140,13 +141,18 @@ export class Hub {
 
   async #write(c: string, writes: readonly HubWrite[], session: ClientSession): Promise<void> {
     const docOps: Document[] = [];
+    const docIds: DocumentId[] = [];
     const tombOps: Document[] = [];
     for (const w of writes) {
       if (w.op === 'put') {
         docOps.push({ replaceOne: { filter: { _id: w.id }, replacement: w.doc, upsert: true } });
+        docIds.push(w.id);
         if (w.dropTombstone) tombOps.push({ deleteOne: { filter: { _id: { c, id: w.id } } } });
       } else {
-        if (w.docExists) docOps.push({ deleteOne: { filter: { _id: w.id } } });
+        if (w.docExists) {
+          docOps.push({ deleteOne: { filter: { _id: w.id } } });
+          docIds.push(w.id);
+        }
         tombOps.push({
           replaceOne: {
             filter: { _id: { c, id: w.id } },
@@ -156,7 +162,13 @@ export class Hub {
         });
       }
     }
-    if (docOps.length > 0) await this.#collection(c).bulkWrite(docOps as never[], { session, ordered: true });
+    if (docOps.length > 0) {
+      try {
+        await this.#collection(c).bulkWrite(docOps as never[], { session, ordered: true });
+      } catch (err) {
+        refusedOrRethrow(err, 'hub', c, (index) => docIds[index]);
+      }
+    }
     if (tombOps.length > 0) await this.#tombstones.bulkWrite(tombOps as never[], { session, ordered: true });
   }
 

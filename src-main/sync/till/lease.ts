@@ -48,10 +48,11 @@ export class Lease {
   readonly #ttlMs: number;
   readonly #me: Pick<LeaseHolder, 'holder' | 'device' | 'host' | 'pid'>;
 
-  constructor(meta: Collection<{ _id: string }>, device: string, ttlMs: number) {
+  /** `holder`: this engine instance's id (kept for its life, across reconnections to the database). */
+  constructor(meta: Collection<{ _id: string }>, device: string, ttlMs: number, holder: string = randomUUID()) {
     this.#coll = meta as unknown as Collection<LeaseRecord>;
     this.#ttlMs = ttlMs;
-    this.#me = { holder: randomUUID(), device, host: hostname(), pid: process.pid };
+    this.#me = { holder, device, host: hostname(), pid: process.pid };
   }
 
   get ttlMs(): number {

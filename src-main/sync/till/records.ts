@@ -169,9 +169,12 @@ export class ConflictLog {
   }
 }
 
-/** A change set aside, as kept on the till. */
+/** A change set aside, as kept on the till until someone tries it again or discards it. */
 export interface QuarantineRecord extends QuarantineDraft {
+  _id: ObjectId;
   at: Date;
+  /** Staff asked to try it again or to discard it, and the engine is doing so (it needs the hub). */
+  handling?: 'retry' | 'discard';
 }
 
 export class Quarantine {
@@ -181,14 +184,23 @@ export class Quarantine {
     this.#coll = coll;
   }
 
+  /**
+   * Sets changes aside: one record per document and side, the newest change
+   * replacing an older one still waiting (the same hub change can come twice:
+   * through reconciliation and the stream it resumes).
+   */
   async record(drafts: readonly QuarantineDraft[], session?: ClientSession): Promise<QuarantineRecord[]> {
     if (drafts.length === 0) return [];
     const at = new Date();
-    const records = drafts.map((d) => ({ ...d, at }));
-    await this.#coll.insertMany(
-      records.map((r) => ({ ...r })),
-      { session },
-    );
+    const records: QuarantineRecord[] = [];
+    for (const d of drafts) {
+      const kept = await this.#coll.findOneAndUpdate(
+        { collection: d.collection, documentId: d.documentId, side: d.side },
+        { $set: { ...d, at }, $unset: { handling: '' } },
+        { upsert: true, returnDocument: 'after', session },
+      );
+      if (kept) records.push(kept);
+    }
     return records;
   }
 
@@ -202,5 +214,32 @@ export class Quarantine {
 
   async latest(n: number): Promise<QuarantineRecord[]> {
     return this.#coll.find({}).sort({ at: -1 }).limit(n).toArray();
+  }
+
+  /** One record by the hex string of its `_id`; null when there is none. */
+  async get(id: string): Promise<QuarantineRecord | null> {
+    if (!ObjectId.isValid(id) || id.length !== 24) return null;
+    return this.#coll.findOne({ _id: new ObjectId(id) });
+  }
+
+  async remove(id: ObjectId): Promise<void> {
+    await this.#coll.deleteOne({ _id: id });
+  }
+
+  async handling(id: ObjectId, what: 'retry' | 'discard'): Promise<void> {
+    await this.#coll.updateOne({ _id: id }, { $set: { handling: what } });
+  }
+
+  async list(page: number, pageSize: number): Promise<{ total: number; items: QuarantineRecord[] }> {
+    const [total, items] = await Promise.all([
+      this.#coll.countDocuments({}),
+      this.#coll
+        .find({})
+        .sort({ at: -1, _id: -1 })
+        .skip(page * pageSize)
+        .limit(pageSize)
+        .toArray(),
+    ]);
+    return { total: Number(total), items };
   }
 }

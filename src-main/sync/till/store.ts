@@ -21,6 +21,7 @@ import { OwnSessions } from '../own-sessions.ts';
 import { EventQueue, type ChangeEvent, type StreamStart } from '../event-queue.ts';
 import { inTransaction } from '../transaction.ts';
 import { groupBy } from '../group-by.ts';
+import { refusedOrRethrow } from '../refused.ts';
 import { Lease } from './lease.ts';
 import { Outbox } from './outbox.ts';
 import { Checkpoints, ConflictLog, Quarantine, type Checkpoint, type ConflictRecord, type QuarantineRecord } from './records.ts';
@@ -106,8 +107,8 @@ export class TillStore {
   }
 
   /** The one-engine-per-till lease, for this engine. */
-  lease(device: string, ttlMs: number): Lease {
-    return new Lease(this.#meta, device, ttlMs);
+  lease(device: string, ttlMs: number, holder?: string): Lease {
+    return new Lease(this.#meta, device, ttlMs, holder);
   }
 
   /** The device id: generated once and kept in the till's database. */
@@ -290,7 +291,11 @@ async function writeDocuments(
   const ops = writes.map((w) =>
     w.doc ? { replaceOne: { filter: { _id: w.id }, replacement: stripId(w.doc), upsert: true } } : { deleteOne: { filter: { _id: w.id } } },
   );
-  await coll.bulkWrite(ops as never[], { session, ordered: true });
+  try {
+    await coll.bulkWrite(ops as never[], { session, ordered: true });
+  } catch (err) {
+    refusedOrRethrow(err, 'local', coll.collectionName, (index) => writes[index]?.id);
+  }
 }
 
 /** A replacement keeps the filter's `_id`; one in the document must equal it, so it is simply left to the filter. */

@@ -1,0 +1,58 @@
+/**
+ * What staff can do with a change set aside (quarantined), once they have
+ * looked at its reason:
+ * - try it again, once the cause is fixed: a change of this till's the hub
+ *   refused (or one too large to send) is sent again as the document is now,
+ *   with a new version; a hub change this till could not take is taken again
+ *   as the hub holds it now;
+ * - discard it: for a change of this till's the hub refused, this till takes
+ *   the hub's version of the document (so the two agree again); a hub change
+ *   this till could not take is dropped, and this till keeps what it has.
+ * If the cause is still there, the change is set aside again, with its reason.
+ */
+import { idKey } from '../documents.ts';
+import { SyncError } from '../errors.ts';
+import type { QuarantineRecord } from '../till/records.ts';
+import type { Parts } from './parts.ts';
+
+/** `later` runs after the hub's state was taken (when the hub answers); the record goes then. */
+export type Later = (work: Promise<unknown>, record: QuarantineRecord) => void;
+
+export async function setAsideRecord(parts: Parts, id: string): Promise<QuarantineRecord> {
+  const record = await parts.store.quarantine.get(id);
+  if (!record) throw new SyncError('not-found', `no change set aside with id "${id}"`);
+  return record;
+}
+
+export async function retrySetAside(parts: Parts, record: QuarantineRecord, later: Later): Promise<void> {
+  const { store, capture, pull } = parts;
+  await store.quarantine.handling(record._id, 'retry');
+  if (record.side === 'local') {
+    later(pull.recheck([{ c: record.collection, id: record.documentId }]), record);
+    return;
+  }
+  const key = idKey(record.documentId);
+  const doc = (await store.documents(record.collection, [record.documentId])).get(key);
+  const known = (await store.known(record.collection, [record.documentId])).get(key);
+  await capture.enqueue([
+    {
+      c: record.collection,
+      id: record.documentId,
+      ...(doc ? { op: 'upsert' as const, doc } : { op: 'delete' as const }),
+      v: '',
+      fresh: true,
+      base: known?.v ?? null,
+    },
+  ]);
+  await store.quarantine.remove(record._id);
+}
+
+export async function discardSetAside(parts: Parts, record: QuarantineRecord, later: Later): Promise<void> {
+  const { store, pull } = parts;
+  if (record.side === 'local') {
+    await store.quarantine.remove(record._id);
+    return;
+  }
+  await store.quarantine.handling(record._id, 'discard');
+  later(pull.recheck([{ c: record.collection, id: record.documentId }]), record);
+}
