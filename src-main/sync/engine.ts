@@ -11,23 +11,21 @@
  * while but a fresh connection answers, the parts are rebuilt on a new one.
  */
 import { EventEmitter } from 'node:events';
-import { MongoClient } from 'mongodb';
 import type { SyncErrorInfo, SyncState, SyncStatus } from '../../src-shared/status.ts';
-import { abortAbandonedTransactions } from './abandoned.ts';
 import { Backoff } from './backoff.ts';
 import { ClockOffsets } from './clock-offset.ts';
 import { ClockWatch } from './clock-watch.ts';
 import type { SyncConfig } from './config.ts';
 import { PolicyTable, type CollectionPolicy } from './core/policy.ts';
-import { closeParts, compareWidened, openParts, type Parts } from './engine/parts.ts';
+import { closeParts, compareWidened, connectLocal, openParts, type Parts } from './engine/parts.ts';
 import { LeaseKeeper } from './engine/lease-keeper.ts';
-import { discardSetAside, retrySetAside, setAsideRecord, type Later } from './engine/set-aside.ts';
-import { describeError, isUnreachable, SyncError } from './errors.ts';
-import type { ReconcileSummary } from './flows/reconcile.ts';
+import { discardSetAside, reapplyConflictLoser, retrySetAside, setAsideRecord, type Later } from './engine/staff-actions.ts';
+import { freshConnectionAnswers, housekeeping, readCounts } from './engine/status-reads.ts';
+import { Reports } from './engine/reports.ts';
+import { SyncError } from './errors.ts';
 import { countRecent, Heartbeat } from './heartbeat.ts';
 import { silentLogger, type Logger } from './log.ts';
-import { oplogHeadroomHours } from './oplog-headroom.ts';
-import { StatusTracker, type HubPart } from './status-tracker.ts';
+import { StatusTracker } from './status-tracker.ts';
 import type { ConflictPage, ConflictQuery, ConflictRecord, QuarantineRecord } from './till/records.ts';
 import { TillStore } from './till/store.ts';
 
@@ -46,16 +44,12 @@ export interface SyncEngineOptions {
   log?: Logger;
 }
 
-/** The till-side client's appName: one engine per till, so a later run can find an earlier run's transactions. */
-const LOCAL_APP_NAME = 'tillsync-engine';
 /** The oplog window changes slowly; measuring it is a few queries. */
 const OPLOG_CHECK_EVERY_MS = 30_000;
 /** At most how often versions refused as too far ahead are compared again (a full reconciliation). */
 const AHEAD_RECHECK_MAX_MS = 60_000;
 /** The till's database unreachable this long, while a fresh connection answers: the parts reconnect. */
 export const LOCAL_RECONNECT_AFTER_MS = 15_000;
-/** How many set-aside changes the status lists. */
-const SET_ASIDE_SHOWN = 5;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -80,17 +74,21 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   readonly #clockWatch: ClockWatch;
   /** Set while the parts are being rebuilt (lease lost and taken back, or a new connection to the till). */
   #rebuilding: Promise<void> | undefined;
-  /** Since when the till's database has not answered (unset when it does). */
-  #localFailingSince: number | undefined;
   #oplogCheckedAt = 0;
-  /** Since when hub versions too far ahead of this till's clock wait to be compared again. */
-  #aheadSince: number | undefined;
   #aheadCheckedAt = 0;
+  readonly #reports: Reports;
 
   constructor(config: SyncConfig, options: SyncEngineOptions = {}) {
     super();
     this.config = config;
     this.#log = (options.log ?? silentLogger).child({ component: 'sync-engine' });
+    this.#reports = new Reports({
+      tracker: () => this.#tracker,
+      log: this.#log,
+      syncError: (info) => this.emit('sync-error', info),
+      conflict: (record) => this.emit('conflict', record),
+      quarantine: (record) => this.emit('quarantine', record),
+    });
     this.#policies = new PolicyTable(config.collections);
     this.#clockWatch = new ClockWatch(this.#offsets, this.#log);
   }
@@ -107,23 +105,9 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     };
   }
 
-  /** A client for the till's database, with a socket timeout: an answer that never comes fails the operation, and sync retries. */
-  async #connectLocal(): Promise<{ local: MongoClient; store: TillStore }> {
-    const local = new MongoClient(this.config.local.uri, {
-      appName: LOCAL_APP_NAME,
-      serverSelectionTimeoutMS: 10_000,
-      socketTimeoutMS: 30_000,
-    });
-    await local.connect();
-    await this.#cleanUpAfterCrash(local, LOCAL_APP_NAME);
-    const store = new TillStore(local, this.config.database, this.config.engineDatabase);
-    await store.init();
-    return { local, store };
-  }
-
   async start(): Promise<void> {
     if (this.#run || this.#stopping) return;
-    const { local, store } = await this.#connectLocal();
+    const { local, store } = await connectLocal(this.config, this.#log);
     this.#deviceId = await store.deviceId(this.config.deviceId);
     if (this.config.deviceId && this.config.deviceId !== this.#deviceId) {
       this.#log.warn(
@@ -178,12 +162,11 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       policies: () => this.#policies,
       linkWanted: () => this.#enabled && !this.#stopping,
       backoff: () => this.#backoff(),
-      onError: (err, side, blocking, part) => this.#onError(err, side, blocking, part),
-      onConflicts: (conflicts) => this.#onConflicts(conflicts),
-      onQuarantined: (records) => this.#onQuarantined(records),
-      onReconciled: (summary) => this.#onReconciled(summary),
+      onError: (err, side, blocking, part) => this.#reports.error(err, side, blocking, part),
+      onConflicts: (conflicts) => this.#reports.conflicts(conflicts),
+      onQuarantined: (records) => this.#reports.quarantined(records),
+      onReconciled: (summary) => this.#reports.reconciled(summary),
       refresh: () => void this.#refresh(),
-      cleanUpAfterCrash: (client, appName) => this.#cleanUpAfterCrash(client, appName),
     };
   }
 
@@ -201,17 +184,17 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       await closeParts(old, true).catch(() => undefined);
       for (let attempt = 0; !this.#stopping; attempt += 1) {
         try {
-          const { local, store } = await this.#connectLocal();
+          const { local, store } = await connectLocal(this.config, this.#log);
           if ((before && !(await before(store))) || this.#stopping) {
             await local.close();
             return;
           }
           this.#run = await openParts(local, store, this.#hooks(tracker));
-          this.#localFailingSince = undefined;
+          this.#reports.localFailingSince = undefined;
           if (this.#enabled) this.#run.link.connect();
           return;
         } catch (err) {
-          this.#onError(err, 'local', 'local');
+          this.#reports.error(err, 'local', 'local');
           await this.#backoff()(attempt);
         }
       }
@@ -236,88 +219,13 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
   /** The till's database has not answered for a while: if a fresh connection does, the parts move to one. */
   async #reconnectLocalIfStuck(): Promise<void> {
-    const since = this.#localFailingSince;
+    const since = this.#reports.localFailingSince;
     if (since === undefined || Date.now() - since < LOCAL_RECONNECT_AFTER_MS || this.#rebuilding || this.#stopping) return;
-    const probe = new MongoClient(this.config.local.uri, { serverSelectionTimeoutMS: 3_000, connectTimeoutMS: 3_000 });
-    try {
-      await probe.connect();
-      await probe.db('admin').command({ ping: 1 });
-    } catch {
-      this.#localFailingSince = Date.now(); // really down: try again a while later
+    if (!(await freshConnectionAnswers(this.config.local.uri))) {
+      this.#reports.localFailingSince = Date.now(); // really down: try again a while later
       return;
-    } finally {
-      await probe.close(true).catch(() => undefined);
     }
     await this.#rebuild('the old connection stayed broken while a new one answers');
-  }
-
-  async #cleanUpAfterCrash(client: MongoClient, appName: string): Promise<void> {
-    try {
-      const ended = await abortAbandonedTransactions(client, appName);
-      if (ended > 0)
-        this.#log.info(
-          { event: 'engine.abandoned-transactions-ended', count: ended, appName },
-          'ended transactions an earlier run left open',
-        );
-    } catch (err) {
-      this.#log.warn(
-        { event: 'engine.abandoned-transactions-unknown', error: String(err) },
-        'could not look for transactions an earlier run left open',
-      );
-    }
-  }
-
-  /**
-   * Records a problem; `blocking` names the part that cannot go on until it
-   * clears (state 'error'); `part` which hub-facing part met it.
-   */
-  #onError(err: unknown, side: 'hub' | 'local', blocking?: string, part?: HubPart): void {
-    const info = (err instanceof SyncError ? err : describeError(err, side)).toInfo();
-    const tracker = this.#tracker;
-    if (side === 'local' && isUnreachable(err)) this.#localFailingSince ??= Date.now();
-    if (side === 'hub' && part && isUnreachable(err)) tracker?.unreachable(part, info, Date.now());
-    else if (blocking) tracker?.fatal(blocking, info);
-    else tracker?.failed(info);
-    this.#log.warn({ event: 'engine.error', side, reason: info.reason, error: String(err) }, info.message);
-    this.emit('sync-error', info);
-  }
-
-  #onConflicts(conflicts: ConflictRecord[]): void {
-    for (const c of conflicts) {
-      this.#log.info({ event: 'engine.conflict', collection: c.collection, winner: c.winner, rule: c.rule }, 'conflict resolved');
-      this.emit('conflict', c);
-    }
-  }
-
-  #onQuarantined(records: QuarantineRecord[]): void {
-    const ahead = records.filter((r) => r.kind === 'clock-drift');
-    const first = ahead[0];
-    if (first) {
-      this.#aheadSince ??= Date.now();
-      this.#tracker?.warn(
-        'clock-drift',
-        `Some changes from another till or head office carry a time ahead of this till's clock (${first.reason}). ` +
-          'They are kept and will be applied once the clocks agree. Check the date and time on the tills.',
-        {
-          code: 'clock-drift',
-          params: { device: String(first.reasonParams?.device ?? '?'), aheadMs: Number(first.reasonParams?.aheadMs ?? 0) },
-        },
-      );
-    }
-    for (const r of records) {
-      this.#log.warn(
-        { event: 'engine.quarantined', collection: r.collection, reason: r.reason },
-        'a change could not be applied and was set aside',
-      );
-      this.emit('quarantine', r);
-    }
-  }
-
-  #onReconciled({ aheadRefused }: ReconcileSummary): void {
-    if (aheadRefused > 0 || this.#aheadSince === undefined) return;
-    this.#aheadSince = undefined;
-    this.#tracker?.warn('clock-drift', null);
-    this.#log.info({ event: 'engine.clock-drift-cleared' }, 'changes set aside for clock drift are applied');
   }
 
   /** The status tick: reads what the status needs, does the slow housekeeping when due, and reports. */
@@ -327,40 +235,20 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     if (!run || !tracker) return;
     const { store, link } = run;
     try {
-      const readStarted = tracker.outboxReadStarted();
-      const { depth, oldest } = await store.outbox.stats();
-      tracker.outbox(depth, oldest?.getTime() ?? null, readStarted);
-      tracker.conflicts(await store.conflicts.count());
-      const count = await store.quarantine.count();
-      const latest = count === 0 ? [] : await store.quarantine.latest(SET_ASIDE_SHOWN);
-      tracker.quarantined({
-        count,
-        latest: latest.map((q) => ({
-          id: q._id.toHexString(),
-          collection: q.collection,
-          documentId: JSON.stringify(q.documentId),
-          reason: q.reason,
-          at: q.at.getTime(),
-          side: q.side,
-          ...(q.reasonCode ? { reasonCode: q.reasonCode, reasonParams: q.reasonParams ?? {} } : {}),
-          ...(q.handling ? { handling: q.handling } : {}),
-        })),
-      });
+      await readCounts(run, tracker);
       // Versions refused as too far ahead are compared again now and then, so none stays set aside for good.
       const recheckMs = Math.min(AHEAD_RECHECK_MAX_MS, Math.max(2_000, this.config.maxClockDriftMs));
-      if (this.#aheadSince !== undefined && Date.now() - this.#aheadCheckedAt > recheckMs && !this.status().reconciliation) {
+      if (this.#reports.aheadSince !== undefined && Date.now() - this.#aheadCheckedAt > recheckMs && !this.status().reconciliation) {
         this.#aheadCheckedAt = Date.now();
         run.pull.requestReconcile();
       }
       if (Date.now() - this.#oplogCheckedAt > OPLOG_CHECK_EVERY_MS) {
         this.#oplogCheckedAt = Date.now();
-        await this.#pruneTombstones(run);
-        tracker.oplogHeadroom(await oplogHeadroomHours(store.client));
+        await housekeeping(run, tracker, this.config.tombstoneRetentionDays, this.#log);
       }
-      tracker.fatal('local', null);
-      this.#localFailingSince = undefined;
+      this.#reports.localAnswered();
     } catch (err) {
-      this.#onError(err, 'local', 'local');
+      this.#reports.error(err, 'local', 'local');
     }
     await this.#clockWatch.check(run.local, store, link.hub?.client, tracker, false);
     if (!this.#stopping) await link.renewIfStuck(tracker.unreachableSince());
@@ -375,18 +263,6 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       this.#heartbeat?.stateChanged(status.state);
     }
     this.emit('status', status);
-  }
-
-  /** Forgets hub deletes older than the retention (any till may do it; it is idempotent). */
-  async #pruneTombstones(run: Parts): Promise<void> {
-    const hub = run.link.hub;
-    if (!hub) return;
-    try {
-      const count = await hub.pruneTombstones(new Date(Date.now() - this.config.tombstoneRetentionDays * 86_400_000));
-      if (count > 0) this.#log.info({ event: 'engine.tombstones-pruned', count }, 'forgot old deletes on the hub');
-    } catch (err) {
-      this.#log.debug({ event: 'engine.tombstone-prune-failed', error: String(err) }, 'could not prune tombstones; will try later');
-    }
   }
 
   status(): SyncStatus {
@@ -463,15 +339,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
    * deletes the document. Returns the updated record.
    */
   async reapplyConflictLoser(id: string): Promise<ConflictRecord> {
-    const { store } = await this.#running();
-    const conflict = await store.conflicts.get(id);
-    if (!conflict) throw new SyncError('not-found', `no conflict with id "${id}"`);
-    const loser = conflict.winner === 'hub' ? conflict.local : conflict.hub;
-    await store.writeAsLocal([{ c: conflict.collection, id: conflict.documentId, doc: loser.document }]);
-    const reappliedAt = new Date();
-    await store.conflicts.markReapplied(conflict._id, reappliedAt);
-    this.#log.info({ event: 'engine.conflict-reapplied', collection: conflict.collection }, 'losing version applied again');
-    return { ...conflict, reappliedAt };
+    return reapplyConflictLoser(await this.#running(), id, this.#log);
   }
 
   /** Tries a change set aside again, once its cause is fixed (engine/set-aside.ts). */

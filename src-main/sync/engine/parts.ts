@@ -4,7 +4,8 @@
  * the engine through `PartsHooks`. Built when the engine starts, and again
  * when it has to reconnect to the till's database from scratch.
  */
-import type { MongoClient } from 'mongodb';
+import { MongoClient } from 'mongodb';
+import { cleanUpAfterCrash } from '../abandoned.ts';
 import type { ClockOffsets } from '../clock-offset.ts';
 import type { ClockWatch } from '../clock-watch.ts';
 import type { SyncConfig } from '../config.ts';
@@ -19,9 +20,24 @@ import type { Logger } from '../log.ts';
 import { OutboxWatch } from '../outbox-watch.ts';
 import type { HubPart, StatusTracker } from '../status-tracker.ts';
 import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
-import type { TillStore } from '../till/store.ts';
+import { TillStore } from '../till/store.ts';
 
 export const HUB_APP_NAME_PREFIX = 'tillsync-engine-';
+/** The till-side client's appName: one engine per till, so a later run can find an earlier run's transactions. */
+const LOCAL_APP_NAME = 'tillsync-engine';
+
+/**
+ * A client for the till's database (with a socket timeout: an answer that never comes fails the
+ * operation, and sync retries), after ending what an earlier run left open; the till side on it.
+ */
+export async function connectLocal(config: SyncConfig, log: Logger): Promise<{ local: MongoClient; store: TillStore }> {
+  const local = new MongoClient(config.local.uri, { appName: LOCAL_APP_NAME, serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 30_000 });
+  await local.connect();
+  await cleanUpAfterCrash(local, LOCAL_APP_NAME, log);
+  const store = new TillStore(local, config.database, config.engineDatabase);
+  await store.init();
+  return { local, store };
+}
 
 export interface Parts {
   local: MongoClient;
@@ -50,7 +66,6 @@ export interface PartsHooks {
   onQuarantined(records: QuarantineRecord[]): void;
   onReconciled(summary: ReconcileSummary): void;
   refresh(): void;
-  cleanUpAfterCrash(client: MongoClient, appName: string): Promise<void>;
 }
 
 /** Builds and starts capture (the hub-facing loops start when the link connects). */
@@ -103,7 +118,7 @@ export async function openParts(local: MongoClient, store: TillStore, h: PartsHo
     wanted: h.linkWanted,
     delay: h.backoff(),
     onConnected: async (hub) => {
-      await h.cleanUpAfterCrash(hub.client, hubAppName);
+      await cleanUpAfterCrash(hub.client, hubAppName, log);
       tracker.reachable('connect');
       await h.clockWatch.check(local, store, hub.client, tracker, true);
       log.info({ event: 'engine.hub-connected' }, 'connected to the hub');

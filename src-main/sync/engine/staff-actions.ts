@@ -1,6 +1,7 @@
 /**
- * What staff can do with a change set aside (quarantined), once they have
- * looked at its reason:
+ * What staff can do from the dashboard: apply a conflict's losing version
+ * again, and, with a change set aside (quarantined), once they have looked at
+ * its reason:
  * - try it again, once the cause is fixed: a change of this till's the hub
  *   refused (or one too large to send) is sent again as the document is now,
  *   with a new version; a hub change this till could not take is taken again
@@ -12,7 +13,8 @@
  */
 import { idKey } from '../documents.ts';
 import { SyncError } from '../errors.ts';
-import type { QuarantineRecord } from '../till/records.ts';
+import type { Logger } from '../log.ts';
+import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
 import type { Parts } from './parts.ts';
 
 /** `later` runs after the hub's state was taken (when the hub answers); the record goes then. */
@@ -55,4 +57,21 @@ export async function discardSetAside(parts: Parts, record: QuarantineRecord, la
   }
   await store.quarantine.handling(record._id, 'discard');
   later(pull.recheck([{ c: record.collection, id: record.documentId }]), record);
+}
+
+/**
+ * Applies a conflict's losing version as a new write on this till: capture
+ * gives it a new version, so it wins everywhere once pushed. A losing delete
+ * deletes the document. Returns the updated record.
+ */
+export async function reapplyConflictLoser(parts: Parts, id: string, log: Logger): Promise<ConflictRecord> {
+  const { store } = parts;
+  const conflict = await store.conflicts.get(id);
+  if (!conflict) throw new SyncError('not-found', `no conflict with id "${id}"`);
+  const loser = conflict.winner === 'hub' ? conflict.local : conflict.hub;
+  await store.writeAsLocal([{ c: conflict.collection, id: conflict.documentId, doc: loser.document }]);
+  const reappliedAt = new Date();
+  await store.conflicts.markReapplied(conflict._id, reappliedAt);
+  log.info({ event: 'engine.conflict-reapplied', collection: conflict.collection }, 'losing version applied again');
+  return { ...conflict, reappliedAt };
 }
