@@ -107,7 +107,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
   async start(): Promise<void> {
     if (this.#run || this.#stopping) return;
-    const { local, store } = await connectLocal(this.config, this.#log);
+    const { local, store } = await connectLocal(this.config);
     this.#deviceId = await store.deviceId(this.config.deviceId);
     if (this.config.deviceId && this.config.deviceId !== this.#deviceId) {
       this.#log.warn(
@@ -184,7 +184,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       await closeParts(old, true).catch(() => undefined);
       for (let attempt = 0; !this.#stopping; attempt += 1) {
         try {
-          const { local, store } = await connectLocal(this.config, this.#log);
+          const { local, store } = await connectLocal(this.config);
           if ((before && !(await before(store))) || this.#stopping) {
             await local.close();
             return;

@@ -28,12 +28,11 @@ const LOCAL_APP_NAME = 'tillsync-engine';
 
 /**
  * A client for the till's database (with a socket timeout: an answer that never comes fails the
- * operation, and sync retries), after ending what an earlier run left open; the till side on it.
+ * operation, and sync retries), and the till side on it.
  */
-export async function connectLocal(config: SyncConfig, log: Logger): Promise<{ local: MongoClient; store: TillStore }> {
+export async function connectLocal(config: SyncConfig): Promise<{ local: MongoClient; store: TillStore }> {
   const local = new MongoClient(config.local.uri, { appName: LOCAL_APP_NAME, serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 30_000 });
   await local.connect();
-  await cleanUpAfterCrash(local, LOCAL_APP_NAME, log);
   const store = new TillStore(local, config.database, config.engineDatabase);
   await store.init();
   return { local, store };
@@ -68,9 +67,14 @@ export interface PartsHooks {
   refresh(): void;
 }
 
-/** Builds and starts capture (the hub-facing loops start when the link connects). */
+/**
+ * Builds and starts capture (the hub-facing loops start when the link connects). Called only while
+ * this engine holds the till's lease: first it ends what an earlier run (this one's, or one that died
+ * holding the lease) left open, which holds locks the parts need.
+ */
 export async function openParts(local: MongoClient, store: TillStore, h: PartsHooks): Promise<Parts> {
   const { tracker, offsets, log, deviceId } = h;
+  await cleanUpAfterCrash(local, LOCAL_APP_NAME, log);
   const kept = await store.loadHubClockOffset();
   if (kept !== null) offsets.seedHub(kept);
   await offsets.measureLocal(local);
