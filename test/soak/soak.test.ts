@@ -8,13 +8,12 @@ import { replayCommand, type FaultKind, type SoakOptions } from './options.ts';
 import { runSoak } from './run.ts';
 
 /**
- * The faults this run injects (truncate: lost change-stream history, answered
- * by reconciliation; skew: one till's server clock 10 minutes fast; slow-link:
- * a till's line to the hub at 30–200 ms round trips). `drop`
- * joins when a client recovers from the emulator's dropConnections() during a
- * change-stream getMore (today the driver never selects the server again).
+ * Every fault `npm run soak` knows (truncate: lost change-stream history,
+ * answered by reconciliation; skew: one till's server clock 10 minutes fast;
+ * drop: every client connection closed by the server; slow-link: a till's line
+ * to the hub at 30–200 ms round trips).
  */
-export const SOAK_TEST_FAULTS: FaultKind[] = ['kill', 'restart', 'partition', 'truncate', 'skew', 'slow-link'];
+export const SOAK_TEST_FAULTS: FaultKind[] = ['kill', 'restart', 'partition', 'truncate', 'skew', 'drop', 'slow-link'];
 
 const SEED = Number(process.env.SOAK_SEED ?? 7);
 
