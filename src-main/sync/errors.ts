@@ -6,21 +6,24 @@ import {
   MongoNetworkTimeoutError,
   MongoTopologyClosedError,
 } from 'mongodb';
-import type { SyncErrorInfo } from '../../src-shared/status.ts';
+import type { Coded, SyncErrorInfo, SyncErrorParams } from '../../src-shared/status.ts';
 
 export type SyncErrorReason =
   'hub-unreachable' | 'local-unreachable' | 'hub-rejected' | 'local-rejected' | 'history-lost' | 'config' | 'not-found' | 'internal';
 
 export class SyncError extends Error {
   readonly reason: SyncErrorReason;
-  constructor(reason: SyncErrorReason, message: string, options?: { cause?: unknown }) {
+  /** What the message says, as data, for the dashboard's languages. */
+  readonly coded: Coded<SyncErrorParams> | undefined;
+  constructor(reason: SyncErrorReason, message: string, options?: { cause?: unknown; coded?: Coded<SyncErrorParams> }) {
     super(message, options);
     this.name = 'SyncError';
     this.reason = reason;
+    this.coded = options?.coded;
   }
 
   toInfo(at = Date.now()): SyncErrorInfo {
-    return { reason: this.reason, message: this.message, at };
+    return { reason: this.reason, message: this.message, at, ...(this.coded ? { code: this.coded.code, params: this.coded.params } : {}) };
   }
 }
 
@@ -47,28 +50,30 @@ export function isHistoryLost(err: unknown): boolean {
   return err instanceof MongoServerError && [286, 280, 260, 9, 40647].includes(Number(err.code));
 }
 
-/** Plain words for an error, for the status and the dashboard. */
+/** Plain words for an error, for the status and the dashboard (and the same as a code with its params). */
 export function describeError(err: unknown, side: 'hub' | 'local'): SyncError {
   if (err instanceof SyncError) return err;
   const where = side === 'hub' ? 'the head-office hub' : "this till's database";
   if (isUnreachable(err)) {
-    return new SyncError(
-      side === 'hub' ? 'hub-unreachable' : 'local-unreachable',
-      `Cannot reach ${where}. Changes are kept and will sync when it is back.`,
-      { cause: err },
-    );
+    const reason = side === 'hub' ? 'hub-unreachable' : 'local-unreachable';
+    return new SyncError(reason, `Cannot reach ${where}. Changes are kept and will sync when it is back.`, {
+      cause: err,
+      coded: { code: reason, params: {} },
+    });
   }
   if (isHistoryLost(err)) {
     return new SyncError('history-lost', `The change history of ${where} no longer reaches back far enough; a full comparison is needed.`, {
       cause: err,
+      coded: { code: 'history-lost', params: { side } },
     });
   }
   if (err instanceof MongoServerError) {
-    return new SyncError(
-      side === 'hub' ? 'hub-rejected' : 'local-rejected',
-      `${where} refused a change: ${err.message} (code ${String(err.code)})`,
-      { cause: err },
-    );
+    const reason = side === 'hub' ? 'hub-rejected' : 'local-rejected';
+    return new SyncError(reason, `${where} refused a change: ${err.message} (code ${String(err.code)})`, {
+      cause: err,
+      coded: { code: reason, params: { detail: err.message, serverCode: String(err.code) } },
+    });
   }
-  return new SyncError('internal', `Unexpected problem: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  const detail = (err as Error)?.message ?? String(err);
+  return new SyncError('internal', `Unexpected problem: ${detail}`, { cause: err, coded: { code: 'unexpected', params: { detail } } });
 }
