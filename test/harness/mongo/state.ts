@@ -2,6 +2,7 @@
  * Everything a running emulator holds: data, oplog, clock, sessions, cursors,
  * fail points — and the one commit path that makes writes durable and visible.
  */
+import { randomInt } from 'node:crypto';
 import type { Document } from 'bson';
 import { Catalog } from './catalog.ts';
 import { ClusterClock, type ClusterTime } from './cluster-time.ts';
@@ -27,7 +28,6 @@ export class ServerState {
   readonly startedAt = Date.now();
   readonly opcounters = { insert: 0, query: 0, update: 0, delete: 0, getmore: 0, command: 0 };
   readonly log: Logger;
-  #nextCursorId = 1;
 
   constructor(options: { oplogMaxEvents: number; dbPath?: string; log: Logger }) {
     this.log = options.log;
@@ -49,10 +49,16 @@ export class ServerState {
     this.failPoints.clear();
   }
 
+  /**
+   * A new cursor id: random, as mongod's are, so an id a client kept from before
+   * a restart is not found (and the driver resumes) instead of naming another
+   * client's cursor. Below 2^53 so it stays an exact JS number.
+   */
   nextCursorId(): number {
-    // Large enough to look like a server's, small enough to stay an exact JS number.
-    this.#nextCursorId += 1;
-    return 0x10000000 + this.#nextCursorId;
+    for (;;) {
+      const id = randomInt(1, 2 ** 47) * 64 + randomInt(0, 64);
+      if (!this.cursors.has(id)) return id;
+    }
   }
 
   /** Makes already-applied entries durable, then visible to change streams. */
