@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Document, Long, MongoClient } from 'mongodb';
 import { replSetKind, startReplSet, type ReplSet } from '../harness/replset.ts';
-import { CommandLog, STREAM_OPTIONS, nextEvents, openStream, uniqueDbName, waitFor, type Stream } from './helpers.ts';
+import { CommandLog, STREAM_OPTIONS, nextEvents, openStream, uniqueDbName, waitFor, type Doc, type Stream } from './helpers.ts';
 
 function cursorIds(log: CommandLog): string[] {
   return log.succeededNamed('aggregate').map((e) => String((e.reply as { cursor?: { id?: Long } }).cursor?.id));
@@ -36,7 +36,7 @@ describe('cursors across a restart', () => {
       clients.push(owner);
       const ownerLog = new CommandLog(owner);
       const dbName = uniqueDbName('cursors');
-      const mine = owner.db(dbName).collection('mine');
+      const mine = owner.db(dbName).collection<Doc>('mine');
       await mine.insertOne({ _id: 'before' });
 
       const stream: Stream = mine.watch<Document, Document>([], STREAM_OPTIONS);
@@ -54,7 +54,7 @@ describe('cursors across a restart', () => {
       const other = await rs.connect({ monitorCommands: true });
       clients.push(other);
       const otherLog = new CommandLog(other);
-      const theirs = other.db(dbName).collection('theirs');
+      const theirs = other.db(dbName).collection<Doc>('theirs');
       await waitFor(() => theirs.insertOne({ _id: 'warm-up' }).then(() => true), { timeoutMs: 20_000, message: 'the server to be back' });
       for (let i = 0; i < 8 && !cursorIds(otherLog).includes(ownerCursor); i += 1) {
         const s: Stream = theirs.watch<Document, Document>([], STREAM_OPTIONS);

@@ -155,6 +155,7 @@ export async function openParts(local: MongoClient, store: TillStore, h: PartsHo
     onIdle: () => tracker.reachable('push'),
     delay: h.backoff(),
   });
+  let reconciling = false;
   const pull = new Pull({
     ...common,
     deviceId,
@@ -177,8 +178,10 @@ export async function openParts(local: MongoClient, store: TillStore, h: PartsHo
     delay: h.backoff(),
     onReconciled: h.onReconciled,
     onReconcile: (progress) => {
+      // Announced once, when a comparison begins (its first progress report comes next, with the total).
+      if (progress && !reconciling) log.info({ event: 'engine.reconcile-started' }, 'comparing this till with the hub');
+      reconciling = progress !== null;
       tracker.reconciling(progress);
-      if (progress?.compared === 0) log.info({ event: 'engine.reconcile-started' }, 'comparing this till with the hub');
     },
     enqueuePush: (changes) => capture.enqueue(changes),
   });
