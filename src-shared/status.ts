@@ -47,6 +47,8 @@ export interface SyncErrorParams {
   'local-unreachable': NoParams;
   /** A change stream's history no longer reaches back far enough; a full comparison is needed. */
   'history-lost': { side: Side };
+  /** A side ended a read in progress (a restart): nothing was refused, the stream was reopened. */
+  'read-interrupted': { side: Side };
   /** The hub refused a change: the server's own words and error code. */
   'hub-rejected': { detail: string; serverCode: string };
   /** This till's database refused a change. */

@@ -9,7 +9,15 @@ import {
 import type { Coded, SyncErrorInfo, SyncErrorParams } from '../../src-shared/status.ts';
 
 export type SyncErrorReason =
-  'hub-unreachable' | 'local-unreachable' | 'hub-rejected' | 'local-rejected' | 'history-lost' | 'config' | 'not-found' | 'internal';
+  | 'hub-unreachable'
+  | 'local-unreachable'
+  | 'hub-rejected'
+  | 'local-rejected'
+  | 'history-lost'
+  | 'read-interrupted'
+  | 'config'
+  | 'not-found'
+  | 'internal';
 
 export class SyncError extends Error {
   readonly reason: SyncErrorReason;
@@ -50,10 +58,19 @@ export function isHistoryLost(err: unknown): boolean {
   return err instanceof MongoServerError && [286, 280, 260, 9, 40647].includes(Number(err.code));
 }
 
+/**
+ * The server ended a read in progress — its cursor is gone (a restart, a kill): nothing was refused,
+ * and the stream is reopened from its checkpoint. CursorNotFound, QueryPlanKilled, CursorKilled, Interrupted.
+ */
+export function isReadInterrupted(err: unknown): boolean {
+  return err instanceof MongoServerError && [43, 175, 237, 11601].includes(Number(err.code));
+}
+
 /** Plain words for an error, for the status and the dashboard (and the same as a code with its params). */
 export function describeError(err: unknown, side: 'hub' | 'local'): SyncError {
   if (err instanceof SyncError) return err;
   const where = side === 'hub' ? 'the head-office hub' : "this till's database";
+  const Where = side === 'hub' ? 'The head-office hub' : "This till's database";
   if (isUnreachable(err)) {
     const reason = side === 'hub' ? 'hub-unreachable' : 'local-unreachable';
     return new SyncError(reason, `Cannot reach ${where}. Changes are kept and will sync when it is back.`, {
@@ -67,9 +84,19 @@ export function describeError(err: unknown, side: 'hub' | 'local'): SyncError {
       coded: { code: 'history-lost', params: { side } },
     });
   }
+  if (isReadInterrupted(err)) {
+    return new SyncError(
+      'read-interrupted',
+      `${Where} stopped a read in progress (it may have restarted); sync picked up where it left off.`,
+      {
+        cause: err,
+        coded: { code: 'read-interrupted', params: { side } },
+      },
+    );
+  }
   if (err instanceof MongoServerError) {
     const reason = side === 'hub' ? 'hub-rejected' : 'local-rejected';
-    return new SyncError(reason, `${where} refused a change: ${err.message} (code ${String(err.code)})`, {
+    return new SyncError(reason, `${Where} refused a change: ${err.message} (code ${String(err.code)})`, {
       cause: err,
       coded: { code: reason, params: { detail: err.message, serverCode: String(err.code) } },
     });

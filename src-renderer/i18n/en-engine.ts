@@ -34,6 +34,8 @@ export const enEngine: Record<EngineMessageKey, string> = {
   'error.local-unreachable': "Cannot reach this till's database. Changes are kept and will sync when it is back.",
   'error.history-lost':
     "{side, select, hub {The change history of the head-office hub} other {The change history of this till's database}} no longer reaches back far enough; a full comparison is needed.",
+  'error.read-interrupted':
+    "{side, select, hub {The head-office hub} other {This till's database}} stopped a read in progress (it may have restarted); sync picked up where it left off.",
   'error.hub-rejected': 'The head-office hub refused a change: {detail} (code {serverCode})',
   'error.local-rejected': "This till's database refused a change: {detail} (code {serverCode})",
   'error.unexpected': 'Unexpected problem: {detail}',

@@ -24,6 +24,8 @@ export const frEngine: Record<EngineMessageKey, string> = {
     'Impossible de joindre la base de données de cette caisse. Les modifications sont gardées et seront synchronisées à son retour.',
   'error.history-lost':
     '{side, select, hub {L’historique des modifications du serveur central} other {L’historique des modifications de cette caisse}} ne remonte plus assez loin ; une comparaison complète est nécessaire.',
+  'error.read-interrupted':
+    '{side, select, hub {Le serveur central} other {La base de données de cette caisse}} a interrompu une lecture en cours (il a peut-être redémarré) ; la synchronisation a repris là où elle s’était arrêtée.',
   'error.hub-rejected': 'Le serveur central a refusé une modification : {detail} (code {serverCode})',
   'error.local-rejected': 'La base de données de cette caisse a refusé une modification : {detail} (code {serverCode})',
   'error.unexpected': 'Problème inattendu : {detail}',
