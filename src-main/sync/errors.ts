@@ -35,6 +35,23 @@ export class SyncError extends Error {
   }
 }
 
+/**
+ * The server's error code as a number. The engine reads raw BSON (promoteValues: false), and the
+ * driver then hands write errors' codes over as BSON Int32 objects, which never `=== 11000`.
+ */
+export function serverCode(err: unknown): number | undefined {
+  const code = Number((err as { code?: unknown } | null)?.code);
+  return Number.isInteger(code) ? code : undefined;
+}
+
+/** A bulk write whose every failed statement met an existing `_id` (or unique key): nothing else went wrong. */
+export function onlyDuplicateKeys(err: unknown): boolean {
+  const errors = (err as { writeErrors?: unknown } | null)?.writeErrors;
+  const list = Array.isArray(errors) ? errors : errors === undefined ? [] : [errors];
+  if (list.length === 0) return serverCode(err) === 11000;
+  return list.every((e) => serverCode(e) === 11000) && !(err as { writeConcernError?: unknown }).writeConcernError;
+}
+
 /** A network or server-selection failure: the other side is not there right now. */
 const SOCKET_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 

@@ -10,6 +10,7 @@
  */
 import { MongoClient, type ChangeStream, type Document, type Timestamp } from 'mongodb';
 import { contentHash, RAW_BSON } from '../../src-main/sync/documents.ts';
+import { serverCode } from '../../src-main/sync/errors.ts';
 
 const PUSH_MARKER = '_tillsync_push';
 const TOMBSTONES = '_tillsync_tombstones';
@@ -58,6 +59,8 @@ export class HubObserver {
   events = 0;
   /** Times the observer's client was replaced after failing for a while. */
   replacedClients = 0;
+  /** What made the stream fail, and how often (error names, codes and first words). */
+  readonly failures = new Map<string, number>();
   readonly #uri: string;
   #client: MongoClient;
   readonly #txns = new Map<string, string>();
@@ -120,7 +123,9 @@ export class HubObserver {
         }
       } catch (err) {
         if (!this.#running) break;
-        const code = (err as { code?: number }).code;
+        const code = serverCode(err);
+        const what = `${(err as Error).name ?? 'Error'}${code === undefined ? '' : ` ${String(code)}`}: ${String((err as Error).message).slice(0, 80)}`;
+        this.failures.set(what, (this.failures.get(what) ?? 0) + 1);
         if (code === 286 || code === 280) {
           // The hub's history was truncated past us: note the gap and go on from now.
           const now = Date.now();

@@ -19,7 +19,7 @@ export interface SoakSummary {
   converged: boolean;
   convergeMs: number;
   checks: CheckResult;
-  observer: { events: number; gaps: number; replacedClients: number; staleStampsOnHqWrites: number };
+  observer: { events: number; gaps: number; replacedClients: number; staleStampsOnHqWrites: number; failures: string[] };
 }
 
 function table(rows: string[][]): string[] {
@@ -90,6 +90,7 @@ export function summaryLines(s: SoakSummary): string[] {
   );
   lines.push(
     `hub observer: ${s.observer.events} events, ${s.observer.gaps} gap(s), ${s.observer.replacedClients} client replacement(s), ${s.observer.staleStampsOnHqWrites} stale stamp(s) on HQ-written content (harmless)`,
+    ...(s.observer.failures.length > 0 ? [`  its stream failed: ${s.observer.failures.join('; ')}`] : []),
   );
   lines.push(
     `agents at the end: ${Object.entries(s.agents)

@@ -172,6 +172,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         events: observer.events,
         gaps: observer.gaps.length,
         replacedClients: observer.replacedClients,
+        failures: [...observer.failures].map(([what, count]) => `${count}× ${what}`),
         staleStampsOnHqWrites: observer.staleStampsOnHqWrites,
       },
     };

@@ -18,6 +18,7 @@
 import type { Collection, Db, Document } from 'mongodb';
 import type { Journal, WriteKind, WriteRecord } from './journal.ts';
 import type { Random } from './prng.ts';
+import { serverCode } from '../../src-main/sync/errors.ts';
 
 export const POS_COLLECTIONS = ['orders', 'counters', 'menu', 'notes'] as const;
 export const MENU_ITEMS = 8;
@@ -358,5 +359,5 @@ export class Writer {
 }
 
 function isDuplicateKey(err: unknown): boolean {
-  return (err as { code?: number } | null)?.code === 11000;
+  return serverCode(err) === 11000;
 }

@@ -17,6 +17,7 @@ import { EventQueue, type ChangeEvent, type StreamStart } from '../event-queue.t
 import { groupBy } from '../group-by.ts';
 import { OwnSessions } from '../own-sessions.ts';
 import { refusedOrRethrow } from '../refused.ts';
+import { serverCode } from '../errors.ts';
 
 /** Sessions opened with the connection for the engine's own hub writes: the push, and the pull's stamps in two lanes. */
 const OWN_SESSIONS = 3;
@@ -67,8 +68,8 @@ export class Hub {
     const names = new Set(await this.collectionNames());
     for (const name of [PUSH_MARKER, TOMBSTONES]) {
       if (!names.has(name))
-        await this.db.createCollection(name).catch((err: { code?: number }) => {
-          if (err.code !== 48) throw err;
+        await this.db.createCollection(name).catch((err: unknown) => {
+          if (serverCode(err) !== 48) throw err;
         });
     }
   }

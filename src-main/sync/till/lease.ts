@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Collection } from 'mongodb';
+import { serverCode } from '../errors.ts';
 
 /** Who holds the lease, as another engine sees it. */
 export interface LeaseHolder {
@@ -70,7 +71,7 @@ export class Lease {
       );
       return { held: true };
     } catch (err) {
-      if ((err as { code?: number }).code !== 11000) throw err;
+      if (serverCode(err) !== 11000) throw err;
       // Held by another engine, not lapsed: the upsert found no match and the lease document exists.
       const by = await this.#coll.findOne({ _id: 'lease' });
       if (!by) return this.acquire(); // let go of between the two

@@ -22,6 +22,7 @@ import { EventQueue, type ChangeEvent, type StreamStart } from '../event-queue.t
 import { inTransaction } from '../transaction.ts';
 import { groupBy } from '../group-by.ts';
 import { refusedOrRethrow } from '../refused.ts';
+import { onlyDuplicateKeys, serverCode } from '../errors.ts';
 import { Lease } from './lease.ts';
 import { Outbox } from './outbox.ts';
 import { Checkpoints, ConflictLog, Quarantine, type Checkpoint, type ConflictRecord, type QuarantineRecord } from './records.ts';
@@ -208,8 +209,8 @@ export class TillStore {
         })),
         { ordered: false },
       )
-      .catch((err: { code?: number }) => {
-        if (err.code !== 11000) throw err; // a newer record is already there
+      .catch((err: unknown) => {
+        if (!onlyDuplicateKeys(err)) throw err; // a newer record is already there
       });
   }
 
@@ -304,6 +305,6 @@ function stripId(doc: Document): Document {
   return rest;
 }
 
-function ignoreExists(err: { code?: number }): void {
-  if (err.code !== 48) throw err;
+function ignoreExists(err: unknown): void {
+  if (serverCode(err) !== 48) throw err;
 }
