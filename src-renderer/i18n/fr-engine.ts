@@ -25,7 +25,7 @@ export const frEngine: Record<EngineMessageKey, string> = {
   'error.history-lost':
     '{side, select, hub {L’historique des modifications du serveur central} other {L’historique des modifications de cette caisse}} ne remonte plus assez loin ; une comparaison complète est nécessaire.',
   'error.read-interrupted':
-    '{side, select, hub {Le serveur central} other {La base de données de cette caisse}} a interrompu une lecture en cours (il a peut-être redémarré) ; la synchronisation a repris là où elle s’était arrêtée.',
+    '{side, select, hub {Le serveur central} other {La base de données de cette caisse}} a interrompu une lecture en cours (il a peut-être redémarré) ; la synchronisation a repris là où elle s’était arrêtée.',
   'error.hub-rejected': 'Le serveur central a refusé une modification : {detail} (code {serverCode})',
   'error.local-rejected': 'La base de données de cette caisse a refusé une modification : {detail} (code {serverCode})',
   'error.unexpected': 'Problème inattendu : {detail}',
@@ -49,7 +49,7 @@ export const frEngine: Record<EngineMessageKey, string> = {
   'quarantine.clock-drift':
     'faite par {device} avec {ahead} d’avance sur l’horloge de cette caisse ; gardée jusqu’à ce que les horloges soient d’accord',
   'quarantine.refused':
-    '{side, select, hub {le siège} other {la base de cette caisse}} ne l’a pas acceptée : {cause, select, unique {un autre enregistrement a déjà la même valeur dans un champ qui doit être unique} validation {elle ne respecte pas les règles de validation de la base} size {elle est trop grande pour un enregistrement} value {elle contient une valeur ou un nom de champ que la base n’accepte pas} other {la base l’a refusée}} ({detail}, code {serverCode})',
+    '{side, select, hub {le siège} other {la base de cette caisse}} ne l’a pas acceptée : {cause, select, unique {un autre enregistrement a déjà la même valeur dans un champ qui doit être unique} validation {elle ne respecte pas les règles de validation de la base} size {elle est trop grande pour un enregistrement} value {elle contient une valeur ou un nom de champ que la base n’accepte pas} other {la base l’a refusée}} ({detail}, code {serverCode})',
   'quarantine.too-large-to-sync':
-    'l’enregistrement est trop grand pour être synchronisé ({sizeMb, number} Mo ; il doit rester sous {limitMb, number} Mo)',
+    'l’enregistrement est trop grand pour être synchronisé ({sizeMb, number} Mo ; il doit rester sous {limitMb, number} Mo)',
 };

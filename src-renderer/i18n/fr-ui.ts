@@ -85,10 +85,10 @@ export const frUi: Record<UiMessageKey, string> = {
   'quarantine.more': '{count, plural, one {et # autre} other {et # autres}}',
   'quarantine.retry': 'Réessayer',
   'quarantine.discard': 'Abandonner',
-  'quarantine.discard.title': 'Abandonner cette modification ?',
+  'quarantine.discard.title': 'Abandonner cette modification ?',
   'quarantine.discard.hub': 'La modification de cette caisse n’ira pas au siège, et cette caisse reprend à la place la version du siège.',
   'quarantine.discard.local':
-    'La modification du siège ne sera pas appliquée ici ; cette caisse garde l’enregistrement tel quel jusqu’à sa prochaine modification.',
+    'La modification du siège ne sera pas appliquée ici ; cette caisse garde l’enregistrement tel quel jusqu’à sa prochaine modification.',
   'quarantine.discard.yes': 'Abandonner la modification',
   'quarantine.handling.retry': 'Nouvel essai…',
   'quarantine.handling.discard': 'Reprise de la version du siège…',
