@@ -50,6 +50,15 @@ export class HubObserver {
   readonly staleStamps: Array<{ c: string; id: string; device: string; v: string; w?: string; at: number }> = [];
   /** The same onto content an HQ client wrote since: harmless, the document stays an unversioned HQ write. */
   staleStampsOnHqWrites = 0;
+  /**
+   * Tombstones an engine wrote while the document stood on the hub: a till's delete of a document
+   * the hub no longer had, committed beside an HQ client re-creating it (the transaction's snapshot
+   * predates the insert; the two share no key, so neither conflicts). The document's newer version
+   * stands; the tombstone deleted nothing and is read only once the document is gone.
+   */
+  tombstonesBesideLiveDocuments = 0;
+  /** Documents that stand on the hub now, as the events tell (any writer). */
+  readonly #live = new Set<string>();
   /** Who wrote each document's current content: an engine push, or a client that knows nothing of sync. */
   readonly #contentBy = new Map<string, 'push' | 'client'>();
   /** Document writes by an engine whose `w` was not made on that device (echoes). */
@@ -119,7 +128,7 @@ export class HubObserver {
           this.#token = (ev as { _id: unknown })._id;
           this.#lastEventAt = Date.now();
           this.events += 1;
-          this.#see(ev as Document);
+          this.see(ev as Document);
         }
       } catch (err) {
         if (!this.#running) break;
@@ -149,7 +158,8 @@ export class HubObserver {
     }
   }
 
-  #see(ev: Document): void {
+  /** One change event of the hub's POS database, in order (public for the observer's own tests). */
+  see(ev: Document): void {
     const coll = ev.ns?.coll as string | undefined;
     const op = ev.operationType as string;
     const key = ev.lsid && ev.txnNumber !== undefined ? `${ev.lsid.id.toString('base64')}:${String(ev.txnNumber)}` : undefined;
@@ -167,11 +177,15 @@ export class HubObserver {
       const target = t._id as { c: string; id: string };
       const arrival: HubArrival = { c: target.c, id: String(target.id), device, v: String(t.v), op: 'tombstone', at: now };
       this.arrivals.push(arrival);
-      this.#checkOrder(arrival, 'tombstone');
+      // Its transaction deletes the document before writing the tombstone, so a document still standing was not deleted by it.
+      if (this.#live.has(`${target.c}\u0000${String(target.id)}`)) this.tombstonesBesideLiveDocuments += 1;
+      else this.#checkOrder(arrival, 'tombstone');
       return;
     }
     if (coll.startsWith('_tillsync') || coll.startsWith('system.')) return;
     const id = String(ev.documentKey?._id);
+    if (op === 'delete') this.#live.delete(`${coll}\u0000${id}`);
+    else if (['insert', 'replace', 'update'].includes(op)) this.#live.add(`${coll}\u0000${id}`);
     if (!device) {
       // A client that knows nothing of sync (HQ): the engine's ordering starts again from its write.
       this.#lastVersion.delete(`${coll}\u0000${id}`);

@@ -19,7 +19,7 @@ export interface SoakSummary {
   converged: boolean;
   convergeMs: number;
   checks: CheckResult;
-  observer: { events: number; gaps: number; replacedClients: number; staleStampsOnHqWrites: number; failures: string[] };
+  observer: { events: number; gaps: number; replacedClients: number; staleStampsOnHqWrites: number; tombstonesBesideLiveDocuments: number; failures: string[] };
 }
 
 function table(rows: string[][]): string[] {
@@ -89,7 +89,7 @@ export function summaryLines(s: SoakSummary): string[] {
       .join(', ')}${s.checks.unverified ? `, ${s.checks.unverified} unverified (hub history missed)` : ''}`,
   );
   lines.push(
-    `hub observer: ${s.observer.events} events, ${s.observer.gaps} gap(s), ${s.observer.replacedClients} client replacement(s), ${s.observer.staleStampsOnHqWrites} stale stamp(s) on HQ-written content (harmless)`,
+    `hub observer: ${s.observer.events} events, ${s.observer.gaps} gap(s), ${s.observer.replacedClients} client replacement(s), ${s.observer.staleStampsOnHqWrites} stale stamp(s) on HQ-written content, ${s.observer.tombstonesBesideLiveDocuments} tombstone(s) beside a document HQ re-created (both harmless)`,
     ...(s.observer.failures.length > 0 ? [`  its stream failed: ${s.observer.failures.join('; ')}`] : []),
   );
   lines.push(

@@ -174,6 +174,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         replacedClients: observer.replacedClients,
         failures: [...observer.failures].map(([what, count]) => `${count}× ${what}`),
         staleStampsOnHqWrites: observer.staleStampsOnHqWrites,
+        tombstonesBesideLiveDocuments: observer.tombstonesBesideLiveDocuments,
       },
     };
     const lines = summaryLines(summary);
