@@ -52,10 +52,12 @@ export async function dispatch(env: DispatchEnv, conn: ConnectionInfo, body: Doc
   const labelCtx: LabelContext = { command: name, inTransaction, retryableWrite, changeStream };
   let txn: Transaction | undefined;
   try {
+    if (conn.interruption) throw conn.interruption;
     const ns = typeof body[name] === 'string' ? `${db}.${body[name] as string}` : db;
     const fp = state.failPoints.check(name, conn.appName, ns);
     if (fp) {
       if (fp.blockConnection) await sleep(fp.blockTimeMS ?? 0);
+      if (conn.interruption) throw conn.interruption;
       if (fp.closeConnection) throw new CloseConnection();
       if (fp.errorCode !== undefined) {
         throw new CommandError(fp.errorCode, "Failing command via 'failCommand' failpoint", { labels: fp.errorLabels });
@@ -99,6 +101,8 @@ export async function dispatch(env: DispatchEnv, conn: ConnectionInfo, body: Doc
       messageBytes,
     };
     const reply = await handler(ctx);
+    // An operation that waited (getMore, awaitable hello, a blocking fail point) and was interrupted answers with why.
+    if (conn.interruption) throw conn.interruption;
     if (retryableWrite && session && txnNumber !== undefined) session.rememberReply(txnNumber, reply);
     return withClusterTime(state, reply);
   } catch (err) {

@@ -8,6 +8,7 @@ import { ClusterClock, type ClusterTime } from './cluster-time.ts';
 import { FailPoints } from './failpoints.ts';
 import { Journal } from './journal.ts';
 import { Oplog, type ChangeEntry } from './oplog.ts';
+import { Topology } from './topology.ts';
 import { Sessions, type PendingEntry } from './transactions.ts';
 import { wallNow } from './wall-clock.ts';
 import type { Cursor } from './cursors.ts';
@@ -24,6 +25,7 @@ export class ServerState {
   readonly sessions = new Sessions();
   readonly cursors = new Map<number, Cursor>();
   readonly failPoints = new FailPoints();
+  readonly topology = new Topology();
   readonly startedAt = Date.now();
   readonly opcounters = { insert: 0, query: 0, update: 0, delete: 0, getmore: 0, command: 0 };
   readonly log: Logger;
@@ -42,8 +44,9 @@ export class ServerState {
     this.sessions.onFinish = (oldest) => this.catalog.pruneHistory(oldest);
   }
 
-  /** What a restart forgets even when the data is kept: cursors, sessions, fail points. */
+  /** What a restart forgets even when the data is kept: cursors, sessions, fail points; and it is a new process. */
   resetVolatile(): void {
+    this.topology.newProcess();
     this.cursors.clear();
     this.sessions.endAll();
     this.failPoints.clear();

@@ -128,8 +128,11 @@ export function parseMessage(msg: Buffer): WireRequest {
 
 let nextResponseId = 1;
 
-/** Encodes a reply to `responseTo` as OP_MSG, or OP_REPLY for a legacy request. */
-export function encodeReply(responseTo: number, doc: Document, legacy: boolean): Buffer {
+/**
+ * Encodes a reply to `responseTo` as OP_MSG, or OP_REPLY for a legacy request.
+ * `moreToCome`: another reply follows without a request (exhaust).
+ */
+export function encodeReply(responseTo: number, doc: Document, legacy: boolean, moreToCome = false): Buffer {
   const payload = serialize(doc, { ignoreUndefined: true });
   const requestId = nextResponseId++ & 0x7fffffff;
   if (legacy) {
@@ -150,7 +153,7 @@ export function encodeReply(responseTo: number, doc: Document, legacy: boolean):
   out.writeInt32LE(requestId, 4);
   out.writeInt32LE(responseTo, 8);
   out.writeInt32LE(OP_MSG, 12);
-  out.writeUInt32LE(0, 16);
+  out.writeUInt32LE(moreToCome ? FLAG_MORE_TO_COME : 0, 16);
   out.writeUInt8(0, 20);
   out.set(payload, 21);
   return out;

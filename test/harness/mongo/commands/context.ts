@@ -10,8 +10,10 @@ export interface ConnectionInfo {
   readonly id: number;
   readonly remote: string;
   appName: string | undefined;
-  /** Aborted when the connection closes. */
+  /** Aborted when the connection closes or its operations are interrupted. */
   readonly signal: AbortSignal;
+  /** Set when the server interrupts this connection's operations (shutdown): every command then fails with it. */
+  readonly interruption: CommandError | undefined;
 }
 
 export interface CommandContext {
