@@ -29,6 +29,8 @@ export class Access {
   readonly state: ServerState;
   readonly txn: Transaction | undefined;
   readonly batch: WriteBatch;
+  /** Called before each write outside a transaction is applied; may throw to refuse it (fail points). */
+  beforeWrite: (() => void) | undefined;
   /** Collections created inside this transaction, not yet in the catalog. */
   readonly #txnCreated = new Map<string, Collection>();
 
@@ -123,6 +125,7 @@ export class Access {
       this.txn.put(coll.ns, docKey, after);
       this.txn.entries.push(entry);
     } else {
+      this.beforeWrite?.();
       this.batch.add(entry);
     }
   }

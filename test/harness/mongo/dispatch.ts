@@ -5,20 +5,15 @@
 import type { Document } from 'bson';
 import { Access } from './access.ts';
 import { toTimestamp } from './cluster-time.ts';
-import { CommandError, errorReply, serverLabels, type LabelContext } from './errors.ts';
+import { carriesTopologyVersion, serverLabels, type LabelContext } from './error-labels.ts';
+import { CloseConnection, CommandError, errorReply } from './errors.ts';
+import type { FailCommandData } from './failpoints.ts';
 import type { CommandContext, ConnectionInfo, Handler } from './commands/context.ts';
 import { WriteBatch, type ServerState } from './state.ts';
 import type { Transaction } from './transactions.ts';
 
 const RETRYABLE_WRITES = new Set(['insert', 'update', 'delete', 'findAndModify', 'findandmodify']);
 const ZERO_SIGNATURE = { hash: Buffer.alloc(20), keyId: 0 };
-
-/** The fail point asked for the connection to be closed with no reply. */
-export class CloseConnection extends Error {
-  constructor() {
-    super('closed by failCommand');
-  }
-}
 
 export interface DispatchEnv {
   state: ServerState;
@@ -38,6 +33,16 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** The fail point's write-concern error, added to a reply after its command ran, with the labels it earns. */
+function addWriteConcernError(reply: Document, injected: FailCommandData, labelCtx: LabelContext): void {
+  const wce = { ...(injected.writeConcernError as Document) };
+  const wcCode = typeof wce.code === 'number' ? wce.code : undefined;
+  reply.writeConcernError = wce;
+  const labels = injected.errorLabels ?? serverLabels(reply.ok === 1 ? undefined : (reply.code as number), wcCode, labelCtx);
+  if (labels.length > 0) reply.errorLabels = labels;
+  else delete reply.errorLabels;
+}
+
 export async function dispatch(env: DispatchEnv, conn: ConnectionInfo, body: Document, messageBytes: number): Promise<Document> {
   const { state } = env;
   const name = Object.keys(body)[0] ?? '';
@@ -49,25 +54,33 @@ export async function dispatch(env: DispatchEnv, conn: ConnectionInfo, body: Doc
   const changeStream =
     (name === 'aggregate' && Array.isArray(body.pipeline) && body.pipeline[0] !== undefined && '$changeStream' in body.pipeline[0]) ||
     (name === 'getMore' && state.cursors.get(Number(body.getMore))?.kind === 'changeStream');
-  const labelCtx: LabelContext = { command: name, inTransaction, retryableWrite, changeStream };
+  const batch = new WriteBatch(state);
+  const labelCtx: LabelContext = { command: name, inTransaction, retryableWrite, changeStream, noWrites: false };
+  /** Labels as the server gives them once the command has run this far. */
+  const labelsNow = (code: number | undefined, wcCode?: number): string[] =>
+    serverLabels(code, wcCode, { ...labelCtx, noWrites: conn.hasWritten && batch.size === 0 });
   let txn: Transaction | undefined;
+  let injected: FailCommandData | undefined;
+  let closeAfterwards = false;
   try {
     if (conn.interruption) throw conn.interruption;
     const ns = typeof body[name] === 'string' ? `${db}.${body[name] as string}` : db;
-    const fp = state.failPoints.check(name, conn.appName, ns);
+    const fp = state.failPoints.failCommand(name, conn.appName, ns);
     if (fp) {
       if (fp.blockConnection) await sleep(fp.blockTimeMS ?? 0);
       if (conn.interruption) throw conn.interruption;
       if (fp.closeConnection) throw new CloseConnection();
       if (fp.errorCode !== undefined) {
-        throw new CommandError(fp.errorCode, "Failing command via 'failCommand' failpoint", { labels: fp.errorLabels });
+        // Before the command runs: a getMore has not checked out its cursor, so it is no change stream's error yet.
+        const labels =
+          fp.errorLabels ?? serverLabels(fp.errorCode, undefined, { ...labelCtx, changeStream: changeStream && name !== 'getMore' });
+        throw new CommandError(fp.errorCode, "Failing command via 'failCommand' failpoint", { labels });
       }
-      if (fp.writeConcernError) {
-        return withClusterTime(state, { ok: 1, writeConcernError: fp.writeConcernError });
-      }
+      if (fp.writeConcernError) injected = fp;
     }
     const handler = Object.hasOwn(env.handlers, name) ? env.handlers[name] : undefined;
     if (!handler) throw new CommandError(59, `no such command: '${name}'`);
+    let reply: Document | undefined;
     if (session && txnNumber !== undefined && name !== 'commitTransaction' && name !== 'abortTransaction') {
       if (txnNumber < session.highestTxnNumber) {
         throw new CommandError(
@@ -77,39 +90,63 @@ export async function dispatch(env: DispatchEnv, conn: ConnectionInfo, body: Doc
       }
       session.highestTxnNumber = txnNumber;
       const earlier = retryableWrite ? session.retryReplies.get(txnNumber) : undefined;
-      if (earlier) return withClusterTime(state, { ...earlier });
+      if (earlier) reply = { ...earlier };
     }
-    if (inTransaction && name !== 'commitTransaction' && name !== 'abortTransaction') {
-      if (!session || txnNumber === undefined) throw new CommandError(72, 'a transaction needs lsid and txnNumber');
-      if (body.startTransaction === true) {
-        state.sessions.begin(session, txnNumber, state.clock.last, conn.appName);
+    if (!reply) {
+      if (inTransaction && name !== 'commitTransaction' && name !== 'abortTransaction') {
+        if (!session || txnNumber === undefined) throw new CommandError(72, 'a transaction needs lsid and txnNumber');
+        if (body.startTransaction === true) {
+          state.sessions.begin(session, txnNumber, state.clock.last, conn.appName);
+        }
+        txn = session.txn;
+        if (!txn || txn.txnNumber !== txnNumber)
+          throw new CommandError(251, `Transaction with txnNumber ${txnNumber} has not been started`);
+        if (txn.state !== 'active') throw new CommandError(251, `Transaction with txnNumber ${txnNumber} has been aborted.`);
       }
-      txn = session.txn;
-      if (!txn || txn.txnNumber !== txnNumber) throw new CommandError(251, `Transaction with txnNumber ${txnNumber} has not been started`);
-      if (txn.state !== 'active') throw new CommandError(251, `Transaction with txnNumber ${txnNumber} has been aborted.`);
+      const access = new Access(state, batch, txn);
+      if (retryableWrite) {
+        access.beforeWrite = () => {
+          const write = state.failPoints.fires('onPrimaryTransactionalWrite');
+          if (!write) return;
+          if (write.closeConnection !== false) closeAfterwards = true;
+          if (write.failBeforeCommitExceptionCode !== undefined) {
+            throw new CommandError(
+              Number(write.failBeforeCommitExceptionCode),
+              `Failing write for ${session?.id ?? 'session'}:${txnNumber} due to failpoint. The write must not be reflected.`,
+            );
+          }
+        };
+      }
+      const ctx: CommandContext = {
+        state,
+        name,
+        body,
+        db,
+        access,
+        session,
+        conn,
+        host: env.host,
+        replSetName: env.replSetName,
+        messageBytes,
+      };
+      reply = await handler(ctx);
+      // An operation that waited (getMore, awaitable hello, a blocking fail point) and was interrupted answers with why.
+      if (conn.interruption) throw conn.interruption;
+      if (batch.size > 0) conn.hasWritten = true;
+      if (retryableWrite && session && txnNumber !== undefined) session.rememberReply(txnNumber, { ...reply });
     }
-    const ctx: CommandContext = {
-      state,
-      name,
-      body,
-      db,
-      access: new Access(state, new WriteBatch(state), txn),
-      session,
-      conn,
-      host: env.host,
-      replSetName: env.replSetName,
-      messageBytes,
-    };
-    const reply = await handler(ctx);
-    // An operation that waited (getMore, awaitable hello, a blocking fail point) and was interrupted answers with why.
-    if (conn.interruption) throw conn.interruption;
-    if (retryableWrite && session && txnNumber !== undefined) session.rememberReply(txnNumber, reply);
+    // The write ran (or the transaction committed); only then is the write concern found wanting.
+    if (injected) addWriteConcernError(reply, injected, labelCtx);
+    // onPrimaryTransactionalWrite: the write stands, the reply is lost with the connection.
+    if (closeAfterwards) throw new CloseConnection();
     return withClusterTime(state, reply);
   } catch (err) {
     if (err instanceof CloseConnection) throw err;
     if (txn && txn.state === 'active') state.sessions.abort(txn);
     if (err instanceof CommandError) {
-      return withClusterTime(state, errorReply(err, err.labels ?? serverLabels(err.code, labelCtx)));
+      const reply = errorReply(err, err.labels ?? labelsNow(err.code));
+      if (carriesTopologyVersion(err.code, undefined)) reply.topologyVersion = state.topology.version();
+      return withClusterTime(state, reply);
     }
     state.log('error', 'command failed unexpectedly', { command: name, error: (err as Error).stack ?? String(err) });
     const internal = new CommandError(1, `internal error in the emulator running '${name}': ${(err as Error).message}`);

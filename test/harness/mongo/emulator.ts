@@ -11,8 +11,8 @@ import { cursorCommands } from './commands/cursor-commands.ts';
 import { ddlCommands } from './commands/ddl.ts';
 import { CURSOR_IDLE_MS } from './cursors.ts';
 import { isAwaitableHello } from './commands/hello.ts';
-import { CloseConnection, dispatch, type DispatchEnv } from './dispatch.ts';
-import { CommandError, ProtocolError } from './errors.ts';
+import { dispatch, type DispatchEnv } from './dispatch.ts';
+import { CloseConnection, CommandError, ProtocolError } from './errors.ts';
 import { ServerState, type Logger } from './state.ts';
 import { encodeReply, messageLength, parseMessage, type WireRequest } from './wire.ts';
 
@@ -162,6 +162,7 @@ class EmulatorServer implements Emulator {
       appName: undefined,
       signal: controller.signal,
       interruption: undefined,
+      hasWritten: false,
       socket,
       controller,
       stale: false,

@@ -94,12 +94,19 @@ export class ServerState {
 export class WriteBatch {
   readonly #state: ServerState;
   #pending: ChangeEntry[] = [];
+  #size = 0;
 
   constructor(state: ServerState) {
     this.#state = state;
   }
 
+  /** How many writes this batch has applied (flushed or not). */
+  get size(): number {
+    return this.#size;
+  }
+
   add(p: PendingEntry): ChangeEntry {
+    this.#size += 1;
     const e: ChangeEntry = Object.assign({}, p, { ts: this.#state.clock.tick(), opIndex: 0, wall: new Date(wallNow()) });
     this.#state.catalog.applyEntry(e);
     this.#pending.push(e);

@@ -14,6 +14,8 @@ export interface ConnectionInfo {
   readonly signal: AbortSignal;
   /** Set when the server interrupts this connection's operations (shutdown): every command then fails with it. */
   readonly interruption: CommandError | undefined;
+  /** Has written before (the server's "last op" of this client): a later failed retryable write says NoWritesPerformed. */
+  hasWritten: boolean;
 }
 
 export interface CommandContext {

@@ -1,7 +1,7 @@
 /** aggregate (including $changeStream), getMore, killCursors. */
 import { Long, type Document } from 'bson';
 import { ChangeStream, type StreamScope } from '../change-stream.ts';
-import { CommandError } from '../errors.ts';
+import { CloseConnection, CommandError } from '../errors.ts';
 import { compileFilter, runAggregate } from '../query.ts';
 import type { ChangeStreamCursor } from '../cursors.ts';
 import { cursorReply, intArg, openCursor, takeBatch, type CommandContext, type Handler } from './context.ts';
@@ -117,6 +117,15 @@ async function changeStreamGetMore(ctx: CommandContext, cursor: ChangeStreamCurs
   }
 }
 
+/** The failGetMoreAfterCursorCheckout fail point: this getMore holds its cursor, and fails (which kills the cursor). */
+function failAfterCheckout(ctx: CommandContext): void {
+  const fp = ctx.state.failPoints.fires('failGetMoreAfterCursorCheckout');
+  if (!fp) return;
+  if (fp.closeConnection) throw new CloseConnection();
+  if (fp.errorCode !== undefined)
+    throw new CommandError(Number(fp.errorCode), 'Failing command via failGetMoreAfterCursorCheckout failpoint');
+}
+
 const getMore: Handler = async (ctx) => {
   const raw = ctx.body.getMore;
   const id = Number(raw);
@@ -126,11 +135,18 @@ const getMore: Handler = async (ctx) => {
   const batchSize = intArg(ctx.body, 'batchSize');
   if (cursor.kind === 'changeStream') {
     try {
+      failAfterCheckout(ctx);
       return await changeStreamGetMore(ctx, cursor, batchSize);
     } catch (err) {
       ctx.state.cursors.delete(id);
       throw err;
     }
+  }
+  try {
+    failAfterCheckout(ctx);
+  } catch (err) {
+    ctx.state.cursors.delete(id);
+    throw err;
   }
   cursor.lastUsed = Date.now();
   const batch = takeBatch(cursor.docs, cursor.pos, batchSize ?? Number.MAX_SAFE_INTEGER);
