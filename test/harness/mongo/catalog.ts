@@ -293,7 +293,9 @@ export class Catalog {
         return;
       }
       case 'modify': {
-        if (coll && entry.spec) coll.options = { ...coll.options, ...entry.spec };
+        // Older journals hold the changed options themselves; newer ones {changes, before}.
+        const changes = (entry.spec && 'before' in entry.spec ? entry.spec.changes : entry.spec) as Document | undefined;
+        if (coll && changes) coll.options = { ...coll.options, ...changes };
         return;
       }
     }

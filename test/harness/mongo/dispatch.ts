@@ -8,6 +8,7 @@ import { toTimestamp } from './cluster-time.ts';
 import { carriesTopologyVersion, serverLabels, type LabelContext } from './error-labels.ts';
 import { CloseConnection, CommandError, errorReply } from './errors.ts';
 import type { FailCommandData } from './failpoints.ts';
+import { MAX_WIRE_DOCUMENT_BYTES } from './wire.ts';
 import type { CommandContext, ConnectionInfo, Handler } from './commands/context.ts';
 import { WriteBatch, type ServerState } from './state.ts';
 import type { Transaction } from './transactions.ts';
@@ -43,7 +44,17 @@ function addWriteConcernError(reply: Document, injected: FailCommandData, labelC
   else delete reply.errorLabels;
 }
 
-export async function dispatch(env: DispatchEnv, conn: ConnectionInfo, body: Document, messageBytes: number): Promise<Document> {
+/**
+ * Runs one command. `oversizedBytes`: the message held a document larger than
+ * the server reads (it fails the command, as mongod's message parser does).
+ */
+export async function dispatch(
+  env: DispatchEnv,
+  conn: ConnectionInfo,
+  body: Document,
+  messageBytes: number,
+  oversizedBytes?: number,
+): Promise<Document> {
   const { state } = env;
   const name = Object.keys(body)[0] ?? '';
   const db = typeof body.$db === 'string' ? body.$db : 'admin';
@@ -64,6 +75,12 @@ export async function dispatch(env: DispatchEnv, conn: ConnectionInfo, body: Doc
   let closeAfterwards = false;
   try {
     if (conn.interruption) throw conn.interruption;
+    if (oversizedBytes !== undefined) {
+      throw new CommandError(
+        10334,
+        `BSONObj size: ${oversizedBytes} (0x${oversizedBytes.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${MAX_WIRE_DOCUMENT_BYTES}(16MB)`,
+      );
+    }
     const ns = typeof body[name] === 'string' ? `${db}.${body[name] as string}` : db;
     const fp = state.failPoints.failCommand(name, conn.appName, ns);
     if (fp) {

@@ -14,7 +14,7 @@ import { isAwaitableHello } from './commands/hello.ts';
 import { dispatch, type DispatchEnv } from './dispatch.ts';
 import { CloseConnection, CommandError, ProtocolError } from './errors.ts';
 import { ServerState, type Logger } from './state.ts';
-import { encodeReply, messageLength, parseMessage, type WireRequest } from './wire.ts';
+import { MessageReader, encodeReply, parseMessage, type WireRequest } from './wire.ts';
 
 export interface EmulatorOptions {
   /** TCP port; 0 or absent picks a free one (kept across restarts). */
@@ -171,17 +171,12 @@ class EmulatorServer implements Emulator {
     };
     this.#conns.add(conn);
     socket.setNoDelay(true);
-    let pending: Buffer = Buffer.alloc(0);
+    const reader = new MessageReader();
     socket.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       try {
-        while (pending.length >= 4) {
-          const length = messageLength(pending);
-          if (pending.length < length) break;
-          const message = pending.subarray(0, length);
-          pending = pending.subarray(length);
+        for (const message of reader.push(chunk)) {
           const request = parseMessage(message);
-          conn.queue = conn.queue.then(() => this.#handle(conn, request, length));
+          conn.queue = conn.queue.then(() => this.#handle(conn, request, message.length));
         }
       } catch (err) {
         this.#log('warn', 'closing connection after a malformed message', {
@@ -214,7 +209,7 @@ class EmulatorServer implements Emulator {
     let responseTo = request.requestId;
     try {
       for (;;) {
-        const reply = await dispatch(this.#env(), conn, request.body, bytes);
+        const reply = await dispatch(this.#env(), conn, request.body, bytes, request.oversized);
         // A reply the partition swallowed: the connection is closed when it heals, like one that asked during it.
         if (this.#partitioned) conn.stale = true;
         if (request.moreToCome || conn.closing || conn.socket.destroyed || this.#partitioned) return;

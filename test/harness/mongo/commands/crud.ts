@@ -58,11 +58,12 @@ function withErrors(reply: Document, errors: WriteErrorDoc[]): Document {
   return reply;
 }
 
+/** A document over 16 MB (yet small enough to have been read) is refused as mongod refuses it: BadValue. */
 function checkSize(ctx: CommandContext, doc: Document, what: string): void {
   if (ctx.messageBytes < MAX_BSON_BYTES) return;
   const size = calculateObjectSize(doc);
   if (size > MAX_BSON_BYTES) {
-    throw new CommandError(10334, `${what} too large. size in bytes: ${size}, max size: ${MAX_BSON_BYTES}`);
+    throw new CommandError(2, `${what} too large. size in bytes: ${size}, max size: ${MAX_BSON_BYTES}`);
   }
 }
 

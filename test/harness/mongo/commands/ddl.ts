@@ -69,9 +69,9 @@ const collMod: Handler = (ctx) => {
   const name = collectionArg(ctx);
   const coll = existing(ctx, name);
   const changes = pick(ctx.body, MODIFIABLE);
-  if (Object.keys(changes).length > 0) {
-    commit(ctx, () => ctx.access.batch.add({ op: 'modify', db: ctx.db, coll: name, uuid: coll.uuid, spec: changes }));
-  }
+  // Every collMod is a modify event (showExpandedEvents), even one that changes nothing.
+  const before = { uuid: coll.uuid, ...coll.options };
+  commit(ctx, () => ctx.access.batch.add({ op: 'modify', db: ctx.db, coll: name, uuid: coll.uuid, spec: { changes, before } }));
   return { ok: 1 };
 };
 
@@ -111,10 +111,9 @@ const renameCollection: Handler = (ctx) => {
   if (!source) throw new CommandError(26, `Source collection ${from.db}.${from.coll} does not exist`);
   const target = ctx.state.catalog.get(to.db, to.coll);
   if (target && !ctx.body.dropTarget) throw new CommandError(48, `target namespace exists: ${to.db}.${to.coll}`);
-  commit(ctx, () => {
-    if (target) ctx.access.batch.add({ op: 'drop', db: to.db, coll: to.coll, uuid: target.uuid });
-    ctx.access.batch.add({ op: 'rename', db: from.db, coll: from.coll, uuid: source.uuid, to });
-  });
+  // One oplog entry, as mongod writes it: the rename, naming the collection it dropped at the target.
+  const spec = target ? { dropTarget: target.uuid } : undefined;
+  commit(ctx, () => ctx.access.batch.add({ op: 'rename', db: from.db, coll: from.coll, uuid: source.uuid, to, spec }));
   return { ok: 1 };
 };
 
