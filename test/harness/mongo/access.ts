@@ -31,8 +31,6 @@ export class Access {
   readonly batch: WriteBatch;
   /** Called before each write outside a transaction is applied; may throw to refuse it (fail points). */
   beforeWrite: (() => void) | undefined;
-  /** Collections created inside this transaction, not yet in the catalog. */
-  readonly #txnCreated = new Map<string, Collection>();
 
   constructor(state: ServerState, batch: WriteBatch, txn?: Transaction) {
     this.state = state;
@@ -41,24 +39,38 @@ export class Access {
   }
 
   collection(db: string, name: string): Collection | undefined {
-    return this.state.catalog.get(db, name) ?? this.#txnCreated.get(`${db}.${name}`);
+    return this.state.catalog.get(db, name) ?? this.txn?.created.get(`${db}.${name}`);
   }
 
   /** The collection, created implicitly (with its `create` event) if missing. */
   ensureCollection(db: string, name: string): Collection {
-    const existing = this.collection(db, name);
-    if (existing) return existing;
+    return this.collection(db, name) ?? this.createCollection(db, name, {});
+  }
+
+  /** Creates a collection; inside a transaction it exists for that transaction alone until it commits. */
+  createCollection(db: string, name: string, options: Document): Collection {
     validateCollectionName(db, name);
     const uuid = new UUID();
-    const create: PendingEntry = { op: 'create', db, coll: name, uuid, spec: {} };
+    const create: PendingEntry = { op: 'create', db, coll: name, uuid, spec: options };
     if (this.txn) {
-      const coll = new Collection(db, name, uuid);
-      this.#txnCreated.set(`${db}.${name}`, coll);
+      const coll = new Collection(db, name, uuid, options);
+      this.txn.created.set(`${db}.${name}`, coll);
       this.txn.entries.push(create);
       return coll;
     }
     this.batch.add(create);
     return this.state.catalog.get(db, name) as Collection;
+  }
+
+  /** Adds indexes; inside a transaction only to a collection it created, and only when it commits. */
+  addIndexes(coll: Collection, indexes: Document[]): void {
+    const entry: PendingEntry = { op: 'createIndexes', db: coll.db, coll: coll.name, uuid: coll.uuid, spec: { indexes } };
+    if (this.txn) {
+      coll.indexes = [...coll.indexes, ...(indexes as Collection['indexes'])];
+      this.txn.entries.push(entry);
+      return;
+    }
+    this.batch.add(entry);
   }
 
   /** Every document this reader sees, in natural order. */

@@ -14,6 +14,21 @@ import { WriteBatch, type ServerState } from './state.ts';
 import type { Transaction } from './transactions.ts';
 
 const RETRYABLE_WRITES = new Set(['insert', 'update', 'delete', 'findAndModify', 'findandmodify']);
+/** What a multi-document transaction may run (besides commit and abort); anything else is OperationNotSupportedInTransaction. */
+const IN_TRANSACTION = new Set([
+  'find',
+  'getMore',
+  'killCursors',
+  'aggregate',
+  'distinct',
+  'insert',
+  'update',
+  'delete',
+  'findAndModify',
+  'findandmodify',
+  'create',
+  'createIndexes',
+]);
 const ZERO_SIGNATURE = { hash: Buffer.alloc(20), keyId: 0 };
 
 export interface DispatchEnv {
@@ -32,6 +47,34 @@ function withClusterTime(state: ServerState, reply: Document): Document {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Commands that wait for their write concern after they run. */
+const WRITE_CONCERN_COMMANDS = new Set([
+  ...RETRYABLE_WRITES,
+  'commitTransaction',
+  'abortTransaction',
+  'create',
+  'drop',
+  'dropDatabase',
+  'createIndexes',
+  'dropIndexes',
+  'collMod',
+  'renameCollection',
+]);
+
+/** A write concern one member cannot satisfy: more than one node, or a tag the set has no mode for. */
+function unsatisfiableWriteConcern(wc: unknown): Document | undefined {
+  const w = (wc as { w?: unknown } | undefined)?.w;
+  if (typeof w === 'number' && w > 1) return { code: 100, codeName: 'UnsatisfiableWriteConcern', errmsg: 'Not enough data-bearing nodes' };
+  if (typeof w === 'string' && w !== 'majority') {
+    return {
+      code: 79,
+      codeName: 'UnknownReplWriteConcern',
+      errmsg: `No write concern mode named '${w}' found in replica set configuration`,
+    };
+  }
+  return undefined;
 }
 
 /** The fail point's write-concern error, added to a reply after its command ran, with the labels it earns. */
@@ -112,6 +155,8 @@ export async function dispatch(
     if (!reply) {
       if (inTransaction && name !== 'commitTransaction' && name !== 'abortTransaction') {
         if (!session || txnNumber === undefined) throw new CommandError(72, 'a transaction needs lsid and txnNumber');
+        if (!IN_TRANSACTION.has(name)) throw new CommandError(263, `Cannot run '${name}' in a multi-document transaction.`);
+        if (body.writeConcern !== undefined) throw new CommandError(72, 'Cannot set write concern after starting a transaction.');
         if (body.startTransaction === true) {
           state.sessions.begin(session, txnNumber, state.clock.last, conn.appName);
         }
@@ -154,6 +199,10 @@ export async function dispatch(
     }
     // The write ran (or the transaction committed); only then is the write concern found wanting.
     if (injected) addWriteConcernError(reply, injected, labelCtx);
+    else if (reply.ok === 1 && WRITE_CONCERN_COMMANDS.has(name)) {
+      const unsatisfiable = unsatisfiableWriteConcern(body.writeConcern);
+      if (unsatisfiable) addWriteConcernError(reply, { failCommands: [], writeConcernError: unsatisfiable }, labelCtx);
+    }
     // onPrimaryTransactionalWrite: the write stands, the reply is lost with the connection.
     if (closeAfterwards) throw new CloseConnection();
     return withClusterTime(state, reply);

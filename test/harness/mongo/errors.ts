@@ -22,6 +22,7 @@ export const CODE_NAMES: Readonly<Record<number, string>> = {
   64: 'WriteConcernFailed',
   66: 'ImmutableField',
   72: 'InvalidOptions',
+  79: 'UnknownReplWriteConcern',
   73: 'InvalidNamespace',
   85: 'IndexOptionsConflict',
   86: 'IndexKeySpecsConflict',

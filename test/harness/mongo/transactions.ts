@@ -8,6 +8,7 @@
  * transaction waits for the lock, as the server's internal retry does.
  */
 import type { Document } from 'bson';
+import type { Collection } from './catalog.ts';
 import type { ClusterTime } from './cluster-time.ts';
 import type { ChangeEntry } from './oplog.ts';
 
@@ -21,6 +22,8 @@ export class Transaction {
   readonly overlay = new Map<string, Map<string, Document | null>>();
   readonly entries: PendingEntry[] = [];
   readonly locks = new Set<string>();
+  /** Collections created inside this transaction (by ns), not in the catalog until it commits. */
+  readonly created = new Map<string, Collection>();
   readonly lsid: Document;
   readonly startedAt = Date.now();
   /** appName of the client that started it ($currentOp reports it). */

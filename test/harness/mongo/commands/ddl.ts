@@ -49,11 +49,16 @@ function commit<T>(ctx: CommandContext, fn: () => T): T {
 }
 
 const create: Handler = (ctx) => {
-  noTransaction(ctx);
   const name = collectionArg(ctx);
   validateCollectionName(ctx.db, name);
   if (ctx.body.viewOn !== undefined) throw new CommandError(115, 'views are not supported by the emulator');
   const options = pick(ctx.body, COLLECTION_OPTIONS);
+  if (ctx.access.txn) {
+    // Since 4.4 a transaction may create a collection; others see it once the transaction commits.
+    if (ctx.access.collection(ctx.db, name)) throw new CommandError(48, `Collection ${ctx.db}.${name} already exists.`);
+    ctx.access.createCollection(ctx.db, name, options);
+    return { ok: 1 };
+  }
   const coll = ctx.state.catalog.get(ctx.db, name);
   if (coll) {
     // MongoDB 7.0: create is idempotent when the options are the same (SERVER-60064).
@@ -165,12 +170,15 @@ function indexName(key: Document): string {
 }
 
 const createIndexes: Handler = (ctx) => {
-  noTransaction(ctx);
   const name = collectionArg(ctx);
   const specs = ctx.body.indexes;
   if (!Array.isArray(specs) || specs.length === 0)
     throw new CommandError(2, 'createIndexes needs "indexes": a non-empty array of index specs');
-  const before = ctx.state.catalog.get(ctx.db, name);
+  // In a transaction: only on a collection that does not exist yet or that the transaction created.
+  if (ctx.access.txn && ctx.state.catalog.get(ctx.db, name)) {
+    throw new CommandError(263, `Cannot create new indexes on existing collection ${ctx.db}.${name} in a multi-document transaction.`);
+  }
+  const before = ctx.access.collection(ctx.db, name);
   const numIndexesBefore = before?.indexes.length ?? 1;
   const toCreate: IndexSpec[] = [];
   for (const raw of specs as Document[]) {
@@ -197,8 +205,8 @@ const createIndexes: Handler = (ctx) => {
     return { numIndexesBefore, numIndexesAfter: numIndexesBefore, note: 'all indexes already exist', ok: 1 };
   }
   const coll = commit(ctx, () => ctx.access.ensureCollection(ctx.db, name));
-  for (const spec of toCreate) if (spec.unique) coll.buildUnique(spec);
-  commit(ctx, () => ctx.access.batch.add({ op: 'createIndexes', db: ctx.db, coll: name, uuid: coll.uuid, spec: { indexes: toCreate } }));
+  if (!ctx.access.txn) for (const spec of toCreate) if (spec.unique) coll.buildUnique(spec);
+  commit(ctx, () => ctx.access.addIndexes(coll, toCreate));
   return {
     numIndexesBefore,
     numIndexesAfter: numIndexesBefore + toCreate.length,
