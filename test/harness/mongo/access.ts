@@ -5,6 +5,8 @@
  */
 import { UUID, type Document } from 'bson';
 import { Collection } from './catalog.ts';
+import type { ClusterTime } from './cluster-time.ts';
+import { documentsAt } from './snapshot.ts';
 import { CommandError } from './errors.ts';
 import type { ServerState, WriteBatch } from './state.ts';
 import { lockKey, type PendingEntry, type Transaction } from './transactions.ts';
@@ -31,11 +33,26 @@ export class Access {
   readonly batch: WriteBatch;
   /** Called before each write outside a transaction is applied; may throw to refuse it (fail points). */
   beforeWrite: (() => void) | undefined;
+  /** A snapshot read outside a transaction: reads see each collection as it was at this cluster time. */
+  readonly readAt: ClusterTime | undefined;
+  readonly #atSnapshot = new Map<string, Map<string, Document>>();
 
-  constructor(state: ServerState, batch: WriteBatch, txn?: Transaction) {
+  constructor(state: ServerState, batch: WriteBatch, txn?: Transaction, readAt?: ClusterTime) {
     this.state = state;
     this.batch = batch;
     this.txn = txn;
+    this.readAt = readAt;
+  }
+
+  /** The collection at the snapshot time (read once per command). */
+  #snapshot(db: string, name: string, at: ClusterTime): Map<string, Document> {
+    const ns = `${db}.${name}`;
+    let docs = this.#atSnapshot.get(ns);
+    if (!docs) {
+      docs = documentsAt(this.state, db, name, at);
+      this.#atSnapshot.set(ns, docs);
+    }
+    return docs;
   }
 
   collection(db: string, name: string): Collection | undefined {
@@ -75,6 +92,7 @@ export class Access {
 
   /** Every document this reader sees, in natural order. */
   documents(db: string, name: string): Document[] {
+    if (this.readAt !== undefined) return [...this.#snapshot(db, name, this.readAt).values()];
     const coll = this.collection(db, name);
     const overlay = this.txn?.view(`${db}.${name}`);
     const out: Document[] = [];
@@ -95,6 +113,7 @@ export class Access {
 
   byId(db: string, name: string, id: unknown): Document | undefined {
     const key = valueKey(id);
+    if (this.readAt !== undefined) return this.#snapshot(db, name, this.readAt).get(key);
     const overlay = this.txn?.view(`${db}.${name}`);
     if (overlay?.has(key)) return overlay.get(key) ?? undefined;
     const coll = this.collection(db, name);

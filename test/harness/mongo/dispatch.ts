@@ -5,6 +5,8 @@
 import type { Document } from 'bson';
 import { Access } from './access.ts';
 import { toTimestamp } from './cluster-time.ts';
+import { snapshotTime, unsatisfiableWriteConcern, WRITE_CONCERN_COMMANDS } from './concerns.ts';
+import { isPlainObject } from './values.ts';
 import { carriesTopologyVersion, serverLabels, type LabelContext } from './error-labels.ts';
 import { CloseConnection, CommandError, errorReply } from './errors.ts';
 import type { FailCommandData } from './failpoints.ts';
@@ -47,34 +49,6 @@ function withClusterTime(state: ServerState, reply: Document): Document {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Commands that wait for their write concern after they run. */
-const WRITE_CONCERN_COMMANDS = new Set([
-  ...RETRYABLE_WRITES,
-  'commitTransaction',
-  'abortTransaction',
-  'create',
-  'drop',
-  'dropDatabase',
-  'createIndexes',
-  'dropIndexes',
-  'collMod',
-  'renameCollection',
-]);
-
-/** A write concern one member cannot satisfy: more than one node, or a tag the set has no mode for. */
-function unsatisfiableWriteConcern(wc: unknown): Document | undefined {
-  const w = (wc as { w?: unknown } | undefined)?.w;
-  if (typeof w === 'number' && w > 1) return { code: 100, codeName: 'UnsatisfiableWriteConcern', errmsg: 'Not enough data-bearing nodes' };
-  if (typeof w === 'string' && w !== 'majority') {
-    return {
-      code: 79,
-      codeName: 'UnknownReplWriteConcern',
-      errmsg: `No write concern mode named '${w}' found in replica set configuration`,
-    };
-  }
-  return undefined;
 }
 
 /** The fail point's write-concern error, added to a reply after its command ran, with the labels it earns. */
@@ -165,7 +139,8 @@ export async function dispatch(
           throw new CommandError(251, `Transaction with txnNumber ${txnNumber} has not been started`);
         if (txn.state !== 'active') throw new CommandError(251, `Transaction with txnNumber ${txnNumber} has been aborted.`);
       }
-      const access = new Access(state, batch, txn);
+      const readAt = snapshotTime(state, name, body, inTransaction);
+      const access = new Access(state, batch, txn, readAt);
       if (retryableWrite) {
         access.beforeWrite = () => {
           const write = state.failPoints.fires('onPrimaryTransactionalWrite');
@@ -192,6 +167,11 @@ export async function dispatch(
         messageBytes,
       };
       reply = await handler(ctx);
+      // A snapshot read says which time it read at, so the session reads there again.
+      if (readAt !== undefined && reply.ok === 1) {
+        if (isPlainObject(reply.cursor)) (reply.cursor as Document).atClusterTime = toTimestamp(readAt);
+        else reply.atClusterTime = toTimestamp(readAt);
+      }
       // An operation that waited (getMore, awaitable hello, a blocking fail point) and was interrupted answers with why.
       if (conn.interruption) throw conn.interruption;
       if (batch.size > 0) conn.hasWritten = true;
