@@ -6,7 +6,9 @@
 import { UUID, type Document } from 'bson';
 import { Collection } from './catalog.ts';
 import type { ClusterTime } from './cluster-time.ts';
+import { runAggregate } from './query.ts';
 import { documentsAt } from './snapshot.ts';
+import { checkValidator } from './validation.ts';
 import { CommandError } from './errors.ts';
 import type { ServerState, WriteBatch } from './state.ts';
 import { lockKey, type PendingEntry, type Transaction } from './transactions.ts';
@@ -33,6 +35,8 @@ export class Access {
   readonly batch: WriteBatch;
   /** Called before each write outside a transaction is applied; may throw to refuse it (fail points). */
   beforeWrite: (() => void) | undefined;
+  /** The command's bypassDocumentValidation: collection validators do not apply. */
+  bypassValidation = false;
   /** A snapshot read outside a transaction: reads see each collection as it was at this cluster time. */
   readonly readAt: ClusterTime | undefined;
   readonly #atSnapshot = new Map<string, Map<string, Document>>();
@@ -90,10 +94,16 @@ export class Access {
     this.batch.add(entry);
   }
 
-  /** Every document this reader sees, in natural order. */
-  documents(db: string, name: string): Document[] {
-    if (this.readAt !== undefined) return [...this.#snapshot(db, name, this.readAt).values()];
+  /** Every document this reader sees, in natural order (a view's: its pipeline over what it is on). */
+  documents(db: string, name: string, depth = 0): Document[] {
     const coll = this.collection(db, name);
+    const view = coll?.view;
+    if (view) {
+      if (depth >= MAX_VIEW_DEPTH)
+        throw new CommandError(165, `View depth too deep or view cycle detected; maximum depth is ${MAX_VIEW_DEPTH}`);
+      return runAggregate(this.documents(db, view.viewOn, depth + 1), view.pipeline, (other) => this.documents(db, other));
+    }
+    if (this.readAt !== undefined) return [...this.#snapshot(db, name, this.readAt).values()];
     const overlay = this.txn?.view(`${db}.${name}`);
     const out: Document[] = [];
     if (coll) {
@@ -113,6 +123,7 @@ export class Access {
 
   byId(db: string, name: string, id: unknown): Document | undefined {
     const key = valueKey(id);
+    if (this.collection(db, name)?.view) return this.documents(db, name).find((d) => valueKey(d._id) === key);
     if (this.readAt !== undefined) return this.#snapshot(db, name, this.readAt).get(key);
     const overlay = this.txn?.view(`${db}.${name}`);
     if (overlay?.has(key)) return overlay.get(key) ?? undefined;
@@ -152,6 +163,7 @@ export class Access {
   }
 
   private record(coll: Collection, docKey: string, entry: PendingEntry, after: Document | null): void {
+    if (coll.view) throw notACollection(coll);
     if (this.txn) {
       this.txn.put(coll.ns, docKey, after);
       this.txn.entries.push(entry);
@@ -172,6 +184,7 @@ export class Access {
     }
     this.claim(coll, docKey);
     this.checkUnique(coll, doc, docKey);
+    if (!this.bypassValidation) checkValidator(coll, doc, undefined, this.state.log);
     this.record(coll, docKey, { op: 'insert', db: coll.db, coll: coll.name, uuid: coll.uuid, id: doc._id, doc }, doc);
   }
 
@@ -180,6 +193,7 @@ export class Access {
     const docKey = valueKey(before._id);
     this.claim(coll, docKey);
     this.checkUnique(coll, after, docKey);
+    if (!this.bypassValidation) checkValidator(coll, after, before, this.state.log);
     const entry: PendingEntry = {
       op,
       db: coll.db,
@@ -204,6 +218,13 @@ export class Access {
       null,
     );
   }
+}
+
+/** How many views deep a view may rest on other views. */
+const MAX_VIEW_DEPTH = 20;
+
+export function notACollection(coll: Collection): CommandError {
+  return new CommandError(166, `Namespace ${coll.ns} is a view, not a collection`);
 }
 
 export function validateCollectionName(db: string, name: string): void {

@@ -47,6 +47,12 @@ export class Collection {
     return `${this.db}.${this.name}`;
   }
 
+  /** A view's definition ({viewOn, pipeline}); undefined for a collection. */
+  get view(): { viewOn: string; pipeline: Document[] } | undefined {
+    const viewOn = this.options.viewOn;
+    return typeof viewOn === 'string' ? { viewOn, pipeline: (this.options.pipeline ?? []) as Document[] } : undefined;
+  }
+
   get preAndPostImages(): boolean {
     return (this.options.changeStreamPreAndPostImages as { enabled?: boolean } | undefined)?.enabled === true;
   }

@@ -267,7 +267,11 @@ export class ChangeStream {
         break;
       case 'create':
         ev.ns = ns;
-        ev.operationDescription = { idIndex: { v: 2, key: { _id: 1 }, name: '_id_' }, ...(e.spec ?? {}) };
+        // A view's create says what it is on; a collection's, its _id index and options.
+        ev.operationDescription =
+          typeof e.spec?.viewOn === 'string'
+            ? { viewOn: e.spec.viewOn, pipeline: e.spec.pipeline }
+            : { idIndex: { v: 2, key: { _id: 1 }, name: '_id_' }, ...(e.spec ?? {}) };
         break;
       case 'createIndexes':
       case 'dropIndexes':

@@ -13,6 +13,7 @@ import type { FailCommandData } from './failpoints.ts';
 import { MAX_WIRE_DOCUMENT_BYTES } from './wire.ts';
 import type { CommandContext, ConnectionInfo, Handler } from './commands/context.ts';
 import { WriteBatch, type ServerState } from './state.ts';
+import { mergeResumed, retryRecord, type RetryRecord } from './retry-memory.ts';
 import type { Transaction } from './transactions.ts';
 
 const RETRYABLE_WRITES = new Set(['insert', 'update', 'delete', 'findAndModify', 'findandmodify']);
@@ -90,6 +91,9 @@ export async function dispatch(
   let txn: Transaction | undefined;
   let injected: FailCommandData | undefined;
   let closeAfterwards = false;
+  /** onPrimaryTransactionalWrite failed a write before it committed. */
+  let notCommitted = false;
+  let earlier: RetryRecord | undefined;
   try {
     if (conn.interruption) throw conn.interruption;
     if (oversizedBytes !== undefined) {
@@ -123,8 +127,8 @@ export async function dispatch(
         );
       }
       session.highestTxnNumber = txnNumber;
-      const earlier = retryableWrite ? session.retryReplies.get(txnNumber) : undefined;
-      if (earlier) reply = { ...earlier };
+      earlier = retryableWrite ? session.retryReplies.get(txnNumber) : undefined;
+      if (earlier && earlier.resumeFrom === undefined) reply = { ...earlier.reply };
     }
     if (!reply) {
       if (inTransaction && name !== 'commitTransaction' && name !== 'abortTransaction') {
@@ -141,12 +145,14 @@ export async function dispatch(
       }
       const readAt = snapshotTime(state, name, body, inTransaction);
       const access = new Access(state, batch, txn, readAt);
+      access.bypassValidation = body.bypassDocumentValidation === true;
       if (retryableWrite) {
         access.beforeWrite = () => {
           const write = state.failPoints.fires('onPrimaryTransactionalWrite');
           if (!write) return;
           if (write.closeConnection !== false) closeAfterwards = true;
           if (write.failBeforeCommitExceptionCode !== undefined) {
+            notCommitted = true;
             throw new CommandError(
               Number(write.failBeforeCommitExceptionCode),
               `Failing write for ${session?.id ?? 'session'}:${txnNumber} due to failpoint. The write must not be reflected.`,
@@ -165,8 +171,10 @@ export async function dispatch(
         host: env.host,
         replSetName: env.replSetName,
         messageBytes,
+        firstStatement: earlier?.resumeFrom ?? 0,
       };
       reply = await handler(ctx);
+      if (earlier?.resumeFrom !== undefined) reply = mergeResumed(earlier.reply, reply);
       // A snapshot read says which time it read at, so the session reads there again.
       if (readAt !== undefined && reply.ok === 1) {
         if (isPlainObject(reply.cursor)) (reply.cursor as Document).atClusterTime = toTimestamp(readAt);
@@ -175,7 +183,7 @@ export async function dispatch(
       // An operation that waited (getMore, awaitable hello, a blocking fail point) and was interrupted answers with why.
       if (conn.interruption) throw conn.interruption;
       if (batch.size > 0) conn.hasWritten = true;
-      if (retryableWrite && session && txnNumber !== undefined) session.rememberReply(txnNumber, { ...reply });
+      if (retryableWrite && session && txnNumber !== undefined) session.rememberReply(txnNumber, retryRecord(reply, notCommitted));
     }
     // The write ran (or the transaction committed); only then is the write concern found wanting.
     if (injected) addWriteConcernError(reply, injected, labelCtx);
@@ -187,7 +195,8 @@ export async function dispatch(
     if (closeAfterwards) throw new CloseConnection();
     return withClusterTime(state, reply);
   } catch (err) {
-    if (err instanceof CloseConnection) throw err;
+    // onPrimaryTransactionalWrite closes the connection even when the write it failed made the command fail.
+    if (err instanceof CloseConnection || closeAfterwards) throw new CloseConnection();
     if (txn && txn.state === 'active') state.sessions.abort(txn);
     if (err instanceof CommandError) {
       const reply = errorReply(err, err.labels ?? labelsNow(err.code));

@@ -6,7 +6,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { adminCommands } from './commands/admin.ts';
 import type { ConnectionInfo, Handler } from './commands/context.ts';
+import { aggregateCommands } from './commands/aggregate.ts';
 import { crudCommands } from './commands/crud.ts';
+import { readCommands } from './commands/reads.ts';
 import { cursorCommands } from './commands/cursor-commands.ts';
 import { ddlCommands } from './commands/ddl.ts';
 import { CURSOR_IDLE_MS } from './cursors.ts';
@@ -99,7 +101,14 @@ class EmulatorServer implements Emulator {
     this.replSetName = options.replSetName ?? 'rs0';
     this.#port = options.port ?? 0;
     this.#log = options.log ?? defaultLogger();
-    this.#handlers = { ...crudCommands, ...cursorCommands, ...ddlCommands, ...adminCommands(() => this.#conns.size) };
+    this.#handlers = {
+      ...crudCommands,
+      ...readCommands,
+      ...aggregateCommands,
+      ...cursorCommands,
+      ...ddlCommands,
+      ...adminCommands(() => this.#conns.size),
+    };
   }
 
   get port(): number {

@@ -6,8 +6,10 @@ import { ObjectId, Timestamp, type Document } from 'bson';
 import { Aggregator, Context, ProcessingMode, Query, update as mingoUpdate } from 'mingo';
 import * as queryOperators from 'mingo/operators/query';
 import { Query as PlainQuery } from 'mingo/query';
+import { collated, type Collation } from './collation.ts';
 import { sortDocuments } from './compare.ts';
 import { CommandError } from './errors.ts';
+import { jsonSchemaValidator } from './json-schema.ts';
 import { copyDocument, getPath, idFirst, isPlainObject, setPath, valueKey } from './values.ts';
 import { wallNow } from './wall-clock.ts';
 
@@ -56,11 +58,26 @@ function needsFullContext(value: unknown): boolean {
   return false;
 }
 
-export function compileFilter(filter: Document | undefined): (doc: Document) => boolean {
+/** What a command adds to how its filter, sort and pipelines are evaluated: `let` variables and a collation. */
+export interface Evaluation {
+  variables?: Document;
+  collation?: Collation;
+}
+
+export function compileFilter(filter: Document | undefined, evaluation?: Evaluation): (doc: Document) => boolean {
   if (!filter || Object.keys(filter).length === 0) return () => true;
+  const collation = evaluation?.collation;
+  if (collation) {
+    // Both sides by their collation keys: strings that the collation calls equal compare equal.
+    const keyed = compileFilter(collated(filter, collation) as Document, { variables: evaluation.variables });
+    return (doc) => keyed(collated(doc, collation) as Document);
+  }
+  const variables = evaluation?.variables;
   const compile = (): { test(doc: Document): boolean } =>
     guarded('invalid query filter', () =>
-      needsFullContext(filter) ? new Query(filter) : new PlainQuery(filter, { context: QUERY_CONTEXT }),
+      variables || needsFullContext(filter)
+        ? new Query(filter, { jsonSchemaValidator, ...(variables ? { variables } : {}) })
+        : new PlainQuery(filter, { context: QUERY_CONTEXT }),
     );
   const simple = simpleFilter(filter);
   if (!simple) {
@@ -252,6 +269,7 @@ export interface FindOptions {
   limit?: number;
   /** `docs` already holds only the documents an `{_id: value}` or `{_id: {$in}}` filter pins. */
   preFiltered?: boolean;
+  evaluation?: Evaluation;
 }
 
 /** Filter, sort, skip, limit and project `docs`. Stored documents are never mutated. */
@@ -268,17 +286,21 @@ export function runFind(docs: Document[], opts: FindOptions): Document[] {
   if (
     filter &&
     Object.keys(filter).length > 0 &&
-    !(opts.preFiltered && Object.keys(filter).length === 1 && idEquality(filter) !== undefined)
+    !(opts.preFiltered && Object.keys(filter).length === 1 && idEquality(filter) !== undefined && !opts.evaluation?.collation)
   ) {
-    rows = rows.filter(compileFilter(filter));
+    rows = rows.filter(compileFilter(filter, opts.evaluation));
   }
-  if (sort && Object.keys(sort).length > 0) rows = sortDocuments(rows, sort);
+  if (sort && Object.keys(sort).length > 0) rows = sortDocuments(rows, sort, opts.evaluation?.collation);
   const skip = opts.skip ?? 0;
   const limit = opts.limit ? Math.abs(opts.limit) : 0;
   if (skip || limit) rows = rows.slice(skip, limit ? skip + limit : undefined);
   if (opts.projection && Object.keys(opts.projection).length > 0) {
     const projection = opts.projection;
-    rows = guarded('invalid projection', () => new Aggregator([{ $project: projection }]).run(rows) as Document[]);
+    const variables = opts.evaluation?.variables;
+    rows = guarded(
+      'invalid projection',
+      () => new Aggregator([{ $project: projection }], variables ? { variables } : undefined).run(rows) as Document[],
+    );
   }
   return rows;
 }
@@ -292,7 +314,12 @@ function rewriteCount(pipeline: Document[]): Document[] {
   });
 }
 
-export function runAggregate(docs: Document[], pipeline: Document[], resolve: (name: string) => Document[]): Document[] {
+export function runAggregate(
+  docs: Document[],
+  pipeline: Document[],
+  resolve: (name: string) => Document[],
+  evaluation?: Evaluation,
+): Document[] {
   // Leading $match stages only read, so they run on the stored documents and
   // only what they keep is copied (a count over a big collection copies nothing).
   let rows = docs;
@@ -300,7 +327,7 @@ export function runAggregate(docs: Document[], pipeline: Document[], resolve: (n
   while (rest.length > 0 && isPlainObject(rest[0]) && Object.keys(rest[0] as Document).length === 1 && '$match' in (rest[0] as Document)) {
     const match = (rest[0] as Document).$match as Document;
     if (!isPlainObject(match)) break;
-    rows = rows.filter(compileFilter(match));
+    rows = rows.filter(compileFilter(match, evaluation));
     rest = rest.slice(1);
   }
   const counted = countOnly(rest, rows.length);
@@ -311,6 +338,7 @@ export function runAggregate(docs: Document[], pipeline: Document[], resolve: (n
       new Aggregator(rewriteCount(rest), {
         processingMode: ProcessingMode.CLONE_INPUT,
         collectionResolver: resolve,
+        ...(evaluation?.variables ? { variables: evaluation.variables } : {}),
       }).run(rows) as Document[],
   );
 }
@@ -509,13 +537,17 @@ function immutableId(): CommandError {
 export function applyUpdate(
   before: Document | undefined,
   u: UpdateSpec,
-  options: { filter?: Document; arrayFilters?: Document[]; now?: Timestamp },
+  options: { filter?: Document; arrayFilters?: Document[]; now?: Timestamp; variables?: Document },
 ): Document {
   const inserting = before === undefined;
   const base = inserting ? seedFromFilter(options.filter) : copyDocument(before);
   let after: Document;
   if (Array.isArray(u)) {
-    after = guarded('invalid update pipeline', () => new Aggregator(u).run([base]) as Document[])[0] ?? {};
+    const variables = options.variables;
+    after =
+      guarded('invalid update pipeline', () => new Aggregator(u, variables ? { variables } : undefined).run([base]) as Document[])[0] ?? {};
+    // A pipeline whose result leaves _id out keeps the document's own (a $replaceRoot, say).
+    if (after._id === undefined && !inserting) after = { _id: base._id, ...after };
   } else if (isOperatorUpdate(u)) {
     validateOperators(u);
     const modifier: Document = { ...u };

@@ -29,6 +29,8 @@ export interface CommandContext {
   readonly host: string;
   readonly replSetName: string;
   readonly messageBytes: number;
+  /** A retried write carries on from this statement (the ones before it ran the first time). */
+  readonly firstStatement: number;
 }
 
 export type Handler = (ctx: CommandContext) => Document | Promise<Document>;

@@ -1,6 +1,6 @@
 /** Collections, databases and indexes: create, collMod, drop, rename, list, indexes. */
 import { UUID, type Document } from 'bson';
-import { validateCollectionName } from '../access.ts';
+import { notACollection, validateCollectionName } from '../access.ts';
 import { ID_INDEX, type Collection, type IndexSpec } from '../catalog.ts';
 import { CommandError } from '../errors.ts';
 import { compileFilter } from '../query.ts';
@@ -48,11 +48,20 @@ function commit<T>(ctx: CommandContext, fn: () => T): T {
   }
 }
 
+/** A view's definition: the collection (or view) it is on, in this database, and its pipeline. */
+function viewOptions(ctx: CommandContext): Document {
+  const { viewOn, pipeline } = ctx.body;
+  if (typeof viewOn !== 'string' || viewOn.length === 0)
+    throw new CommandError(2, `viewOn must be a collection name; got ${JSON.stringify(viewOn)}`);
+  if (pipeline !== undefined && !Array.isArray(pipeline)) throw new CommandError(14, "'pipeline' of a view must be an array");
+  if (ctx.access.txn) throw new CommandError(263, 'Cannot create a view in a multi-document transaction.');
+  return { viewOn, pipeline: (pipeline ?? []) as Document[] };
+}
+
 const create: Handler = (ctx) => {
   const name = collectionArg(ctx);
   validateCollectionName(ctx.db, name);
-  if (ctx.body.viewOn !== undefined) throw new CommandError(115, 'views are not supported by the emulator');
-  const options = pick(ctx.body, COLLECTION_OPTIONS);
+  const options = ctx.body.viewOn !== undefined ? viewOptions(ctx) : pick(ctx.body, COLLECTION_OPTIONS);
   if (ctx.access.txn) {
     // Since 4.4 a transaction may create a collection; others see it once the transaction commits.
     if (ctx.access.collection(ctx.db, name)) throw new CommandError(48, `Collection ${ctx.db}.${name} already exists.`);
@@ -123,6 +132,7 @@ const renameCollection: Handler = (ctx) => {
 };
 
 function describeCollection(coll: Collection): Document {
+  if (coll.view) return { name: coll.name, type: 'view', options: coll.view, info: { readOnly: true } };
   return {
     name: coll.name,
     type: 'collection',
@@ -174,6 +184,8 @@ const createIndexes: Handler = (ctx) => {
   const specs = ctx.body.indexes;
   if (!Array.isArray(specs) || specs.length === 0)
     throw new CommandError(2, 'createIndexes needs "indexes": a non-empty array of index specs');
+  const onView = ctx.state.catalog.get(ctx.db, name);
+  if (onView?.view) throw notACollection(onView);
   // In a transaction: only on a collection that does not exist yet or that the transaction created.
   if (ctx.access.txn && ctx.state.catalog.get(ctx.db, name)) {
     throw new CommandError(263, `Cannot create new indexes on existing collection ${ctx.db}.${name} in a multi-document transaction.`);
