@@ -27,12 +27,6 @@ export class Topology {
     this.#changed();
   }
 
-  /** A significant change: the counter moves and every waiting awaitable hello is answered. */
-  bump(): void {
-    this.#counter += 1;
-    this.#changed();
-  }
-
   /**
    * Waits as an awaitable hello does: not at all when the client's version is of
    * another process or older than ours; otherwise until the counter moves, `ms`
