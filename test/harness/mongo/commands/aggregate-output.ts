@@ -9,7 +9,7 @@ import { ObjectId, UUID, type Document } from 'bson';
 import { validateCollectionName } from '../access.ts';
 import type { Collection } from '../catalog.ts';
 import { CommandError } from '../errors.ts';
-import { applyUpdate } from '../query.ts';
+import { applyUpdate } from '../update.ts';
 import { getPath, idFirst, isPlainObject, valueKey } from '../values.ts';
 import type { CommandContext } from './context.ts';
 
