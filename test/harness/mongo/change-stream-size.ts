@@ -38,15 +38,21 @@ function tooLarge(size: number, event: Document): CommandError {
   );
 }
 
+/** A document the stream will return, with its BSON size (measured once). */
+export interface Sized {
+  doc: Document;
+  size: number;
+}
+
 /**
  * The event as the stream returns it: itself, or its fragments when it is
  * split, less the first `skip` fragments (a stream resumed from a fragment).
  */
-export function sizedEvent(event: Document, split: boolean, skip: number): Document[] {
+export function sizedEvent(event: Document, split: boolean, skip: number): Sized[] {
   const size = calculateObjectSize(event);
   if (!split) {
     if (size > MAX_INTERNAL_BSON_BYTES) throw tooLarge(size, event);
-    return [event];
+    return [{ doc: event, size }];
   }
   if (size <= MAX_CHANGE_EVENT_BYTES) {
     if (skip > 0) {
@@ -55,7 +61,7 @@ export function sizedEvent(event: Document, split: boolean, skip: number): Docum
         'Attempted to resume from a split event fragment, but the event in the resumed stream was not large enough to be split',
       );
     }
-    return [event];
+    return [{ doc: event, size }];
   }
   const token = event._id as { _data: string };
   const budget = MAX_CHANGE_EVENT_BYTES - calculateObjectSize({ _id: token });
@@ -88,7 +94,7 @@ export function sizedEvent(event: Document, split: boolean, skip: number): Docum
       'Attempted to resume from a split event, but the resumed stream produced a different split. Ensure that the pipeline used to resume is the same as the original',
     );
   }
-  return fragments.slice(skip);
+  return fragments.slice(skip).map((doc) => ({ doc, size: calculateObjectSize(doc) }));
 }
 
 /** The BSON size of one field of a document (type byte, name, value). */

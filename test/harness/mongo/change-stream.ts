@@ -8,7 +8,7 @@ import { Long, Timestamp, calculateObjectSize, type Document } from 'bson';
 import { Aggregator } from 'mingo';
 import { fromTimestamp, toTimestamp } from './cluster-time.ts';
 import { CommandError } from './errors.ts';
-import { fitsInBatch, sizedEvent, splitStageIn } from './change-stream-size.ts';
+import { fitsInBatch, sizedEvent, splitStageIn, type Sized } from './change-stream-size.ts';
 import { isAfter, type ChangeEntry, type StreamPosition } from './oplog.ts';
 import { decodeToken, eventToken, highWaterMarkToken } from './resume-token.ts';
 import type { ServerState } from './state.ts';
@@ -27,8 +27,7 @@ export interface StreamScope {
   coll?: string;
 }
 
-interface PendingEvent {
-  doc: Document;
+interface PendingEvent extends Sized {
   /** The oplog entry it came from. */
   at: StreamPosition;
 }
@@ -164,14 +163,13 @@ export class ChangeStream {
     const drain = (): void => {
       while (this.#pending.length > 0 && events.length < max) {
         const next = this.#pending[0] as PendingEvent;
-        const size = calculateObjectSize(next.doc);
-        if (!fitsInBatch(bytes, size, events.length)) {
+        if (!fitsInBatch(bytes, next.size, events.length)) {
           full = true;
           return;
         }
         this.#pending.shift();
         events.push(next.doc);
-        bytes += size;
+        bytes += next.size;
         lastReturned = next.at;
         if (next.doc.operationType === 'invalidate') this.#ended = true;
       }
@@ -186,7 +184,7 @@ export class ChangeStream {
       if (!this.inScope(e)) continue;
       const event = this.toEvent(e);
       const shown = event && this.applyStages(event);
-      if (shown) for (const doc of sizedEvent(shown, this.split, this.#skipFragments)) this.#pending.push({ doc, at });
+      if (shown) for (const sized of sizedEvent(shown, this.split, this.#skipFragments)) this.#pending.push({ ...sized, at });
       this.#skipFragments = 0;
       if (this.invalidates(e)) {
         const invalidate = {
@@ -195,7 +193,7 @@ export class ChangeStream {
           clusterTime: toTimestamp(e.ts),
           wallTime: e.wall,
         };
-        this.#pending.push({ doc: invalidate, at });
+        this.#pending.push({ doc: invalidate, size: calculateObjectSize(invalidate), at });
         this.closed = true;
       }
       drain();
