@@ -52,11 +52,16 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The fail point's write-concern error, added to a reply after its command ran, with the labels it earns. */
-function addWriteConcernError(reply: Document, injected: FailCommandData, labelCtx: LabelContext): void {
+/**
+ * A write-concern error, added to a reply after its command ran, with the
+ * labels it earns (a fail point's own, or the server's) and, for a not-primary
+ * code, the server's topologyVersion.
+ */
+function addWriteConcernError(state: ServerState, reply: Document, injected: FailCommandData, labelCtx: LabelContext): void {
   const wce = { ...(injected.writeConcernError as Document) };
   const wcCode = typeof wce.code === 'number' ? wce.code : undefined;
   reply.writeConcernError = wce;
+  if (carriesTopologyVersion(undefined, wcCode)) reply.topologyVersion = state.topology.version();
   const labels = injected.errorLabels ?? serverLabels(reply.ok === 1 ? undefined : (reply.code as number), wcCode, labelCtx);
   if (labels.length > 0) reply.errorLabels = labels;
   else delete reply.errorLabels;
@@ -186,10 +191,10 @@ export async function dispatch(
       if (retryableWrite && session && txnNumber !== undefined) session.rememberReply(txnNumber, retryRecord(reply, notCommitted));
     }
     // The write ran (or the transaction committed); only then is the write concern found wanting.
-    if (injected) addWriteConcernError(reply, injected, labelCtx);
+    if (injected) addWriteConcernError(state, reply, injected, labelCtx);
     else if (reply.ok === 1 && WRITE_CONCERN_COMMANDS.has(name)) {
       const unsatisfiable = unsatisfiableWriteConcern(body.writeConcern);
-      if (unsatisfiable) addWriteConcernError(reply, { failCommands: [], writeConcernError: unsatisfiable }, labelCtx);
+      if (unsatisfiable) addWriteConcernError(state, reply, { failCommands: [], writeConcernError: unsatisfiable }, labelCtx);
     }
     // onPrimaryTransactionalWrite: the write stands, the reply is lost with the connection.
     if (closeAfterwards) throw new CloseConnection();
