@@ -5,6 +5,10 @@
  */
 import { UUID, type Document } from 'bson';
 import { Collection } from './catalog.ts';
+import type { ClusterTime } from './cluster-time.ts';
+import { runAggregate } from './query.ts';
+import { documentsAt } from './snapshot.ts';
+import { checkValidator } from './validation.ts';
 import { CommandError } from './errors.ts';
 import type { ServerState, WriteBatch } from './state.ts';
 import { lockKey, type PendingEntry, type Transaction } from './transactions.ts';
@@ -29,29 +33,49 @@ export class Access {
   readonly state: ServerState;
   readonly txn: Transaction | undefined;
   readonly batch: WriteBatch;
-  /** Collections created inside this transaction, not yet in the catalog. */
-  readonly #txnCreated = new Map<string, Collection>();
+  /** Called before each write outside a transaction is applied; may throw to refuse it (fail points). */
+  beforeWrite: (() => void) | undefined;
+  /** The command's bypassDocumentValidation: collection validators do not apply. */
+  bypassValidation = false;
+  /** A snapshot read outside a transaction: reads see each collection as it was at this cluster time. */
+  readonly readAt: ClusterTime | undefined;
+  readonly #atSnapshot = new Map<string, Map<string, Document>>();
 
-  constructor(state: ServerState, batch: WriteBatch, txn?: Transaction) {
+  constructor(state: ServerState, batch: WriteBatch, txn?: Transaction, readAt?: ClusterTime) {
     this.state = state;
     this.batch = batch;
     this.txn = txn;
+    this.readAt = readAt;
+  }
+
+  /** The collection at the snapshot time (read once per command). */
+  #snapshot(db: string, name: string, at: ClusterTime): Map<string, Document> {
+    const ns = `${db}.${name}`;
+    let docs = this.#atSnapshot.get(ns);
+    if (!docs) {
+      docs = documentsAt(this.state, db, name, at);
+      this.#atSnapshot.set(ns, docs);
+    }
+    return docs;
   }
 
   collection(db: string, name: string): Collection | undefined {
-    return this.state.catalog.get(db, name) ?? this.#txnCreated.get(`${db}.${name}`);
+    return this.state.catalog.get(db, name) ?? this.txn?.created.get(`${db}.${name}`);
   }
 
   /** The collection, created implicitly (with its `create` event) if missing. */
   ensureCollection(db: string, name: string): Collection {
-    const existing = this.collection(db, name);
-    if (existing) return existing;
+    return this.collection(db, name) ?? this.createCollection(db, name, {});
+  }
+
+  /** Creates a collection; inside a transaction it exists for that transaction alone until it commits. */
+  createCollection(db: string, name: string, options: Document): Collection {
     validateCollectionName(db, name);
     const uuid = new UUID();
-    const create: PendingEntry = { op: 'create', db, coll: name, uuid, spec: {} };
+    const create: PendingEntry = { op: 'create', db, coll: name, uuid, spec: options };
     if (this.txn) {
-      const coll = new Collection(db, name, uuid);
-      this.#txnCreated.set(`${db}.${name}`, coll);
+      const coll = new Collection(db, name, uuid, options);
+      this.txn.created.set(`${db}.${name}`, coll);
       this.txn.entries.push(create);
       return coll;
     }
@@ -59,9 +83,27 @@ export class Access {
     return this.state.catalog.get(db, name) as Collection;
   }
 
-  /** Every document this reader sees, in natural order. */
-  documents(db: string, name: string): Document[] {
+  /** Adds indexes; inside a transaction only to a collection it created, and only when it commits. */
+  addIndexes(coll: Collection, indexes: Document[]): void {
+    const entry: PendingEntry = { op: 'createIndexes', db: coll.db, coll: coll.name, uuid: coll.uuid, spec: { indexes } };
+    if (this.txn) {
+      coll.indexes = [...coll.indexes, ...(indexes as Collection['indexes'])];
+      this.txn.entries.push(entry);
+      return;
+    }
+    this.batch.add(entry);
+  }
+
+  /** Every document this reader sees, in natural order (a view's: its pipeline over what it is on). */
+  documents(db: string, name: string, depth = 0): Document[] {
     const coll = this.collection(db, name);
+    const view = coll?.view;
+    if (view) {
+      if (depth >= MAX_VIEW_DEPTH)
+        throw new CommandError(165, `View depth too deep or view cycle detected; maximum depth is ${MAX_VIEW_DEPTH}`);
+      return runAggregate(this.documents(db, view.viewOn, depth + 1), view.pipeline, (other) => this.documents(db, other));
+    }
+    if (this.readAt !== undefined) return [...this.#snapshot(db, name, this.readAt).values()];
     const overlay = this.txn?.view(`${db}.${name}`);
     const out: Document[] = [];
     if (coll) {
@@ -81,6 +123,8 @@ export class Access {
 
   byId(db: string, name: string, id: unknown): Document | undefined {
     const key = valueKey(id);
+    if (this.collection(db, name)?.view) return this.documents(db, name).find((d) => valueKey(d._id) === key);
+    if (this.readAt !== undefined) return this.#snapshot(db, name, this.readAt).get(key);
     const overlay = this.txn?.view(`${db}.${name}`);
     if (overlay?.has(key)) return overlay.get(key) ?? undefined;
     const coll = this.collection(db, name);
@@ -119,10 +163,12 @@ export class Access {
   }
 
   private record(coll: Collection, docKey: string, entry: PendingEntry, after: Document | null): void {
+    if (coll.view) throw notACollection(coll);
     if (this.txn) {
       this.txn.put(coll.ns, docKey, after);
       this.txn.entries.push(entry);
     } else {
+      this.beforeWrite?.();
       this.batch.add(entry);
     }
   }
@@ -138,6 +184,7 @@ export class Access {
     }
     this.claim(coll, docKey);
     this.checkUnique(coll, doc, docKey);
+    if (!this.bypassValidation) checkValidator(coll, doc, undefined, this.state.log);
     this.record(coll, docKey, { op: 'insert', db: coll.db, coll: coll.name, uuid: coll.uuid, id: doc._id, doc }, doc);
   }
 
@@ -146,6 +193,7 @@ export class Access {
     const docKey = valueKey(before._id);
     this.claim(coll, docKey);
     this.checkUnique(coll, after, docKey);
+    if (!this.bypassValidation) checkValidator(coll, after, before, this.state.log);
     const entry: PendingEntry = {
       op,
       db: coll.db,
@@ -170,6 +218,13 @@ export class Access {
       null,
     );
   }
+}
+
+/** How many views deep a view may rest on other views. */
+const MAX_VIEW_DEPTH = 20;
+
+export function notACollection(coll: Collection): CommandError {
+  return new CommandError(166, `Namespace ${coll.ns} is a view, not a collection`);
 }
 
 export function validateCollectionName(db: string, name: string): void {

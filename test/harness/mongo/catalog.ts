@@ -47,6 +47,12 @@ export class Collection {
     return `${this.db}.${this.name}`;
   }
 
+  /** A view's definition ({viewOn, pipeline}); undefined for a collection. */
+  get view(): { viewOn: string; pipeline: Document[] } | undefined {
+    const viewOn = this.options.viewOn;
+    return typeof viewOn === 'string' ? { viewOn, pipeline: (this.options.pipeline ?? []) as Document[] } : undefined;
+  }
+
   get preAndPostImages(): boolean {
     return (this.options.changeStreamPreAndPostImages as { enabled?: boolean } | undefined)?.enabled === true;
   }
@@ -293,7 +299,9 @@ export class Catalog {
         return;
       }
       case 'modify': {
-        if (coll && entry.spec) coll.options = { ...coll.options, ...entry.spec };
+        // Older journals hold the changed options themselves; newer ones {changes, before}.
+        const changes = (entry.spec && 'before' in entry.spec ? entry.spec.changes : entry.spec) as Document | undefined;
+        if (coll && changes) coll.options = { ...coll.options, ...changes };
         return;
       }
     }

@@ -4,10 +4,11 @@
  * See shared/reference §2 and §3.
  */
 import { createHash } from 'node:crypto';
-import { Long, Timestamp, type Document } from 'bson';
+import { Long, Timestamp, calculateObjectSize, type Document } from 'bson';
 import { Aggregator } from 'mingo';
 import { fromTimestamp, toTimestamp } from './cluster-time.ts';
 import { CommandError } from './errors.ts';
+import { fitsInBatch, sizedEvent, splitStageIn, type Sized } from './change-stream-size.ts';
 import { isAfter, type ChangeEntry, type StreamPosition } from './oplog.ts';
 import { decodeToken, eventToken, highWaterMarkToken } from './resume-token.ts';
 import type { ServerState } from './state.ts';
@@ -26,6 +27,11 @@ export interface StreamScope {
   coll?: string;
 }
 
+interface PendingEvent extends Sized {
+  /** The oplog entry it came from. */
+  at: StreamPosition;
+}
+
 export interface ChangeBatch {
   events: Document[];
   postBatchResumeToken: { _data: string };
@@ -40,8 +46,16 @@ export class ChangeStream {
   readonly beforeChange: string;
   readonly expanded: boolean;
   readonly stages: Document[];
+  /** The pipeline ends with $changeStreamSplitLargeEvent. */
+  readonly split: boolean;
   closed = false;
   readonly #state: ServerState;
+  /** Scanned but not yet returned (a batch was full): whole events or fragments, in order. */
+  readonly #pending: PendingEvent[] = [];
+  /** The invalidate event has been returned: the cursor closes. */
+  #ended = false;
+  /** Fragments of the first event to skip: the stream resumed from a fragment token. */
+  #skipFragments = 0;
   /** A pipeline of `$match` stages only, compiled once: mingo's Aggregator costs more per event than the match. */
   readonly #matches: Array<(doc: Document) => boolean> | undefined;
 
@@ -49,7 +63,8 @@ export class ChangeStream {
   constructor(state: ServerState, scope: StreamScope, spec: Document, stages: Document[]) {
     this.#state = state;
     this.scope = scope;
-    this.stages = stages;
+    this.split = splitStageIn(stages);
+    this.stages = this.split ? stages.slice(0, -1) : stages;
     this.fullDocument = (spec.fullDocument as string | undefined) ?? 'default';
     this.beforeChange = (spec.fullDocumentBeforeChange as string | undefined) ?? 'off';
     this.expanded = spec.showExpandedEvents === true;
@@ -62,7 +77,7 @@ export class ChangeStream {
         `unknown fullDocumentBeforeChange mode "${this.beforeChange}"; expected one of ${BEFORE_CHANGE.join(', ')}`,
       );
     }
-    for (const stage of stages) {
+    for (const stage of this.stages) {
       const name = Object.keys(stage)[0];
       if (!['$match', '$project', '$addFields', '$set', '$unset', '$replaceRoot', '$replaceWith', '$redact'].includes(name ?? '')) {
         throw new CommandError(
@@ -73,8 +88,8 @@ export class ChangeStream {
         );
       }
     }
-    const onlyMatches = stages.every((stage) => Object.keys(stage).length === 1 && isPlainObject(stage.$match));
-    this.#matches = onlyMatches ? stages.map((stage) => compileFilter(stage.$match as Document)) : undefined;
+    const onlyMatches = this.stages.every((stage) => Object.keys(stage).length === 1 && isPlainObject(stage.$match));
+    this.#matches = onlyMatches ? this.stages.map((stage) => compileFilter(stage.$match as Document)) : undefined;
     this.position = this.startPosition(spec);
   }
 
@@ -100,7 +115,13 @@ export class ChangeStream {
       if (!token.hwm && !oplog.find(token.ts, token.txnOpIndex)) {
         const first = oplog.first();
         if (!first || token.ts < first.ts) throw historyLost();
-        throw new CommandError(280, 'cannot resume stream; the resume token was not found.');
+        throw notFound();
+      }
+      if (token.fragmentNum !== undefined) {
+        // A fragment's token: the event is split again and the fragments up to this one are skipped.
+        if (!this.split) throw notFound();
+        this.#skipFragments = token.fragmentNum + 1;
+        return { ts: token.ts, opIndex: token.txnOpIndex - 1 };
       }
       return pos;
     }
@@ -119,7 +140,8 @@ export class ChangeStream {
     if (db === undefined) return !['admin', 'config', 'local'].includes(e.db);
     if (e.db !== db) return false;
     if (coll === undefined) return true;
-    return e.coll === coll || (e.op === 'rename' && e.coll === coll);
+    // A rename onto this collection (dropTarget) ends it too.
+    return e.coll === coll || (e.op === 'rename' && e.to?.db === db && e.to.coll === coll);
   }
 
   /** Whether this entry ends the stream after it is returned. */
@@ -129,41 +151,58 @@ export class ChangeStream {
     return e.op === 'drop' || e.op === 'rename';
   }
 
-  /** Events after the current position, up to `max`; never waits. */
+  /** Events after the current position, up to `max` and about 16 MB; never waits. */
   nextBatch(max: number): ChangeBatch {
     const oplog = this.#state.oplog;
     if (oplog.lostHistory(this.position)) throw historyLost();
     const events: Document[] = [];
-    let index = oplog.indexAfter(this.position);
+    let bytes = 0;
+    let full = false;
+    /** Where the last returned event was in the oplog. */
     let lastReturned: StreamPosition | undefined;
-    while (index < oplog.endIndex && events.length < max && !this.closed) {
+    const drain = (): void => {
+      while (this.#pending.length > 0 && events.length < max) {
+        const next = this.#pending[0] as PendingEvent;
+        if (!fitsInBatch(bytes, next.size, events.length)) {
+          full = true;
+          return;
+        }
+        this.#pending.shift();
+        events.push(next.doc);
+        bytes += next.size;
+        lastReturned = next.at;
+        if (next.doc.operationType === 'invalidate') this.#ended = true;
+      }
+    };
+    drain();
+    let index = oplog.indexAfter(this.position);
+    while (index < oplog.endIndex && events.length < max && !full && !this.closed) {
       const e = oplog.at(index) as ChangeEntry;
       index += 1;
-      this.position = { ts: e.ts, opIndex: e.opIndex };
+      const at = { ts: e.ts, opIndex: e.opIndex };
+      this.position = at;
       if (!this.inScope(e)) continue;
       const event = this.toEvent(e);
-      if (event) {
-        const shown = this.applyStages(event);
-        if (shown) {
-          events.push(shown);
-          lastReturned = this.position;
-        }
-      }
+      const shown = event && this.applyStages(event);
+      if (shown) for (const sized of sizedEvent(shown, this.split, this.#skipFragments)) this.#pending.push({ ...sized, at });
+      this.#skipFragments = 0;
       if (this.invalidates(e)) {
-        events.push({
+        const invalidate = {
           _id: eventToken(e.ts, e.opIndex, e.uuid, true),
           operationType: 'invalidate',
           clusterTime: toTimestamp(e.ts),
           wallTime: e.wall,
-        });
+        };
+        this.#pending.push({ doc: invalidate, size: calculateObjectSize(invalidate), at });
         this.closed = true;
-        lastReturned = this.position;
       }
+      drain();
     }
     const last = events[events.length - 1];
-    const scannedPastLast = lastReturned === undefined || isAfter(this.position, lastReturned);
+    // The token moves past the last event only when nothing scanned is still waiting to be returned.
+    const scannedPastLast = this.#pending.length === 0 && (lastReturned === undefined || isAfter(this.position, lastReturned));
     const pbrt = last && !scannedPastLast ? (last._id as { _data: string }) : highWaterMarkToken(this.highWaterMark());
-    return { events, postBatchResumeToken: pbrt, closed: this.closed };
+    return { events, postBatchResumeToken: pbrt, closed: this.#ended };
   }
 
   private highWaterMark(): bigint {
@@ -212,7 +251,7 @@ export class ChangeStream {
         if (full !== undefined) ev.fullDocument = full;
         ev.ns = ns;
         ev.documentKey = { _id: e.id };
-        ev.updateDescription = e.updateDescription;
+        ev.updateDescription = this.updateDescription(e.updateDescription);
         break;
       }
       case 'delete':
@@ -222,11 +261,15 @@ export class ChangeStream {
       case 'rename':
         ev.ns = ns;
         ev.to = e.to;
-        if (this.expanded) ev.operationDescription = { to: e.to };
+        if (this.expanded) ev.operationDescription = e.spec?.dropTarget ? { to: e.to, dropTarget: e.spec.dropTarget } : { to: e.to };
         break;
       case 'create':
         ev.ns = ns;
-        ev.operationDescription = { idIndex: { v: 2, key: { _id: 1 }, name: '_id_' }, ...(e.spec ?? {}) };
+        // A view's create says what it is on; a collection's, its _id index and options.
+        ev.operationDescription =
+          typeof e.spec?.viewOn === 'string'
+            ? { viewOn: e.spec.viewOn, pipeline: e.spec.pipeline }
+            : { idIndex: { v: 2, key: { _id: 1 }, name: '_id_' }, ...(e.spec ?? {}) };
         break;
       case 'createIndexes':
       case 'dropIndexes':
@@ -235,7 +278,11 @@ export class ChangeStream {
         break;
       case 'modify':
         ev.ns = ns;
-        ev.operationDescription = e.spec;
+        // Journals written before the state was kept hold only the changed options.
+        if (e.spec && 'before' in e.spec) {
+          ev.operationDescription = e.spec.changes;
+          ev.stateBeforeChange = { collectionOptions: e.spec.before };
+        } else ev.operationDescription = e.spec ?? {};
         break;
       default:
         ev.ns = ns;
@@ -250,6 +297,15 @@ export class ChangeStream {
       } else ev.fullDocumentBeforeChange = null;
     }
     return ev;
+  }
+
+  /** The stored description as this stream shows it: disambiguatedPaths only with showExpandedEvents, and then always. */
+  private updateDescription(stored: Document | undefined): Document | undefined {
+    if (!stored) return stored;
+    if (this.expanded) return stored.disambiguatedPaths ? stored : { ...stored, disambiguatedPaths: {} };
+    if (!stored.disambiguatedPaths) return stored;
+    const { disambiguatedPaths: _hidden, ...shown } = stored;
+    return shown;
   }
 
   private postImage(e: ChangeEntry): Document | null | undefined {
@@ -270,6 +326,10 @@ export class ChangeStream {
         return undefined;
     }
   }
+}
+
+function notFound(): CommandError {
+  return new CommandError(280, 'cannot resume stream; the resume token was not found.');
 }
 
 function historyLost(): CommandError {

@@ -3,6 +3,7 @@
  * (https://www.mongodb.com/docs/manual/reference/bson-type-comparison-order/).
  */
 import type { Document } from 'bson';
+import { collated, type Collation } from './collation.ts';
 import { getPath } from './values.ts';
 
 type Tagged = { _bsontype?: string };
@@ -119,18 +120,19 @@ export function compareValues(a: unknown, b: unknown): number {
 }
 
 /** The value a document sorts by on `path`: an array sorts by its least (ascending) or greatest (descending) element. */
-function sortKey(doc: Document, path: string, direction: number): unknown {
-  const v = getPath(doc, path);
+function sortKey(doc: Document, path: string, direction: number, collation: Collation | undefined): unknown {
+  const raw = getPath(doc, path);
+  const v = collation ? collated(raw, collation) : raw;
   if (!Array.isArray(v)) return v;
   if (v.length === 0) return undefined;
   return v.reduce((best, x) => (compareValues(x, best) * direction < 0 ? x : best));
 }
 
-/** A stable sort of `docs` by a MongoDB sort specification. */
-export function sortDocuments(docs: Document[], spec: Document): Document[] {
+/** A stable sort of `docs` by a MongoDB sort specification (strings by their collation key when there is one). */
+export function sortDocuments(docs: Document[], spec: Document, collation?: Collation): Document[] {
   const keys = Object.entries(spec).map(([path, dir]) => [path, Number(dir) < 0 ? -1 : 1] as const);
   return docs
-    .map((doc, index) => ({ doc, index, keys: keys.map(([path, dir]) => sortKey(doc, path, dir)) }))
+    .map((doc, index) => ({ doc, index, keys: keys.map(([path, dir]) => sortKey(doc, path, dir, collation)) }))
     .sort((x, y) => {
       for (let i = 0; i < keys.length; i += 1) {
         const c = compareValues(x.keys[i], y.keys[i]) * (keys[i] as readonly [string, number])[1];

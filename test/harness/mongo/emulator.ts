@@ -6,14 +6,17 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { adminCommands } from './commands/admin.ts';
 import type { ConnectionInfo, Handler } from './commands/context.ts';
+import { aggregateCommands } from './commands/aggregate.ts';
 import { crudCommands } from './commands/crud.ts';
+import { readCommands } from './commands/reads.ts';
 import { cursorCommands } from './commands/cursor-commands.ts';
 import { ddlCommands } from './commands/ddl.ts';
 import { CURSOR_IDLE_MS } from './cursors.ts';
-import { CloseConnection, dispatch, type DispatchEnv } from './dispatch.ts';
-import { ProtocolError } from './errors.ts';
+import { isAwaitableHello } from './commands/hello.ts';
+import { dispatch, type DispatchEnv } from './dispatch.ts';
+import { CloseConnection, CommandError, ProtocolError } from './errors.ts';
 import { ServerState, type Logger } from './state.ts';
-import { encodeReply, messageLength, parseMessage } from './wire.ts';
+import { MessageReader, encodeReply, parseMessage, type WireRequest } from './wire.ts';
 
 export interface EmulatorOptions {
   /** TCP port; 0 or absent picks a free one (kept across restarts). */
@@ -47,9 +50,15 @@ export interface Emulator {
   truncateOplog(keep?: number): void;
   /** Number of open client connections. */
   readonly connectionCount: number;
+  /** Number of open connections whose handshake gave this appName (a client's pool, monitor and RTT connections). */
+  connectionsOf(appName: string): number;
 }
 
 const TXN_LIFETIME_MS = 60_000;
+/** How long a closed connection may take to send what was written before it is destroyed. */
+const CLOSE_GRACE_MS = 1_000;
+/** How long stop() waits for interrupted operations to answer. */
+const INTERRUPT_GRACE_MS = 1_000;
 const DEFAULT_OPLOG_EVENTS = 200_000;
 
 function defaultLogger(): Logger {
@@ -63,8 +72,13 @@ function defaultLogger(): Logger {
 interface Conn extends ConnectionInfo {
   socket: Socket;
   controller: AbortController;
+  interruption: CommandError | undefined;
   /** Asked something during a partition: closed when it heals. */
   stale: boolean;
+  /** Being closed: nothing more is answered. */
+  closing: boolean;
+  /** This connection's requests, answered one after another. */
+  queue: Promise<void>;
 }
 
 class EmulatorServer implements Emulator {
@@ -87,7 +101,14 @@ class EmulatorServer implements Emulator {
     this.replSetName = options.replSetName ?? 'rs0';
     this.#port = options.port ?? 0;
     this.#log = options.log ?? defaultLogger();
-    this.#handlers = { ...crudCommands, ...cursorCommands, ...ddlCommands, ...adminCommands(() => this.#conns.size) };
+    this.#handlers = {
+      ...crudCommands,
+      ...readCommands,
+      ...aggregateCommands,
+      ...cursorCommands,
+      ...ddlCommands,
+      ...adminCommands(() => this.#conns.size),
+    };
   }
 
   get port(): number {
@@ -100,6 +121,12 @@ class EmulatorServer implements Emulator {
 
   get connectionCount(): number {
     return this.#conns.size;
+  }
+
+  connectionsOf(appName: string): number {
+    let n = 0;
+    for (const conn of this.#conns) if (conn.appName === appName) n += 1;
+    return n;
   }
 
   async start(keepState: boolean): Promise<void> {
@@ -143,24 +170,22 @@ class EmulatorServer implements Emulator {
       remote: `${socket.remoteAddress}:${socket.remotePort}`,
       appName: undefined,
       signal: controller.signal,
+      interruption: undefined,
+      hasWritten: false,
       socket,
       controller,
       stale: false,
+      closing: false,
+      queue: Promise.resolve(),
     };
     this.#conns.add(conn);
     socket.setNoDelay(true);
-    let pending: Buffer = Buffer.alloc(0);
-    let queue: Promise<void> = Promise.resolve();
+    const reader = new MessageReader();
     socket.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       try {
-        while (pending.length >= 4) {
-          const length = messageLength(pending);
-          if (pending.length < length) break;
-          const message = pending.subarray(0, length);
-          pending = pending.subarray(length);
+        for (const message of reader.push(chunk)) {
           const request = parseMessage(message);
-          queue = queue.then(() => this.#handle(conn, request, length));
+          conn.queue = conn.queue.then(() => this.#handle(conn, request, message.length));
         }
       } catch (err) {
         this.#log('warn', 'closing connection after a malformed message', {
@@ -178,26 +203,52 @@ class EmulatorServer implements Emulator {
     });
   }
 
-  async #handle(conn: Conn, request: ReturnType<typeof parseMessage>, bytes: number): Promise<void> {
-    if (conn.socket.destroyed) return;
+  /**
+   * Answers one request. An awaitable hello sent with exhaustAllowed is answered
+   * again each time the topology changes or its maxAwaitTimeMS passes, every
+   * reply flagged moreToCome and addressed to the one before it, until the
+   * connection closes (the streaming monitor protocol).
+   */
+  async #handle(conn: Conn, request: WireRequest, bytes: number): Promise<void> {
+    if (conn.closing || conn.socket.destroyed) return;
     if (this.#partitioned) {
       conn.stale = true;
       return;
     }
+    let responseTo = request.requestId;
     try {
-      const reply = await dispatch(this.#env(), conn, request.body, bytes);
-      // A reply the partition swallowed: the connection is closed when it heals, like one that asked during it.
-      if (this.#partitioned) conn.stale = true;
-      if (request.moreToCome || conn.socket.destroyed || this.#partitioned) return;
-      conn.socket.write(encodeReply(request.requestId, reply, request.legacy));
-    } catch (err) {
-      if (err instanceof CloseConnection || err instanceof ProtocolError) {
-        conn.socket.destroy();
-        return;
+      for (;;) {
+        const reply = await dispatch(this.#env(), conn, request.body, bytes, request.oversized);
+        // A reply the partition swallowed: the connection is closed when it heals, like one that asked during it.
+        if (this.#partitioned) conn.stale = true;
+        if (request.moreToCome || conn.closing || conn.socket.destroyed || this.#partitioned) return;
+        const streams = request.exhaustAllowed && reply.ok === 1 && isAwaitableHello(request.body);
+        const message = encodeReply(responseTo, reply, request.legacy, streams);
+        conn.socket.write(message);
+        if (!streams) return;
+        responseTo = requestIdOf(message);
       }
-      this.#log('error', 'request failed', { conn: conn.id, error: (err as Error).stack ?? String(err) });
+    } catch (err) {
+      if (!(err instanceof CloseConnection || err instanceof ProtocolError)) {
+        this.#log('error', 'request failed', { conn: conn.id, error: (err as Error).stack ?? String(err) });
+      }
       conn.socket.destroy();
     }
+  }
+
+  /**
+   * Closes a connection as mongod does when it ends a client's session: what
+   * was already written goes out whole (never half a reply), then FIN. Waiting
+   * operations stop waiting; nothing more is answered.
+   */
+  #close(conn: Conn): void {
+    if (conn.closing) return;
+    conn.closing = true;
+    conn.controller.abort();
+    const { socket } = conn;
+    if (socket.destroyed) return;
+    socket.end();
+    setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   #env(): DispatchEnv {
@@ -206,12 +257,12 @@ class EmulatorServer implements Emulator {
 
   /** Closes every client connection (the driver reconnects). */
   dropConnections(): void {
-    for (const conn of this.#conns) conn.socket.destroy();
+    for (const conn of this.#conns) this.#close(conn);
   }
 
   setPartitioned(on: boolean): void {
     this.#partitioned = on;
-    // Reset, as stop() does: the driver's monitor can hang on a connection closed with FIN.
+    // A reset: the client learns at once that what it asked during the partition will never be answered.
     if (!on) for (const conn of this.#conns) if (conn.stale) conn.socket.resetAndDestroy();
     this.#log('info', on ? 'partition on: requests get no answer' : 'partition healed', {});
   }
@@ -226,12 +277,16 @@ class EmulatorServer implements Emulator {
     this.#server = undefined;
     if (this.#sweeper) clearInterval(this.#sweeper);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Like a mongod shutting down: every connection is closed. A reset (not a
-    // graceful close) so clients notice at once even mid-request.
-    for (const conn of this.#conns) {
+    // Like a mongod shutting down: operations in progress are interrupted and
+    // answered with InterruptedAtShutdown, then every connection is closed.
+    const interruption = new CommandError(11600, 'interrupted at shutdown');
+    const conns = [...this.#conns];
+    for (const conn of conns) {
+      conn.interruption = interruption;
       conn.controller.abort();
-      reset(conn.socket);
     }
+    await Promise.race([Promise.all(conns.map((c) => c.queue)), sleep(INTERRUPT_GRACE_MS)]);
+    for (const conn of this.#conns) this.#close(conn);
     await closed;
     this.#state.journal?.close();
     this.#log('info', 'stopped', { port: this.#port });
@@ -247,15 +302,12 @@ class EmulatorServer implements Emulator {
   }
 }
 
-/**
- * Closes a connection with a TCP reset, as a server going away does: clients,
- * including the driver's monitor, notice at once (after a plain close the
- * driver's monitor was seen waiting on a dead connection). A socket the client
- * already half-closed is just destroyed: resetting it leaks its handle in Node 20.
- */
-function reset(socket: Socket): void {
-  if (socket.readyState === 'open' && !socket.readableEnded) socket.resetAndDestroy();
-  else socket.destroy();
+function requestIdOf(message: Buffer): number {
+  return message.readInt32LE(4);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {

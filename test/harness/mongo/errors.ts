@@ -9,6 +9,7 @@ export const CODE_NAMES: Readonly<Record<number, string>> = {
   11: 'UserNotFound',
   14: 'TypeMismatch',
   20: 'IllegalOperation',
+  24: 'LockTimeout',
   26: 'NamespaceNotFound',
   27: 'IndexNotFound',
   40: 'ConflictingUpdateOperators',
@@ -18,24 +19,35 @@ export const CODE_NAMES: Readonly<Record<number, string>> = {
   50: 'MaxTimeMSExpired',
   52: 'DollarPrefixedFieldName',
   59: 'CommandNotFound',
+  64: 'WriteConcernFailed',
   66: 'ImmutableField',
   72: 'InvalidOptions',
+  79: 'UnknownReplWriteConcern',
   73: 'InvalidNamespace',
   85: 'IndexOptionsConflict',
   86: 'IndexKeySpecsConflict',
   89: 'NetworkTimeout',
   91: 'ShutdownInProgress',
+  100: 'UnsatisfiableWriteConcern',
   112: 'WriteConflict',
   115: 'CommandNotSupported',
   133: 'FailedToSatisfyReadPreference',
+  134: 'ReadConcernMajorityNotAvailableYet',
+  150: 'StaleEpoch',
   189: 'PrimarySteppedDown',
+  216: 'ElectionInProgress',
   225: 'TransactionTooOld',
   234: 'RetryChangeStream',
+  239: 'SnapshotTooOld',
+  246: 'SnapshotUnavailable',
+  250: 'StaleChunkHistory',
   251: 'NoSuchTransaction',
   256: 'TransactionCommitted',
   260: 'InvalidResumeToken',
   262: 'ExceededTimeLimit',
   263: 'OperationNotSupportedInTransaction',
+  267: 'PreparedTransactionInProgress',
+  272: 'MigrationConflict',
   280: 'ChangeStreamFatalError',
   286: 'ChangeStreamHistoryLost',
   9001: 'SocketException',
@@ -43,21 +55,16 @@ export const CODE_NAMES: Readonly<Record<number, string>> = {
   10334: 'BSONObjectTooLarge',
   11000: 'DuplicateKey',
   11600: 'InterruptedAtShutdown',
+  11601: 'Interrupted',
   11602: 'InterruptedDueToReplStateChange',
   13435: 'NotPrimaryNoSecondaryOk',
+  13388: 'StaleConfig',
   13436: 'NotPrimaryOrSecondary',
 };
 
 export function codeName(code: number): string {
   return CODE_NAMES[code] ?? `Location${code}`;
 }
-
-/** Codes in the server's RetriableError and NetworkError categories. */
-const RETRIABLE = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
-/** Codes in the NonResumableChangeStreamError category. */
-const NON_RESUMABLE_CHANGE_STREAM = new Set([280, 286]);
-/** Codes the server labels TransientTransactionError inside a transaction. */
-const TRANSIENT_TXN = new Set([112, 24, 267, 246, 251]);
 
 export class CommandError extends Error {
   readonly code: number;
@@ -76,37 +83,18 @@ export class CommandError extends Error {
   }
 }
 
-/** What the server knows about the command an error came from, for its labels. */
-export interface LabelContext {
-  command: string;
-  inTransaction: boolean;
-  retryableWrite: boolean;
-  changeStream: boolean;
-}
-
-/** The error labels a MongoDB 7.0 server attaches (src/mongo/db/error_labels.cpp). */
-export function serverLabels(code: number, ctx: LabelContext): string[] {
-  const labels: string[] = [];
-  const retriable = RETRIABLE.has(code);
-  const ending = ctx.command === 'commitTransaction' || ctx.command === 'abortTransaction';
-  if (ctx.inTransaction && (ending ? code === 251 : TRANSIENT_TXN.has(code) || retriable)) {
-    labels.push('TransientTransactionError');
-  }
-  if (retriable && (ctx.retryableWrite || ending)) {
-    labels.push('RetryableWriteError');
-  }
-  if (ctx.changeStream) {
-    if (retriable || code === 234 || code === 133) labels.push('ResumableChangeStreamError');
-    if (NON_RESUMABLE_CHANGE_STREAM.has(code)) labels.push('NonResumableChangeStreamError');
-  }
-  return labels;
-}
-
 export function errorReply(err: CommandError, labels: string[]): Record<string, unknown> {
   const reply: Record<string, unknown> = { ok: 0, errmsg: err.message, code: err.code, codeName: err.codeName };
   Object.assign(reply, err.extra);
   if (labels.length > 0) reply.errorLabels = labels;
   return reply;
+}
+
+/** A fail point asked for the connection to be closed with no reply. */
+export class CloseConnection extends Error {
+  constructor() {
+    super('closed by a fail point');
+  }
 }
 
 /** A broken message on the wire: the connection is closed with this reason. */

@@ -1,4 +1,17 @@
-/** `configureFailPoint` with `failCommand`, as the server's test commands offer it. */
+/**
+ * `configureFailPoint`, with the fail points drivers' tests use:
+ *
+ * - `failCommand`: fails a named command before it runs (an error, a closed
+ *   connection, a delay), or lets it run and adds a write-concern error.
+ * - `failGetMoreAfterCursorCheckout`: fails a getMore once it holds its
+ *   cursor, so the error is one of that cursor's (a change stream's error
+ *   gets the labels the server would give).
+ * - `onPrimaryTransactionalWrite`: acts on each write of a retryable write:
+ *   closes the connection after the write (`closeConnection`, default true),
+ *   and/or fails the write before it commits (`failBeforeCommitExceptionCode`).
+ *
+ * Modes: "alwaysOn", "off", `{times: n}`, `{skip: n}`.
+ */
 import type { Document } from 'bson';
 import { CommandError } from './errors.ts';
 
@@ -14,56 +27,88 @@ export interface FailCommandData {
   writeConcernError?: Document;
 }
 
+export interface CursorCheckoutData {
+  errorCode?: number;
+  closeConnection?: boolean;
+}
+
+export interface TransactionalWriteData {
+  closeConnection?: boolean;
+  failBeforeCommitExceptionCode?: number;
+}
+
+interface DataByName {
+  failCommand: FailCommandData;
+  failGetMoreAfterCursorCheckout: CursorCheckoutData;
+  onPrimaryTransactionalWrite: TransactionalWriteData;
+}
+type Name = keyof DataByName;
+const NAMES: readonly Name[] = ['failCommand', 'failGetMoreAfterCursorCheckout', 'onPrimaryTransactionalWrite'];
+
 interface Armed {
-  data: FailCommandData;
+  data: Document;
   /** Remaining activations; Infinity for alwaysOn. */
   times: number;
   skip: number;
 }
 
+function parseMode(mode: unknown): { times: number; skip: number } | undefined {
+  if (mode === 'off') return undefined;
+  if (mode === 'alwaysOn') return { times: Infinity, skip: 0 };
+  if (mode && typeof mode === 'object' && 'times' in mode) return { times: Number((mode as { times: unknown }).times), skip: 0 };
+  if (mode && typeof mode === 'object' && 'skip' in mode) return { times: Infinity, skip: Number((mode as { skip: unknown }).skip) };
+  throw new CommandError(2, `fail point mode must be "alwaysOn", "off", {times: n} or {skip: n}; got ${JSON.stringify(mode)}`);
+}
+
 export class FailPoints {
-  #failCommand: Armed | undefined;
+  readonly #armed = new Map<Name, Armed>();
 
   configure(body: Document): Document {
-    const name = body.configureFailPoint;
-    if (name !== 'failCommand') {
-      throw new CommandError(2, `unknown fail point "${String(name)}"; the emulator supports "failCommand"`);
+    const name = body.configureFailPoint as Name;
+    if (!NAMES.includes(name)) {
+      throw new CommandError(2, `unknown fail point "${String(name)}"; the emulator supports ${NAMES.map((n) => `"${n}"`).join(', ')}`);
     }
-    const mode = body.mode as unknown;
-    if (mode === 'off') {
-      this.#failCommand = undefined;
+    const mode = parseMode(body.mode);
+    if (!mode || !(mode.times > 0)) {
+      this.#armed.delete(name);
       return { count: 0, ok: 1 };
     }
-    const data = (body.data ?? {}) as FailCommandData;
-    if (!Array.isArray(data.failCommands) || data.failCommands.length === 0) {
+    const data = (body.data ?? {}) as Document;
+    if (name === 'failCommand' && (!Array.isArray(data.failCommands) || data.failCommands.length === 0)) {
       throw new CommandError(2, 'failCommand needs data.failCommands: a non-empty array of command names');
     }
-    let times = Infinity;
-    let skip = 0;
-    if (mode === 'alwaysOn') times = Infinity;
-    else if (mode && typeof mode === 'object' && 'times' in mode) times = Number((mode as { times: number }).times);
-    else if (mode && typeof mode === 'object' && 'skip' in mode) skip = Number((mode as { skip: number }).skip);
-    else throw new CommandError(2, `fail point mode must be "alwaysOn", "off", {times: n} or {skip: n}; got ${JSON.stringify(mode)}`);
-    this.#failCommand = { data, times, skip };
+    this.#armed.set(name, { data, ...mode });
     return { count: 0, ok: 1 };
   }
 
-  /** The fail point's data if it fires for this command now (counting it down). */
-  check(command: string, appName: string | undefined, ns: string): FailCommandData | undefined {
-    const armed = this.#failCommand;
-    if (!armed || !armed.data.failCommands.includes(command)) return undefined;
-    if (armed.data.appName !== undefined && armed.data.appName !== appName) return undefined;
-    if (armed.data.namespace !== undefined && armed.data.namespace !== ns) return undefined;
+  /** The failCommand data if it fires for this command now (counting it down). */
+  failCommand(command: string, appName: string | undefined, ns: string): FailCommandData | undefined {
+    const armed = this.#armed.get('failCommand');
+    const data = armed?.data as FailCommandData | undefined;
+    if (!armed || !data || !data.failCommands.includes(command)) return undefined;
+    if (data.appName !== undefined && data.appName !== appName) return undefined;
+    if (data.namespace !== undefined && data.namespace !== ns) return undefined;
+    return this.#fire('failCommand', armed) ? data : undefined;
+  }
+
+  /** The data of fail point `name` if it fires now (counting it down). */
+  fires<N extends Exclude<Name, 'failCommand'>>(name: N): DataByName[N] | undefined {
+    const armed = this.#armed.get(name);
+    if (!armed) return undefined;
+    return this.#fire(name, armed) ? (armed.data as DataByName[N]) : undefined;
+  }
+
+  #fire(name: Name, armed: Armed): boolean {
     if (armed.skip > 0) {
       armed.skip -= 1;
-      return undefined;
+      return false;
     }
     armed.times -= 1;
-    if (armed.times <= 0) this.#failCommand = undefined;
-    return armed.data;
+    if (armed.times <= 0) this.#armed.delete(name);
+    return true;
   }
 
   clear(): void {
-    this.#failCommand = undefined;
+    this.#armed.clear();
   }
 }

@@ -2,8 +2,12 @@
  * Resume tokens shaped like the server's (KeyString V1 as uppercase hex), so they
  * sort in stream order as strings. See shared/reference §2.4.
  *
- *   event: 82 <ts:8> 2B04 2C0100 <txnOpIndex> <fromInvalidate> 5A1004 <uuid:16> 04
- *   HWM:   82 <ts:8> 2B04 29     29          6E               14              04
+ *   event: 82 <ts:8> 2B04 2C0100 <txnOpIndex> <fromInvalidate> 5A1004 <uuid:16> [<fragmentNum>] 04
+ *   HWM:   82 <ts:8> 2B04 29     29          6E               14                               04
+ *
+ * A fragment of an event split by $changeStreamSplitLargeEvent carries its
+ * 0-based fragment number last, so fragments sort after their event's own
+ * position and before the next event.
  */
 import type { UUID } from 'bson';
 import { CommandError } from './errors.ts';
@@ -15,6 +19,8 @@ export interface DecodedToken {
   hwm: boolean;
   txnOpIndex: number;
   fromInvalidate: boolean;
+  /** Which fragment of a split event (0-based); undefined for a whole event. */
+  fragmentNum: number | undefined;
 }
 
 function encodeInt(n: number): string {
@@ -30,9 +36,21 @@ function tsHex(ts: ClusterTime): string {
   return ts.toString(16).toUpperCase().padStart(16, '0');
 }
 
-export function eventToken(ts: ClusterTime, txnOpIndex: number, uuid: UUID | undefined, fromInvalidate = false): { _data: string } {
+export function eventToken(
+  ts: ClusterTime,
+  txnOpIndex: number,
+  uuid: UUID | undefined,
+  fromInvalidate = false,
+  fragmentNum?: number,
+): { _data: string } {
   const uuidHex = uuid ? `5A1004${uuid.toHexString(false).toUpperCase()}` : '14';
-  return { _data: `82${tsHex(ts)}2B042C0100${encodeInt(txnOpIndex)}${fromInvalidate ? '6F' : '6E'}${uuidHex}04` };
+  const fragment = fragmentNum === undefined ? '' : encodeInt(fragmentNum);
+  return { _data: `82${tsHex(ts)}2B042C0100${encodeInt(txnOpIndex)}${fromInvalidate ? '6F' : '6E'}${uuidHex}${fragment}04` };
+}
+
+/** The token of fragment `fragmentNum` of the event whose token is `token`. */
+export function fragmentToken(token: { _data: string }, fragmentNum: number): { _data: string } {
+  return { _data: `${token._data.slice(0, -2)}${encodeInt(fragmentNum)}04` };
 }
 
 export function highWaterMarkToken(ts: ClusterTime): { _data: string } {
@@ -67,7 +85,11 @@ export function decodeToken(token: unknown): DecodedToken {
     const opIndex = readInt(hex, tokenType.next);
     const flag = hex.slice(opIndex.next, opIndex.next + 2);
     if (flag !== '6E' && flag !== '6F') throw new Error('no fromInvalidate flag');
-    return { ts, hwm: tokenType.value === 0, txnOpIndex: opIndex.value, fromInvalidate: flag === '6F' };
+    let at = opIndex.next + 2;
+    if (hex.startsWith('5A1004', at)) at += 6 + 32;
+    else if (hex.startsWith('14', at)) at += 2;
+    const fragmentNum = at < hex.length - 2 ? readInt(hex, at).value : undefined;
+    return { ts, hwm: tokenType.value === 0, txnOpIndex: opIndex.value, fromInvalidate: flag === '6F', fragmentNum };
   } catch (err) {
     throw new CommandError(260, `Invalid resume token: ${(err as Error).message}`);
   }

@@ -9,6 +9,7 @@ import { ClusterClock, type ClusterTime } from './cluster-time.ts';
 import { FailPoints } from './failpoints.ts';
 import { Journal } from './journal.ts';
 import { Oplog, type ChangeEntry } from './oplog.ts';
+import { Topology } from './topology.ts';
 import { Sessions, type PendingEntry } from './transactions.ts';
 import { wallNow } from './wall-clock.ts';
 import type { Cursor } from './cursors.ts';
@@ -25,6 +26,7 @@ export class ServerState {
   readonly sessions = new Sessions();
   readonly cursors = new Map<number, Cursor>();
   readonly failPoints = new FailPoints();
+  readonly topology = new Topology();
   readonly startedAt = Date.now();
   readonly opcounters = { insert: 0, query: 0, update: 0, delete: 0, getmore: 0, command: 0 };
   readonly log: Logger;
@@ -42,8 +44,9 @@ export class ServerState {
     this.sessions.onFinish = (oldest) => this.catalog.pruneHistory(oldest);
   }
 
-  /** What a restart forgets even when the data is kept: cursors, sessions, fail points. */
+  /** What a restart forgets even when the data is kept: cursors, sessions, fail points; and it is a new process. */
   resetVolatile(): void {
+    this.topology.newProcess();
     this.cursors.clear();
     this.sessions.endAll();
     this.failPoints.clear();
@@ -97,12 +100,19 @@ export class ServerState {
 export class WriteBatch {
   readonly #state: ServerState;
   #pending: ChangeEntry[] = [];
+  #size = 0;
 
   constructor(state: ServerState) {
     this.#state = state;
   }
 
+  /** How many writes this batch has applied (flushed or not). */
+  get size(): number {
+    return this.#size;
+  }
+
   add(p: PendingEntry): ChangeEntry {
+    this.#size += 1;
     const e: ChangeEntry = Object.assign({}, p, { ts: this.#state.clock.tick(), opIndex: 0, wall: new Date(wallNow()) });
     this.#state.catalog.applyEntry(e);
     this.#pending.push(e);

@@ -8,8 +8,10 @@
  * transaction waits for the lock, as the server's internal retry does.
  */
 import type { Document } from 'bson';
+import type { Collection } from './catalog.ts';
 import type { ClusterTime } from './cluster-time.ts';
 import type { ChangeEntry } from './oplog.ts';
+import type { RetryRecord } from './retry-memory.ts';
 
 export type PendingEntry = Omit<ChangeEntry, 'ts' | 'opIndex' | 'wall'>;
 
@@ -21,6 +23,8 @@ export class Transaction {
   readonly overlay = new Map<string, Map<string, Document | null>>();
   readonly entries: PendingEntry[] = [];
   readonly locks = new Set<string>();
+  /** Collections created inside this transaction (by ns), not in the catalog until it commits. */
+  readonly created = new Map<string, Collection>();
   readonly lsid: Document;
   readonly startedAt = Date.now();
   /** appName of the client that started it ($currentOp reports it). */
@@ -51,8 +55,8 @@ export class Session {
   readonly id: string;
   readonly lsid: Document;
   txn: Transaction | undefined;
-  /** Replies of recent retryable writes by txnNumber: a retry is answered, not re-run. */
-  readonly retryReplies = new Map<number, Document>();
+  /** Recent retryable writes by txnNumber: a retry is answered from here, not run again. */
+  readonly retryReplies = new Map<number, RetryRecord>();
   /** Highest txnNumber seen; an older one is refused with 225 TransactionTooOld. */
   highestTxnNumber = -1;
   lastUsed = Date.now();
@@ -62,8 +66,8 @@ export class Session {
     this.lsid = lsid;
   }
 
-  rememberReply(txnNumber: number, reply: Document): void {
-    this.retryReplies.set(txnNumber, reply);
+  rememberReply(txnNumber: number, record: RetryRecord): void {
+    this.retryReplies.set(txnNumber, record);
     if (this.retryReplies.size > 32) {
       const oldest = this.retryReplies.keys().next().value as number;
       this.retryReplies.delete(oldest);
@@ -136,6 +140,11 @@ export class Sessions {
   endAll(): void {
     for (const s of this.#sessions.values()) if (s.txn?.state === 'active') this.abort(s.txn);
     this.#sessions.clear();
+  }
+
+  /** Every session in memory ($listLocalSessions). */
+  list(): Session[] {
+    return [...this.#sessions.values()];
   }
 
   /** Open transactions, for $currentOp. */

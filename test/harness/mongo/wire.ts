@@ -28,22 +28,26 @@ export interface WireRequest {
   exhaustAllowed: boolean;
   /** Came as OP_QUERY: answer with OP_REPLY. */
   legacy: boolean;
+  /** Size of a document in it over what the server accepts (16 MB + 16 KB): the command fails with BSONObjectTooLarge. */
+  oversized?: number;
 }
+
+/** The largest document the server reads off the wire (BSONObjMaxInternalSize). */
+export const MAX_WIRE_DOCUMENT_BYTES = MAX_BSON_BYTES + 16 * 1024;
 
 const BSON_OPTIONS = { promoteValues: true, promoteLongs: true, promoteBuffers: false } as const;
 
-function readDocument(buf: Buffer, offset: number, end: number, what: string): { doc: Document; next: number } {
+function readDocument(buf: Buffer, offset: number, end: number, what: string): { doc: Document; next: number; size: number } {
   if (offset + 5 > end) throw new ProtocolError(`${what}: truncated BSON document`);
   const size = buf.readInt32LE(offset);
   if (size < 5 || offset + size > end) throw new ProtocolError(`${what}: BSON document size ${size} does not fit the message`);
-  if (size > MAX_BSON_BYTES + 16 * 1024) throw new ProtocolError(`${what}: BSON document of ${size} bytes is over the 16 MB limit`);
   let doc: Document;
   try {
     doc = deserialize(buf.subarray(offset, offset + size), BSON_OPTIONS);
   } catch (err) {
     throw new ProtocolError(`${what}: invalid BSON (${(err as Error).message})`);
   }
-  return { doc, next: offset + size };
+  return { doc, next: offset + size, size };
 }
 
 function readCString(buf: Buffer, offset: number, end: number, what: string): { value: string; next: number } {
@@ -61,6 +65,40 @@ export function messageLength(buf: Buffer): number {
   return length;
 }
 
+/**
+ * Cuts a connection's byte stream into whole messages. Chunks are joined once
+ * a message is complete, not on every chunk: a 16 MB message arrives in
+ * hundreds of chunks, and joining each time copied gigabytes.
+ */
+export class MessageReader {
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  /** Length of the message being collected; 0 until its header has arrived. */
+  #needed = 0;
+
+  /** Adds bytes; returns the messages they complete (throws ProtocolError on a bad length). */
+  push(chunk: Buffer): Buffer[] {
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    const messages: Buffer[] = [];
+    for (;;) {
+      if (this.#needed === 0) {
+        if (this.#buffered < 4) break;
+        if ((this.#chunks[0] as Buffer).length < 4) this.#chunks = [Buffer.concat(this.#chunks, this.#buffered)];
+        this.#needed = messageLength(this.#chunks[0] as Buffer);
+      }
+      if (this.#buffered < this.#needed) break;
+      const all = this.#chunks.length === 1 ? (this.#chunks[0] as Buffer) : Buffer.concat(this.#chunks, this.#buffered);
+      messages.push(all.subarray(0, this.#needed));
+      const rest = all.subarray(this.#needed);
+      this.#chunks = rest.length > 0 ? [rest] : [];
+      this.#buffered = rest.length;
+      this.#needed = 0;
+    }
+    return messages;
+  }
+}
+
 /** Parses one complete message (header included). */
 export function parseMessage(msg: Buffer): WireRequest {
   const requestId = msg.readInt32LE(4);
@@ -71,6 +109,7 @@ export function parseMessage(msg: Buffer): WireRequest {
     const sectionsEnd = flags & FLAG_CHECKSUM ? end - 4 : end;
     let offset = HEADER_BYTES + 4;
     let body: Document | undefined;
+    let oversized: number | undefined;
     const sequences: Array<[string, Document[]]> = [];
     while (offset < sectionsEnd) {
       const kind = msg.readUInt8(offset);
@@ -80,6 +119,7 @@ export function parseMessage(msg: Buffer): WireRequest {
         const read = readDocument(msg, offset, sectionsEnd, 'OP_MSG body');
         body = read.doc;
         offset = read.next;
+        if (read.size > MAX_WIRE_DOCUMENT_BYTES) oversized ??= read.size;
       } else if (kind === 1) {
         if (offset + 4 > sectionsEnd) throw new ProtocolError('OP_MSG kind-1 section is truncated');
         const size = msg.readInt32LE(offset);
@@ -92,6 +132,7 @@ export function parseMessage(msg: Buffer): WireRequest {
           const read = readDocument(msg, at, sectionEnd, `OP_MSG sequence "${id.value}"`);
           docs.push(read.doc);
           at = read.next;
+          if (read.size > MAX_WIRE_DOCUMENT_BYTES) oversized ??= read.size;
         }
         sequences.push([id.value, docs]);
         offset = sectionEnd;
@@ -108,6 +149,7 @@ export function parseMessage(msg: Buffer): WireRequest {
       moreToCome: (flags & FLAG_MORE_TO_COME) !== 0,
       exhaustAllowed: (flags & FLAG_EXHAUST_ALLOWED) !== 0,
       legacy: false,
+      oversized,
     };
   }
   if (opCode === OP_QUERY) {
@@ -128,8 +170,11 @@ export function parseMessage(msg: Buffer): WireRequest {
 
 let nextResponseId = 1;
 
-/** Encodes a reply to `responseTo` as OP_MSG, or OP_REPLY for a legacy request. */
-export function encodeReply(responseTo: number, doc: Document, legacy: boolean): Buffer {
+/**
+ * Encodes a reply to `responseTo` as OP_MSG, or OP_REPLY for a legacy request.
+ * `moreToCome`: another reply follows without a request (exhaust).
+ */
+export function encodeReply(responseTo: number, doc: Document, legacy: boolean, moreToCome = false): Buffer {
   const payload = serialize(doc, { ignoreUndefined: true });
   const requestId = nextResponseId++ & 0x7fffffff;
   if (legacy) {
@@ -150,7 +195,7 @@ export function encodeReply(responseTo: number, doc: Document, legacy: boolean):
   out.writeInt32LE(requestId, 4);
   out.writeInt32LE(responseTo, 8);
   out.writeInt32LE(OP_MSG, 12);
-  out.writeUInt32LE(0, 16);
+  out.writeUInt32LE(moreToCome ? FLAG_MORE_TO_COME : 0, 16);
   out.writeUInt8(0, 20);
   out.set(payload, 21);
   return out;

@@ -1,43 +1,14 @@
 /** Handshake, status and session commands: what drivers and monitors send. */
-import { Long, ObjectId, type Document } from 'bson';
+import { Long, type Document } from 'bson';
 import { toTimestamp } from '../cluster-time.ts';
 import { CommandError } from '../errors.ts';
-import { MAX_BSON_BYTES, MAX_MESSAGE_BYTES } from '../wire.ts';
+import { MAX_BSON_BYTES } from '../wire.ts';
 import type { CommandContext, Handler } from './context.ts';
+import { hello } from './hello.ts';
 import { isOplogNamespace, oplogStats } from './oplog-view.ts';
 import { wallNow } from '../wall-clock.ts';
 
 export const SERVER_VERSION = '7.0.14';
-export const MAX_WIRE_VERSION = 21;
-const PROCESS_ID = new ObjectId();
-
-function hello(ctx: CommandContext): Document {
-  const client = ctx.body.client as { application?: { name?: string } } | undefined;
-  if (client?.application?.name) ctx.conn.appName = client.application.name;
-  const legacy = ctx.name.toLowerCase() === 'ismaster';
-  return {
-    ...(legacy ? { ismaster: true } : { isWritablePrimary: true }),
-    helloOk: true,
-    hosts: [ctx.host],
-    setName: ctx.replSetName,
-    setVersion: 1,
-    primary: ctx.host,
-    me: ctx.host,
-    secondary: false,
-    electionId: new ObjectId('7fffffff0000000000000001'),
-    lastWrite: { opTime: { ts: toTimestamp(ctx.state.clock.last), t: Long.fromNumber(1) }, lastWriteDate: new Date(wallNow()) },
-    maxBsonObjectSize: MAX_BSON_BYTES,
-    maxMessageSizeBytes: MAX_MESSAGE_BYTES,
-    maxWriteBatchSize: 100_000,
-    localTime: new Date(wallNow()),
-    logicalSessionTimeoutMinutes: 30,
-    connectionId: ctx.conn.id,
-    minWireVersion: 0,
-    maxWireVersion: MAX_WIRE_VERSION,
-    readOnly: false,
-    ok: 1,
-  };
-}
 
 function buildInfo(): Document {
   return {
@@ -124,7 +95,7 @@ function serverStatus(ctx: CommandContext, connections: () => number): Document 
       hosts: [ctx.host],
       primary: ctx.host,
       me: ctx.host,
-      topologyVersion: { processId: PROCESS_ID, counter: Long.fromNumber(6) },
+      topologyVersion: ctx.state.topology.version(),
       lastWrite: { opTime: optime(ctx), lastWriteDate: new Date() },
     },
     transactions: { currentActive: Long.fromNumber(ctx.state.sessions.active), currentOpen: Long.fromNumber(ctx.state.sessions.active) },

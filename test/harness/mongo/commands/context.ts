@@ -10,8 +10,12 @@ export interface ConnectionInfo {
   readonly id: number;
   readonly remote: string;
   appName: string | undefined;
-  /** Aborted when the connection closes. */
+  /** Aborted when the connection closes or its operations are interrupted. */
   readonly signal: AbortSignal;
+  /** Set when the server interrupts this connection's operations (shutdown): every command then fails with it. */
+  readonly interruption: CommandError | undefined;
+  /** Has written before (the server's "last op" of this client): a later failed retryable write says NoWritesPerformed. */
+  hasWritten: boolean;
 }
 
 export interface CommandContext {
@@ -25,6 +29,8 @@ export interface CommandContext {
   readonly host: string;
   readonly replSetName: string;
   readonly messageBytes: number;
+  /** A retried write carries on from this statement (the ones before it ran the first time). */
+  readonly firstStatement: number;
 }
 
 export type Handler = (ctx: CommandContext) => Document | Promise<Document>;

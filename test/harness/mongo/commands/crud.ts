@@ -1,13 +1,14 @@
-/** insert, update, delete, findAndModify, find, count, distinct. */
+/** The write commands: insert, update, delete, findAndModify. */
 import { ObjectId, calculateObjectSize, type Document } from 'bson';
 import { LockedError } from '../access.ts';
 import type { Collection } from '../catalog.ts';
 import { CommandError } from '../errors.ts';
-import { applyUpdate, compileFilter, idEquality, runFind, type UpdateSpec } from '../query.ts';
-import { bsonEqual, idFirst, valueKey, valuesAtPath } from '../values.ts';
+import { runFind } from '../query.ts';
+import { applyUpdate, type UpdateSpec } from '../update.ts';
+import { bsonEqual, idFirst, valueKey } from '../values.ts';
 import { MAX_BSON_BYTES } from '../wire.ts';
-import { collectionArg, intArg, openCursor, type CommandContext, type Handler } from './context.ts';
-import { oplogDocuments, oplogEnds, isOplogNamespace } from './oplog-view.ts';
+import { collectionArg, type CommandContext, type Handler } from './context.ts';
+import { evaluationOf, matching } from './reads.ts';
 
 interface WriteErrorDoc {
   index: number;
@@ -26,7 +27,7 @@ async function runStatements(ctx: CommandContext, count: number, run: (index: nu
   const ordered = ctx.body.ordered !== false;
   const errors: WriteErrorDoc[] = [];
   try {
-    for (let i = 0; i < count; i += 1) {
+    for (let i = ctx.firstStatement; i < count; i += 1) {
       for (;;) {
         try {
           run(i);
@@ -58,11 +59,22 @@ function withErrors(reply: Document, errors: WriteErrorDoc[]): Document {
   return reply;
 }
 
+/** A document over 16 MB (yet small enough to have been read) is refused as mongod refuses it: BadValue. */
 function checkSize(ctx: CommandContext, doc: Document, what: string): void {
   if (ctx.messageBytes < MAX_BSON_BYTES) return;
   const size = calculateObjectSize(doc);
   if (size > MAX_BSON_BYTES) {
-    throw new CommandError(10334, `${what} too large. size in bytes: ${size}, max size: ${MAX_BSON_BYTES}`);
+    throw new CommandError(2, `${what} too large. size in bytes: ${size}, max size: ${MAX_BSON_BYTES}`);
+  }
+}
+
+/** An _id that is a document may not hold $-prefixed fields (they could not be stored). */
+function checkIdForStorage(id: unknown): void {
+  if (!id || typeof id !== 'object' || Array.isArray(id) || '_bsontype' in (id as object) || id instanceof Date) return;
+  for (const key of Object.keys(id as Document)) {
+    if (key.startsWith('$')) {
+      throw new CommandError(52, `_id fields may not contain '$'-prefixed fields: ${key} is not valid for storage.`);
+    }
   }
 }
 
@@ -70,30 +82,6 @@ function requireArray(ctx: CommandContext, field: string): Document[] {
   const value = ctx.body[field];
   if (!Array.isArray(value)) throw new CommandError(9, `${ctx.name} needs "${field}" as an array of documents`);
   return value as Document[];
-}
-
-function visible(ctx: CommandContext, coll: Collection | undefined, db: string, name: string, filter?: Document): Document[] {
-  if (!coll) return [];
-  const byId = idEquality(filter);
-  if (byId) {
-    const seen = new Set<string>();
-    const docs: Document[] = [];
-    for (const id of byId.ids) {
-      const key = valueKey(id);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const doc = ctx.access.byId(db, name, id);
-      if (doc) docs.push(doc);
-    }
-    return docs;
-  }
-  return ctx.access.documents(db, name);
-}
-
-/** Matching documents, in natural order or by `sort`. */
-function matching(ctx: CommandContext, db: string, name: string, filter: Document | undefined, sort?: Document): Document[] {
-  const coll = ctx.access.collection(db, name);
-  return runFind(visible(ctx, coll, db, name, filter), { filter, sort, preFiltered: true });
 }
 
 const insert: Handler = async (ctx) => {
@@ -105,6 +93,7 @@ const insert: Handler = async (ctx) => {
     let doc = docs[i] as Document;
     if (doc._id === undefined) doc = { _id: new ObjectId(), ...doc };
     else doc = idFirst(doc);
+    checkIdForStorage(doc._id);
     checkSize(ctx, doc, 'object to insert');
     const coll = ctx.access.ensureCollection(ctx.db, name);
     ctx.access.insert(coll, doc);
@@ -116,6 +105,10 @@ const insert: Handler = async (ctx) => {
 const update: Handler = async (ctx) => {
   const name = collectionArg(ctx);
   const statements = requireArray(ctx, 'updates');
+  // 7.0's update statement has no sort (8.0 added it): the command does not parse.
+  if (statements.some((s) => s && typeof s === 'object' && 'sort' in s)) {
+    throw new CommandError(40415, "BSON field 'update.updates.sort' is an unknown field.");
+  }
   ctx.state.opcounters.update += statements.length;
   let n = 0;
   let nModified = 0;
@@ -126,11 +119,13 @@ const update: Handler = async (ctx) => {
     const u = s.u as UpdateSpec;
     if (u === undefined || u === null || typeof u !== 'object')
       throw new CommandError(9, 'update statement needs "u": a document or a pipeline');
-    const targets = matching(ctx, ctx.db, name, filter);
+    const evaluation = evaluationOf(ctx, name, s);
+    const targets = matching(ctx, ctx.db, name, filter, undefined, evaluation);
     const chosen = s.multi ? targets : targets.slice(0, 1);
+    const updateOptions = { filter, arrayFilters: s.arrayFilters as Document[] | undefined, variables: evaluation.variables };
     if (chosen.length === 0) {
       if (!s.upsert) return;
-      const doc = applyUpdate(undefined, u, { filter, arrayFilters: s.arrayFilters as Document[] | undefined });
+      const doc = applyUpdate(undefined, u, updateOptions);
       checkSize(ctx, doc, 'object to insert');
       const coll = ctx.access.ensureCollection(ctx.db, name);
       ctx.access.insert(coll, doc);
@@ -141,7 +136,7 @@ const update: Handler = async (ctx) => {
     const coll = ctx.access.collection(ctx.db, name) as Collection;
     const changes: Array<[Document, Document]> = [];
     for (const before of chosen) {
-      const after = applyUpdate(before, u, { filter, arrayFilters: s.arrayFilters as Document[] | undefined });
+      const after = applyUpdate(before, u, updateOptions);
       if (calculateObjectSize(after) > MAX_BSON_BYTES) {
         throw new CommandError(17419, `Resulting document after update is larger than ${MAX_BSON_BYTES}`);
       }
@@ -149,11 +144,13 @@ const update: Handler = async (ctx) => {
     }
     // Claim every target first, so a wait leaves nothing half-applied.
     for (const [before] of changes) if (!ctx.access.txn) ctx.access.claim(coll, valueKey(before._id));
+    // Counted as each document is written: a statement that fails does not count.
     for (const [before, after] of changes) {
+      if (!bsonEqual(before, after)) {
+        ctx.access.replace(coll, before, after, Array.isArray(u) || Object.keys(u).some((k) => k.startsWith('$')) ? 'update' : 'replace');
+        nModified += 1;
+      }
       n += 1;
-      if (bsonEqual(before, after)) continue;
-      ctx.access.replace(coll, before, after, Array.isArray(u) || Object.keys(u).some((k) => k.startsWith('$')) ? 'update' : 'replace');
-      nModified += 1;
     }
   });
   const reply: Document = { n, nModified };
@@ -170,7 +167,7 @@ const remove: Handler = async (ctx) => {
     const s = statements[i] as Document;
     const coll = ctx.access.collection(ctx.db, name);
     if (!coll) return;
-    const targets = matching(ctx, ctx.db, name, s.q as Document | undefined);
+    const targets = matching(ctx, ctx.db, name, s.q as Document | undefined, undefined, evaluationOf(ctx, name, s));
     const chosen = Number(s.limit) === 1 ? targets.slice(0, 1) : targets;
     for (const doc of chosen) if (!ctx.access.txn) ctx.access.claim(coll, valueKey(doc._id));
     for (const doc of chosen) {
@@ -190,8 +187,9 @@ const findAndModify: Handler = async (ctx) => {
   if (b.remove && b.update !== undefined) throw new CommandError(9, 'findAndModify takes either "remove" or "update", not both');
   if (!b.remove && b.update === undefined) throw new CommandError(9, 'findAndModify needs "remove: true" or an "update"');
   let result: Document = {};
+  const evaluation = evaluationOf(ctx, name);
   const errors = await runStatements(ctx, 1, () => {
-    const target = matching(ctx, ctx.db, name, filter, b.sort as Document | undefined)[0];
+    const target = matching(ctx, ctx.db, name, filter, b.sort as Document | undefined, evaluation)[0];
     if (b.remove) {
       ctx.state.opcounters.delete += 1;
       if (!target) {
@@ -211,13 +209,13 @@ const findAndModify: Handler = async (ctx) => {
         result = { lastErrorObject: { n: 0, updatedExisting: false }, value: null };
         return;
       }
-      const doc = applyUpdate(undefined, u, { filter, arrayFilters });
+      const doc = applyUpdate(undefined, u, { filter, arrayFilters, variables: evaluation.variables });
       const coll = ctx.access.ensureCollection(ctx.db, name);
       ctx.access.insert(coll, doc);
       result = { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: b.new ? project(doc) : null };
       return;
     }
-    const after = applyUpdate(target, u, { filter, arrayFilters });
+    const after = applyUpdate(target, u, { filter, arrayFilters, variables: evaluation.variables });
     const coll = ctx.access.collection(ctx.db, name) as Collection;
     if (valueKey(after) !== valueKey(target)) {
       ctx.access.replace(coll, target, after, Array.isArray(u) || Object.keys(u).some((k) => k.startsWith('$')) ? 'update' : 'replace');
@@ -232,74 +230,10 @@ const findAndModify: Handler = async (ctx) => {
   return { ...result, ok: 1 };
 };
 
-/** The documents a read starts from: one by _id when the filter pins it, else all. */
-export function readDocuments(ctx: CommandContext, name: string, filter: Document | undefined): Document[] {
-  if (isOplogNamespace(ctx.db, name)) return oplogDocuments(ctx.state);
-  const coll = ctx.access.collection(ctx.db, name);
-  return visible(ctx, coll, ctx.db, name, filter);
-}
-
-const find: Handler = (ctx) => {
-  const name = collectionArg(ctx);
-  const b = ctx.body;
-  ctx.state.opcounters.query += 1;
-  const filter = b.filter as Document | undefined;
-  const limit = intArg(b, 'limit');
-  const ends = isOplogNamespace(ctx.db, name) ? oplogEnds(ctx.state, b) : undefined;
-  if (ends)
-    return openCursor(
-      ctx,
-      `${ctx.db}.${name}`,
-      runFind(ends, { projection: b.projection as Document | undefined }),
-      intArg(b, 'batchSize'),
-      true,
-    );
-  const rows = runFind(readDocuments(ctx, name, filter), {
-    filter,
-    preFiltered: !isOplogNamespace(ctx.db, name),
-    sort: b.sort as Document | undefined,
-    projection: b.projection as Document | undefined,
-    skip: intArg(b, 'skip'),
-    limit,
-  });
-  const singleBatch = b.singleBatch === true || (limit !== undefined && limit < 0);
-  return openCursor(ctx, `${ctx.db}.${name}`, rows, intArg(b, 'batchSize'), singleBatch);
-};
-
-const count: Handler = (ctx) => {
-  const name = collectionArg(ctx);
-  const b = ctx.body;
-  const query = b.query as Document | undefined;
-  // No filter, skip or limit, outside a transaction: the size of the collection, as the server answers from its metadata.
-  const whole = (!query || Object.keys(query).length === 0) && !intArg(b, 'skip') && !intArg(b, 'limit');
-  if (whole && !ctx.access.txn && !isOplogNamespace(ctx.db, name)) return { n: ctx.access.collection(ctx.db, name)?.docs.size ?? 0, ok: 1 };
-  const rows = runFind(readDocuments(ctx, name, query), { filter: query, skip: intArg(b, 'skip'), limit: intArg(b, 'limit') });
-  return { n: rows.length, ok: 1 };
-};
-
-const distinct: Handler = (ctx) => {
-  const name = collectionArg(ctx);
-  const key = ctx.body.key;
-  if (typeof key !== 'string') throw new CommandError(14, `distinct needs "key" as a string field path; got ${JSON.stringify(key)}`);
-  const test = compileFilter(ctx.body.query as Document | undefined);
-  const seen = new Map<string, unknown>();
-  for (const doc of readDocuments(ctx, name, ctx.body.query as Document | undefined)) {
-    if (!test(doc)) continue;
-    for (const v of valuesAtPath(doc, key)) {
-      const k = valueKey(v);
-      if (!seen.has(k)) seen.set(k, v);
-    }
-  }
-  return { values: [...seen.values()], ok: 1 };
-};
-
 export const crudCommands: Record<string, Handler> = {
   insert,
   update,
   delete: remove,
   findAndModify,
   findandmodify: findAndModify,
-  find,
-  count,
-  distinct,
 };

@@ -1,6 +1,6 @@
 /** Collections, databases and indexes: create, collMod, drop, rename, list, indexes. */
 import { UUID, type Document } from 'bson';
-import { validateCollectionName } from '../access.ts';
+import { notACollection, validateCollectionName } from '../access.ts';
 import { ID_INDEX, type Collection, type IndexSpec } from '../catalog.ts';
 import { CommandError } from '../errors.ts';
 import { compileFilter } from '../query.ts';
@@ -48,12 +48,26 @@ function commit<T>(ctx: CommandContext, fn: () => T): T {
   }
 }
 
+/** A view's definition: the collection (or view) it is on, in this database, and its pipeline. */
+function viewOptions(ctx: CommandContext): Document {
+  const { viewOn, pipeline } = ctx.body;
+  if (typeof viewOn !== 'string' || viewOn.length === 0)
+    throw new CommandError(2, `viewOn must be a collection name; got ${JSON.stringify(viewOn)}`);
+  if (pipeline !== undefined && !Array.isArray(pipeline)) throw new CommandError(14, "'pipeline' of a view must be an array");
+  if (ctx.access.txn) throw new CommandError(263, 'Cannot create a view in a multi-document transaction.');
+  return { viewOn, pipeline: (pipeline ?? []) as Document[] };
+}
+
 const create: Handler = (ctx) => {
-  noTransaction(ctx);
   const name = collectionArg(ctx);
   validateCollectionName(ctx.db, name);
-  if (ctx.body.viewOn !== undefined) throw new CommandError(115, 'views are not supported by the emulator');
-  const options = pick(ctx.body, COLLECTION_OPTIONS);
+  const options = ctx.body.viewOn !== undefined ? viewOptions(ctx) : pick(ctx.body, COLLECTION_OPTIONS);
+  if (ctx.access.txn) {
+    // Since 4.4 a transaction may create a collection; others see it once the transaction commits.
+    if (ctx.access.collection(ctx.db, name)) throw new CommandError(48, `Collection ${ctx.db}.${name} already exists.`);
+    ctx.access.createCollection(ctx.db, name, options);
+    return { ok: 1 };
+  }
   const coll = ctx.state.catalog.get(ctx.db, name);
   if (coll) {
     // MongoDB 7.0: create is idempotent when the options are the same (SERVER-60064).
@@ -69,9 +83,9 @@ const collMod: Handler = (ctx) => {
   const name = collectionArg(ctx);
   const coll = existing(ctx, name);
   const changes = pick(ctx.body, MODIFIABLE);
-  if (Object.keys(changes).length > 0) {
-    commit(ctx, () => ctx.access.batch.add({ op: 'modify', db: ctx.db, coll: name, uuid: coll.uuid, spec: changes }));
-  }
+  // Every collMod is a modify event (showExpandedEvents), even one that changes nothing.
+  const before = { uuid: coll.uuid, ...coll.options };
+  commit(ctx, () => ctx.access.batch.add({ op: 'modify', db: ctx.db, coll: name, uuid: coll.uuid, spec: { changes, before } }));
   return { ok: 1 };
 };
 
@@ -111,14 +125,14 @@ const renameCollection: Handler = (ctx) => {
   if (!source) throw new CommandError(26, `Source collection ${from.db}.${from.coll} does not exist`);
   const target = ctx.state.catalog.get(to.db, to.coll);
   if (target && !ctx.body.dropTarget) throw new CommandError(48, `target namespace exists: ${to.db}.${to.coll}`);
-  commit(ctx, () => {
-    if (target) ctx.access.batch.add({ op: 'drop', db: to.db, coll: to.coll, uuid: target.uuid });
-    ctx.access.batch.add({ op: 'rename', db: from.db, coll: from.coll, uuid: source.uuid, to });
-  });
+  // One oplog entry, as mongod writes it: the rename, naming the collection it dropped at the target.
+  const spec = target ? { dropTarget: target.uuid } : undefined;
+  commit(ctx, () => ctx.access.batch.add({ op: 'rename', db: from.db, coll: from.coll, uuid: source.uuid, to, spec }));
   return { ok: 1 };
 };
 
 function describeCollection(coll: Collection): Document {
+  if (coll.view) return { name: coll.name, type: 'view', options: coll.view, info: { readOnly: true } };
   return {
     name: coll.name,
     type: 'collection',
@@ -166,12 +180,17 @@ function indexName(key: Document): string {
 }
 
 const createIndexes: Handler = (ctx) => {
-  noTransaction(ctx);
   const name = collectionArg(ctx);
   const specs = ctx.body.indexes;
   if (!Array.isArray(specs) || specs.length === 0)
     throw new CommandError(2, 'createIndexes needs "indexes": a non-empty array of index specs');
-  const before = ctx.state.catalog.get(ctx.db, name);
+  const onView = ctx.state.catalog.get(ctx.db, name);
+  if (onView?.view) throw notACollection(onView);
+  // In a transaction: only on a collection that does not exist yet or that the transaction created.
+  if (ctx.access.txn && ctx.state.catalog.get(ctx.db, name)) {
+    throw new CommandError(263, `Cannot create new indexes on existing collection ${ctx.db}.${name} in a multi-document transaction.`);
+  }
+  const before = ctx.access.collection(ctx.db, name);
   const numIndexesBefore = before?.indexes.length ?? 1;
   const toCreate: IndexSpec[] = [];
   for (const raw of specs as Document[]) {
@@ -198,8 +217,8 @@ const createIndexes: Handler = (ctx) => {
     return { numIndexesBefore, numIndexesAfter: numIndexesBefore, note: 'all indexes already exist', ok: 1 };
   }
   const coll = commit(ctx, () => ctx.access.ensureCollection(ctx.db, name));
-  for (const spec of toCreate) if (spec.unique) coll.buildUnique(spec);
-  commit(ctx, () => ctx.access.batch.add({ op: 'createIndexes', db: ctx.db, coll: name, uuid: coll.uuid, spec: { indexes: toCreate } }));
+  if (!ctx.access.txn) for (const spec of toCreate) if (spec.unique) coll.buildUnique(spec);
+  commit(ctx, () => ctx.access.addIndexes(coll, toCreate));
   return {
     numIndexesBefore,
     numIndexesAfter: numIndexesBefore + toCreate.length,
