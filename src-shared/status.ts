@@ -66,6 +66,11 @@ export interface SyncWarningParams {
   'till-clock-off': { offsetMs: number; direction: 'fast' | 'slow' };
   /** Changes from `device` carry a time `aheadMs` ahead of this till's clock; they wait until the clocks agree. */
   'clock-drift': { device: string; aheadMs: number };
+  /**
+   * This till's disk has `freeMb` MB free, less than the `neededMb` MB that `offlineDays` days without
+   * the hub need at today's rate of changes (changes waiting to be sent, and the change history).
+   */
+  'disk-low': { freeMb: number; neededMb: number; offlineDays: number };
 }
 export type SyncWarningCode = keyof SyncWarningParams;
 
@@ -119,6 +124,16 @@ export interface QuarantineSummary {
   }>;
 }
 
+/** How far back a till's conflict history goes: each conflict is kept whole for `keepDays` days, at most `keepEntries` of them. */
+export interface HistoryReach {
+  /** Epoch milliseconds of the oldest conflict still kept; null when none is. */
+  conflictsSince: number | null;
+  /** Older conflicts, no longer kept, only counted. */
+  olderConflicts: number;
+  keepDays: number;
+  keepEntries: number;
+}
+
 export interface SyncStatus {
   state: SyncState;
   deviceId: string;
@@ -147,4 +162,6 @@ export interface SyncStatus {
    * when none is running.
    */
   reconciliation: { compared: number; total: number } | null;
+  /** How far back the conflict history goes; absent until the engine has looked (or from an engine that does not say). */
+  history?: HistoryReach;
 }

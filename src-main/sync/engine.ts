@@ -24,7 +24,9 @@ import { silentLogger, type Logger } from './log.ts';
 import { oplogHeadroomHours } from './oplog-headroom.ts';
 import { OutboxWatch } from './outbox-watch.ts';
 import { StatusTracker, type HubPart } from './status-tracker.ts';
+import { diskRoom, OFFLINE_DAYS, readDiskFacts } from './till/disk.ts';
 import type { ConflictPage, ConflictQuery, ConflictRecord, QuarantineRecord } from './till/records.ts';
+import { TillHistory } from './till/retention.ts';
 import { TillStore } from './till/store.ts';
 
 export type { ConflictPage, ConflictQuery } from './till/records.ts';
@@ -45,8 +47,14 @@ export interface SyncEngineOptions {
 /** The till-side client's appName: one engine per till, so a later run can find an earlier run's transactions. */
 const LOCAL_APP_NAME = 'tillsync-engine';
 const HUB_APP_NAME_PREFIX = 'tillsync-engine-';
-/** The oplog window changes slowly; measuring it is a few queries. */
-const OPLOG_CHECK_EVERY_MS = 30_000;
+/**
+ * The status tick reads nothing from the database: the outbox depth, the conflict and set-aside counts
+ * are kept from the engine's own events. This often, a read corrects them (and measures the oplog
+ * window, which changes slowly), in case anything moved that no event told of.
+ */
+const CORRECT_EVERY_MS = 60_000;
+/** Housekeeping that finds sync busy tries again this much later. */
+const HOUSEKEEPING_BUSY_RETRY_MS = 60_000;
 /** At most how often versions refused as too far ahead are compared again (a full reconciliation). */
 const AHEAD_RECHECK_MAX_MS = 60_000;
 
@@ -62,6 +70,7 @@ interface Running {
   pull: Pull;
   link: HubLink;
   heartbeat: Heartbeat;
+  history: TillHistory;
 }
 
 export class SyncEngine extends EventEmitter<SyncEngineEvents> {
@@ -75,12 +84,14 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   #enabled = true;
   #stopping = false;
   #timer: NodeJS.Timeout | undefined;
+  #housekeepingTimer: NodeJS.Timeout | undefined;
   #state: SyncState = 'starting';
   #lastStatus: SyncStatus | undefined;
   #captureCommits = 0;
   readonly #offsets = new ClockOffsets();
   #clockWatch: ClockWatch;
-  #oplogCheckedAt = 0;
+  #correctedAt = 0;
+  #diskLow = false;
   /** Since when hub versions too far ahead of this till's clock wait to be compared again. */
   #aheadSince: number | undefined;
   #aheadCheckedAt = 0;
@@ -118,6 +129,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     await this.#cleanUpAfterCrash(local, LOCAL_APP_NAME);
     const store = new TillStore(local, this.config.database, this.config.engineDatabase);
     await store.init();
+    const history = new TillHistory(store, this.config);
+    await history.init();
     this.#deviceId = await store.deviceId(this.config.deviceId);
     if (this.config.deviceId && this.config.deviceId !== this.#deviceId) {
       this.#log.warn(
@@ -241,7 +254,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       clockOffsetMs: () => -offsets.localMs,
       everyMs: this.config.heartbeatIntervalMs,
     });
-    this.#run = { local, store, tracker, capture, push, pull, link, heartbeat };
+    this.#run = { local, store, tracker, capture, push, pull, link, heartbeat, history };
     this.#started = true;
     this.#log.info(
       { event: 'engine.started', device: this.#deviceId, enabled: this.#enabled, database: this.config.database },
@@ -252,6 +265,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#timer = setInterval(() => void this.#refresh(), this.config.statusIntervalMs);
     this.#timer.unref();
     await this.#refresh();
+    await this.#updateHistoryReach();
+    this.#scheduleHousekeeping(Math.min(this.config.housekeepingIntervalMs, HOUSEKEEPING_BUSY_RETRY_MS));
   }
 
   /** The newest clock either checkpoint saved, so a restart never hands out an older version. */
@@ -302,6 +317,13 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   }
 
   #onConflicts(conflicts: ConflictRecord[]): void {
+    const tracker = this.#run?.tracker;
+    if (tracker && conflicts.length > 0) {
+      tracker.conflictsRecorded(conflicts.length);
+      const reach = tracker.historyReach;
+      if (reach && reach.conflictsSince === null)
+        tracker.history({ ...reach, conflictsSince: Math.min(...conflicts.map((c) => c.at.getTime())) });
+    }
     for (const c of conflicts) {
       this.#log.info({ event: 'engine.conflict', collection: c.collection, winner: c.winner, rule: c.rule }, 'conflict resolved');
       this.emit('conflict', c);
@@ -318,6 +340,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
           'They are kept and will be applied once the clocks agree. Check the date and time on the tills.',
       );
     }
+    this.#run?.tracker.quarantineRecorded(records.map(quarantineSummary));
     for (const r of records) {
       this.#log.warn(
         { event: 'engine.quarantined', collection: r.collection, reason: r.reason },
@@ -327,43 +350,28 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     }
   }
 
-  /** The status tick: reads what the status needs, does the slow housekeeping when due, and reports. */
+  /**
+   * The status tick: no database reads of its own (the counts move with the engine's events; a read
+   * corrects them now and then), the clock readings, and the report.
+   */
   async #refresh(): Promise<void> {
     const run = this.#run;
     if (!run) return;
     const { store, tracker, link } = run;
-    try {
-      const readStarted = tracker.outboxReadStarted();
-      const { depth, oldest } = await store.outbox.stats();
-      tracker.outbox(depth, oldest?.getTime() ?? null, readStarted);
-      tracker.conflicts(await store.conflicts.count());
-      const quarantineCount = await store.quarantine.count();
-      const latest = quarantineCount === 0 ? [] : await store.quarantine.latest(5);
-      tracker.quarantined({
-        count: quarantineCount,
-        latest: latest.map((q) => ({
-          collection: q.collection,
-          documentId: JSON.stringify(q.documentId),
-          reason: q.reason,
-          at: q.at.getTime(),
-        })),
-      });
-      // Versions refused as too far ahead are compared again now and then, so none stays set aside for good.
-      const recheckMs = Math.min(AHEAD_RECHECK_MAX_MS, Math.max(2_000, this.config.maxClockDriftMs));
-      if (this.#aheadSince !== undefined && Date.now() - this.#aheadCheckedAt > recheckMs && !this.status().reconciliation) {
-        this.#aheadCheckedAt = Date.now();
-        run.pull.requestReconcile();
-      }
-      if (Date.now() - this.#oplogCheckedAt > OPLOG_CHECK_EVERY_MS) {
-        this.#oplogCheckedAt = Date.now();
-        await this.#pruneTombstones();
-        tracker.oplogHeadroom(await oplogHeadroomHours(store.client));
-      }
-      tracker.fatal('local', null);
-    } catch (err) {
-      this.#onError(err, 'local', 'local');
+    if (Date.now() - this.#correctedAt >= CORRECT_EVERY_MS) {
+      this.#correctedAt = Date.now();
+      await this.#correctCounts(run);
     }
-    await this.#clockWatch.check(run.local, store, link.hub?.client, tracker, false);
+    // Versions refused as too far ahead are compared again now and then, so none stays set aside for good.
+    const recheckMs = Math.min(AHEAD_RECHECK_MAX_MS, Math.max(2_000, this.config.maxClockDriftMs));
+    if (this.#aheadSince !== undefined && Date.now() - this.#aheadCheckedAt > recheckMs && !this.status().reconciliation) {
+      this.#aheadCheckedAt = Date.now();
+      run.pull.requestReconcile();
+    }
+    // The till's clock reading is also the tick's sign that its database answers.
+    const localError = await this.#clockWatch.check(run.local, store, link.hub?.client, tracker, false);
+    if (localError === undefined) tracker.fatal('local', null);
+    else this.#onError(localError, 'local', 'local');
     if (!this.#stopping) await link.renewIfStuck(tracker.unreachableSince());
     const status = this.status();
     this.#lastStatus = status;
@@ -375,6 +383,90 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       this.#run?.heartbeat.stateChanged(status.state);
     }
     this.emit('status', status);
+  }
+
+  /** Reads the outbox depth, the conflict and set-aside counts and the oplog window (see CORRECT_EVERY_MS). */
+  async #correctCounts(run: Running): Promise<void> {
+    const { store, tracker } = run;
+    try {
+      const outboxRead = tracker.outboxReadStarted();
+      const { depth, oldest } = await store.outbox.stats();
+      tracker.outbox(depth, oldest?.getTime() ?? null, outboxRead);
+      const recordsRead = tracker.recordsReadStarted();
+      const conflicts = await store.conflicts.count();
+      const quarantineCount = await store.quarantine.count();
+      const latest = quarantineCount === 0 ? [] : await store.quarantine.latest(5);
+      tracker.conflicts(conflicts, recordsRead);
+      tracker.quarantined({ count: quarantineCount, latest: latest.map(quarantineSummary) }, recordsRead);
+      tracker.oplogHeadroom(await oplogHeadroomHours(store.client));
+      tracker.fatal('local', null);
+    } catch (err) {
+      this.#onError(err, 'local', 'local');
+    }
+  }
+
+  #scheduleHousekeeping(delayMs: number): void {
+    if (this.#stopping) return;
+    this.#housekeepingTimer = setTimeout(() => void this.#housekeeping(), delayMs);
+    this.#housekeepingTimer.unref();
+  }
+
+  /**
+   * Keeps the till's history within its rules (till/retention.ts), forgets old deletes on the hub,
+   * and checks the disk has room for the offline promise. Off the hot path: every few minutes, in
+   * small batches, and put off while sync is busy.
+   */
+  async #housekeeping(): Promise<void> {
+    const run = this.#run;
+    if (!run || this.#stopping) return;
+    if (run.capture.busy || this.status().state === 'syncing') {
+      this.#scheduleHousekeeping(Math.min(this.config.housekeepingIntervalMs, HOUSEKEEPING_BUSY_RETRY_MS));
+      return;
+    }
+    try {
+      const pruned = await run.history.prune();
+      if (pruned.conflicts + pruned.deleteTraces > 0)
+        this.#log.info(
+          { event: 'engine.history-pruned', conflicts: pruned.conflicts, deleteTraces: pruned.deleteTraces },
+          'forgot history older than the retention rules',
+        );
+      await this.#pruneTombstones();
+      await this.#updateHistoryReach();
+      this.#correctedAt = Date.now();
+      await this.#correctCounts(run);
+      await this.#checkDisk(run);
+    } catch (err) {
+      this.#log.warn({ event: 'engine.housekeeping-failed', error: String(err) }, 'housekeeping failed; will try again later');
+    }
+    this.#scheduleHousekeeping(this.config.housekeepingIntervalMs);
+  }
+
+  async #updateHistoryReach(): Promise<void> {
+    const run = this.#run;
+    if (!run) return;
+    const reach = await run.history.reach();
+    run.tracker.history({ ...reach, keepDays: this.config.conflictRetentionDays, keepEntries: this.config.conflictRetentionEntries });
+  }
+
+  /** Warns, in words, when the till's disk has no room left for a week offline. */
+  async #checkDisk(run: Running): Promise<void> {
+    const facts = await readDiskFacts(run.local, this.config.engineDatabase);
+    const room = facts && diskRoom(facts);
+    const was = this.#diskLow;
+    this.#diskLow = room !== null && !room.enough;
+    if (!room || room.enough) {
+      run.tracker.warn('disk-low', null);
+      if (was) this.#log.info({ event: 'engine.disk-ok' }, "this till's disk has room again");
+      return;
+    }
+    const gb = (mb: number): string => `${(mb / 1024).toFixed(1)} GB`;
+    run.tracker.warn(
+      'disk-low',
+      `This till's disk has ${gb(room.freeMB)} free; ${OFFLINE_DAYS} days without the hub need about ${gb(room.neededMB)} ` +
+        "at today's rate of changes. Free some space on this till's disk before it fills up.",
+      { code: 'disk-low', params: { freeMb: room.freeMB, neededMb: room.neededMB, offlineDays: OFFLINE_DAYS } },
+    );
+    if (!was) this.#log.warn({ event: 'engine.disk-low', freeMb: room.freeMB, neededMb: room.neededMB }, "this till's disk is nearly full");
   }
 
   /** Forgets hub deletes older than the retention (any till may do it; it is idempotent). */
@@ -468,6 +560,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     if (this.#stopping) return;
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#housekeepingTimer) clearTimeout(this.#housekeepingTimer);
     const run = this.#run;
     if (run) {
       await run.heartbeat.stop(); // a last beat saying "stopped", while the hub is still connected
@@ -478,6 +571,11 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#started = false;
     this.#log.info({ event: 'engine.stopped' }, 'sync engine stopped');
   }
+}
+
+/** A set-aside change as the status shows it. */
+function quarantineSummary(q: QuarantineRecord): SyncStatus['quarantine']['latest'][number] {
+  return { collection: q.collection, documentId: JSON.stringify(q.documentId), reason: q.reason, at: q.at.getTime() };
 }
 
 export function createSyncEngine(config: SyncConfig, options: SyncEngineOptions = {}): SyncEngine {
