@@ -7,7 +7,8 @@
  * start-up, JIT, the first housekeeping), it measures for `--seconds` (default
  * 60) the CPU the agent uses, as a percentage of one core, its resident memory,
  * and the CPU each server spends answering it (the agent's polling, seen from
- * the other side).
+ * the other side). BENCH_AGENT_CONFIG=<file.json> runs the agent with that
+ * engine configuration (e.g. another statusIntervalMs).
  */
 import { MongoClient } from 'mongodb';
 import { agentProcess, CpuMeter, emulatorProcess, rssMb } from './processes.ts';
@@ -25,7 +26,8 @@ const settle = numberArg('--settle', 20);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const [hub, till] = await Promise.all([emulatorProcess(), emulatorProcess()]);
-const agent = await agentProcess(['--local', till.uri, '--hub', hub.uri, '--db', 'pos', '--device-id', 'idle-a']);
+const extra = process.env.BENCH_AGENT_CONFIG ? ['--config', process.env.BENCH_AGENT_CONFIG] : [];
+const agent = await agentProcess(['--local', till.uri, '--hub', hub.uri, '--db', 'pos', '--device-id', 'idle-a', ...extra]);
 const tillClient = new MongoClient(till.uri);
 const hqClient = new MongoClient(hub.uri);
 try {
