@@ -72,6 +72,11 @@ export interface SyncWarningParams {
   'clock-drift': { device: string; aheadMs: number };
   /** Another TillSync (process `pid` on `host`, syncing as `device` since `sinceMs`, epoch ms) syncs this till; this one waits. */
   'another-engine': { device: string; host: string; pid: number; sinceMs: number };
+  /**
+   * This till's disk has `freeMb` MB free, less than the `neededMb` MB that `offlineDays` days without
+   * the hub need at today's rate of changes (changes waiting to be sent, and the change history).
+   */
+  'disk-low': { freeMb: number; neededMb: number; offlineDays: number };
 }
 export type SyncWarningCode = keyof SyncWarningParams;
 
@@ -135,6 +140,16 @@ export interface QuarantineSummary {
   }>;
 }
 
+/** How far back a till's conflict history goes: each conflict is kept whole for `keepDays` days, at most `keepEntries` of them. */
+export interface HistoryReach {
+  /** Epoch milliseconds of the oldest conflict still kept; null when none is. */
+  conflictsSince: number | null;
+  /** Older conflicts, no longer kept, only counted. */
+  olderConflicts: number;
+  keepDays: number;
+  keepEntries: number;
+}
+
 export interface SyncStatus {
   state: SyncState;
   deviceId: string;
@@ -163,4 +178,6 @@ export interface SyncStatus {
    * when none is running.
    */
   reconciliation: { compared: number; total: number } | null;
+  /** How far back the conflict history goes; absent until the engine has looked (or from an engine that does not say). */
+  history?: HistoryReach;
 }

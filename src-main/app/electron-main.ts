@@ -19,6 +19,7 @@ import { createIpcHandlers } from './handlers.ts';
 import { IPC_CHANNELS } from './ipc-channels.ts';
 import { retryStart, startLocalMongod, type LocalMongod } from './local-mongod.ts';
 import { setupStartAtLogin } from './login-item.ts';
+import { readTillDatabaseSettings } from './till-database-settings.ts';
 import { safeStorageBox } from './safe-storage-box.ts';
 import { SettingsStore } from './settings-store.ts';
 import { AUTOSTART_ARG } from './start-at-login.ts';
@@ -40,14 +41,20 @@ async function startMongod(log: Logger): Promise<LocalMongod> {
   const found = await findMongod(app.isPackaged ? process.resourcesPath : undefined);
   if (!isFound(found) && !download) throw new Error(`TillSync needs MongoDB, and ${found.problem}.`);
   const dataDir = join(app.getPath('userData'), 'mongod');
+  // A mistake in till-database.json stops here, with the dialog naming the field.
+  const settings = await readTillDatabaseSettings(app.getPath('userData'));
   log.info({ event: 'app.mongod-starting' }, 'starting the till database');
-  return retryStart(() => startLocalMongod({ dataDir, binary: isFound(found) ? found.path : undefined }), {
+  const mongod = await retryStart(() => startLocalMongod({ dataDir, binary: isFound(found) ? found.path : undefined, settings }), {
     onRetry: (err, attempt, delayMs) =>
       log.warn(
         { event: 'app.mongod-retry', attempt, error: String(err), retryInMs: delayMs },
         `the till database did not start; trying again in ${delayMs / 1000} s`,
       ),
   });
+  const { cacheSizeGB, oplogSizeMB, oplogMinRetentionHours, shortOfSpace } = mongod.plan;
+  log.info({ event: 'app.mongod-started', cacheSizeGB, oplogSizeMB, oplogMinRetentionHours }, 'the till database is up');
+  if (shortOfSpace) log.warn({ event: 'app.mongod-short-of-space' }, shortOfSpace);
+  return mongod;
 }
 
 async function main(): Promise<void> {

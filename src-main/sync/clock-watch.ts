@@ -28,11 +28,25 @@ export class ClockWatch {
     this.#log = log;
   }
 
-  /** Reads the clocks (the hub's when due, or now with `hubNow`) and updates the warning. */
-  async check(local: MongoClient, store: TillStore, hub: MongoClient | undefined, tracker: StatusTracker, hubNow: boolean): Promise<void> {
+  /**
+   * Reads the clocks (the hub's when due, or now with `hubNow`) and updates the warning. Returns why
+   * the till's own server did not answer (undefined when it did): the status tick's only sign of it.
+   */
+  async check(
+    local: MongoClient,
+    store: TillStore,
+    hub: MongoClient | undefined,
+    tracker: StatusTracker,
+    hubNow: boolean,
+  ): Promise<unknown> {
     const offsets = this.#offsets;
+    let localError: unknown;
     try {
       await offsets.measureLocal(local);
+    } catch (err) {
+      localError = err;
+    }
+    try {
       if (hub && (hubNow || Date.now() - this.#hubCheckedAt > HUB_CLOCK_CHECK_EVERY_MS)) {
         this.#hubCheckedAt = Date.now();
         await offsets.measureHub(hub);
@@ -62,6 +76,7 @@ export class ClockWatch {
         this.#warned ? "this till's clock is off; using head office's time" : "this till's clock agrees with head office again",
       );
     }
+    return localError;
   }
 }
 

@@ -63,6 +63,16 @@ export interface SyncConfig {
    */
   tombstoneRetentionDays: number;
   /**
+   * The conflict log keeps a conflict (both versions) this many days, and at
+   * most `conflictRetentionEntries` of them; older ones are only counted, per
+   * collection and day. Version records of documents deleted longer ago than
+   * twice `tombstoneRetentionDays` are forgotten too (see till/retention.ts).
+   */
+  conflictRetentionDays: number;
+  conflictRetentionEntries: number;
+  /** How often that housekeeping runs (in small batches, when sync is not busy). */
+  housekeepingIntervalMs: number;
+  /**
    * Facts about this till that head office sees in the fleet view: `name`
    * ("Till 3"), `storeId`, and any others (e.g. `region`). Absent: none.
    */
@@ -191,6 +201,9 @@ const configSchema = strictObject(
     retry: retrySchema,
     statusIntervalMs: intAtLeast(100, ' (milliseconds)').default(1_000),
     tombstoneRetentionDays: intAtLeast(1, ' (days)').default(30),
+    conflictRetentionDays: intAtLeast(1, ' (days)').default(90),
+    conflictRetentionEntries: intAtLeast(100, ' (conflicts)').default(10_000),
+    housekeepingIntervalMs: intAtLeast(1_000, ' (milliseconds)').default(300_000),
     device: deviceSchema,
     heartbeatIntervalMs: intAtLeast(1_000, ' (milliseconds)').default(30_000),
     leaseTtlMs: intAtLeast(1_000, ' (milliseconds)').default(30_000),

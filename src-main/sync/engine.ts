@@ -20,13 +20,15 @@ import { PolicyTable, type CollectionPolicy } from './core/policy.ts';
 import { closeParts, compareWidened, connectLocal, openParts, type Parts } from './engine/parts.ts';
 import { LeaseKeeper } from './engine/lease-keeper.ts';
 import { discardSetAside, reapplyConflictLoser, retrySetAside, setAsideRecord, type Later } from './engine/staff-actions.ts';
-import { freshConnectionAnswers, housekeeping, readCounts } from './engine/status-reads.ts';
+import { checkDisk, freshConnectionAnswers, pruneTombstones, readCounts } from './engine/status-reads.ts';
 import { Reports } from './engine/reports.ts';
 import { SyncError } from './errors.ts';
 import { countRecent, Heartbeat } from './heartbeat.ts';
 import { silentLogger, type Logger } from './log.ts';
+import { oplogHeadroomHours } from './oplog-headroom.ts';
 import { StatusTracker } from './status-tracker.ts';
 import type { ConflictPage, ConflictQuery, ConflictRecord, QuarantineRecord } from './till/records.ts';
+import { TillHistory } from './till/retention.ts';
 import { TillStore } from './till/store.ts';
 
 export type { ConflictPage, ConflictQuery } from './till/records.ts';
@@ -44,8 +46,14 @@ export interface SyncEngineOptions {
   log?: Logger;
 }
 
-/** The oplog window changes slowly; measuring it is a few queries. */
-const OPLOG_CHECK_EVERY_MS = 30_000;
+/**
+ * The status tick reads nothing from the database: the outbox depth, the conflict and set-aside counts
+ * are kept from the engine's own events. This often, a read corrects them (and measures the oplog
+ * window, which changes slowly), in case anything moved that no event told of.
+ */
+const CORRECT_EVERY_MS = 60_000;
+/** Housekeeping that finds sync busy tries again this much later. */
+const HOUSEKEEPING_BUSY_RETRY_MS = 60_000;
 /** At most how often versions refused as too far ahead are compared again (a full reconciliation). */
 const AHEAD_RECHECK_MAX_MS = 60_000;
 /** The till's database unreachable this long, while a fresh connection answers: the parts reconnect. */
@@ -74,7 +82,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   readonly #clockWatch: ClockWatch;
   /** Set while the parts are being rebuilt (lease lost and taken back, or a new connection to the till). */
   #rebuilding: Promise<void> | undefined;
-  #oplogCheckedAt = 0;
+  #correctedAt = 0;
+  #housekeepingTimer: NodeJS.Timeout | undefined;
   #aheadCheckedAt = 0;
   readonly #reports: Reports;
 
@@ -108,6 +117,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   async start(): Promise<void> {
     if (this.#run || this.#stopping) return;
     const { local, store } = await connectLocal(this.config);
+    await new TillHistory(store, this.config).init();
     this.#deviceId = await store.deviceId(this.config.deviceId);
     if (this.config.deviceId && this.config.deviceId !== this.#deviceId) {
       this.#log.warn(
@@ -142,7 +152,9 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#heartbeat.start();
     this.#every(lease.renewEveryMs, () => this.#renewLease());
     this.#every(this.config.statusIntervalMs, () => this.#refresh());
-    await this.#refresh();
+    await this.#refresh(true);
+    await this.#updateHistoryReach();
+    this.#scheduleHousekeeping(Math.min(this.config.housekeepingIntervalMs, HOUSEKEEPING_BUSY_RETRY_MS));
   }
 
   #every(ms: number, fn: () => Promise<void>): void {
@@ -228,29 +240,29 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     await this.#rebuild('the old connection stayed broken while a new one answers');
   }
 
-  /** The status tick: reads what the status needs, does the slow housekeeping when due, and reports. */
-  async #refresh(): Promise<void> {
+  /**
+   * The status tick: no database reads of its own (the counts move with the engine's events; a read
+   * corrects them every CORRECT_EVERY_MS, or at once with `correct`), the clock readings, and the report.
+   */
+  async #refresh(correct = false): Promise<void> {
     const run = this.#run;
     const tracker = this.#tracker;
     if (!run || !tracker) return;
     const { store, link } = run;
-    try {
-      await readCounts(run, tracker);
-      // Versions refused as too far ahead are compared again now and then, so none stays set aside for good.
-      const recheckMs = Math.min(AHEAD_RECHECK_MAX_MS, Math.max(2_000, this.config.maxClockDriftMs));
-      if (this.#reports.aheadSince !== undefined && Date.now() - this.#aheadCheckedAt > recheckMs && !this.status().reconciliation) {
-        this.#aheadCheckedAt = Date.now();
-        run.pull.requestReconcile();
-      }
-      if (Date.now() - this.#oplogCheckedAt > OPLOG_CHECK_EVERY_MS) {
-        this.#oplogCheckedAt = Date.now();
-        await housekeeping(run, tracker, this.config.tombstoneRetentionDays, this.#log);
-      }
-      this.#reports.localAnswered();
-    } catch (err) {
-      this.#reports.error(err, 'local', 'local');
+    if (correct || Date.now() - this.#correctedAt >= CORRECT_EVERY_MS) {
+      this.#correctedAt = Date.now();
+      await this.#correctCounts(run, tracker);
     }
-    await this.#clockWatch.check(run.local, store, link.hub?.client, tracker, false);
+    // Versions refused as too far ahead are compared again now and then, so none stays set aside for good.
+    const recheckMs = Math.min(AHEAD_RECHECK_MAX_MS, Math.max(2_000, this.config.maxClockDriftMs));
+    if (this.#reports.aheadSince !== undefined && Date.now() - this.#aheadCheckedAt > recheckMs && !this.status().reconciliation) {
+      this.#aheadCheckedAt = Date.now();
+      run.pull.requestReconcile();
+    }
+    // The till's clock reading is also the tick's sign that its database answers.
+    const localError = await this.#clockWatch.check(run.local, store, link.hub?.client, tracker, false);
+    if (localError === undefined) this.#reports.localAnswered();
+    else this.#reports.error(localError, 'local', 'local');
     if (!this.#stopping) await link.renewIfStuck(tracker.unreachableSince());
     await this.#reconnectLocalIfStuck();
     const status = this.status();
@@ -263,6 +275,62 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       this.#heartbeat?.stateChanged(status.state);
     }
     this.emit('status', status);
+  }
+
+  /** Reads the outbox depth, the conflict and set-aside counts and the oplog window (see CORRECT_EVERY_MS). */
+  async #correctCounts(run: Parts, tracker: StatusTracker): Promise<void> {
+    try {
+      await readCounts(run, tracker);
+      tracker.oplogHeadroom(await oplogHeadroomHours(run.store.client));
+      this.#reports.localAnswered();
+    } catch (err) {
+      this.#reports.error(err, 'local', 'local');
+    }
+  }
+
+  #scheduleHousekeeping(delayMs: number): void {
+    if (this.#stopping) return;
+    this.#housekeepingTimer = setTimeout(() => void this.#housekeeping(), delayMs);
+    this.#housekeepingTimer.unref();
+  }
+
+  /**
+   * Keeps the till's history within its rules (till/retention.ts), forgets old deletes on the hub,
+   * and checks the disk has room for the offline promise. Off the hot path: every few minutes, in
+   * small batches, and put off while sync is busy.
+   */
+  async #housekeeping(): Promise<void> {
+    const run = this.#run;
+    const tracker = this.#tracker;
+    if (this.#stopping) return;
+    if (!run || !tracker || this.#rebuilding || run.capture.busy || this.status().state === 'syncing') {
+      this.#scheduleHousekeeping(Math.min(this.config.housekeepingIntervalMs, HOUSEKEEPING_BUSY_RETRY_MS));
+      return;
+    }
+    try {
+      const pruned = await new TillHistory(run.store, this.config).prune();
+      if (pruned.conflicts + pruned.deleteTraces > 0)
+        this.#log.info(
+          { event: 'engine.history-pruned', conflicts: pruned.conflicts, deleteTraces: pruned.deleteTraces },
+          'forgot history older than the retention rules',
+        );
+      await pruneTombstones(run, this.config.tombstoneRetentionDays, this.#log);
+      await this.#updateHistoryReach();
+      this.#correctedAt = Date.now();
+      await this.#correctCounts(run, tracker);
+      await checkDisk(run, tracker, this.config.engineDatabase, this.#log);
+    } catch (err) {
+      this.#log.warn({ event: 'engine.housekeeping-failed', error: String(err) }, 'housekeeping failed; will try again later');
+    }
+    this.#scheduleHousekeeping(this.config.housekeepingIntervalMs);
+  }
+
+  /** How far back this till's conflict history goes, for the dashboard. */
+  async #updateHistoryReach(): Promise<void> {
+    const run = this.#run;
+    if (!run || !this.#tracker) return;
+    const reach = await new TillHistory(run.store, this.config).reach();
+    this.#tracker.history({ ...reach, keepDays: this.config.conflictRetentionDays, keepEntries: this.config.conflictRetentionEntries });
   }
 
   status(): SyncStatus {
@@ -299,7 +367,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#log.info({ event: 'engine.enabled', enabled }, enabled ? 'sync enabled' : 'sync paused');
     if (enabled) link.connect();
     else await link.disconnect();
-    await this.#refresh();
+    await this.#refresh(true);
   }
 
   get enabled(): boolean {
@@ -348,7 +416,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     const record = await setAsideRecord(parts, id);
     await retrySetAside(parts, record, this.#later);
     this.#log.info({ event: 'engine.set-aside-retried', collection: record.collection }, 'a change set aside is tried again');
-    await this.#refresh();
+    await this.#refresh(true);
   }
 
   /** Discards a change set aside (engine/set-aside.ts). */
@@ -357,14 +425,14 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     const record = await setAsideRecord(parts, id);
     await discardSetAside(parts, record, this.#later);
     this.#log.info({ event: 'engine.set-aside-discarded', collection: record.collection }, 'a change set aside is discarded');
-    await this.#refresh();
+    await this.#refresh(true);
   }
 
   /** Forgets a set-aside record once the work done for it (which needs the hub) is done. */
   readonly #later: Later = (work, record) => {
     void work
       .then(() => this.#run?.store.quarantine.remove(record._id))
-      .then(() => this.#refresh())
+      .then(() => this.#refresh(true))
       .catch((err: unknown) =>
         this.#log.warn({ event: 'engine.set-aside-handling-failed', error: String(err) }, 'could not finish with a change set aside'),
       );
@@ -375,6 +443,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     if (this.#stopping) return;
     this.#stopping = true;
     for (const timer of this.#timers) clearInterval(timer);
+    if (this.#housekeepingTimer) clearTimeout(this.#housekeepingTimer);
     await this.#rebuilding;
     const run = this.#run;
     await this.#heartbeat?.stop(); // a last beat saying "stopped", while the hub is still connected

@@ -3,7 +3,14 @@
  * turned into the `SyncStatus` the agent, the tray and the dashboard show.
  * Pure apart from the time it is given.
  */
-import type { LagPoint, SyncErrorInfo, SyncState, SyncStatus, SyncWarning } from '../../src-shared/status.ts';
+import type {
+  HistoryReach,
+  LagPoint,
+  SyncErrorInfo,
+  SyncState,
+  SyncStatus,
+  SyncWarning,
+} from '../../src-shared/status.ts';
 import { LagSeries, LagWindow, RateMeter } from './lag-window.ts';
 
 const QUARANTINE_SHOWN = 5;
@@ -44,6 +51,9 @@ export class StatusTracker {
   #lastSyncedAt: number | null = null;
   #conflictCount = 0;
   #quarantine: SyncStatus['quarantine'] = { count: 0, latest: [] };
+  /** Conflicts and set-aside changes recorded so far (see `recordsReadStarted`). */
+  #recordEvents = 0;
+  #history: HistoryReach | undefined;
   #checkpointAt: { capture: number | null; pull: number | null } = { capture: null, pull: null };
   #oplogHeadroomHours: number | null = null;
   readonly #warnings = new Map<string, { message: string; detail?: Omit<SyncWarning, 'message'> }>();
@@ -138,12 +148,51 @@ export class StatusTracker {
     if (this.#outboxDepth === 0) this.#oldestPending = null;
   }
 
-  conflicts(count: number): void {
+  /** Starts a read of the conflict and set-aside counts; pass the result to `conflicts` and `quarantined` with what it read. */
+  recordsReadStarted(): number {
+    return this.#recordEvents;
+  }
+
+  /**
+   * The conflict log's size, as read. Ignored when conflicts were recorded
+   * while the read ran (it may have missed them); `conflictsRecorded` keeps
+   * the count meanwhile, so the status tick needs no read.
+   */
+  conflicts(count: number, readStarted?: number): void {
+    if (readStarted !== undefined && readStarted !== this.#recordEvents) return;
     this.#conflictCount = count;
   }
 
-  quarantined(summary: SyncStatus['quarantine']): void {
+  conflictsRecorded(count: number): void {
+    this.#recordEvents += 1;
+    this.#conflictCount += count;
+  }
+
+  /** Set-aside changes as read (newest first); ignored like `conflicts` when some were recorded meanwhile. */
+  quarantined(summary: SyncStatus['quarantine'], readStarted?: number): void {
+    if (readStarted !== undefined && readStarted !== this.#recordEvents) return;
     this.#quarantine = { count: summary.count, latest: summary.latest.slice(0, QUARANTINE_SHOWN) };
+  }
+
+  /** Changes just set aside (in the order recorded): counted, and the newest shown first. */
+  quarantineRecorded(latest: SyncStatus['quarantine']['latest']): void {
+    this.#recordEvents += 1;
+    this.#quarantine = {
+      count: this.#quarantine.count + latest.length,
+      latest: [...latest].reverse().concat(this.#quarantine.latest).slice(0, QUARANTINE_SHOWN),
+    };
+  }
+
+  hasWarning(key: string): boolean {
+    return this.#warnings.has(key);
+  }
+
+  history(reach: HistoryReach): void {
+    this.#history = reach;
+  }
+
+  get historyReach(): HistoryReach | undefined {
+    return this.#history;
   }
 
   oplogHeadroom(hours: number | null): void {
@@ -194,15 +243,16 @@ export class StatusTracker {
       oplogHeadroomHours: this.#oplogHeadroomHours,
       quarantine: this.#quarantine,
       warnings: [...this.#warnings.values()].map((w) => w.message),
-      ...(this.#warnings.size > 0 && [...this.#warnings.values()].every((w) => w.detail)
-        ? {
-            warningDetails: [...this.#warnings.values()].map((w) => ({
-              ...(w.detail as Omit<SyncWarning, 'message'>),
-              message: w.message,
-            })),
-          }
-        : {}),
+      ...this.#warningDetails(),
       reconciliation: this.#reconciliation,
+      ...(this.#history ? { history: this.#history } : {}),
     };
+  }
+
+  /** The warnings as data, only when every one has its data (the dashboard then shows these instead of the words). */
+  #warningDetails(): Pick<SyncStatus, 'warningDetails'> {
+    const all = [...this.#warnings.values()];
+    if (all.length === 0 || !all.every((w) => w.detail)) return {};
+    return { warningDetails: all.map((w) => ({ ...(w.detail as Omit<SyncWarning, 'message'>), message: w.message })) };
   }
 }

@@ -20,6 +20,7 @@ export function ConflictHistory() {
   const conflictEvents = useDashboard((s) => s.conflictEvents);
   const collections = useDashboard((s) => s.collections);
   const connection = useDashboard((s) => s.connection);
+  const history = useDashboard((s) => s.status?.history);
   const now = useNow(5000);
 
   const [collection, setCollection] = useState('');
@@ -110,6 +111,18 @@ export function ConflictHistory() {
         </label>
       </div>
       <p className="hint">{w.t('conflicts.hint')}</p>
+      {history && (history.conflictsSince !== null || history.olderConflicts > 0) && (
+        <p className="hint" data-testid="history-reach">
+          {history.conflictsSince !== null &&
+            w.t('conflicts.history.since', {
+              days: history.keepDays,
+              entries: history.keepEntries,
+              since: w.dateTime(history.conflictsSince),
+            })}
+          {history.conflictsSince !== null && history.olderConflicts > 0 && ' '}
+          {history.olderConflicts > 0 && w.t('conflicts.history.older', { count: history.olderConflicts })}
+        </p>
+      )}
       {error && (
         <p className="banner banner-bad" role="alert">
           {error}

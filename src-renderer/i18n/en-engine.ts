@@ -47,6 +47,8 @@ export const enEngine: Record<EngineMessageKey, string> = {
     "This till's clock is {offset} {direction, select, fast {fast} other {slow}} compared with head office. Sync uses head office's time, so changes still sync in the right order; set the till's date and time when you can.",
   'warning.another-engine':
     'Another TillSync is syncing this till (device {device}, process {pid} on {host}). This one waits, and takes over if that one stops.',
+  'warning.disk-low':
+    "This till's disk has {freeMb, number,::unit/megabyte unit-width-short} free; {offlineDays, plural, one {a day} other {# days}} without the hub need about {neededMb, number,::unit/megabyte unit-width-short} at today's rate of changes. Free some space on this till's disk before it fills up.",
   'warning.clock-drift':
     "Some changes from {device} carry a time {ahead} ahead of this till's clock. They are kept and will be applied once the clocks agree. Check the date and time on the tills.",
 

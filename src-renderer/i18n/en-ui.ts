@@ -97,6 +97,10 @@ export const enUi = {
   'conflicts.filter.all': 'All collections',
   'conflicts.hint':
     'When this till and the hub both changed the same record, TillSync keeps the newest change and lists the other one here.',
+  'conflicts.history.since':
+    'Conflicts are kept for {days, plural, one {# day} other {# days}} (at most {entries, number}); the oldest kept is from {since}.',
+  'conflicts.history.older':
+    '{count, plural, one {# older conflict was} other {# older conflicts were}} removed from this till; only {count, plural, one {its} other {their}} number is kept.',
   'conflicts.new': '{count, plural, one {# new conflict.} other {# new conflicts.}}',
   'conflicts.show-newest': 'Show the newest',
   'conflicts.none': 'No conflicts.',

@@ -38,6 +38,8 @@ export const frEngine: Record<EngineMessageKey, string> = {
     'L’horloge de cette caisse {direction, select, fast {avance} other {retarde}} de {offset} par rapport au siège. La synchronisation utilise l’heure du siège, les modifications restent donc dans le bon ordre ; réglez la date et l’heure de la caisse dès que possible.',
   'warning.another-engine':
     'Un autre TillSync synchronise cette caisse (appareil {device}, processus {pid} sur {host}). Celui-ci attend et prend le relais si l’autre s’arrête.',
+  'warning.disk-low':
+    'Le disque de cette caisse n’a plus que {freeMb, number,::unit/megabyte unit-width-short} de libre ; {offlineDays, plural, one {un jour} other {# jours}} sans le serveur central demandent environ {neededMb, number,::unit/megabyte unit-width-short} au rythme actuel des modifications. Libérez de la place sur le disque de cette caisse avant qu’il soit plein.',
   'warning.clock-drift':
     'Des modifications venant de {device} portent une heure en avance de {ahead} sur l’horloge de cette caisse. Elles sont gardées et seront appliquées quand les horloges seront d’accord. Vérifiez la date et l’heure des caisses.',
 

@@ -98,6 +98,10 @@ export const frUi: Record<UiMessageKey, string> = {
   'conflicts.filter.all': 'Toutes les collections',
   'conflicts.hint':
     'Quand cette caisse et le serveur central ont modifié le même enregistrement, TillSync garde la modification la plus récente et liste l’autre ici.',
+  'conflicts.history.since':
+    'Les conflits sont gardés {days, plural, one {# jour} other {# jours}} (au plus {entries, number}) ; le plus ancien gardé date du {since}.',
+  'conflicts.history.older':
+    '{count, plural, one {# conflit plus ancien a été retiré} other {# conflits plus anciens ont été retirés}} de cette caisse ; {count, plural, one {seul son nombre est gardé} other {seul leur nombre est gardé}}.',
   'conflicts.new': '{count, plural, one {# nouveau conflit.} other {# nouveaux conflits.}}',
   'conflicts.show-newest': 'Voir les plus récents',
   'conflicts.none': 'Aucun conflit.',

@@ -1,25 +1,84 @@
 /**
- * Agent memory under steady load, printed every 30 s (not a timed test):
+ * Agent memory (not a timed test), in one of two ways:
+ *
  *   npm run bench:memory [-- --minutes M]
+ * Under steady load, printed every 30 s: the till takes orders (50 inserts and
+ * 10 updates every 100 ms, as fast as the servers allow) while HQ edits the
+ * menu on the hub, so both directions run the whole time. A steady agent's
+ * resident memory levels off after the first minute.
+ *
+ *   npm run bench:memory -- --burst [--changes N]
+ * After bursts: at rest, then N (30,000) changes written on the till at once
+ * and pushed, then N written on the hub at once and pulled; the agent's
+ * resident memory at rest, at its peak, and every 10 s for a minute after
+ * each burst (issue 18's target: <= 150 MB one minute after).
+ *
  * One hub and one till, each an emulator in its own process, and the till's
- * headless agent. The till takes orders (50 inserts and 10 updates every
- * 100 ms, as fast as the servers allow) while HQ edits the menu on the hub, so
- * both directions run the whole time. A steady agent's resident memory levels
- * off after the first minute.
+ * headless agent (BENCH_AGENT_CONFIG=<file.json> for another engine
+ * configuration).
  */
 import { MongoClient } from 'mongodb';
-import { agentProcess, emulatorProcess, rssMb } from './processes.ts';
+import { insertInBatches, waitCount } from './load.ts';
+import { agentProcess, emulatorProcess, rssMb, type Child } from './processes.ts';
 
 const minutesArg = process.argv.indexOf('--minutes');
 const minutes = minutesArg >= 0 ? Number(process.argv[minutesArg + 1]) : 5;
 if (!(minutes > 0)) throw new Error(`--minutes: got "${process.argv[minutesArg + 1]}", expected a positive number`);
+const changesArg = process.argv.indexOf('--changes');
+const changes = changesArg >= 0 ? Number(process.argv[changesArg + 1]) : 30_000;
+if (!Number.isInteger(changes) || changes <= 0)
+  throw new Error(`--changes: got "${process.argv[changesArg + 1]}", expected a positive whole number`);
 
 const [hub, till] = await Promise.all([emulatorProcess(), emulatorProcess()]);
-const agent = await agentProcess(['--local', till.uri, '--hub', hub.uri, '--db', 'pos', '--device-id', 'memory-a']);
+const extra = process.env.BENCH_AGENT_CONFIG ? ['--config', process.env.BENCH_AGENT_CONFIG] : [];
+const agent = await agentProcess(['--local', till.uri, '--hub', hub.uri, '--db', 'pos', '--device-id', 'memory-a', ...extra]);
 const tillClient = new MongoClient(till.uri);
 const hqClient = new MongoClient(hub.uri);
-const samples: Array<{ s: number; mb: number; orders: number }> = [];
-try {
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `burst` while sampling the agent's memory; then a minute at rest, sampled every 10 s. */
+async function afterBurst(what: string, child: Child, burst: () => Promise<void>): Promise<number> {
+  let peak = rssMb(child.pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(child.pid))), 250);
+  const started = performance.now();
+  try {
+    await burst();
+  } finally {
+    clearInterval(sampler);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`${what}: ${changes.toLocaleString('en')} changes in ${seconds.toFixed(1)} s; agent peak ${peak.toFixed(0)} MB`);
+  const after: string[] = [];
+  let last = 0;
+  for (let s = 10; s <= 60; s += 10) {
+    await sleep(10_000);
+    last = rssMb(child.pid);
+    after.push(`${s} s ${last.toFixed(0)}`);
+  }
+  console.log(`  then at rest (MB): ${after.join(', ')}`);
+  return last;
+}
+
+async function bursts(): Promise<void> {
+  await sleep(20_000);
+  const rest = rssMb(agent.pid);
+  console.log(`agent at rest before the bursts: ${rest.toFixed(0)} MB`);
+  const afterPush = await afterBurst('push burst (till → hub)', agent, async () => {
+    await insertInBatches(tillClient, 'burst_push', changes);
+    await waitCount(hqClient, 'burst_push', changes, 600_000);
+  });
+  const afterPull = await afterBurst('pull burst (hub → till)', agent, async () => {
+    await insertInBatches(hqClient, 'burst_pull', changes);
+    await waitCount(tillClient, 'burst_pull', changes, 600_000);
+  });
+  console.log(
+    `\nagent resident memory: ${rest.toFixed(0)} MB at rest; one minute after a ${changes.toLocaleString('en')}-change burst ` +
+      `${afterPush.toFixed(0)} MB (push), ${afterPull.toFixed(0)} MB (pull); target <= 150 MB`,
+  );
+}
+
+async function steady(): Promise<void> {
+  const samples: Array<{ s: number; mb: number; orders: number }> = [];
   const start = Date.now();
   let orders = 0;
   let lastSample = -Infinity;
@@ -58,6 +117,11 @@ try {
       `\nagent resident memory after the first minute ${afterWarmUp.mb.toFixed(0)} MB, at the end ${end.mb.toFixed(0)} MB (${end.orders.toLocaleString('en')} orders in ${minutes} min)`,
     );
   }
+}
+
+try {
+  if (process.argv.includes('--burst')) await bursts();
+  else await steady();
 } finally {
   await tillClient.close();
   await hqClient.close();

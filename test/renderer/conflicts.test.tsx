@@ -189,3 +189,33 @@ describe('conflict history', () => {
     assert.equal(app.inert, true, 'the page behind the dialog is inert');
   });
 });
+
+describe('how far back the conflict history goes', () => {
+  const since = Date.UTC(2026, 2, 5, 14, 2, 7);
+  const history = { conflictsSince: since, olderConflicts: 1204, keepDays: 90, keepEntries: 10_000 };
+
+  it('says how long conflicts are kept, the oldest one kept, and how many older ones were only counted', async () => {
+    const api = apiWithConflicts();
+    api.status = makeStatus({ conflicts: { count: 25 }, history });
+    await openConflicts(api);
+    const line = screen.getByTestId('history-reach').textContent ?? '';
+    assert.match(line, /^Conflicts are kept for 90 days \(at most 10,000\); the oldest kept is from .*2026.*\./);
+    assert.match(line, /1,204 older conflicts were removed from this till; only their number is kept\.$/);
+  });
+
+  it('says it in French', async () => {
+    const api = apiWithConflicts();
+    api.status = makeStatus({ conflicts: { count: 25 }, history: { ...history, olderConflicts: 1 } });
+    await renderDashboard(api, { preferredLanguages: ['fr-FR'] });
+    fireEvent.click(screen.getByRole('tab', { name: 'Conflits (25)' }));
+    const line = (await screen.findByTestId('history-reach')).textContent ?? '';
+    assert.match(line, /^Les conflits sont gardés 90 jours \(au plus 10\u202f000\)\u00a0; le plus ancien gardé date du .*2026/);
+    assert.match(line, /1 conflit plus ancien a été retiré de cette caisse\u00a0; seul son nombre est gardé\.$/);
+  });
+
+  it('says nothing of it while the engine has not looked', async () => {
+    const api = apiWithConflicts();
+    await openConflicts(api);
+    assert.equal(screen.queryByTestId('history-reach'), null);
+  });
+});

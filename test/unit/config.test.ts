@@ -34,6 +34,9 @@ describe('parseSyncConfig: valid input', () => {
       retry: { initialMs: 500, maxMs: 60_000 },
       statusIntervalMs: 1_000,
       tombstoneRetentionDays: 30,
+      conflictRetentionDays: 90,
+      conflictRetentionEntries: 10_000,
+      housekeepingIntervalMs: 300_000,
       heartbeatIntervalMs: 30_000,
       leaseTtlMs: 30_000,
     };
@@ -52,6 +55,9 @@ describe('parseSyncConfig: valid input', () => {
       retry: { initialMs: 10, maxMs: 10 },
       statusIntervalMs: 100,
       tombstoneRetentionDays: 7,
+      conflictRetentionDays: 14,
+      conflictRetentionEntries: 500,
+      housekeepingIntervalMs: 60_000,
       device: { name: 'Till 1', storeId: 'soho' },
       heartbeatIntervalMs: 5_000,
       leaseTtlMs: 2_000,
@@ -186,6 +192,21 @@ describe('parseSyncConfig: each bad field names the field and the expected form'
       'tombstoneRetentionDays: got 0, expected an integer >= 1 (days)',
     ],
     [
+      'conflictRetentionDays not a whole number',
+      { ...MINIMAL, conflictRetentionDays: 1.5 },
+      'conflictRetentionDays: got 1.5, expected an integer >= 1 (days)',
+    ],
+    [
+      'conflictRetentionEntries too few to be useful',
+      { ...MINIMAL, conflictRetentionEntries: 10 },
+      'conflictRetentionEntries: got 10, expected an integer >= 100 (conflicts)',
+    ],
+    [
+      'housekeepingIntervalMs as text',
+      { ...MINIMAL, housekeepingIntervalMs: '300000' },
+      'housekeepingIntervalMs: got "300000" (text, not a number), expected an integer >= 1000 (milliseconds)',
+    ],
+    [
       'statusIntervalMs too small',
       { ...MINIMAL, statusIntervalMs: 99 },
       'statusIntervalMs: got 99, expected an integer >= 100 (milliseconds)',
@@ -198,7 +219,7 @@ describe('parseSyncConfig: each bad field names the field and the expected form'
     [
       'unknown top-level field',
       { ...MINIMAL, colections: {} },
-      'colections: unknown field "colections" (did you mean "collections"?), expected one of the fields local, hub, database, engineDatabase, deviceId, collections, batchSize, maxClockDriftMs, retry, statusIntervalMs, tombstoneRetentionDays, device, heartbeatIntervalMs, leaseTtlMs',
+      'colections: unknown field "colections" (did you mean "collections"?), expected one of the fields local, hub, database, engineDatabase, deviceId, collections, batchSize, maxClockDriftMs, retry, statusIntervalMs, tombstoneRetentionDays, conflictRetentionDays, conflictRetentionEntries, housekeepingIntervalMs, device, heartbeatIntervalMs, leaseTtlMs',
     ],
     [
       'unknown field with no near match',

@@ -77,3 +77,58 @@ describe('status tracker: changes waiting in the outbox', () => {
     assert.equal(t.snapshot(inputs, 150).outbox.depth, 4);
   });
 });
+
+describe('status tracker: conflicts and changes set aside, without reading the database', () => {
+  const setAside = (documentId: string, at: number) => ({ collection: 'menu', documentId, reason: 'bad version', at });
+
+  it('counts conflicts and set-aside changes as they are recorded; a read that began before them does not hide them', () => {
+    const t = syncedTracker();
+    t.conflicts(5, t.recordsReadStarted());
+    const read = t.recordsReadStarted();
+    t.conflictsRecorded(2);
+    t.quarantineRecorded([setAside('"a"', 10), setAside('"b"', 11)]);
+    t.conflicts(5, read); // began before them: it may have missed them
+    t.quarantined({ count: 0, latest: [] }, read);
+    const s = t.snapshot(inputs, 20);
+    assert.equal(s.conflicts.count, 7);
+    assert.equal(s.quarantine.count, 2);
+    assert.deepEqual(
+      s.quarantine.latest.map((q) => q.documentId),
+      ['"b"', '"a"'],
+      'newest first',
+    );
+    // A quiet read is taken as it is (retention removed some).
+    t.conflicts(3, t.recordsReadStarted());
+    assert.equal(t.snapshot(inputs, 30).conflicts.count, 3);
+  });
+
+  it('shows at most five set-aside changes, newest first', () => {
+    const t = syncedTracker();
+    t.quarantineRecorded([1, 2, 3].map((i) => setAside(`"${i}"`, i)));
+    t.quarantineRecorded([4, 5, 6].map((i) => setAside(`"${i}"`, i)));
+    const s = t.snapshot(inputs, 10).quarantine;
+    assert.equal(s.count, 6);
+    assert.deepEqual(
+      s.latest.map((q) => q.documentId),
+      ['"6"', '"5"', '"4"', '"3"', '"2"'],
+    );
+  });
+});
+
+describe('status tracker: warnings as data', () => {
+  it('gives the warnings as data only when each one has its data, so no warning is ever left out', () => {
+    const t = syncedTracker();
+    const disk = { code: 'disk-low' as const, params: { freeMb: 900, neededMb: 2_000, offlineDays: 7 } };
+    t.warn('disk-low', "This till's disk has 0.9 GB free…", disk);
+    let s = t.snapshot(inputs, 1);
+    assert.deepEqual(s.warnings, ["This till's disk has 0.9 GB free…"]);
+    assert.deepEqual(s.warningDetails, [{ ...disk, message: "This till's disk has 0.9 GB free…" }]);
+    t.warn('till-clock', "This till's clock is 10 minutes fast…");
+    s = t.snapshot(inputs, 2);
+    assert.equal(s.warnings.length, 2);
+    assert.equal(s.warningDetails, undefined, 'one warning in words only: the dashboard shows the words of all');
+    t.warn('disk-low', null);
+    t.warn('till-clock', null);
+    assert.deepEqual(t.snapshot(inputs, 3).warnings, []);
+  });
+});

@@ -10,6 +10,7 @@ import type { ReconcileSummary } from '../flows/reconcile.ts';
 import type { Logger } from '../log.ts';
 import type { HubPart, StatusTracker } from '../status-tracker.ts';
 import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
+import { setAsideSummary } from './status-reads.ts';
 
 export interface ReportSink {
   tracker(): StatusTracker | undefined;
@@ -52,6 +53,14 @@ export class Reports {
   }
 
   conflicts(records: ConflictRecord[]): void {
+    const tracker = this.#s.tracker();
+    if (tracker && records.length > 0) {
+      // Counted as they come, so the status tick reads nothing; the history's reach starts at the first.
+      tracker.conflictsRecorded(records.length);
+      const reach = tracker.historyReach;
+      if (reach && reach.conflictsSince === null)
+        tracker.history({ ...reach, conflictsSince: Math.min(...records.map((c) => c.at.getTime())) });
+    }
     for (const c of records) {
       this.#s.log.info({ event: 'engine.conflict', collection: c.collection, winner: c.winner, rule: c.rule }, 'conflict resolved');
       this.#s.conflict(c);
@@ -74,6 +83,7 @@ export class Reports {
           },
         );
     }
+    if (records.length > 0) this.#s.tracker()?.quarantineRecorded(records.map(setAsideSummary));
     for (const r of records) {
       this.#s.log.warn(
         { event: 'engine.quarantined', collection: r.collection, reason: r.reason },

@@ -1,6 +1,8 @@
 /**
  * The till's engine records that are not the outbox: checkpoints, the
- * conflict log and quarantine. Each written through a named method.
+ * conflict log and quarantine. Each written through a named method. How long
+ * conflicts are kept is `retention.ts`'s business; quarantine is kept until
+ * handled.
  */
 import { ObjectId, type ClientSession, type Collection, type Document, type ResumeToken, type Timestamp } from 'mongodb';
 import type { ConflictDraft, QuarantineDraft } from '../core/types.ts';
@@ -122,10 +124,12 @@ export class ConflictLog {
     this.#coll = coll;
   }
 
-  /** Records conflicts (in `session`'s transaction when given); returns them with their ids and times. */
-  async record(drafts: readonly ConflictDraft[], session?: ClientSession): Promise<ConflictRecord[]> {
+  /**
+   * Records conflicts (in `session`'s transaction when given); returns them with their ids and times.
+   * `at` is now, except for a bench or test that writes a past.
+   */
+  async record(drafts: readonly ConflictDraft[], session?: ClientSession, at = new Date()): Promise<ConflictRecord[]> {
     if (drafts.length === 0) return [];
-    const at = new Date();
     const records = drafts.map((d) => ({ _id: new ObjectId(), at, reappliedAt: null, ...d }));
     await this.#coll.insertMany(
       records.map((r) => ({ ...r })),
@@ -167,7 +171,29 @@ export class ConflictLog {
   async markReapplied(id: ObjectId, at: Date): Promise<void> {
     await this.#coll.updateOne({ _id: id }, { $set: { reappliedAt: at } });
   }
+
+  /** The `limit` oldest conflicts, oldest first: only what retention needs of them. */
+  async oldest(limit: number): Promise<OldConflict[]> {
+    return this.#coll
+      .find({}, { projection: { _id: 1, at: 1, collection: 1 } })
+      .sort({ at: 1, _id: 1 })
+      .limit(limit)
+      .toArray();
+  }
+
+  /** When the oldest conflict still kept happened; null when the log is empty. */
+  async oldestAt(): Promise<Date | null> {
+    return (await this.oldest(1))[0]?.at ?? null;
+  }
+
+  /** Removes these conflicts (retention: they have been counted first, in the same transaction). */
+  async forget(ids: readonly ObjectId[], session: ClientSession): Promise<void> {
+    if (ids.length > 0) await this.#coll.deleteMany({ _id: { $in: [...ids] } }, { session });
+  }
 }
+
+/** What retention reads of an old conflict. */
+export type OldConflict = Pick<ConflictRecord, '_id' | 'at' | 'collection'>;
 
 /** A change set aside, as kept on the till until someone tries it again or discards it. */
 export interface QuarantineRecord extends QuarantineDraft {
