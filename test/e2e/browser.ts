@@ -52,8 +52,9 @@ export async function openDashboard(
     ...(options.locale ? { locale: options.locale } : {}),
   });
   const page = await context.newPage();
-  // The page's context goes with it.
-  page.on('close', () => void context.close());
+  // The page's context goes with it. When the whole browser is closing, the context may be gone
+  // already: that is no error (left unhandled, it failed a file after all its tests had passed).
+  page.on('close', () => void context.close().catch(() => undefined));
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   page.on('console', (message) => {
