@@ -96,7 +96,7 @@ export class Hub {
       batchSize,
       ...(from.token ? { startAfter: from.token as ResumeToken } : from.startAt ? { startAtOperationTime: from.startAt } : {}),
     });
-    return new EventQueue(stream, onResponse);
+    return new EventQueue(stream, { onResponse, readAhead: true });
   }
 
   /** The hub's position now: a stream started there sees everything after it. */
