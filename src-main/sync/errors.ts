@@ -56,6 +56,9 @@ export function onlyDuplicateKeys(err: unknown): boolean {
 const SOCKET_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 
 export function isUnreachable(err: unknown): boolean {
+  // A bulk write wraps the driver's own error (a closed connection) in a MongoBulkWriteError.
+  const wrapped = (err as { errorResponse?: unknown } | null)?.errorResponse;
+  if (wrapped instanceof Error && wrapped !== err && isUnreachable(wrapped)) return true;
   // The driver lets some socket errors through unwrapped (a reset while writing).
   if (SOCKET_ERRORS.has(String((err as { code?: unknown } | null)?.code))) return true;
   if (err instanceof MongoNetworkError || err instanceof MongoNetworkTimeoutError) return true;

@@ -8,6 +8,11 @@
  * on the server and come back together in one `getMore`. Streamed, each change
  * cost a round trip of its own — at 200 writes/s, most of a till's commands.
  * The owner's pace is the backpressure: nothing piles up in memory.
+ *
+ * With `readAhead`, the next `getMore` is asked for as soon as a batch has
+ * been taken, so over a slow link the round trip runs while the owner applies
+ * that batch instead of after it: still one request at a time, and at most one
+ * batch (the stream's batch size) held ahead.
  */
 import type { ChangeStream, ChangeStreamDocument, Document, ResumeToken, Timestamp } from 'mongodb';
 
@@ -25,14 +30,19 @@ export class EventQueue {
   #error: unknown;
   /** The stream has answered once (its opening aggregate). */
   #opened = false;
+  readonly #readAhead: boolean;
+  /** The request for the next batch, while it is on its way (settles once events are buffered, or on an error). */
+  #ahead: Promise<void> | undefined;
 
   /**
    * `onResponse` hears every answer the server gives the stream, empty ones
    * included (each carries a post-batch resume token): proof the server is
    * reachable, which a quiet queue is not.
    */
-  constructor(stream: ChangeStream<Document, ChangeEvent>, onResponse?: () => void) {
+  constructor(stream: ChangeStream<Document, ChangeEvent>, options: { onResponse?: () => void; readAhead?: boolean } = {}) {
+    const { onResponse, readAhead = false } = options;
     this.#stream = stream;
+    this.#readAhead = readAhead;
     if (onResponse) stream.on('resumeTokenChanged', () => onResponse());
     // Iterator mode reports errors from tryNext(); one emitted anyway is kept for the next take, not left to crash the process.
     stream.on('error', (err: unknown) => {
@@ -63,6 +73,12 @@ export class EventQueue {
     while (taken.length === 0) {
       if (this.#closed) throw new QueueClosed();
       if (this.#error !== undefined) throw this.#error;
+      if (this.#ahead) {
+        // The next batch was asked for while the last one was applied: wait for it, never beside it.
+        if (!(await settlesWithin(this.#ahead, deadline - Date.now()))) return taken;
+        this.#ahead = undefined;
+        continue;
+      }
       const opening = !this.#opened;
       const first = await this.#next();
       this.#opened = true;
@@ -74,6 +90,14 @@ export class EventQueue {
       const event = await this.#next();
       if (!event) break;
       taken.push(event);
+    }
+    if (this.#readAhead && !this.#closed && this.#stream.bufferedCount() === 0) {
+      this.#ahead = this.#stream.hasNext().then(
+        () => undefined,
+        (err: unknown) => {
+          if (!this.#closed) this.#error ??= err;
+        },
+      );
     }
     return taken;
   }
@@ -90,6 +114,20 @@ export class EventQueue {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#stream.close().catch(() => undefined);
+  }
+}
+
+/** Whether `promise` settles within `ms` (it is left running when it does not). */
+async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  if (ms <= 0) return Promise.race([promise.then(() => true), Promise.resolve(false)]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -13,6 +13,12 @@
 import type { ClientSession, Document, MongoClient } from 'mongodb';
 import { inTransaction } from './transaction.ts';
 
+/**
+ * Push batches on their way to the hub at once, each a transaction in a session of its own (and its
+ * settle, one on the till): over a link of 80 ms a transaction takes several round trips.
+ */
+export const PUSH_IN_FLIGHT = 4;
+
 /** Data changes; collection-level events (`create`, …) come through from every session: capture needs `create`. */
 const DATA_CHANGES = ['insert', 'update', 'replace', 'delete'];
 
@@ -48,11 +54,15 @@ export class OwnSessions {
     return id !== undefined && this.#ids.has(id);
   }
 
-  /** Runs `fn` in a transaction in one of these sessions (another opens when all are busy). */
-  async transaction<T>(fn: (session: ClientSession) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a transaction in one of these sessions (another opens when all are busy). `lane`:
+   * the session's number, which no transaction running at the same time has.
+   */
+  async transaction<T>(fn: (session: ClientSession, lane: number) => Promise<T>): Promise<T> {
     const session = this.#idle.pop() ?? this.#open();
+    const lane = this.#all.indexOf(session);
     try {
-      return await inTransaction(this.#client, fn, session);
+      return await inTransaction(this.#client, (s) => fn(s, lane), session);
     } finally {
       this.#idle.push(session);
     }

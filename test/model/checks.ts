@@ -4,7 +4,8 @@
  * converged; single-writer documents exactly as their writer left them;
  * every acknowledged till write reached the hub, or is a conflict loser on
  * its till, or was superseded by a later write of the same till; final
- * content is some real write; hub versions only move forward; no echoes.
+ * content is some real write; hub versions only move forward; no echoes; a
+ * till's changes of a document arrive in order (it never loses to itself).
  */
 import { withoutSync } from '../../src-main/sync/core/hub-versions.ts';
 import type { Document } from '../../src-main/sync/core/types.ts';
@@ -123,6 +124,24 @@ export function checkGuarantees(world: World, journal: readonly Write[]): string
       violations.push(
         `concurrent edits are logged: ${a.device} overwrote ${a.c} ${a.id} at ${a.over} (by ${a.overBy}) with ${a.v} from base ${String(a.base)}, and no conflict names it`,
       );
+    }
+  }
+  // A till's changes of one document reach the hub in the order it made them: its log never has
+  // one of them lose to its own later one, nor to a delete the hub never saw.
+  for (const till of world.tills) {
+    for (const r of till.conflicts) {
+      const doc = `${r.collection} ${String(r.documentId)}`;
+      if (r.winner === 'hub' && r.hub.origin === till.name)
+        violations.push(
+          `a till's changes arrive in order: ${till.name} logged ${doc} ${r.local.version} losing to its own ${r.hub.version}`,
+        );
+      const deletedOnHub =
+        world.arrivals.some((a) => a.kind === 'tombstone' && a.c === r.collection && a.id === String(r.documentId)) ||
+        journal.some((w) => w.writer === 'hq' && w.kind === 'delete' && w.c === r.collection && w.id === String(r.documentId));
+      if (r.rule === 'deleted-beyond-retention' && !deletedOnHub)
+        violations.push(
+          `a till's changes arrive in order: ${till.name} logged ${doc} as deleted at the hub long ago, and the hub never deleted it`,
+        );
     }
   }
   violations.push(...world.regressions.map((r) => `hub versions only move forward: ${r}`));

@@ -13,8 +13,10 @@ export type Step =
   | { t: 'write'; till: number; c: 'menu' | 'orders' | 'recipes' | 'drawer'; id: number; kind: Write['kind']; txn: boolean }
   | { t: 'hq'; c: 'menu' | 'notes' | 'recipes' | 'prices'; id: number; kind: Write['kind'] }
   | { t: 'capture'; till: number; max: number; checkpointIdle: boolean }
+  /** The push reads a batch; `commit` is its hub transaction, `settle` its local one (`pick`: which batch on its way). */
   | { t: 'push'; till: number; max: number }
-  | { t: 'settle'; till: number }
+  | { t: 'commit'; till: number; pick: number }
+  | { t: 'settle'; till: number; pick: number }
   /** `captureStalled`: the pull waited for capture as long as it does, and gave up (capture was stuck). */
   | { t: 'pull'; till: number; max: number; stampFails: boolean; captureStalled: boolean }
   | { t: 'restart'; till: number }
@@ -51,7 +53,8 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({ t: fc.constant('capture' as const), till, max: fc.integer({ min: 1, max: 6 }), checkpointIdle: fc.boolean() }),
   },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('push' as const), till, max: fc.integer({ min: 1, max: 6 }) }) },
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('settle' as const), till }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('commit' as const), till, pick: fc.integer({ min: 0, max: 3 }) }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('settle' as const), till, pick: fc.integer({ min: 0, max: 3 }) }) },
   {
     weight: 5,
     arbitrary: fc.record({
@@ -121,8 +124,11 @@ export function runModel(steps: readonly Step[], world = new World(TILLS)): stri
       case 'push':
         world.tills[s.till]!.push(s.max);
         break;
+      case 'commit':
+        world.tills[s.till]!.commit(s.pick);
+        break;
       case 'settle':
-        world.tills[s.till]!.settle();
+        world.tills[s.till]!.settle(s.pick);
         break;
       case 'pull':
         world.tills[s.till]!.pull(s.max, s.stampFails, s.captureStalled);
@@ -171,10 +177,8 @@ function heal(world: World): string | undefined {
     for (const t of world.tills) {
       t.capture(1_000, true);
       if (t.aheadPending || t.proc.reconcileNeeded) reconcileTill(t);
-      t.settle();
-      for (let i = 0; i < 50 && (t.outbox.size > 0 || t.proc.pending); i += 1) {
-        t.push(50);
-        t.settle();
+      for (let i = 0; i < 50 && (t.outbox.size > 0 || t.proc.flights.length > 0); i += 1) {
+        t.pushAll(50);
         t.capture(1_000, true);
         world.now += 1;
       }

@@ -22,13 +22,14 @@ import { decodeHubChange, decodeTillChange, type RawEvent } from '../../src-main
 import { engineOnly, planCapture, planFound } from '../../src-main/sync/core/capture-plan.ts';
 import { HybridClock, encodeVersion, decodeVersion, maxVersion } from '../../src-main/sync/core/hlc.ts';
 import { withoutSync } from '../../src-main/sync/core/hub-versions.ts';
-import { APPLY_MARKER, PUSH_MARKER, SYNC_FIELD, TOMBSTONES } from '../../src-main/sync/core/names.ts';
+import { APPLY_MARKER, PUSH_MARKER, SYNC_FIELD, TOMBSTONES, pushMarkerId } from '../../src-main/sync/core/names.ts';
 import { PolicyTable } from '../../src-main/sync/core/policy.ts';
 import { planPull, type PullTxnKind } from '../../src-main/sync/core/pull-plan.ts';
-import { collapseBatch, decidePush, type HubWrite } from '../../src-main/sync/core/push-decision.ts';
+import { collapseBatch, decidePush, pushMarker, takeBatch, type HubWrite } from '../../src-main/sync/core/push-decision.ts';
 import { decideSettle, settleTargets, type SettleTarget } from '../../src-main/sync/core/settle-decision.ts';
 import { decideTillApply, deleteStillCurrent, hubMovedOn } from '../../src-main/sync/core/till-apply.ts';
 import { TxnMemory } from '../../src-main/sync/core/txn-memory.ts';
+import { PUSH_IN_FLIGHT } from '../../src-main/sync/own-sessions.ts';
 import type {
   Codec,
   ConflictDraft,
@@ -211,6 +212,15 @@ interface PendingSettle {
   drafts: ConflictDraft[];
 }
 
+/** A push batch read from the outbox, on its way to the hub (`settle` once the hub committed it). */
+interface Flight {
+  seqs: number[];
+  first: number;
+  last: number;
+  batch: OutboxEntry[];
+  settle?: PendingSettle;
+}
+
 /** An engine process on a till: everything here is lost on a restart. */
 interface Process {
   sessions: Set<string>;
@@ -224,7 +234,12 @@ interface Process {
   clock: HybridClock;
   captureRead: number;
   pullRead: number;
-  pending?: PendingSettle;
+  /** Push batches on their way, in the order they were read (at most PUSH_IN_FLIGHT). */
+  flights: Flight[];
+  /** The push's read position: entries after this sequence number are read next. */
+  after: number;
+  /** The push stopped reading (a batch failed, or a read found nothing) until its batches have landed. */
+  stopReading: boolean;
   stampWaits: number;
   reconcileNeeded: boolean;
 }
@@ -285,6 +300,9 @@ export class MemTill {
       }),
       captureRead: this.captureCp.pos,
       pullRead: this.pullCp?.pos ?? 0,
+      flights: [],
+      after: 0,
+      stopReading: false,
       stampWaits: 0,
       reconcileNeeded: this.owed !== undefined,
     };
@@ -396,16 +414,42 @@ export class MemTill {
     p.clock.advance(tentative.last);
   }
 
-  /** The push's hub transaction for the oldest `max` outbox entries; the settle is a step of its own. */
+  /**
+   * The push reads its next batch (up to `max` entries after the last it read), as `flows/push.ts`
+   * does: at most PUSH_IN_FLIGHT batches on their way, and a batch stops before a change whose
+   * document is still on its way. The hub transaction (`commit`) and the settle are steps of their own.
+   */
   push(max: number): void {
     const p = this.proc;
-    if (p.pending) return;
-    const batch = [...this.outbox.values()].sort((a, b) => a._id - b._id).slice(0, max);
-    if (batch.length === 0) return;
+    if (p.stopReading && p.flights.length === 0) {
+      p.stopReading = false;
+      p.after = 0;
+    }
+    if (p.stopReading || p.flights.length >= PUSH_IN_FLIGHT) return;
+    const busy = new Set(p.flights.flatMap((f) => f.batch.map((e) => keyOf(e.c, e.id))));
+    const read = [...this.outbox.values()]
+      .filter((e) => e._id > p.after)
+      .sort((a, b) => a._id - b._id)
+      .slice(0, max);
+    const take = takeBatch(read, (e) => busy.has(keyOf(e.c, e.id))).map((e) => structuredClone(e));
+    if (take.length === 0) {
+      if (read.length === 0) p.stopReading = true;
+      return;
+    }
+    p.after = take[take.length - 1]!._id;
+    p.flights.push({ seqs: take.map((e) => e._id), first: take[0]!._id, last: p.after, batch: take });
+  }
+
+  /** The hub transaction of one batch on its way (`pick` chooses among those not committed yet). */
+  commit(pick: number): void {
+    const p = this.proc;
+    const open = p.flights.filter((f) => !f.settle);
+    const flight = open[pick % Math.max(1, open.length)];
+    if (!flight) return;
     const hub = this.world.hub;
-    const lastSeq = batch[batch.length - 1]!._id;
+    const lastSeq = flight.last;
     const mayAwaitStamp = p.stampWaits < STAMP_WAITS;
-    const outcome = collapseBatch(batch, codec).map((change) => {
+    const outcome = collapseBatch(flight.batch, codec).map((change) => {
       const key = keyOf(change.entry.c, change.entry.id);
       const decision = decidePush({
         change,
@@ -420,14 +464,23 @@ export class MemTill {
       return { change, decision };
     });
     if (outcome.some((o) => o.decision.kind === 'await-stamp')) {
+      // The batch fails: the push reads nothing more until the others have landed, then starts over.
       p.stampWaits += 1;
+      p.flights = p.flights.filter((f) => f !== flight);
+      p.stopReading = true;
       return;
     }
     p.stampWaits = 0;
     p.txn += 1;
     const txn = { lsid: lsid(p.hubSession), txnNumber: p.txn };
-    hub.emit({ ...txn, operationType: 'update', ns: { coll: PUSH_MARKER }, documentKey: { _id: this.name } });
-    hub.pushed.set(this.name, lastSeq);
+    hub.emit({ ...txn, operationType: 'update', ns: { coll: PUSH_MARKER }, documentKey: { _id: pushMarkerId(this.name, p.txn % 3) } });
+    hub.pushed.set(
+      this.name,
+      pushMarker(
+        p.flights.map((f) => ({ first: f.first, last: f.last, committed: f.settle !== undefined })),
+        { first: flight.first, last: flight.last, committed: false },
+      ),
+    );
     const pending: PendingSettle = { lastSeq, accepted: [], targets: [], drafts: [] };
     const others: ConflictDraft[] = [];
     for (const { change, decision } of outcome) {
@@ -443,7 +496,20 @@ export class MemTill {
       if (decision.conflict) (decision.kind === 'write' && !decision.tillTakes ? pending.drafts : others).push(decision.conflict);
     }
     pending.drafts.push(...others);
-    p.pending = pending;
+    flight.settle = pending;
+  }
+
+  /** Reads, commits and settles every batch there is (used while healing). */
+  pushAll(max: number): void {
+    for (let i = 0; i < 100 && (this.outbox.size > 0 || this.proc.flights.length > 0); i += 1) {
+      this.push(max);
+      while (this.proc.flights.some((f) => !f.settle)) {
+        const before = this.proc.flights.length;
+        this.commit(0);
+        if (this.proc.flights.length < before) break; // waiting for a stamp
+      }
+      while (this.proc.flights.some((f) => f.settle)) this.settle(0);
+    }
   }
 
   #hubWrite(w: HubWrite, txn: RawEvent, pushedFrom: string | null | undefined): void {
@@ -504,15 +570,16 @@ export class MemTill {
     }
   }
 
-  /** The push's local settle: the batch leaves the outbox; the till takes what the hub kept where it differs. */
-  settle(): void {
+  /** A push's local settle (`pick` chooses among the committed batches): the batch leaves the outbox; the till takes what the hub kept where it differs. */
+  settle(pick = 0): void {
     const p = this.proc;
-    const s = p.pending;
-    if (!s) return;
-    p.pending = undefined;
-    const noted = [...this.outbox.values()]
-      .filter((e) => e._id <= s.lastSeq && e.hub)
-      .map((e) => ({ c: e.c, id: e.id, v: e.v, hub: e.hub! }));
+    const committed = p.flights.filter((f) => f.settle);
+    const flight = committed[pick % Math.max(1, committed.length)];
+    if (!flight) return;
+    const s = flight.settle as PendingSettle;
+    p.flights = p.flights.filter((f) => f !== flight);
+    const seqs = new Set(flight.seqs);
+    const noted = [...this.outbox.values()].filter((e) => seqs.has(e._id) && e.hub).map((e) => ({ c: e.c, id: e.id, v: e.v, hub: e.hub! }));
     const writes: TillWrite[] = [];
     for (const t of settleTargets(s.targets, noted, s.accepted, codec)) {
       const key = keyOf(t.c, t.id);
@@ -522,7 +589,7 @@ export class MemTill {
       if (decision === 'apply') writes.push({ c: t.c, id: t.id, doc: t.doc, known: { v: t.v, h: t.doc ? codec.hash(t.doc) : null } });
     }
     this.#engineApply('apply', writes, false);
-    for (const seq of [...this.outbox.keys()]) if (seq <= s.lastSeq) this.outbox.delete(seq);
+    for (const seq of seqs) this.outbox.delete(seq);
     this.conflicts.push(...s.drafts);
   }
 
@@ -633,7 +700,7 @@ export class MemTill {
     const p = this.proc;
     p.txn += 1;
     const txn = { lsid: lsid(p.hubSession), txnNumber: p.txn };
-    hub.emit({ ...txn, operationType: 'update', ns: { coll: PUSH_MARKER }, documentKey: { _id: this.name } });
+    hub.emit({ ...txn, operationType: 'update', ns: { coll: PUSH_MARKER }, documentKey: { _id: pushMarkerId(this.name, p.txn % 3) } });
     for (const op of ops) this.#stampOne(op.c, String(op.id), op.v, op.h as string, txn);
   }
 

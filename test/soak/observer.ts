@@ -5,12 +5,13 @@
  * for each document.
  *
  * An engine transaction writes `_tillsync_push` first (a push, or the stamp of
- * an HQ write), keyed by device id; its other events follow with the same
+ * an HQ write), keyed by device id and session lane; its other events follow with the same
  * lsid and txnNumber. Anything else is a client that knows nothing of sync.
  */
 import { MongoClient, type ChangeStream, type Document, type Timestamp } from 'mongodb';
 import { contentHash, RAW_BSON } from '../../src-main/sync/documents.ts';
 import { serverCode } from '../../src-main/sync/errors.ts';
+import { markerDevice } from '../../src-main/sync/core/names.ts';
 
 const PUSH_MARKER = '_tillsync_push';
 const TOMBSTONES = '_tillsync_tombstones';
@@ -165,7 +166,7 @@ export class HubObserver {
     const key = ev.lsid && ev.txnNumber !== undefined ? `${ev.lsid.id.toString('base64')}:${String(ev.txnNumber)}` : undefined;
     if (!coll) return;
     if (coll === PUSH_MARKER) {
-      if (key) this.#txns.set(key, String(ev.documentKey?._id));
+      if (key) this.#txns.set(key, String(markerDevice(ev.documentKey?._id)));
       if (this.#txns.size > 500) this.#txns.delete(this.#txns.keys().next().value as string);
       return;
     }

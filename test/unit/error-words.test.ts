@@ -56,6 +56,25 @@ describe('error words', () => {
     assert.match(words.message, /^This till's database refused a change: E11000/);
   });
 
+  it('a connection closed during a bulk write is unreachable, not a refused change', async () => {
+    const noRetry = await rs.connect({ retryWrites: false });
+    try {
+      await noRetry.db('admin').command({
+        configureFailPoint: 'failCommand',
+        mode: { times: 1 },
+        data: { failCommands: ['insert'], closeConnection: true },
+      });
+      const coll = noRetry.db('error_words').collection<{ _id: string }>('bulk');
+      const err = await failure(() => coll.bulkWrite([{ insertOne: { document: { _id: 'x' } } }]));
+      assert.equal((err as Error).name, 'MongoBulkWriteError', 'the driver wraps the network error');
+      const words = describeError(err, 'hub');
+      assert.equal(words.reason, 'hub-unreachable');
+      assert.doesNotMatch(words.message, /refused/);
+    } finally {
+      await noRetry.close();
+    }
+  });
+
   it('a server that is not there is unreachable, and changes are kept', async () => {
     const gone = new MongoClient('mongodb://127.0.0.1:9/?directConnection=true', { serverSelectionTimeoutMS: 300 });
     try {

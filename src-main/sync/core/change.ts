@@ -10,7 +10,7 @@
  *   first in its transaction, or by the engine's own session; tombstones ride
  *   in the same transaction as the delete they record.
  */
-import { APPLY_MARKER, PUSH_MARKER, TOMBSTONES } from './names.ts';
+import { APPLY_MARKER, PUSH_MARKER, TOMBSTONES, markerDevice } from './names.ts';
 import { isEngineCollection } from './policy.ts';
 import type { Document, DocumentId } from './types.ts';
 
@@ -111,7 +111,7 @@ export function decodeHubChange(event: RawEvent, own: OwnSessionTest): HubChange
   const txn = transactionKey(event);
   const c = collectionOf(event);
   const op = String(event.operationType);
-  if (c === PUSH_MARKER) return { kind: 'push-marker', device: idOf(event), txn };
+  if (c === PUSH_MARKER) return { kind: 'push-marker', device: markerDevice(idOf(event)), txn };
   if (txn && own(event)) return { kind: 'own', txn };
   if (op === 'invalidate') return { kind: 'invalidate', txn };
   if (c === TOMBSTONES) {

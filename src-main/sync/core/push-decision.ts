@@ -47,6 +47,38 @@ export function collapseBatch(batch: readonly OutboxEntry[], codec: Codec): Coll
   return [...latest.values()];
 }
 
+/** A push batch on its way to the hub: its sequence numbers, and whether the hub committed it. */
+export interface Flight {
+  first: number;
+  last: number;
+  committed: boolean;
+}
+
+/**
+ * The next batch from what a read of the outbox found (in sequence order): up to the first change of
+ * a document that is still on its way in an earlier batch, which waits for that batch to land. A
+ * document's changes so reach the hub in the order they were made.
+ */
+export function takeBatch<E extends Pick<OutboxEntry, 'c' | 'id'>>(read: readonly E[], onItsWay: (e: E) => boolean): E[] {
+  const take: E[] = [];
+  for (const e of read) {
+    if (onItsWay(e)) break;
+    take.push(e);
+  }
+  return take;
+}
+
+/**
+ * What a batch's push marker may say the hub holds: every outbox entry up to it. Batches commit in
+ * any order, so only up to the first one read earlier that has not committed yet. A marker behind
+ * is harmless (reconciliation leaves those documents to the push, whose replay writes nothing); one
+ * ahead would let reconciliation take a change still waiting to be pushed for one already there.
+ */
+export function pushMarker(flights: readonly Flight[], mine: Flight): number {
+  const waiting = flights.find((f) => f !== mine && f.first < mine.first && !f.committed);
+  return waiting ? waiting.first - 1 : mine.last;
+}
+
 /** A write on the hub, as the push decides it. */
 export type HubWrite =
   /** Replace (or insert) the document, `_sync` included; drop its tombstone if it had one. */

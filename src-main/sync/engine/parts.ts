@@ -123,6 +123,7 @@ export async function openParts(local: MongoClient, store: TillStore, h: PartsHo
     delay: h.backoff(),
     onConnected: async (hub) => {
       await cleanUpAfterCrash(hub.client, hubAppName, log);
+      await hub.forgetPushed(deviceId);
       tracker.reachable('connect');
       await h.clockWatch.check(local, store, hub.client, tracker, true);
       log.info({ event: 'engine.hub-connected' }, 'connected to the hub');

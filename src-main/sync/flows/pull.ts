@@ -31,6 +31,11 @@ import { applyHubOps, UncapturedChange, type Applied } from './apply-hub-ops.ts'
 import { reconcile, type ReconcileSummary } from './reconcile.ts';
 
 const IDLE_CHECKPOINT_MS = 5_000;
+/**
+ * Stamp transactions on their way at once. They run beside the pull's batches, not between them:
+ * over a slow link a stamp takes three round trips, and nothing the pull does next waits for it.
+ */
+const STAMPS_IN_FLIGHT = 2;
 /** How often a batch waits for capture before a never-captured local change loses to the hub. */
 const CAPTURE_WAITS = 20;
 
@@ -81,6 +86,8 @@ export class Pull {
   #rechecked: Array<() => void> = [];
   /** Collections to compare with the hub before the stream goes on (their policy was widened). */
   readonly #compare = new Set<string>();
+  /** Stamp transactions on their way. */
+  readonly #stamping = new Set<Promise<void>>();
 
   constructor(deps: PullDeps) {
     this.#d = deps;
@@ -106,6 +113,7 @@ export class Pull {
     this.#running = false;
     await this.#queue?.close();
     await this.#loop;
+    await Promise.all(this.#stamping);
     this.#queue = undefined;
     this.#queueHub = undefined;
   }
@@ -419,13 +427,21 @@ export class Pull {
     }
   }
 
-  /** Writes HQ's unversioned changes' versions onto the hub; a failure only means the next reader derives them again. */
+  /**
+   * Writes HQ's unversioned changes' versions onto the hub, beside the pull (it waits only when
+   * STAMPS_IN_FLIGHT are on their way already). Stamps only ever raise a version, so their order does
+   * not matter; a failure only means the next reader derives the versions again.
+   */
   async #stamp(hub: Hub, ops: HubOp[]): Promise<void> {
-    try {
-      await hub.stamp(this.#d.deviceId, ops);
-    } catch (err) {
-      this.#d.log.debug({ event: 'pull.stamp-skipped', error: String(err) }, 'could not stamp hub versions; will use the event time');
-    }
+    if (ops.length === 0) return;
+    while (this.#stamping.size >= STAMPS_IN_FLIGHT) await Promise.race(this.#stamping);
+    const stamping: Promise<void> = hub
+      .stamp(this.#d.deviceId, ops)
+      .catch((err: unknown) => {
+        this.#d.log.debug({ event: 'pull.stamp-skipped', error: String(err) }, 'could not stamp hub versions; will use the event time');
+      })
+      .finally(() => this.#stamping.delete(stamping));
+    this.#stamping.add(stamping);
   }
 }
 

@@ -7,7 +7,7 @@
  * (`core/settle-decision.ts`). Replaying a batch changes nothing: its versions
  * are already there.
  */
-import { collapseBatch, decidePush, type Collapsed, type PushDecision } from '../core/push-decision.ts';
+import { collapseBatch, decidePush, pushMarker, takeBatch, type Collapsed, type Flight, type PushDecision } from '../core/push-decision.ts';
 import type { PolicyTable } from '../core/policy.ts';
 import { decideSettle, settleTargets, type SettleTarget } from '../core/settle-decision.ts';
 import type { ConflictDraft, DocumentId, OutboxEntry, QuarantineDraft, TillWrite } from '../core/types.ts';
@@ -15,6 +15,7 @@ import { DocumentRefused } from '../refused.ts';
 import { KEPT_DOCUMENT_BYTES } from './apply-hub-ops.ts';
 import { bsonCodec, idKey } from '../documents.ts';
 import { AwaitingStamp, type Hub } from '../hub/hub.ts';
+import { PUSH_IN_FLIGHT } from '../own-sessions.ts';
 import type { Logger } from '../log.ts';
 import type { OutboxWatch } from '../outbox-watch.ts';
 import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
@@ -101,25 +102,13 @@ export class Push {
       const hub = this.#d.hub();
       if (!hub || !this.#running) continue;
       try {
-        const mark = this.#d.outboxWatch.beforeRead();
-        const batch = await this.#d.store.outbox.readBatch(this.#d.batchSize);
-        if (batch.length === 0) {
-          this.#d.outboxWatch.drained(mark);
-          this.#d.onIdle();
-          continue;
-        }
-        if (!(await this.#pushBatch(hub, batch))) {
+        if (!(await this.#drain(hub))) {
           // A document the hub refused for good was set aside: the rest goes at once, without it.
           this.#pending = true;
           continue;
         }
-        // Settled: every entry the read found is gone.
-        if (batch.length < this.#d.batchSize) this.#d.outboxWatch.drained(mark);
         attempt = 0;
         this.#stampWaits = 0;
-        // A full batch: there may be more. A short one took everything committed before the read; what
-        // capture commits after it wakes the push itself, so no second read just to find nothing.
-        if (batch.length >= this.#d.batchSize) this.#pending = true;
       } catch (err) {
         if (!this.#running) break;
         if (err instanceof AwaitingStamp) {
@@ -137,8 +126,86 @@ export class Push {
     }
   }
 
+  /**
+   * Pushes what the outbox holds, up to `PUSH_IN_FLIGHT` batches on their way to the hub at once (each in
+   * a transaction of its own), until a read finds no more. Batches are read in sequence order and a
+   * document's changes are never in two batches on their way together: a batch stops before a change
+   * whose document is still on its way, which waits for it to land. Returns false when a batch set a
+   * document aside (its other entries are read again); throws the first failure once every batch has
+   * landed.
+   */
+  async #drain(hub: Hub): Promise<boolean> {
+    const { store, batchSize, outboxWatch } = this.#d;
+    const flights = new Set<Promise<void>>();
+    /** Documents with a change on its way, by `c\0idKey`. */
+    const busy = new Set<string>();
+    /** Batches begun, oldest first, until the hub committed them (what the push marker may claim). */
+    const open: Flight[] = [];
+    let failure: { err: unknown } | undefined;
+    let setAside = false;
+    let after = 0;
+    let drainedMark: number | undefined;
+    let emptied = false;
+    while (!failure && !setAside && this.#running) {
+      if (flights.size >= PUSH_IN_FLIGHT) {
+        await Promise.race(flights);
+        continue;
+      }
+      const mark = outboxWatch.beforeRead();
+      const read = await store.outbox.readBatch(batchSize, after);
+      const take = takeBatch(read, (e) => busy.has(docKey(e)));
+      if (take.length === 0) {
+        if (read.length === 0) {
+          emptied = true;
+          drainedMark = mark;
+          break;
+        }
+        await Promise.race(flights); // the next change's document is on its way: wait for a batch to land
+        continue;
+      }
+      after = Number(take[take.length - 1]?._id);
+      const flight: Flight = { first: Number(take[0]?._id), last: after, committed: false };
+      open.push(flight);
+      for (const e of take) busy.add(docKey(e));
+      const landing = this.#pushBatch(
+        hub,
+        take,
+        () => pushMarker(open, flight),
+        () => (flight.committed = true),
+      )
+        .then(
+          (ok) => {
+            if (!ok) setAside = true;
+          },
+          (err: unknown) => {
+            failure ??= { err };
+          },
+        )
+        .finally(() => {
+          flights.delete(landing);
+          for (const e of take) busy.delete(docKey(e));
+        });
+      flights.add(landing);
+      // Everything the read found is on its way, and there was no more: nothing left to read.
+      if (take.length === read.length && read.length < batchSize) {
+        emptied = true;
+        drainedMark = mark;
+        break;
+      }
+    }
+    await Promise.all(flights);
+    if (failure) throw failure.err;
+    if (setAside) return false;
+    if (emptied) {
+      // Every entry the reads found has been settled and removed.
+      outboxWatch.drained(drainedMark);
+      this.#d.onIdle();
+    } else if (this.#running) this.#pending = true;
+    return true;
+  }
+
   /** Pushes and settles a batch; false when the hub refused one document for good (set aside, the rest not sent yet). */
-  async #pushBatch(hub: Hub, batch: OutboxEntry[]): Promise<boolean> {
+  async #pushBatch(hub: Hub, batch: OutboxEntry[], marker: () => number, committed: () => void): Promise<boolean> {
     const { deviceId } = this.#d;
     const lastSeq = Number(batch[batch.length - 1]?._id);
     const policies = this.#d.policies();
@@ -160,7 +227,8 @@ export class Push {
       });
     let outcome: Awaited<ReturnType<Hub['push']>>;
     try {
-      outcome = await hub.push(deviceId, lastSeq, collapseBatch(batch, bsonCodec), decide);
+      outcome = await hub.push(deviceId, marker, collapseBatch(batch, bsonCodec), decide);
+      committed();
     } catch (err) {
       if (!(err instanceof DocumentRefused) || err.side !== 'hub') throw err;
       await this.#setAside(batch, err.c, err.id, err.reason, 'refused');
@@ -277,6 +345,10 @@ export class Push {
       }
     }
   }
+}
+
+function docKey(e: OutboxEntry): string {
+  return `${e.c}\u0000${idKey(e.id)}`;
 }
 
 /** What is kept of a till change set aside: enough to say what it was (the document only when small). */

@@ -9,18 +9,23 @@
  */
 import { MongoClient, type ClientSession, type Collection, type Db, type Document, type ResumeToken, type Timestamp } from 'mongodb';
 import type { Collapsed, HubWrite, PushDecision } from '../core/push-decision.ts';
-import { PUSH_MARKER, SYNC_FIELD, TOMBSTONES } from '../core/names.ts';
+import { PUSH_MARKER, SYNC_FIELD, TOMBSTONES, pushMarkerId } from '../core/names.ts';
 import type { AnyDocument, DocumentId, HubOp, HubVersion } from '../core/types.ts';
 import { clusterTime } from '../cluster-time.ts';
 import { RAW_BSON, idKey } from '../documents.ts';
 import { EventQueue, type ChangeEvent, type StreamStart } from '../event-queue.ts';
 import { groupBy } from '../group-by.ts';
-import { OwnSessions } from '../own-sessions.ts';
+import { OwnSessions, PUSH_IN_FLIGHT } from '../own-sessions.ts';
 import { refusedOrRethrow } from '../refused.ts';
 import { serverCode } from '../errors.ts';
 
-/** Sessions opened with the connection for the engine's own hub writes: the push, and the pull's stamps in two lanes. */
-const OWN_SESSIONS = 3;
+/** Sessions opened with the connection for the engine's own hub writes: the push's batches on their way, and the pull's stamps in two lanes. */
+const OWN_SESSIONS = 2 + PUSH_IN_FLIGHT;
+
+/** Every push marker of `device`, whatever its lane: ids from `device.` up to (not including) `device/`. */
+function lanesOf(device: string): Document {
+  return { _id: { $gte: `${device}.`, $lt: `${device}/` } };
+}
 
 interface Tombstone extends HubVersion {
   _id: { c: string; id: DocumentId };
@@ -91,7 +96,7 @@ export class Hub {
       batchSize,
       ...(from.token ? { startAfter: from.token as ResumeToken } : from.startAt ? { startAtOperationTime: from.startAt } : {}),
     });
-    return new EventQueue(stream, onResponse);
+    return new EventQueue(stream, { onResponse, readAhead: true });
   }
 
   /** The hub's position now: a stream started there sees everything after it. */
@@ -108,16 +113,17 @@ export class Hub {
    */
   async push(
     device: string,
-    lastSeq: number,
+    /** The outbox sequence number up to which the hub holds this till's changes once this commits. */
+    marker: () => number,
     changes: readonly Collapsed[],
     decide: PushDecider,
   ): Promise<Array<{ change: Collapsed; decision: PushDecision }>> {
     let outcome: Array<{ change: Collapsed; decision: PushDecision }> = [];
-    await this.own.transaction(async (session) => {
+    await this.own.transaction(async (session, lane) => {
       outcome = [];
       await this.db
         .collection(PUSH_MARKER)
-        .updateOne({ _id: device as never }, { $set: { seq: lastSeq, at: new Date() } }, { upsert: true, session });
+        .updateOne({ _id: pushMarkerId(device, lane) as never }, { $set: { seq: marker(), at: new Date() } }, { upsert: true, session });
       for (const [c, group] of groupBy(changes, (ch) => ch.entry.c)) {
         const ids = group.map((ch) => ch.entry.id);
         const docs = await this.#documents(c, ids, session);
@@ -182,8 +188,10 @@ export class Hub {
    */
   async stamp(device: string, ops: readonly HubOp[]): Promise<void> {
     if (ops.length === 0) return;
-    await this.own.transaction(async (session) => {
-      await this.db.collection(PUSH_MARKER).updateOne({ _id: device as never }, { $set: { at: new Date() } }, { upsert: true, session });
+    await this.own.transaction(async (session, lane) => {
+      await this.db
+        .collection(PUSH_MARKER)
+        .updateOne({ _id: pushMarkerId(device, lane) as never }, { $set: { at: new Date() } }, { upsert: true, session });
       for (const [c, group] of groupBy(ops, (op) => op.c)) {
         await this.#stampAll(
           c,
@@ -206,10 +214,25 @@ export class Hub {
     await this.#collection(c).bulkWrite(writes as never[], { session, ordered: false });
   }
 
-  /** The last outbox sequence number `device` pushed (its push marker), 0 when it never pushed. */
+  /**
+   * How far the hub surely holds `device`'s outbox: every entry up to this sequence number (its push
+   * markers, one per lane; 0 when it never pushed since `forgetPushed`).
+   */
   async pushedSeq(device: string): Promise<number> {
-    const marker = await this.db.collection(PUSH_MARKER).findOne({ _id: device as never });
-    return typeof marker?.seq === 'number' ? marker.seq : Number(marker?.seq ?? 0);
+    const markers = await this.db
+      .collection(PUSH_MARKER)
+      .find(lanesOf(device), { projection: { seq: 1 } })
+      .toArray();
+    return Math.max(0, ...markers.map((m) => Number(m.seq ?? 0)).filter((n) => Number.isFinite(n)));
+  }
+
+  /**
+   * A new run of the engine claims nothing pushed yet: a lane last written by an earlier run (or by
+   * an earlier install of a till with this device id, whose numbers started again) must not speak
+   * for this one. Behind is harmless: reconciliation leaves those documents to the push.
+   */
+  async forgetPushed(device: string): Promise<void> {
+    await this.db.collection(PUSH_MARKER).updateMany(lanesOf(device), { $set: { seq: 0 } });
   }
 
   async collectionNames(): Promise<string[]> {

@@ -25,9 +25,13 @@ export class Outbox {
     if (entries.length > 0) await this.#coll.insertMany([...entries], { session });
   }
 
-  /** The oldest `limit` entries. */
-  async readBatch(limit: number): Promise<OutboxEntry[]> {
-    return this.#coll.find({}).sort({ _id: 1 }).limit(limit).toArray();
+  /** The oldest `limit` entries after sequence number `after`. */
+  async readBatch(limit: number, after = 0): Promise<OutboxEntry[]> {
+    return this.#coll
+      .find(after > 0 ? { _id: { $gt: after } } : {})
+      .sort({ _id: 1 })
+      .limit(limit)
+      .toArray();
   }
 
   /** The newest waiting entry of each of these documents that has one, by id key. */

@@ -17,7 +17,7 @@ import { APPLY_MARKER, ENGINE } from '../core/names.ts';
 import { isEngineCollection, type CollectionPolicy } from '../core/policy.ts';
 import type { AnyDocument, DocumentId, Known, TillWrite } from '../core/types.ts';
 import { RAW_BSON, idKey } from '../documents.ts';
-import { OwnSessions } from '../own-sessions.ts';
+import { OwnSessions, PUSH_IN_FLIGHT } from '../own-sessions.ts';
 import { EventQueue, type ChangeEvent, type StreamStart } from '../event-queue.ts';
 import { inTransaction } from '../transaction.ts';
 import { groupBy } from '../group-by.ts';
@@ -28,7 +28,7 @@ import { Outbox } from './outbox.ts';
 import { Checkpoints, ConflictLog, Quarantine, type Checkpoint, type ConflictRecord, type QuarantineRecord } from './records.ts';
 
 /** The engine's own writes to POS collections that run at once: the pull's applies (two lanes while reconciling) and the push's settle. */
-const OWN_SESSIONS = 3;
+const OWN_SESSIONS = 2 + PUSH_IN_FLIGHT;
 
 /** What the till last knew of each synced document, as stored. */
 interface VersionRecord extends Known {
