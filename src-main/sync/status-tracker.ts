@@ -3,14 +3,7 @@
  * turned into the `SyncStatus` the agent, the tray and the dashboard show.
  * Pure apart from the time it is given.
  */
-import type {
-  HistoryReach,
-  LagPoint,
-  SyncErrorInfo,
-  SyncState,
-  SyncStatus,
-  SyncWarning,
-} from '../../src-shared/status.ts';
+import type { HistoryReach, LagPoint, SyncErrorInfo, SyncState, SyncStatus, SyncWarning } from '../../src-shared/status.ts';
 import { LagSeries, LagWindow, RateMeter } from './lag-window.ts';
 
 const QUARANTINE_SHOWN = 5;

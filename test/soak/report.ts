@@ -19,7 +19,14 @@ export interface SoakSummary {
   converged: boolean;
   convergeMs: number;
   checks: CheckResult;
-  observer: { events: number; gaps: number; replacedClients: number; staleStampsOnHqWrites: number; tombstonesBesideLiveDocuments: number; failures: string[] };
+  observer: {
+    events: number;
+    gaps: number;
+    replacedClients: number;
+    staleStampsOnHqWrites: number;
+    tombstonesBesideLiveDocuments: number;
+    failures: string[];
+  };
 }
 
 function table(rows: string[][]): string[] {
