@@ -249,7 +249,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     const tracker = this.#tracker;
     if (!run || !tracker) return;
     const { store, link } = run;
-    if (correct || Date.now() - this.#correctedAt >= CORRECT_EVERY_MS) {
+    if (tracker.takeCorrection() || correct || Date.now() - this.#correctedAt >= CORRECT_EVERY_MS) {
       this.#correctedAt = Date.now();
       await this.#correctCounts(run, tracker);
     }

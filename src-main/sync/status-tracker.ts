@@ -46,6 +46,7 @@ export class StatusTracker {
   #quarantine: SyncStatus['quarantine'] = { count: 0, latest: [] };
   /** Conflicts and set-aside changes recorded so far (see `recordsReadStarted`). */
   #recordEvents = 0;
+  #correction = false;
   #history: HistoryReach | undefined;
   #checkpointAt: { capture: number | null; pull: number | null } = { capture: null, pull: null };
   #oplogHeadroomHours: number | null = null;
@@ -167,13 +168,32 @@ export class StatusTracker {
     this.#quarantine = { count: summary.count, latest: summary.latest.slice(0, QUARANTINE_SHOWN) };
   }
 
-  /** Changes just set aside (in the order recorded): counted, and the newest shown first. */
+  /**
+   * Changes just set aside (in the order recorded): counted, and the newest shown first. A record
+   * kept per document and side can come again (the same change retried, or a newer one replacing
+   * it): one already shown is not counted twice, and a read is asked for (`takeCorrection`) to
+   * settle the count of any other.
+   */
   quarantineRecorded(latest: SyncStatus['quarantine']['latest']): void {
     this.#recordEvents += 1;
+    this.#correction = true;
+    const shown = new Set(this.#quarantine.latest.map((q) => q.id));
+    const fresh = latest.filter((q) => q.id === undefined || !shown.has(q.id));
+    const incoming = new Set(latest.map((q) => q.id));
     this.#quarantine = {
-      count: this.#quarantine.count + latest.length,
-      latest: [...latest].reverse().concat(this.#quarantine.latest).slice(0, QUARANTINE_SHOWN),
+      count: this.#quarantine.count + fresh.length,
+      latest: [...latest]
+        .reverse()
+        .concat(this.#quarantine.latest.filter((q) => q.id === undefined || !incoming.has(q.id)))
+        .slice(0, QUARANTINE_SHOWN),
     };
+  }
+
+  /** Whether the counts should be read again soon (changes were set aside since the last time asked). */
+  takeCorrection(): boolean {
+    const wanted = this.#correction;
+    this.#correction = false;
+    return wanted;
   }
 
   hasWarning(key: string): boolean {

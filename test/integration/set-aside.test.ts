@@ -51,7 +51,9 @@ describe('changes one side refuses are set aside, and sync goes on', () => {
     await waitFor(
       'the till synced, the change set aside counted',
       () => engine.status().state === 'synced' && engine.status().quarantine.count === 1,
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${engine.status().state} ${JSON.stringify(engine.status().quarantine)}`);
+    });
 
     await till.db.collection('sa_menu').dropIndex('sku_1'); // the cause, fixed
     await engine.retrySetAside(item.id!);

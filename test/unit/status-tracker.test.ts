@@ -102,6 +102,22 @@ describe('status tracker: conflicts and changes set aside, without reading the d
     assert.equal(t.snapshot(inputs, 30).conflicts.count, 3);
   });
 
+  it('counts a set-aside change reported again (its record is kept per document) once, and asks for a read', () => {
+    const t = syncedTracker();
+    t.takeCorrection();
+    t.quarantineRecorded([{ ...setAside('"stew"', 1), id: 'q1' }]);
+    t.quarantineRecorded([{ ...setAside('"stew"', 2), id: 'q1' }]);
+    const s = t.snapshot(inputs, 10).quarantine;
+    assert.equal(s.count, 1);
+    assert.deepEqual(
+      s.latest.map((q) => [q.id, q.at]),
+      [['q1', 2]],
+      'shown once, as last recorded',
+    );
+    assert.equal(t.takeCorrection(), true, 'the count is read again soon');
+    assert.equal(t.takeCorrection(), false);
+  });
+
   it('shows at most five set-aside changes, newest first', () => {
     const t = syncedTracker();
     t.quarantineRecorded([1, 2, 3].map((i) => setAside(`"${i}"`, i)));
