@@ -13,10 +13,20 @@
  * been taken, so over a slow link the round trip runs while the owner applies
  * that batch instead of after it: still one request at a time, and at most one
  * batch (the stream's batch size) held ahead.
+ *
+ * An event over 16 MB (an update of a large document: its change and the
+ * document after it) cannot be sent whole; without help the server fails the
+ * stream, and it would fail again at the same event for ever. Streams end with
+ * `$changeStreamSplitLargeEvent` (MongoDB 7.0), so such an event comes in
+ * fragments by top-level field, and the queue joins them into one event
+ * before anyone sees it, with the last fragment's resume token.
  */
 import type { ChangeStream, ChangeStreamDocument, Document, ResumeToken, Timestamp } from 'mongodb';
 
 export type ChangeEvent = ChangeStreamDocument<Document> & Document;
+
+/** The last stage of every engine change stream: an event over 16 MB comes as fragments (joined here). */
+export const SPLIT_LARGE_EVENTS: Document = { $changeStreamSplitLargeEvent: {} };
 
 /** Where a change stream starts: after a token, or at a cluster time (nothing: now). */
 export interface StreamStart {
@@ -103,6 +113,11 @@ export class EventQueue {
   }
 
   async #next(): Promise<ChangeEvent | null> {
+    const event = await this.#read();
+    return event?.splitEvent ? this.#joinFragments(event) : event;
+  }
+
+  async #read(): Promise<ChangeEvent | null> {
     try {
       return await this.#stream.tryNext();
     } catch (err) {
@@ -111,10 +126,39 @@ export class EventQueue {
     }
   }
 
+  /** The whole event from its fragments: their fields in order, and the last one's token (which resumes after it). */
+  async #joinFragments(first: ChangeEvent): Promise<ChangeEvent> {
+    const whole: Document = { _id: first._id };
+    let fragment: ChangeEvent = first;
+    let expected = 1;
+    for (;;) {
+      const { n, of } = fragmentOf(fragment);
+      if (n !== expected) {
+        throw new Error(`change stream: expected fragment ${expected} of a split event, got fragment ${n} of ${of}`);
+      }
+      for (const [key, value] of Object.entries(fragment)) if (key !== '_id' && key !== 'splitEvent') whole[key] = value;
+      whole._id = fragment._id;
+      if (n >= of) return whole as ChangeEvent;
+      expected = n + 1;
+      let next: ChangeEvent | null = null;
+      // The other fragments are on the server already: the next getMore brings them.
+      while (next === null) {
+        if (this.#closed) throw new QueueClosed();
+        next = await this.#read();
+      }
+      fragment = next;
+    }
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.#stream.close().catch(() => undefined);
   }
+}
+
+function fragmentOf(event: ChangeEvent): { n: number; of: number } {
+  const split = event.splitEvent as { fragment?: unknown; of?: unknown } | undefined;
+  return { n: Number(split?.fragment), of: Number(split?.of) };
 }
 
 /** Whether `promise` settles within `ms` (it is left running when it does not). */

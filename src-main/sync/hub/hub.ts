@@ -13,7 +13,7 @@ import { PUSH_MARKER, SYNC_FIELD, TOMBSTONES, pushMarkerId } from '../core/names
 import type { AnyDocument, DocumentId, HubOp, HubVersion } from '../core/types.ts';
 import { clusterTime } from '../cluster-time.ts';
 import { RAW_BSON, idKey } from '../documents.ts';
-import { EventQueue, type ChangeEvent, type StreamStart } from '../event-queue.ts';
+import { EventQueue, SPLIT_LARGE_EVENTS, type ChangeEvent, type StreamStart } from '../event-queue.ts';
 import { groupBy } from '../group-by.ts';
 import { OwnSessions, PUSH_IN_FLIGHT } from '../own-sessions.ts';
 import { refusedOrRethrow } from '../refused.ts';
@@ -89,7 +89,7 @@ export class Hub {
 
   /** The hub's changes after `from`, as a queue read on demand; this engine's own writes are mostly left out. */
   changes(from: StreamStart, batchSize: number, onResponse: () => void): EventQueue {
-    const stream = this.db.watch<Document, ChangeEvent>(this.own.leftOut(), {
+    const stream = this.db.watch<Document, ChangeEvent>([...this.own.leftOut(), SPLIT_LARGE_EVENTS], {
       ...RAW_BSON,
       fullDocument: 'updateLookup',
       maxAwaitTimeMS: 500,

@@ -18,7 +18,7 @@ import { isEngineCollection, type CollectionPolicy } from '../core/policy.ts';
 import type { AnyDocument, DocumentId, Known, TillWrite } from '../core/types.ts';
 import { RAW_BSON, idKey } from '../documents.ts';
 import { OwnSessions, PUSH_IN_FLIGHT } from '../own-sessions.ts';
-import { EventQueue, type ChangeEvent, type StreamStart } from '../event-queue.ts';
+import { EventQueue, SPLIT_LARGE_EVENTS, type ChangeEvent, type StreamStart } from '../event-queue.ts';
 import { inTransaction } from '../transaction.ts';
 import { groupBy } from '../group-by.ts';
 import { refusedOrRethrow } from '../refused.ts';
@@ -92,7 +92,7 @@ export class TillStore {
 
   /** The POS database's changes after `from`, as a queue read on demand; the engine's own writes are mostly left out. */
   changes(from: StreamStart, batchSize: number): EventQueue {
-    const stream = this.pos.watch<Document, ChangeEvent>(this.own.leftOut(), {
+    const stream = this.pos.watch<Document, ChangeEvent>([...this.own.leftOut(), SPLIT_LARGE_EVENTS], {
       ...RAW_BSON,
       fullDocument: 'whenAvailable',
       showExpandedEvents: true,
