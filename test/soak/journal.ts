@@ -59,6 +59,9 @@ export class Journal {
     this.#file = file;
   }
 
+  /** Fault events as noted (`fault`, `targets`, `phase`, `at`, …). */
+  readonly events: Array<Record<string, unknown> & { at: number }> = [];
+
   record(write: WriteRecord): void {
     this.writes.push(write);
     appendFileSync(this.#file, `${JSON.stringify({ type: 'write', ...write })}\n`);
@@ -70,6 +73,8 @@ export class Journal {
   }
 
   note(event: Record<string, unknown>): void {
-    appendFileSync(this.#file, `${JSON.stringify({ type: 'event', at: Date.now(), ...event })}\n`);
+    const noted = { at: Date.now(), ...event };
+    this.events.push(noted);
+    appendFileSync(this.#file, `${JSON.stringify({ type: 'event', ...noted })}\n`);
   }
 }

@@ -93,7 +93,9 @@ export function summaryLines(s: SoakSummary): string[] {
   lines.push(
     `till menu writes: ${Object.entries(acc)
       .map(([how, n]) => `${n} ${how}`)
-      .join(', ')}${s.checks.unverified ? `, ${s.checks.unverified} unverified (hub history missed)` : ''}`,
+      .join(', ')}${s.checks.unverified ? `, ${s.checks.unverified} unverified (hub history missed)` : ''}${
+      s.checks.lostWithHistory ? `, ${s.checks.lostWithHistory} delete(s) made while the till's own history was cut, leaving no trace` : ''
+    }`,
   );
   lines.push(
     `hub observer: ${s.observer.events} events, ${s.observer.gaps} gap(s), ${s.observer.replacedClients} client replacement(s), ${s.observer.staleStampsOnHqWrites} stale stamp(s) on HQ-written content, ${s.observer.tombstonesBesideLiveDocuments} tombstone(s) beside a document HQ re-created (both harmless)`,

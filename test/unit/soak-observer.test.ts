@@ -59,3 +59,18 @@ describe('soak hub observer', () => {
     assert.equal(observer.tombstonesBesideLiveDocuments, 1);
   });
 });
+
+describe('soak checks: when a till could not have seen its own writes', () => {
+  it("takes the spells of a truncate of the till's own server (capture loses history), not of the hub's", async () => {
+    const { captureHistoryLost } = await import('../soak/checks.ts');
+    const truncate = (at: number, phase: string, targets: string[]) => ({ at, fault: 'truncate', phase, targets });
+    const spells = captureHistoryLost([
+      truncate(100, 'begin', ['agent:till-1', 'server:till-1']),
+      { at: 150, fault: 'kill', phase: 'begin', targets: ['agent:till-2'] },
+      truncate(200, 'end', ['agent:till-1', 'server:till-1']),
+      truncate(300, 'begin', ['agent:till-3', 'server:hub']),
+      truncate(400, 'end', ['agent:till-3', 'server:hub']),
+    ]);
+    assert.deepEqual([...spells.entries()], [['till-1', [{ from: 100, to: 200 }]]]);
+  });
+});
