@@ -20,12 +20,12 @@ import { PolicyTable, type CollectionPolicy } from './core/policy.ts';
 import { closeParts, compareWidened, connectLocal, openParts, type Parts } from './engine/parts.ts';
 import { LeaseKeeper } from './engine/lease-keeper.ts';
 import { discardSetAside, reapplyConflictLoser, retrySetAside, setAsideRecord, type Later } from './engine/staff-actions.ts';
-import { checkDisk, freshConnectionAnswers, pruneTombstones, readCounts } from './engine/status-reads.ts';
+import { freshConnectionAnswers } from './engine/status-reads.ts';
+import { Housekeeping } from './engine/housekeeping.ts';
 import { Reports } from './engine/reports.ts';
 import { SyncError } from './errors.ts';
 import { countRecent, Heartbeat } from './heartbeat.ts';
 import { silentLogger, type Logger } from './log.ts';
-import { oplogHeadroomHours } from './oplog-headroom.ts';
 import { StatusTracker } from './status-tracker.ts';
 import type { ConflictPage, ConflictQuery, ConflictRecord, QuarantineRecord } from './till/records.ts';
 import { TillHistory } from './till/retention.ts';
@@ -46,14 +46,6 @@ export interface SyncEngineOptions {
   log?: Logger;
 }
 
-/**
- * The status tick reads nothing from the database: the outbox depth, the conflict and set-aside counts
- * are kept from the engine's own events. This often, a read corrects them (and measures the oplog
- * window, which changes slowly), in case anything moved that no event told of.
- */
-const CORRECT_EVERY_MS = 60_000;
-/** Housekeeping that finds sync busy tries again this much later. */
-const HOUSEKEEPING_BUSY_RETRY_MS = 60_000;
 /** At most how often versions refused as too far ahead are compared again (a full reconciliation). */
 const AHEAD_RECHECK_MAX_MS = 60_000;
 /** The till's database unreachable this long, while a fresh connection answers: the parts reconnect. */
@@ -82,8 +74,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   readonly #clockWatch: ClockWatch;
   /** Set while the parts are being rebuilt (lease lost and taken back, or a new connection to the till). */
   #rebuilding: Promise<void> | undefined;
-  #correctedAt = 0;
-  #housekeepingTimer: NodeJS.Timeout | undefined;
+  readonly #housekeeping: Housekeeping;
   #aheadCheckedAt = 0;
   readonly #reports: Reports;
 
@@ -100,6 +91,15 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     });
     this.#policies = new PolicyTable(config.collections);
     this.#clockWatch = new ClockWatch(this.#offsets, this.#log);
+    this.#housekeeping = new Housekeeping({
+      config,
+      log: this.#log,
+      reports: this.#reports,
+      parts: () => (this.#rebuilding ? undefined : this.#run),
+      tracker: () => this.#tracker,
+      busy: () => this.#rebuilding !== undefined || (this.#run?.capture.busy ?? true) || this.status().state === 'syncing',
+      stopping: () => this.#stopping,
+    });
   }
 
   get deviceId(): string {
@@ -153,8 +153,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#every(lease.renewEveryMs, () => this.#renewLease());
     this.#every(this.config.statusIntervalMs, () => this.#refresh());
     await this.#refresh(true);
-    await this.#updateHistoryReach();
-    this.#scheduleHousekeeping(Math.min(this.config.housekeepingIntervalMs, HOUSEKEEPING_BUSY_RETRY_MS));
+    await this.#housekeeping.start();
   }
 
   #every(ms: number, fn: () => Promise<void>): void {
@@ -242,17 +241,14 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
   /**
    * The status tick: no database reads of its own (the counts move with the engine's events; a read
-   * corrects them every CORRECT_EVERY_MS, or at once with `correct`), the clock readings, and the report.
+   * corrects them now and then (engine/housekeeping.ts), or at once with `correct`), the clock readings, and the report.
    */
   async #refresh(correct = false): Promise<void> {
     const run = this.#run;
     const tracker = this.#tracker;
     if (!run || !tracker) return;
     const { store, link } = run;
-    if (tracker.takeCorrection() || correct || Date.now() - this.#correctedAt >= CORRECT_EVERY_MS) {
-      this.#correctedAt = Date.now();
-      await this.#correctCounts(run, tracker);
-    }
+    await this.#housekeeping.correctIfDue(correct);
     // Versions refused as too far ahead are compared again now and then, so none stays set aside for good.
     const recheckMs = Math.min(AHEAD_RECHECK_MAX_MS, Math.max(2_000, this.config.maxClockDriftMs));
     if (this.#reports.aheadSince !== undefined && Date.now() - this.#aheadCheckedAt > recheckMs && !this.status().reconciliation) {
@@ -275,62 +271,6 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       this.#heartbeat?.stateChanged(status.state);
     }
     this.emit('status', status);
-  }
-
-  /** Reads the outbox depth, the conflict and set-aside counts and the oplog window (see CORRECT_EVERY_MS). */
-  async #correctCounts(run: Parts, tracker: StatusTracker): Promise<void> {
-    try {
-      await readCounts(run, tracker);
-      tracker.oplogHeadroom(await oplogHeadroomHours(run.store.client));
-      this.#reports.localAnswered();
-    } catch (err) {
-      this.#reports.error(err, 'local', 'local');
-    }
-  }
-
-  #scheduleHousekeeping(delayMs: number): void {
-    if (this.#stopping) return;
-    this.#housekeepingTimer = setTimeout(() => void this.#housekeeping(), delayMs);
-    this.#housekeepingTimer.unref();
-  }
-
-  /**
-   * Keeps the till's history within its rules (till/retention.ts), forgets old deletes on the hub,
-   * and checks the disk has room for the offline promise. Off the hot path: every few minutes, in
-   * small batches, and put off while sync is busy.
-   */
-  async #housekeeping(): Promise<void> {
-    const run = this.#run;
-    const tracker = this.#tracker;
-    if (this.#stopping) return;
-    if (!run || !tracker || this.#rebuilding || run.capture.busy || this.status().state === 'syncing') {
-      this.#scheduleHousekeeping(Math.min(this.config.housekeepingIntervalMs, HOUSEKEEPING_BUSY_RETRY_MS));
-      return;
-    }
-    try {
-      const pruned = await new TillHistory(run.store, this.config).prune();
-      if (pruned.conflicts + pruned.deleteTraces > 0)
-        this.#log.info(
-          { event: 'engine.history-pruned', conflicts: pruned.conflicts, deleteTraces: pruned.deleteTraces },
-          'forgot history older than the retention rules',
-        );
-      await pruneTombstones(run, this.config.tombstoneRetentionDays, this.#log);
-      await this.#updateHistoryReach();
-      this.#correctedAt = Date.now();
-      await this.#correctCounts(run, tracker);
-      await checkDisk(run, tracker, this.config.engineDatabase, this.#log);
-    } catch (err) {
-      this.#log.warn({ event: 'engine.housekeeping-failed', error: String(err) }, 'housekeeping failed; will try again later');
-    }
-    this.#scheduleHousekeeping(this.config.housekeepingIntervalMs);
-  }
-
-  /** How far back this till's conflict history goes, for the dashboard. */
-  async #updateHistoryReach(): Promise<void> {
-    const run = this.#run;
-    if (!run || !this.#tracker) return;
-    const reach = await new TillHistory(run.store, this.config).reach();
-    this.#tracker.history({ ...reach, keepDays: this.config.conflictRetentionDays, keepEntries: this.config.conflictRetentionEntries });
   }
 
   status(): SyncStatus {
@@ -443,7 +383,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     if (this.#stopping) return;
     this.#stopping = true;
     for (const timer of this.#timers) clearInterval(timer);
-    if (this.#housekeepingTimer) clearTimeout(this.#housekeepingTimer);
+    this.#housekeeping.stop();
     await this.#rebuilding;
     const run = this.#run;
     await this.#heartbeat?.stop(); // a last beat saying "stopped", while the hub is still connected
