@@ -22,6 +22,7 @@ import { setupStartAtLogin } from './login-item.ts';
 import { readTillDatabaseSettings } from './till-database-settings.ts';
 import { safeStorageBox } from './safe-storage-box.ts';
 import { SettingsStore } from './settings-store.ts';
+import { openLogFile } from './log-file.ts';
 import { AUTOSTART_ARG } from './start-at-login.ts';
 import { setupTray } from './tray.ts';
 import { createDashboardWindow, hardenWebContents, isOwnSender, preloadPathNextTo, registerAppScheme, serveDashboard } from './window.ts';
@@ -31,8 +32,9 @@ const MAIN_DIR = dirname(fileURLToPath(import.meta.url));
 const APP_ROOT = join(MAIN_DIR, '..', '..');
 const POS_DATABASE = 'pos';
 
-function setupLogging(): Logger {
-  const destination = pino.destination({ dest: join(app.getPath('logs'), 'tillsync.log'), mkdir: true, sync: false });
+async function setupLogging(): Promise<Logger> {
+  // Bounded: past 10 MB the file becomes tillsync.log.1 and a new one starts (log-file.ts).
+  const { destination } = await openLogFile(join(app.getPath('logs'), 'tillsync.log'));
   return pino({ base: { component: 'app' }, level: process.env.TILLSYNC_LOG_LEVEL ?? 'info' }, destination) as unknown as Logger;
 }
 
@@ -64,7 +66,7 @@ async function main(): Promise<void> {
   }
   registerAppScheme();
   await app.whenReady();
-  const log = setupLogging();
+  const log = await setupLogging();
   hardenWebContents();
   serveDashboard(join(APP_ROOT, 'dist', 'renderer'));
 
