@@ -1,28 +1,15 @@
 /**
  * Administrative and monitoring commands a sync engine and its health checks use.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoServerError, Timestamp, type Document, type MongoClient } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
-import { captureError, dropTestDatabases, uniqueDbName, type Doc } from './helpers.ts';
+import { captureError, uniqueDbName, type Doc, withReplSet } from './helpers.ts';
 
 describe('admin commands', () => {
-  let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((_rs, c) => (client = c));
 
   it('ping answers ok:1 on admin and on any database', async () => {
     assert.deepEqual(pick(await client.db('admin').command({ ping: 1 }), ['ok']), { ok: 1 });

@@ -4,30 +4,17 @@
  * parts, array indexes as numbers), the dropped target of a rename, and a
  * `modify` event for every collMod.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { UUID, type Db, type Document, type MongoClient } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
-import { dropTestDatabases, nextEvent, openStream, uniqueDbName, type Doc } from './helpers.ts';
+import { nextEvent, openStream, uniqueDbName, type Doc, withReplSet } from './helpers.ts';
 
 const EXPANDED = { showExpandedEvents: true, maxAwaitTimeMS: 100 } as const;
 
 describe('change streams with showExpandedEvents', () => {
-  let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((_rs, c) => (client = c));
 
   /** Applies `update` to `doc` and returns the update event's description as a stream with `options` sees it. */
   async function describeUpdate(db: Db, doc: Doc, update: Document, options: Document): Promise<Document> {

@@ -6,11 +6,10 @@
  * ends with $changeStreamSplitLargeEvent: then it arrives as fragments, each
  * with its own resume token.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoServerError, type Db, type Document, type MongoClient } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
-import { captureError, dropTestDatabases, nextEvent, nextEvents, openStream, uniqueDbName, type Doc } from './helpers.ts';
+import { captureError, nextEvent, nextEvents, openStream, uniqueDbName, type Doc, withReplSet } from './helpers.ts';
 
 const MB = 1024 * 1024;
 /** Pre- and post-images together are about 20 MB; each alone fits. */
@@ -18,21 +17,9 @@ const BIG = 'x'.repeat(10 * MB);
 const IMAGES = { fullDocument: 'required', fullDocumentBeforeChange: 'required', maxAwaitTimeMS: 100 } as const;
 
 describe('16 MB limits', () => {
-  let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((_rs, c) => (client = c));
 
   /** A collection with pre- and post-images holding one 10 MB document. */
   async function bigDocument(prefix: string): Promise<Db> {

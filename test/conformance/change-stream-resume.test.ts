@@ -2,7 +2,7 @@
  * Automatic resume of change streams by the driver after transient getMore
  * failures (through the failCommand fail point), and the history-lost error.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoServerError, type Document, type MongoClient } from 'mongodb';
 import { startReplSet, type ReplSet } from '../harness/replset.ts';
@@ -10,7 +10,6 @@ import {
   CommandLog,
   STREAM_OPTIONS,
   captureError,
-  dropTestDatabases,
   emulatorOrSkip,
   expectNoEvent,
   failCommand,
@@ -19,28 +18,14 @@ import {
   openStream,
   uniqueDbName,
   type Doc,
+  withReplSet,
 } from './helpers.ts';
 
 describe('change stream resume', () => {
   let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await client
-        .db('admin')
-        .command({ configureFailPoint: 'failCommand', mode: 'off' })
-        .catch(() => undefined);
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((r, c) => ((rs = r), (client = c)));
 
   /**
    * Opens a stream, reads one event, arms the fail point, writes more and

@@ -2,15 +2,14 @@
  * Change streams: scopes, event shapes, full-document and pre-image options,
  * invalidation, resume tokens and start points, and prompt delivery.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoServerError, Timestamp, type Db, type Document, type MongoClient } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
+import { type ReplSet } from '../harness/replset.ts';
 import {
   CommandLog,
   STREAM_OPTIONS,
   captureError,
-  dropTestDatabases,
   expectNoEvent,
   nextEvent,
   nextEvents,
@@ -19,6 +18,7 @@ import {
   waitFor,
   type Doc,
   type Stream,
+  withReplSet,
 } from './helpers.ts';
 
 const HEX_TOKEN = /^[0-9A-F]+$/;
@@ -43,18 +43,7 @@ describe('change streams', () => {
   let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((r, c) => ((rs = r), (client = c)));
 
   async function freshDb(prefix: string, ...collections: string[]): Promise<Db> {
     const db = client.db(uniqueDbName(prefix));

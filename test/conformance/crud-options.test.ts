@@ -3,30 +3,17 @@
  * collation, $out and $merge, views, collection validators, what an update
  * statement may carry, and database-level aggregation sources.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoServerError, type Document, type MongoClient } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
-import { captureError, dropTestDatabases, uniqueDbName, type Doc } from './helpers.ts';
+import { captureError, uniqueDbName, type Doc, withReplSet } from './helpers.ts';
 
 const CASE_INSENSITIVE = { locale: 'en', strength: 2 } as const;
 
 describe('CRUD options and stages', () => {
-  let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((_rs, c) => (client = c));
 
   it('let variables reach $expr filters, pipelines and pipeline updates', async () => {
     const coll = client.db(uniqueDbName('let')).collection<Doc>('menu');

@@ -3,7 +3,7 @@
  * findAndModify family, queries with cursors, aggregation, counting and BSON
  * type fidelity.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Binary,
@@ -23,25 +23,14 @@ import {
   type Document,
   type MongoClient,
 } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
-import { CommandLog, captureError, dropTestDatabases, uniqueDbName, type Doc } from './helpers.ts';
+import { type ReplSet } from '../harness/replset.ts';
+import { CommandLog, captureError, uniqueDbName, type Doc, withReplSet } from './helpers.ts';
 
 describe('CRUD', () => {
   let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((r, c) => ((rs = r), (client = c)));
 
   function freshCollection(prefix: string, name = 'c'): Collection<Doc> {
     return client.db(uniqueDbName(prefix)).collection<Doc>(name);

@@ -2,28 +2,15 @@
  * Collections, databases and indexes: create/collMod/drop/rename, listing, and
  * unique-index enforcement with the error details a sync engine reports.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Binary, MongoServerError, type Document, type MongoClient } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
-import { captureError, dropTestDatabases, uniqueDbName, type Doc } from './helpers.ts';
+import { captureError, uniqueDbName, type Doc, withReplSet } from './helpers.ts';
 
 describe('DDL', () => {
-  let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((_rs, c) => (client = c));
 
   async function collectionInfo(dbName: string, name: string): Promise<Document | undefined> {
     const [info] = await client.db(dbName).listCollections({ name }).toArray();

@@ -3,7 +3,7 @@
  * replica-set behaviour through the official driver, so every helper here only
  * uses public driver API and documented server commands.
  */
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import {
   MongoError,
   type ObjectId,
@@ -13,9 +13,35 @@ import {
   type Document,
   type MongoClient,
 } from 'mongodb';
-import type { ReplSet } from '../harness/replset.ts';
+import { startReplSet, type ReplSet } from '../harness/replset.ts';
 
 export type Emulator = NonNullable<ReplSet['emulator']>;
+
+/**
+ * The suite's replica set (the emulator, or a real mongod when one is configured) and a client,
+ * started before its tests and handed to `use`; afterwards any `failCommand` fail point is turned
+ * off, the test databases dropped, the client closed and the set stopped.
+ */
+export function withReplSet(use: (rs: ReplSet, client: MongoClient) => void): void {
+  let rs: ReplSet | undefined;
+  let client: MongoClient | undefined;
+  before(async () => {
+    rs = await startReplSet();
+    client = await rs.connect();
+    use(rs, client);
+  });
+  after(async () => {
+    if (client) {
+      await client
+        .db('admin')
+        .command({ configureFailPoint: 'failCommand', mode: 'off' })
+        .catch(() => undefined);
+      await dropTestDatabases(client);
+      await client.close();
+    }
+    if (rs) await rs.stop();
+  });
+}
 
 /** A change stream whose events are plain documents (tests look at raw fields). */
 export type Stream = ChangeStream<Document, Document>;

@@ -5,11 +5,11 @@
  * then streams its heartbeats. A not-primary error carries the
  * topologyVersion too, so a driver can tell a stale one.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Long, MongoServerError, ObjectId, type Document, type MongoClient, type ServerHeartbeatSucceededEvent } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
-import { captureError, dropTestDatabases, failCommand, uniqueDbName, waitFor, type Doc } from './helpers.ts';
+import { type ReplSet } from '../harness/replset.ts';
+import { captureError, failCommand, uniqueDbName, waitFor, type Doc, withReplSet } from './helpers.ts';
 
 /** A topologyVersion as a request must carry it: the counter as an int64. */
 function asRequest(tv: Document): Document {
@@ -20,22 +20,7 @@ describe('server monitoring', () => {
   let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await client
-        .db('admin')
-        .command({ configureFailPoint: 'failCommand', mode: 'off' })
-        .catch(() => undefined);
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((r, c) => ((rs = r), (client = c)));
 
   async function topologyVersion(): Promise<Document> {
     const hello = await client.db('admin').command({ hello: 1 });

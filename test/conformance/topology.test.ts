@@ -2,28 +2,17 @@
  * Handshake and topology: the driver must see a writable primary of a named
  * replica set, with sessions and retryable writes available.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Binary, MongoClient, MongoServerSelectionError, Timestamp, type TopologyDescriptionChangedEvent } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
-import { CommandLog, captureError, dropTestDatabases, seedsOf, uniqueDbName, uriOption, waitFor, type Doc } from './helpers.ts';
+import { type ReplSet } from '../harness/replset.ts';
+import { CommandLog, captureError, seedsOf, uniqueDbName, uriOption, waitFor, type Doc, withReplSet } from './helpers.ts';
 
 describe('topology and handshake', () => {
   let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((r, c) => ((rs = r), (client = c)));
 
   it('hello reports a writable primary of the replica set it was dialled as', async () => {
     const hello = await client.db('admin').command({ hello: 1 });

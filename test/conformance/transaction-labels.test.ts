@@ -7,11 +7,11 @@
  * a retriable code such as ShutdownInProgress (91), which gets
  * RetryableWriteError (the commit itself is retried).
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoServerError, type MongoClient } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
-import { CommandLog, captureError, dropTestDatabases, failCommand, uniqueDbName, type Doc } from './helpers.ts';
+import { type ReplSet } from '../harness/replset.ts';
+import { CommandLog, captureError, failCommand, uniqueDbName, type Doc, withReplSet } from './helpers.ts';
 
 const TRANSIENT_ON_COMMIT = [112, 24, 246, 267, 251];
 
@@ -19,22 +19,7 @@ describe('transaction error labels', () => {
   let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await client
-        .db('admin')
-        .command({ configureFailPoint: 'failCommand', mode: 'off' })
-        .catch(() => undefined);
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((r, c) => ((rs = r), (client = c)));
 
   for (const code of TRANSIENT_ON_COMMIT) {
     it(`commitTransaction failing with ${code} is labelled TransientTransactionError and commits nothing`, async () => {

@@ -5,32 +5,15 @@
  * others once the transaction commits; a write concern no single member can
  * satisfy (`w: 10`, an unknown tag) is reported after the write ran.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoServerError, MongoWriteConcernError, type MongoClient } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
-import { captureError, dropTestDatabases, failCommand, uniqueDbName, type Doc } from './helpers.ts';
+import { captureError, failCommand, uniqueDbName, type Doc, withReplSet } from './helpers.ts';
 
 describe('transaction rules and unsatisfiable write concerns', () => {
-  let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await client
-        .db('admin')
-        .command({ configureFailPoint: 'failCommand', mode: 'off' })
-        .catch(() => undefined);
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((_rs, c) => (client = c));
 
   async function collectionNames(dbName: string): Promise<string[]> {
     return (await client.db(dbName).listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();

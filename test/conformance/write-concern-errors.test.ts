@@ -6,11 +6,11 @@
  * command is a retryable write or a commit); a fail point's `errorLabels`
  * replace the server's labels.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoWriteConcernError, type CommandSucceededEvent, type Document, type MongoClient } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
-import { CommandLog, captureError, dropTestDatabases, failCommand, uniqueDbName, type Doc } from './helpers.ts';
+import { type ReplSet } from '../harness/replset.ts';
+import { CommandLog, captureError, failCommand, uniqueDbName, type Doc, withReplSet } from './helpers.ts';
 
 /** The reply document of a command-succeeded event. */
 const replyOf = (event: CommandSucceededEvent | undefined): Document | undefined => event?.reply as Document | undefined;
@@ -19,22 +19,7 @@ describe('write-concern errors', () => {
   let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (client) {
-      await client
-        .db('admin')
-        .command({ configureFailPoint: 'failCommand', mode: 'off' })
-        .catch(() => undefined);
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
-  });
+  withReplSet((r, c) => ((rs = r), (client = c)));
 
   it('a non-retriable write-concern error: the insert ran, the driver reports the error, no label, no retry', async () => {
     const monitored = await rs.connect({ monitorCommands: true });
