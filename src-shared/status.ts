@@ -49,6 +49,8 @@ export interface SyncErrorParams {
   'history-lost': { side: Side };
   /** A side ended a read in progress (a restart): nothing was refused, the stream was reopened. */
   'read-interrupted': { side: Side };
+  /** A side's transaction met another writing the same records at the same moment (a write conflict): tried again, nothing refused. */
+  busy: { side: Side };
   /** The hub refused a change: the server's own words and error code. */
   'hub-rejected': { detail: string; serverCode: string };
   /** This till's database refused a change. */

@@ -15,6 +15,7 @@ export type SyncErrorReason =
   | 'local-rejected'
   | 'history-lost'
   | 'read-interrupted'
+  | 'busy'
   | 'config'
   | 'not-found'
   | 'internal';
@@ -86,6 +87,15 @@ export function isReadInterrupted(err: unknown): boolean {
   return err instanceof MongoServerError && [43, 175, 237, 11601].includes(Number(err.code));
 }
 
+/**
+ * Another transaction wrote the same records first (WriteConflict, a lock held too long, a transaction
+ * the server dropped meanwhile): the server says to run it again, and nothing was refused.
+ */
+export function isTransientConflict(err: unknown): boolean {
+  if (!(err instanceof MongoServerError)) return false;
+  return err.hasErrorLabel('TransientTransactionError') || [112, 24, 251].includes(Number(err.code));
+}
+
 /** Plain words for an error, for the status and the dashboard (and the same as a code with its params). */
 export function describeError(err: unknown, side: 'hub' | 'local'): SyncError {
   if (err instanceof SyncError) return err;
@@ -113,6 +123,13 @@ export function describeError(err: unknown, side: 'hub' | 'local'): SyncError {
         coded: { code: 'read-interrupted', params: { side } },
       },
     );
+  }
+  if (isTransientConflict(err)) {
+    const who =
+      side === 'hub'
+        ? 'Another till was changing the same records on the head-office hub'
+        : "Something else was changing the same records in this till's database";
+    return new SyncError('busy', `${who} at the same moment; sync tried again.`, { cause: err, coded: { code: 'busy', params: { side } } });
   }
   if (err instanceof MongoServerError) {
     const reason = side === 'hub' ? 'hub-rejected' : 'local-rejected';

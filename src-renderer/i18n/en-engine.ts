@@ -36,6 +36,8 @@ export const enEngine: Record<EngineMessageKey, string> = {
     "{side, select, hub {The change history of the head-office hub} other {The change history of this till's database}} no longer reaches back far enough; a full comparison is needed.",
   'error.read-interrupted':
     "{side, select, hub {The head-office hub} other {This till's database}} stopped a read in progress (it may have restarted); sync picked up where it left off.",
+  'error.busy':
+    "{side, select, hub {Another till was changing the same records on the head-office hub} other {Something else was changing the same records in this till's database}} at the same moment; sync tried again.",
   'error.hub-rejected': 'The head-office hub refused a change: {detail} (code {serverCode})',
   'error.local-rejected': "This till's database refused a change: {detail} (code {serverCode})",
   'error.unexpected': 'Unexpected problem: {detail}',

@@ -26,6 +26,8 @@ export const frEngine: Record<EngineMessageKey, string> = {
     '{side, select, hub {L’historique des modifications du serveur central} other {L’historique des modifications de cette caisse}} ne remonte plus assez loin ; une comparaison complète est nécessaire.',
   'error.read-interrupted':
     '{side, select, hub {Le serveur central} other {La base de données de cette caisse}} a interrompu une lecture en cours (il a peut-être redémarré) ; la synchronisation a repris là où elle s’était arrêtée.',
+  'error.busy':
+    '{side, select, hub {Une autre caisse modifiait les mêmes enregistrements sur le serveur central} other {Un autre programme modifiait les mêmes enregistrements dans la base de données de cette caisse}} au même moment ; la synchronisation a réessayé.',
   'error.hub-rejected': 'Le serveur central a refusé une modification : {detail} (code {serverCode})',
   'error.local-rejected': 'La base de données de cette caisse a refusé une modification : {detail} (code {serverCode})',
   'error.unexpected': 'Problème inattendu : {detail}',

@@ -47,6 +47,32 @@ describe('error words', () => {
     assert.doesNotMatch(words.message, /refused/);
   });
 
+  it('a write conflict between two transactions is a busy moment, tried again, not a refused change', async () => {
+    const coll = client.db('error_words').collection<{ _id: string; n?: number }>('busy');
+    await coll.insertOne({ _id: 'menu' });
+    const first = client.startSession();
+    const second = client.startSession();
+    try {
+      first.startTransaction();
+      await coll.updateOne({ _id: 'menu' }, { $set: { n: 1 } }, { session: first });
+      second.startTransaction();
+      const err = await failure(() => coll.updateOne({ _id: 'menu' }, { $set: { n: 2 } }, { session: second }));
+      const words = describeError(err, 'hub');
+      assert.equal(words.reason, 'busy');
+      assert.deepEqual(words.toInfo(0).params, { side: 'hub' });
+      assert.match(
+        words.message,
+        /^Another till was changing the same records on the head-office hub at the same moment; sync tried again/,
+      );
+      assert.doesNotMatch(words.message, /refused/);
+    } finally {
+      await first.abortTransaction().catch(() => undefined);
+      await second.abortTransaction().catch(() => undefined);
+      await first.endSession();
+      await second.endSession();
+    }
+  });
+
   it('a duplicate key is a change the side refused, with the server’s words and code', async () => {
     const coll = client.db('error_words').collection<{ _id: string }>('dup');
     await coll.insertOne({ _id: 'a' });
