@@ -16,10 +16,8 @@ import type { PolicyTable } from '../core/policy.ts';
 import { planPull, type PullTxnKind } from '../core/pull-plan.ts';
 import type { FoundChange } from '../core/reconcile-pair.ts';
 import { TxnMemory } from '../core/txn-memory.ts';
-import { deleteStillCurrent, hubMovedOn, hubStateNow } from '../core/till-apply.ts';
 import type { DocumentId, HubOp } from '../core/types.ts';
 import { bsonCodec, idKey } from '../documents.ts';
-import { groupBy } from '../group-by.ts';
 import { isHistoryLost } from '../errors.ts';
 import { QueueClosed, type ChangeEvent, type EventQueue } from '../event-queue.ts';
 import type { Hub } from '../hub/hub.ts';
@@ -28,14 +26,10 @@ import type { OutboxWatch } from '../outbox-watch.ts';
 import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
 import type { TillStore } from '../till/store.ts';
 import { applyHubOps, UncapturedChange, type Applied } from './apply-hub-ops.ts';
+import { deletesStillCurrent, hubRepairs, Stamper } from './hub-checks.ts';
 import { reconcile, type ReconcileSummary } from './reconcile.ts';
 
 const IDLE_CHECKPOINT_MS = 5_000;
-/**
- * Stamp transactions on their way at once. They run beside the pull's batches, not between them:
- * over a slow link a stamp takes three round trips, and nothing the pull does next waits for it.
- */
-const STAMPS_IN_FLIGHT = 2;
 /** How often a batch waits for capture before a never-captured local change loses to the hub. */
 const CAPTURE_WAITS = 20;
 
@@ -86,11 +80,11 @@ export class Pull {
   #rechecked: Array<() => void> = [];
   /** Collections to compare with the hub before the stream goes on (their policy was widened). */
   readonly #compare = new Set<string>();
-  /** Stamp transactions on their way. */
-  readonly #stamping = new Set<Promise<void>>();
+  readonly #stamper: Stamper;
 
   constructor(deps: PullDeps) {
     this.#d = deps;
+    this.#stamper = new Stamper(deps.deviceId, deps.log);
   }
 
   async start(): Promise<void> {
@@ -113,7 +107,7 @@ export class Pull {
     this.#running = false;
     await this.#queue?.close();
     await this.#loop;
-    await Promise.all(this.#stamping);
+    await this.#stamper.settled();
     this.#queue = undefined;
     this.#queueHub = undefined;
   }
@@ -296,23 +290,7 @@ export class Pull {
    * raised on the hub above this till's so every till ends on it.
    */
   async #checkWithHub(hub: Hub, docs: ReadonlyArray<{ c: string; id: DocumentId }>): Promise<void> {
-    const { store } = this.#d;
-    const repairs: HubOp[] = [];
-    for (const [c, group] of groupBy(docs, (d) => d.c)) {
-      const ids = group.map((d) => d.id);
-      const onHub = await hub.state(c, ids);
-      const locals = await store.documents(c, ids);
-      const known = await store.known(c, ids);
-      for (const id of ids) {
-        const key = idKey(id);
-        const k = known.get(key);
-        const hubSide = { doc: onHub.docs.get(key) ?? null, tombstone: onHub.tombstones.get(key) ?? null };
-        const op = k
-          ? hubMovedOn(c, id, hubSide, { local: locals.get(key) ?? null, known: k }, Date.now(), bsonCodec)
-          : hubStateNow(c, id, hubSide, Date.now(), bsonCodec);
-        if (op) repairs.push(op);
-      }
-    }
+    const repairs = await hubRepairs(this.#d.store, hub, docs);
     if (repairs.length === 0) return;
     this.#d.log.info(
       { event: 'pull.hub-moved-on', count: repairs.length },
@@ -328,21 +306,6 @@ export class Pull {
       hub,
       repairs.filter((op) => op.stamp),
     );
-  }
-
-  /** Head office's deletes, each checked against the hub now (`deleteStillCurrent`). */
-  async #checkDeletes(hub: Hub, ops: HubOp[]): Promise<HubOp[]> {
-    const unrecorded = ops.filter((op) => op.unrecorded);
-    if (unrecorded.length === 0) return ops;
-    const now = new Map<HubOp, HubOp>();
-    for (const [c, group] of groupBy(unrecorded, (op) => op.c)) {
-      const { docs } = await hub.state(
-        c,
-        group.map((op) => op.id),
-      );
-      for (const op of group) now.set(op, deleteStillCurrent(op, { doc: docs.get(idKey(op.id)) ?? null }, Date.now(), bsonCodec));
-    }
-    return ops.map((op) => now.get(op) ?? op);
   }
 
   async #saveIdleCheckpoint(): Promise<void> {
@@ -390,7 +353,7 @@ export class Pull {
         await this.#checkpointNowAndThen(lastToken);
         return;
       }
-      const ops = await this.#checkDeletes(hub, plan.ops);
+      const ops = await deletesStillCurrent(hub, plan.ops);
       let outcome: Applied;
       try {
         outcome = await this.#apply(ops, {
@@ -427,21 +390,8 @@ export class Pull {
     }
   }
 
-  /**
-   * Writes HQ's unversioned changes' versions onto the hub, beside the pull (it waits only when
-   * STAMPS_IN_FLIGHT are on their way already). Stamps only ever raise a version, so their order does
-   * not matter; a failure only means the next reader derives the versions again.
-   */
-  async #stamp(hub: Hub, ops: HubOp[]): Promise<void> {
-    if (ops.length === 0) return;
-    while (this.#stamping.size >= STAMPS_IN_FLIGHT) await Promise.race(this.#stamping);
-    const stamping: Promise<void> = hub
-      .stamp(this.#d.deviceId, ops)
-      .catch((err: unknown) => {
-        this.#d.log.debug({ event: 'pull.stamp-skipped', error: String(err) }, 'could not stamp hub versions; will use the event time');
-      })
-      .finally(() => this.#stamping.delete(stamping));
-    this.#stamping.add(stamping);
+  #stamp(hub: Hub, ops: HubOp[]): Promise<void> {
+    return this.#stamper.stamp(hub, ops);
   }
 }
 
