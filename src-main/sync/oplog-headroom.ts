@@ -6,24 +6,33 @@
  */
 import type { MongoClient, Timestamp } from 'mongodb';
 
+/** The till's oplog: the seconds between its first and last entries, its size and its maximum (bytes); null when empty. */
+export async function oplogWindow(client: MongoClient): Promise<{ seconds: number; size: number; maxSize: number } | null> {
+  const oplog = client.db('local').collection('oplog.rs');
+  const first = await oplog
+    .find({}, { projection: { ts: 1 } })
+    .sort({ $natural: 1 })
+    .limit(1)
+    .next();
+  const last = await oplog
+    .find({}, { projection: { ts: 1 } })
+    .sort({ $natural: -1 })
+    .limit(1)
+    .next();
+  const stats = await client.db('local').command({ collStats: 'oplog.rs' });
+  if (!first || !last) return null;
+  return {
+    seconds: (last.ts as Timestamp).high - (first.ts as Timestamp).high,
+    size: Number(stats.size ?? 0),
+    maxSize: Number(stats.maxSize ?? 0),
+  };
+}
+
 export async function oplogHeadroomHours(client: MongoClient): Promise<number | null> {
   try {
-    const oplog = client.db('local').collection('oplog.rs');
-    const first = await oplog
-      .find({}, { projection: { ts: 1 } })
-      .sort({ $natural: 1 })
-      .limit(1)
-      .next();
-    const last = await oplog
-      .find({}, { projection: { ts: 1 } })
-      .sort({ $natural: -1 })
-      .limit(1)
-      .next();
-    const stats = await client.db('local').command({ collStats: 'oplog.rs' });
-    if (!first || !last) return null;
-    const seconds = (last.ts as Timestamp).high - (first.ts as Timestamp).high;
-    const size = Number(stats.size ?? 0);
-    const maxSize = Number(stats.maxSize ?? 0);
+    const window = await oplogWindow(client);
+    if (!window) return null;
+    const { seconds, size, maxSize } = window;
     const fill = size > 0 && maxSize > 0 ? Math.max(1, maxSize / size) : 1;
     return Math.round(((seconds * fill) / 3600) * 10) / 10;
   } catch {

@@ -6,7 +6,8 @@
  * agent both say it; a server that does not report its disk (the test
  * emulator) gets no verdict.
  */
-import type { MongoClient, Timestamp } from 'mongodb';
+import type { MongoClient } from 'mongodb';
+import { oplogWindow } from '../oplog-headroom.ts';
 
 const MB = 1024 * 1024;
 /** The offline promise the warning speaks of. */
@@ -53,28 +54,15 @@ export function diskRoom(facts: DiskFacts, offlineDays = OFFLINE_DAYS): DiskRoom
 export async function readDiskFacts(client: MongoClient, engineDatabase: string): Promise<DiskFacts | null> {
   const db = await client.db(engineDatabase).command({ dbStats: 1 });
   if (typeof db.fsTotalSize !== 'number' || typeof db.fsUsedSize !== 'number') return null;
-  const local = client.db('local');
-  const stats = await local.command({ collStats: 'oplog.rs' });
-  const oplog = local.collection('oplog.rs');
-  const first = await oplog
-    .find({}, { projection: { ts: 1 } })
-    .sort({ $natural: 1 })
-    .limit(1)
-    .next();
-  const last = await oplog
-    .find({}, { projection: { ts: 1 } })
-    .sort({ $natural: -1 })
-    .limit(1)
-    .next();
-  const seconds = first && last ? (last.ts as Timestamp).high - (first.ts as Timestamp).high : 0;
+  const window = await oplogWindow(client);
   const status = await client.db('admin').command({ serverStatus: 1, oplogTruncation: 1 });
   const retention = Number(status.oplogTruncation?.oplogMinRetentionHours ?? 0);
   return {
     freeMB: (db.fsTotalSize - db.fsUsedSize) / MB,
     oplog: {
-      sizeMB: Number(stats.size ?? 0) / MB,
-      maxSizeMB: Number(stats.maxSize ?? 0) / MB,
-      windowHours: seconds / 3600,
+      sizeMB: (window?.size ?? 0) / MB,
+      maxSizeMB: (window?.maxSize ?? 0) / MB,
+      windowHours: (window?.seconds ?? 0) / 3600,
       minRetentionHours: Number.isFinite(retention) ? retention : 0,
     },
   };
