@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import {
   BRIDGE_WS_PATH,
@@ -36,6 +36,7 @@ import { createIpcHandlers } from '../app/handlers.ts';
 import { contentTypeOf, resolveStaticFile } from '../app/static-files.ts';
 import { silentLogger, type Logger } from '../sync/log.ts';
 import { REFUSED_TEXT, tokenCheck, tokenInQuery, TOKEN_PARAM } from './access-token.ts';
+import { listenOnLoopback, LOOPBACK } from '../loopback.ts';
 
 export interface BridgeOptions {
   backend: AppBackend;
@@ -69,7 +70,7 @@ export interface BridgeSender {
   remoteAddress: string | undefined;
 }
 
-const HOST = '127.0.0.1';
+const HOST = LOOPBACK;
 const MAX_MESSAGE_BYTES = 1 << 20;
 /** A client this far behind gets no more status pushes until it catches up (a later one supersedes them). */
 const MAX_BUFFERED_BYTES = 4 << 20;
@@ -88,15 +89,7 @@ export function isLoopback(address: string | undefined): boolean {
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const log = (options.log ?? silentLogger).child({ component: 'web-bridge' });
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, HOST, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const hosts = new Set([`${HOST}:${port}`, `localhost:${port}`]);
+  const { port, hosts } = await listenOnLoopback(server, options.port ?? 0);
   const origins = new Set([...hosts].map((h) => `http://${h}`));
   const csp = contentSecurityPolicy({ connectSrc: [`ws://${HOST}:${port}${BRIDGE_WS_PATH}`, `ws://localhost:${port}${BRIDGE_WS_PATH}`] });
   const token = options.token ?? randomBytes(24).toString('base64url');

@@ -6,14 +6,14 @@
  */
 import { createReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { FleetReport } from '../../src-shared/fleet.ts';
 import { contentSecurityPolicy, SECURITY_HEADERS } from '../app/csp.ts';
 import { contentTypeOf, resolveStaticFile } from '../app/static-files.ts';
 import { silentLogger, type Logger } from '../sync/log.ts';
+import { listenOnLoopback, LOOPBACK } from '../loopback.ts';
 
 export const FLEET_API_PATH = '/api/fleet';
-const HOST = '127.0.0.1';
+const HOST = LOOPBACK;
 /** Reports this fresh are shared between requests. */
 const FRESH_MS = 1_000;
 
@@ -36,15 +36,7 @@ export interface FleetServer {
 export async function startFleetServer(options: FleetServerOptions): Promise<FleetServer> {
   const log = (options.log ?? silentLogger).child({ component: 'fleet-server' });
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, HOST, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const hosts = new Set([`${HOST}:${port}`, `localhost:${port}`]);
+  const { port, hosts } = await listenOnLoopback(server, options.port);
   const headers = { ...SECURITY_HEADERS, 'Content-Security-Policy': contentSecurityPolicy() };
 
   let cached: { at: number; report: FleetReport } | undefined;

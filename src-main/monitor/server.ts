@@ -13,11 +13,11 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { EJSON } from 'bson';
 import type { SyncStatus } from '../../src-shared/status.ts';
 import { silentLogger, type Logger } from '../sync/log.ts';
 import { createStatusMetrics } from './metrics.ts';
+import { listenOnLoopback, LOOPBACK } from '../loopback.ts';
 
 /** What the monitor needs from the engine, and nothing more. */
 export interface MonitoredEngine {
@@ -40,7 +40,7 @@ export interface Monitor {
   close(): Promise<void>;
 }
 
-const HOST = '127.0.0.1';
+const HOST = LOOPBACK;
 const MAX_BODY_BYTES = 1024;
 const MAX_LIMIT = 200;
 const HEALTHY: ReadonlySet<string> = new Set(['synced', 'syncing']);
@@ -69,15 +69,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
   const metrics = createStatusMetrics();
   const expected = digest(options.token);
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, HOST, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const hosts = new Set([`${HOST}:${port}`, `localhost:${port}`]);
+  const { port, hosts } = await listenOnLoopback(server, options.port);
 
   function authorised(req: IncomingMessage): boolean {
     const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
