@@ -3,34 +3,18 @@
  * read the server ended (its cursor gone after a restart) is not "refused a
  * change", a duplicate key is, and a server that is not there is unreachable.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoClient, type Document } from 'mongodb';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
+import type { ReplSet } from '../harness/replset.ts';
 import { describeError } from '../../src-main/sync/errors.ts';
-
-async function failure(fn: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the operation to fail');
-}
+import { captureError as failure, withReplSet } from '../conformance/helpers.ts';
 
 describe('error words', () => {
   let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    await client?.close();
-    await rs?.stop();
-  });
+  withReplSet((r, c) => ((rs = r), (client = c)));
 
   it('a cursor the server no longer has reads as an interrupted read, not a refused change', async () => {
     const db = client.db('error_words');
