@@ -30,8 +30,8 @@ import type { Logger } from '../log.ts';
 import type { OutboxWatch } from '../outbox-watch.ts';
 import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
 import type { TillStore } from '../till/store.ts';
+import { StreamCheckpoint } from './stream-checkpoint.ts';
 
-const IDLE_CHECKPOINT_MS = 5_000;
 /** A change this far ahead of the expected local clock means the till's clock was moved. */
 const CLOCK_JUMP_MS = 2_000;
 
@@ -71,15 +71,25 @@ export class Capture {
   readonly #engineTxns = new TxnMemory();
   #running = false;
   #loop: Promise<void> | undefined;
-  #lastCheckpointAt = 0;
   #committing = false;
-  #lastToken: unknown;
+  readonly #saved: StreamCheckpoint;
   #startAt: Timestamp | undefined;
   /** Capture batches and reconciliation entries take outbox sequence numbers one at a time. */
   #lock: Promise<void> = Promise.resolve();
 
   constructor(deps: CaptureDeps) {
     this.#d = deps;
+    // No `seq` here: this runs outside the lock that hands out sequence numbers, so it could write an old
+    // one over a newer one reconciliation's enqueue just committed.
+    this.#saved = new StreamCheckpoint((token) =>
+      deps.store.checkpoints.save({
+        _id: 'capture',
+        token,
+        clock: encodeVersion(deps.clock.last),
+        engineTxns: this.#engineTxns.entries().map(([key]) => key),
+        at: new Date(),
+      }),
+    );
   }
 
   async start(): Promise<void> {
@@ -90,14 +100,14 @@ export class Capture {
     // Never below an entry that exists: a sequence number is never handed out twice.
     this.#seq = Math.max(checkpoint?.seq ?? 0, await this.#d.store.outbox.lastSeq());
     for (const key of checkpoint?.engineTxns ?? []) this.#engineTxns.remember(key, 'engine');
-    this.#lastToken = checkpoint?.token;
+    this.#saved.token = checkpoint?.token;
     this.#startAt = checkpoint?.startAt;
     if (!checkpoint) {
       // First start: fix the starting point durably before reading anything, so a crash cannot skip writes.
       this.#startAt = await clusterTime(this.#d.store.pos);
       await checkpoints.save({ _id: 'capture', startAt: this.#startAt, seq: 0, engineTxns: [], at: new Date() });
     }
-    this.#open(this.#lastToken);
+    this.#open(this.#saved.token);
     this.#loop = this.#run();
   }
 
@@ -127,7 +137,7 @@ export class Capture {
     while (this.#running) {
       try {
         const events = await (this.#queue as EventQueue).take(this.#d.batchSize, 1000);
-        if (events.length === 0) await this.#saveIdleCheckpoint();
+        if (events.length === 0) await this.#saved.whenIdle(this.#queue);
         else {
           this.#committing = true;
           try {
@@ -157,40 +167,9 @@ export class Capture {
         }
         await this.#queue?.close();
         if (!this.#running) break;
-        this.#open(this.#lastToken);
+        this.#open(this.#saved.token);
       }
     }
-  }
-
-  /**
-   * When idle, moves the checkpoint to the stream's post-batch token so a
-   * restart rescans little. The token is read while nothing is queued: every
-   * change it covers has been committed.
-   */
-  async #saveIdleCheckpoint(): Promise<void> {
-    if (!this.#queue || this.#queue.pending > 0) return;
-    const token = this.#queue.resumeToken;
-    if (!token || JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
-    await this.#checkpointNowAndThen(token);
-  }
-
-  /**
-   * Moves the checkpoint past events that wrote nothing, outside any transaction and at most every
-   * few seconds; a restart from an older one reads them again and finds nothing again.
-   */
-  async #checkpointNowAndThen(token: unknown): Promise<void> {
-    if (Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
-    // No `seq` here: this runs outside the lock that hands out sequence numbers, so it could write an old
-    // one over a newer one reconciliation's enqueue just committed.
-    await this.#d.store.checkpoints.save({
-      _id: 'capture',
-      token: token as ResumeToken,
-      clock: encodeVersion(this.#d.clock.last),
-      engineTxns: this.#engineTxns.entries().map(([key]) => key),
-      at: new Date(),
-    });
-    this.#lastToken = token;
-    this.#lastCheckpointAt = Date.now();
   }
 
   async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -220,7 +199,7 @@ export class Capture {
         engineTxns: this.#engineTxns.entries().map(([key]) => key),
         at: new Date(),
       });
-      this.#lastToken = undefined;
+      this.#saved.token = undefined;
       this.#startAt = startAt;
     });
     this.#d.log.warn({ event: 'capture.history-lost' }, "this till's change history was lost; capturing from now and reconciling the gap");
@@ -293,7 +272,7 @@ export class Capture {
     if (skipped) {
       // Nothing to capture: no transaction. A collection the pull created here gets post-images too.
       for (const c of skipped.created) await store.enableImages(c);
-      await this.#checkpointNowAndThen(lastToken);
+      await this.#saved.nowAndThen(lastToken);
       return;
     }
     // A change timed well ahead of where this till's server clock should be: the clock was moved. Measure it again first.
@@ -354,8 +333,7 @@ export class Capture {
     // Invariant: in-memory state moves only after the transaction committed.
     this.#seq = done.lastSeq;
     this.#engineTxns.adopt(txns);
-    this.#lastToken = lastToken;
-    this.#lastCheckpointAt = Date.now();
+    this.#saved.committed(lastToken);
     this.#d.clock.advance(tentative.last);
     if (recorded.length > 0) this.#d.onConflicts(recorded);
     if (setAside.length > 0) this.#d.onQuarantined(setAside);

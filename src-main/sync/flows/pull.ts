@@ -28,8 +28,8 @@ import type { TillStore } from '../till/store.ts';
 import { applyHubOps, UncapturedChange, type Applied } from './apply-hub-ops.ts';
 import { deletesStillCurrent, hubRepairs, Stamper } from './hub-checks.ts';
 import { reconcile, type ReconcileSummary } from './reconcile.ts';
+import { StreamCheckpoint } from './stream-checkpoint.ts';
 
-const IDLE_CHECKPOINT_MS = 5_000;
 /** How often a batch waits for capture before a never-captured local change loses to the hub. */
 const CAPTURE_WAITS = 20;
 
@@ -67,9 +67,8 @@ export class Pull {
   #queueHub: Hub | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
-  #lastToken: unknown;
+  readonly #saved: StreamCheckpoint;
   #startAt: Timestamp | undefined;
-  #lastCheckpointAt = 0;
   /** Transactions recognised as this till's own pushes ('own') or another engine's ('engine'). */
   readonly #groups = new TxnMemory<PullTxnKind>();
   /** History cannot say what changed (first contact, lost history): compare both sides before streaming. */
@@ -85,13 +84,22 @@ export class Pull {
   constructor(deps: PullDeps) {
     this.#d = deps;
     this.#stamper = new Stamper(deps.deviceId, deps.log);
+    this.#saved = new StreamCheckpoint((token) =>
+      deps.store.checkpoints.save({
+        _id: 'pull',
+        token,
+        clock: encodeVersion(deps.clock.last),
+        engineTxns: groupKeys(this.#groups),
+        at: new Date(),
+      }),
+    );
   }
 
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
     const checkpoint = await this.#d.store.checkpoints.load('pull');
-    this.#lastToken = checkpoint?.token;
+    this.#saved.token = checkpoint?.token;
     this.#startAt = checkpoint?.startAt;
     // Capture lost its history before a reconciliation found the gap: it is still owed.
     if (checkpoint?.reconcile !== undefined) this.#reconcileNeeded = true;
@@ -114,8 +122,8 @@ export class Pull {
 
   async #open(hub: Hub): Promise<void> {
     await this.#queue?.close();
-    if (!this.#lastToken && !this.#startAt) await this.#reconcile(hub); // first contact with the hub
-    this.#queue = hub.changes(this.#lastToken ? { token: this.#lastToken } : { startAt: this.#startAt }, this.#d.batchSize, () =>
+    if (!this.#saved.token && !this.#startAt) await this.#reconcile(hub); // first contact with the hub
+    this.#queue = hub.changes(this.#saved.token ? { token: this.#saved.token } : { startAt: this.#startAt }, this.#d.batchSize, () =>
       this.#d.onHubResponse(),
     );
     this.#queueHub = hub;
@@ -154,7 +162,7 @@ export class Pull {
         const events = await (this.#queue as EventQueue).take(this.#d.batchSize, 1000);
         if (events.length === 0) {
           this.#d.onCaughtUp(true);
-          await this.#saveIdleCheckpoint();
+          await this.#saved.whenIdle(this.#queue);
         } else {
           this.#d.onCaughtUp(false);
           await this.#applyBatch(hub, events);
@@ -231,9 +239,8 @@ export class Pull {
     );
     this.#groups.clear();
     this.#compare.clear();
-    this.#lastToken = undefined;
+    this.#saved.committed(undefined);
     this.#startAt = startAt;
-    this.#lastCheckpointAt = Date.now();
     this.#reconcileNeeded = false;
     this.#queueHub = undefined;
     this.#d.onReconciled(summary);
@@ -308,30 +315,6 @@ export class Pull {
     );
   }
 
-  async #saveIdleCheckpoint(): Promise<void> {
-    if (!this.#queue || this.#queue.pending > 0) return;
-    const token = this.#queue.resumeToken;
-    if (!token || JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
-    await this.#checkpointNowAndThen(token);
-  }
-
-  /**
-   * Moves the checkpoint past events that changed nothing here, outside any transaction and at most every
-   * few seconds; a restart from an older one reads them again and skips them again.
-   */
-  async #checkpointNowAndThen(token: unknown): Promise<void> {
-    if (Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
-    await this.#d.store.checkpoints.save({
-      _id: 'pull',
-      token: token as ResumeToken,
-      clock: encodeVersion(this.#d.clock.last),
-      engineTxns: groupKeys(this.#groups),
-      at: new Date(),
-    });
-    this.#lastToken = token;
-    this.#lastCheckpointAt = Date.now();
-  }
-
   async #applyBatch(hub: Hub, events: ChangeEvent[]): Promise<void> {
     const lastToken = events[events.length - 1]?._id;
     const changes = events.map((ev) => decodeHubChange(ev, (e) => hub.own.wrote(e)));
@@ -350,7 +333,7 @@ export class Pull {
         // Nothing to apply (this till's own pushes, say): no transaction, so no apply marker for capture
         // to read either.
         this.#groups.adopt(groups);
-        await this.#checkpointNowAndThen(lastToken);
+        await this.#saved.nowAndThen(lastToken);
         return;
       }
       const ops = await deletesStillCurrent(hub, plan.ops);
@@ -375,8 +358,7 @@ export class Pull {
       }
       // Invariant: in-memory state moves only after the transaction committed.
       this.#groups.adopt(groups);
-      this.#lastToken = lastToken;
-      this.#lastCheckpointAt = Date.now();
+      this.#saved.committed(lastToken);
       this.#d.clock.advance(tentative.last);
       if (outcome.newerHere.length > 0) await this.#checkWithHub(hub, outcome.newerHere);
       // Stamped even when not applied here (a pending local change): the push then compares with HQ's real version.
