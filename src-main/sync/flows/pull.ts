@@ -5,16 +5,15 @@
  * the new checkpoint.
  *
  * When history cannot say what changed (first contact with the hub, lost
- * history), the pull reconciles first: it takes the hub's position, compares
- * both sides (`reconcile.ts`), and only then moves its checkpoint there — a
- * crash part-way reconciles again.
+ * history), the pull reconciles first (`pull-reconcile.ts`): it takes the
+ * hub's position, compares both sides (`reconcile.ts`), and only then moves
+ * its checkpoint there — a crash part-way reconciles again.
  */
 import type { ResumeToken, Timestamp } from 'mongodb';
 import { decodeHubChange } from '../core/change.ts';
 import { encodeVersion, type HybridClock } from '../core/hlc.ts';
 import type { PolicyTable } from '../core/policy.ts';
 import { planPull, type PullTxnKind } from '../core/pull-plan.ts';
-import type { FoundChange } from '../core/reconcile-pair.ts';
 import { TxnMemory } from '../core/txn-memory.ts';
 import type { DocumentId, HubOp } from '../core/types.ts';
 import { bsonCodec, idKey } from '../documents.ts';
@@ -25,15 +24,15 @@ import type { Logger } from '../log.ts';
 import type { OutboxWatch } from '../outbox-watch.ts';
 import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
 import type { TillStore } from '../till/store.ts';
-import { applyHubOps, UncapturedChange, type Applied } from './apply-hub-ops.ts';
+import { applyHubOps, UncapturedChange, type Applied, type ApplyOptions } from './apply-hub-ops.ts';
 import { deletesStillCurrent, hubRepairs, Stamper } from './hub-checks.ts';
-import { reconcile, type ReconcileSummary } from './reconcile.ts';
+import { PullReconcile, type ReconcileHooks } from './pull-reconcile.ts';
 import { StreamCheckpoint } from './stream-checkpoint.ts';
 
 /** How often a batch waits for capture before a never-captured local change loses to the hub. */
 const CAPTURE_WAITS = 20;
 
-export interface PullDeps {
+export interface PullDeps extends ReconcileHooks {
   store: TillStore;
   deviceId: string;
   clock: HybridClock;
@@ -53,12 +52,6 @@ export interface PullDeps {
   onQuarantined(records: QuarantineRecord[]): void;
   onError(err: unknown, fatal: boolean): void;
   delay(attempt: number): Promise<void>;
-  /** Progress of a reconciliation (null when it ends). */
-  onReconcile(progress: { compared: number; total: number } | null): void;
-  /** A reconciliation finished; `aheadRefused` hub versions were still too far ahead of this till's clock. */
-  onReconciled(summary: ReconcileSummary): void;
-  /** Queues local versions found by reconciliation for the hub. */
-  enqueuePush(changes: FoundChange[]): Promise<void>;
 }
 
 export class Pull {
@@ -71,14 +64,12 @@ export class Pull {
   #startAt: Timestamp | undefined;
   /** Transactions recognised as this till's own pushes ('own') or another engine's ('engine'). */
   readonly #groups = new TxnMemory<PullTxnKind>();
-  /** History cannot say what changed (first contact, lost history): compare both sides before streaming. */
-  #reconcileNeeded = false;
+  /** Comparisons with the hub owed before the stream goes on, and running them. */
+  readonly #reconcile: PullReconcile;
   /** Documents whose hub state this till is to take as it is now (asked for by the push's settle, or by staff). */
   readonly #recheck = new Map<string, { c: string; id: DocumentId }>();
   /** Told when the documents queued so far have been checked. */
   #rechecked: Array<() => void> = [];
-  /** Collections to compare with the hub before the stream goes on (their policy was widened). */
-  readonly #compare = new Set<string>();
   readonly #stamper: Stamper;
 
   constructor(deps: PullDeps) {
@@ -93,6 +84,17 @@ export class Pull {
         at: new Date(),
       }),
     );
+    this.#reconcile = new PullReconcile({
+      ...deps,
+      apply: (ops, options) => this.#apply(ops, options),
+      stamper: this.#stamper,
+      restartAt: (startAt) => {
+        this.#groups.clear();
+        this.#saved.committed(undefined);
+        this.#startAt = startAt;
+        this.#queueHub = undefined;
+      },
+    });
   }
 
   async start(): Promise<void> {
@@ -101,9 +103,7 @@ export class Pull {
     const checkpoint = await this.#d.store.checkpoints.load('pull');
     this.#saved.token = checkpoint?.token;
     this.#startAt = checkpoint?.startAt;
-    // Capture lost its history before a reconciliation found the gap: it is still owed.
-    if (checkpoint?.reconcile !== undefined) this.#reconcileNeeded = true;
-    for (const c of checkpoint?.compare?.collections ?? []) this.#compare.add(c);
+    this.#reconcile.restore(checkpoint);
     for (const key of checkpoint?.engineTxns ?? []) {
       const [kind, ...rest] = key.split('|');
       this.#groups.remember(rest.join('|'), kind === 'own' ? 'own' : 'engine');
@@ -122,7 +122,7 @@ export class Pull {
 
   async #open(hub: Hub): Promise<void> {
     await this.#queue?.close();
-    if (!this.#saved.token && !this.#startAt) await this.#reconcile(hub); // first contact with the hub
+    if (!this.#saved.token && !this.#startAt) await this.#reconcile.reconcile(hub); // first contact with the hub
     this.#queue = hub.changes(this.#saved.token ? { token: this.#saved.token } : { startAt: this.#startAt }, this.#d.batchSize, () =>
       this.#d.onHubResponse(),
     );
@@ -138,13 +138,13 @@ export class Pull {
         continue;
       }
       try {
-        if (this.#reconcileNeeded) {
+        if (this.#reconcile.needed) {
           await this.#queue?.close();
           this.#queue = undefined;
-          await this.#reconcile(hub);
+          await this.#reconcile.reconcile(hub);
         }
         if (this.#queueHub !== hub || !this.#queue) await this.#open(hub);
-        if (this.#compare.size > 0) await this.#compareCollections(hub);
+        if (this.#reconcile.compareOwed) await this.#reconcile.compareCollections(hub);
         if (this.#recheck.size > 0) {
           const docs = [...this.#recheck.values()];
           const waiting = this.#rechecked;
@@ -177,7 +177,7 @@ export class Pull {
             { event: 'pull.history-lost', error: String(err) },
             "the hub's change history no longer reaches the checkpoint; reconciling",
           );
-          this.#reconcileNeeded = true;
+          this.#reconcile.request();
           this.#d.onError(err, false);
           continue;
         }
@@ -205,81 +205,16 @@ export class Pull {
    * widened); the caller has recorded it as owed (`oweComparison`). The stream keeps its place.
    */
   requestCompare(collections: readonly string[]): void {
-    for (const c of collections) this.#compare.add(c);
-  }
-
-  async #compareCollections(hub: Hub): Promise<void> {
-    const { store } = this.#d;
-    const owed = (await store.checkpoints.load('pull'))?.compare;
-    const only = [...new Set([...this.#compare, ...(owed?.collections ?? [])])];
-    this.#d.log.info({ event: 'pull.compare', collections: only }, 'comparing collections whose sync rule was widened with the hub');
-    await this.#reconcileWith(hub, only);
-    for (const c of only) this.#compare.delete(c);
-    if (owed) await store.checkpoints.compared(owed.mark);
+    this.#reconcile.requestCompare(collections);
   }
 
   /** Asks for a full comparison with the hub before the stream goes on (clock drift rechecks; see also capture's history loss). */
   requestReconcile(): void {
-    this.#reconcileNeeded = true;
+    this.#reconcile.request();
     void this.#queue?.close();
   }
 
-  /**
-   * Takes the hub's position first, compares both sides, and only then moves
-   * the checkpoint to that position: a crash part-way reconciles again.
-   */
-  async #reconcile(hub: Hub): Promise<void> {
-    const startAt = await hub.position();
-    const { store } = this.#d;
-    const seen = await store.checkpoints.load('pull');
-    const summary = await this.#reconcileWith(hub, undefined);
-    await store.checkpoints.reconciled(
-      { _id: 'pull', startAt, clock: encodeVersion(this.#d.clock.last), engineTxns: [], at: new Date() },
-      { reconcile: seen?.reconcile, compare: seen?.compare },
-    );
-    this.#groups.clear();
-    this.#compare.clear();
-    this.#saved.committed(undefined);
-    this.#startAt = startAt;
-    this.#reconcileNeeded = false;
-    this.#queueHub = undefined;
-    this.#d.onReconciled(summary);
-  }
-
-  /** Compares the till with the hub (every synced collection, or `only` these), with progress in the status. */
-  async #reconcileWith(hub: Hub, only: readonly string[] | undefined): Promise<ReconcileSummary> {
-    const { store } = this.#d;
-    this.#d.onReconcile({ compared: 0, total: 0 });
-    try {
-      return await reconcile({
-        only,
-        store,
-        hub,
-        deviceId: this.#d.deviceId,
-        pushedSeq: await hub.pushedSeq(this.#d.deviceId),
-        clock: this.#d.clock,
-        policies: this.#d.policies(),
-        batchSize: this.#d.batchSize,
-        log: this.#d.log,
-        applyPulled: async (ops, lane) => {
-          const outcome = await this.#apply(ops, { marker: `reconcile-${lane}`, captureGaveUp: true });
-          await this.#stamp(
-            hub,
-            ops.filter((op) => op.stamp),
-          );
-          return outcome;
-        },
-        enqueuePush: (changes) => this.#d.enqueuePush(changes),
-        stampHub: (ops) => this.#stamp(hub, ops),
-        onConflicts: (conflicts) => this.#d.onConflicts(conflicts),
-        progress: (compared, total) => this.#d.onReconcile({ compared, total }),
-      });
-    } finally {
-      this.#d.onReconcile(null);
-    }
-  }
-
-  async #apply(ops: readonly HubOp[], options: Parameters<typeof applyHubOps>[2]): Promise<Applied> {
+  async #apply(ops: readonly HubOp[], options: ApplyOptions): Promise<Applied> {
     const outcome = await applyHubOps(
       { store: this.#d.store, device: this.#d.deviceId, policies: this.#d.policies(), outboxWatch: this.#d.outboxWatch },
       ops,
