@@ -22,8 +22,15 @@ import type { ApplyOptions } from './apply-hub-ops.ts';
 import type { Stamper } from './hub-checks.ts';
 import { reconcile, type ReconcileSummary } from './reconcile.ts';
 
-/** What the pull's owner hears of its comparisons, and gives them (part of `PullDeps`). */
-export interface ReconcileHooks {
+/** What the pull hands its comparisons from its own deps (`PullDeps` extends it). */
+export interface ReconcileNeeds {
+  store: TillStore;
+  deviceId: string;
+  clock: HybridClock;
+  policies: () => PolicyTable;
+  log: Logger;
+  batchSize: number;
+  onConflicts(conflicts: ConflictRecord[]): void;
   /** Progress of a reconciliation (null when it ends). */
   onReconcile(progress: { compared: number; total: number } | null): void;
   /** A reconciliation finished; `aheadRefused` hub versions were still too far ahead of this till's clock. */
@@ -32,14 +39,7 @@ export interface ReconcileHooks {
   enqueuePush(changes: FoundChange[]): Promise<void>;
 }
 
-export interface PullReconcileDeps extends ReconcileHooks {
-  store: TillStore;
-  deviceId: string;
-  clock: HybridClock;
-  policies: () => PolicyTable;
-  log: Logger;
-  batchSize: number;
-  onConflicts(conflicts: ConflictRecord[]): void;
+export interface PullReconcileDeps extends ReconcileNeeds {
   /** The pull's apply path (pending local changes are left alone), with its reports. */
   apply(ops: readonly HubOp[], options: ApplyOptions): Promise<unknown>;
   stamper: Stamper;

@@ -11,8 +11,7 @@
  */
 import type { ResumeToken, Timestamp } from 'mongodb';
 import { decodeHubChange } from '../core/change.ts';
-import { encodeVersion, type HybridClock } from '../core/hlc.ts';
-import type { PolicyTable } from '../core/policy.ts';
+import { encodeVersion } from '../core/hlc.ts';
 import { planPull, type PullTxnKind } from '../core/pull-plan.ts';
 import { TxnMemory } from '../core/txn-memory.ts';
 import type { DocumentId, HubOp } from '../core/types.ts';
@@ -20,25 +19,18 @@ import { bsonCodec, idKey } from '../documents.ts';
 import { isHistoryLost } from '../errors.ts';
 import { QueueClosed, type ChangeEvent, type EventQueue } from '../event-queue.ts';
 import type { Hub } from '../hub/hub.ts';
-import type { Logger } from '../log.ts';
 import type { OutboxWatch } from '../outbox-watch.ts';
-import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
-import type { TillStore } from '../till/store.ts';
+import type { QuarantineRecord } from '../till/records.ts';
 import { applyHubOps, UncapturedChange, type Applied, type ApplyOptions } from './apply-hub-ops.ts';
 import { deletesStillCurrent, hubRepairs, Stamper } from './hub-checks.ts';
-import { PullReconcile, type ReconcileHooks } from './pull-reconcile.ts';
+import { PullReconcile, type ReconcileNeeds } from './pull-reconcile.ts';
 import { StreamCheckpoint } from './stream-checkpoint.ts';
 
 /** How often a batch waits for capture before a never-captured local change loses to the hub. */
 const CAPTURE_WAITS = 20;
 
-export interface PullDeps extends ReconcileHooks {
-  store: TillStore;
-  deviceId: string;
-  clock: HybridClock;
-  policies: () => PolicyTable;
-  log: Logger;
-  batchSize: number;
+/** The pull's deps: those it shares with its comparisons (`ReconcileNeeds`), and these. */
+export interface PullDeps extends ReconcileNeeds {
   /** Whether the outbox is surely empty, so there are no pending local changes to look up. */
   outboxWatch: OutboxWatch;
   hub(): Hub | undefined;
@@ -48,7 +40,6 @@ export interface PullDeps extends ReconcileHooks {
   onCaughtUp(caughtUp: boolean): void;
   /** The hub answered the pull's change stream (an empty answer too). */
   onHubResponse(): void;
-  onConflicts(conflicts: ConflictRecord[]): void;
   onQuarantined(records: QuarantineRecord[]): void;
   onError(err: unknown, fatal: boolean): void;
   delay(attempt: number): Promise<void>;
