@@ -10,26 +10,27 @@
  * - in-memory state (sequence, token, clock, remembered transactions) moves
  *   only after the transaction committed;
  * - outbox sequence numbers are handed out one batch at a time (capture and
- *   reconciliation's found changes share the lock).
+ *   reconciliation's found changes, `found-changes.ts`, share the lock in
+ *   `outbox-writes.ts`).
  */
-import type { Document, ResumeToken, Timestamp } from 'mongodb';
-import { decodeTillChange, type TillChange } from '../core/change.ts';
-import { engineOnly, planCapture, planFound, type CapturePlan } from '../core/capture-plan.ts';
+import type { ResumeToken, Timestamp } from 'mongodb';
+import { decodeTillChange } from '../core/change.ts';
+import { engineOnly, planCapture, type CapturePlan } from '../core/capture-plan.ts';
 import { encodeVersion, type HybridClock } from '../core/hlc.ts';
 import type { PolicyTable } from '../core/policy.ts';
 import type { FoundChange } from '../core/reconcile-pair.ts';
 import { TxnMemory } from '../core/txn-memory.ts';
-import type { AnyDocument, Known } from '../core/types.ts';
 import type { ClockOffsets } from '../clock-offset.ts';
 import { clusterTime } from '../cluster-time.ts';
-import { bsonCodec, idKey } from '../documents.ts';
+import { bsonCodec } from '../documents.ts';
 import { isHistoryLost } from '../errors.ts';
 import { QueueClosed, type ChangeEvent, type EventQueue } from '../event-queue.ts';
-import { groupBy } from '../group-by.ts';
 import type { Logger } from '../log.ts';
 import type { OutboxWatch } from '../outbox-watch.ts';
 import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
 import type { TillStore } from '../till/store.ts';
+import { enqueueFound } from './found-changes.ts';
+import { OutboxSequence, readNow } from './outbox-writes.ts';
 import { StreamCheckpoint } from './stream-checkpoint.ts';
 
 /** A change this far ahead of the expected local clock means the till's clock was moved. */
@@ -67,15 +68,14 @@ export interface CaptureDeps {
 export class Capture {
   readonly #d: CaptureDeps;
   #queue: EventQueue | undefined;
-  #seq = 0;
+  /** Outbox sequence numbers, shared with reconciliation's found changes under one lock. */
+  readonly #sequence = new OutboxSequence();
   readonly #engineTxns = new TxnMemory();
   #running = false;
   #loop: Promise<void> | undefined;
   #committing = false;
   readonly #saved: StreamCheckpoint;
   #startAt: Timestamp | undefined;
-  /** Capture batches and reconciliation entries take outbox sequence numbers one at a time. */
-  #lock: Promise<void> = Promise.resolve();
 
   constructor(deps: CaptureDeps) {
     this.#d = deps;
@@ -98,7 +98,7 @@ export class Capture {
     const { checkpoints } = this.#d.store;
     const checkpoint = await checkpoints.load('capture');
     // Never below an entry that exists: a sequence number is never handed out twice.
-    this.#seq = Math.max(checkpoint?.seq ?? 0, await this.#d.store.outbox.lastSeq());
+    this.#sequence.last = Math.max(checkpoint?.seq ?? 0, await this.#d.store.outbox.lastSeq());
     for (const key of checkpoint?.engineTxns ?? []) this.#engineTxns.remember(key, 'engine');
     this.#saved.token = checkpoint?.token;
     this.#startAt = checkpoint?.startAt;
@@ -125,7 +125,7 @@ export class Capture {
 
   /** Highest outbox sequence number written so far. */
   get lastSeq(): number {
-    return this.#seq;
+    return this.#sequence.last;
   }
 
   #open(token: unknown): void {
@@ -141,7 +141,7 @@ export class Capture {
         else {
           this.#committing = true;
           try {
-            await this.#exclusive(() => this.#commit(events));
+            await this.#sequence.exclusive(() => this.#commit(events));
           } finally {
             this.#committing = false;
           }
@@ -172,28 +172,16 @@ export class Capture {
     }
   }
 
-  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const before = this.#lock;
-    let release!: () => void;
-    this.#lock = new Promise<void>((resolve) => (release = resolve));
-    await before;
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  }
-
   /** History lost: a new starting point, saved before anything is read from it. */
   async #restartFromNow(): Promise<void> {
     await this.#queue?.close();
     // Owed before capture moves on: a restart in between must still find the writes in the gap.
     await this.#d.store.checkpoints.oweReconciliation();
     const startAt = await clusterTime(this.#d.store.pos);
-    await this.#exclusive(async () => {
+    await this.#sequence.exclusive(async () => {
       await this.#d.store.checkpoints.restart({
         _id: 'capture',
-        seq: this.#seq,
+        seq: this.#sequence.last,
         startAt,
         clock: encodeVersion(this.#d.clock.last),
         engineTxns: this.#engineTxns.entries().map(([key]) => key),
@@ -211,57 +199,7 @@ export class Capture {
    * records, in one local transaction that also keeps the sequence and clock.
    */
   async enqueue(changes: FoundChange[]): Promise<void> {
-    if (changes.length === 0) return;
-    const { store } = this.#d;
-    let plan: Pick<CapturePlan, 'entries' | 'known' | 'lastSeq'> = { entries: [], known: [], lastSeq: this.#seq };
-    let tentative: HybridClock | undefined;
-    await this.#exclusive(async () => {
-      const ended = this.#d.outboxWatch.adding();
-      await store
-        .transaction(async (session) => {
-          // Documents as they are now, for the changes taken only if still as reconciliation compared them.
-          const known = new Map<string, Known>();
-          const docs = new Map<string, AnyDocument>();
-          for (const [c, list] of groupBy(
-            changes.filter((ch) => ch.expect),
-            (ch) => ch.c,
-          )) {
-            const ids = list.map((ch) => ch.id);
-            for (const [k, r] of await store.known(c, ids, session)) known.set(`${c}\u0000${k}`, r);
-            for (const [k, d] of await store.documents(c, ids, session)) docs.set(`${c}\u0000${k}`, d);
-          }
-          const now = new Date();
-          const clock = this.#d.clock.fork();
-          plan = planFound(changes, {
-            freshVersion: () => encodeVersion(clock.tick()),
-            knownNow: (c, id) => known.get(`${c}\u0000${idKey(id)}`)?.v ?? null,
-            docNow: (c, id) => docs.get(`${c}\u0000${idKey(id)}`) ?? null,
-            codec: bsonCodec,
-            lastSeq: this.#seq,
-            now,
-          });
-          if (plan.entries.length === 0) return;
-          await store.outbox.append(plan.entries, session);
-          await store.putKnown(plan.known, session);
-          await store.checkpoints.save({ _id: 'capture', seq: plan.lastSeq, clock: encodeVersion(clock.last), at: now }, session);
-          tentative = clock;
-        })
-        .finally(ended);
-      this.#seq = plan.lastSeq;
-      if (tentative) this.#d.clock.advance(tentative.last);
-    });
-    const taken = plan.entries.length;
-    if (taken < changes.length) {
-      this.#d.log.debug(
-        { event: 'capture.found-changes-moved', dropped: changes.length - taken },
-        'documents changed since reconciliation compared them; their own path syncs them',
-      );
-    }
-    if (taken > 0)
-      this.#d.onCommitted(
-        taken,
-        plan.entries.map(() => new Date()),
-      );
+    await enqueueFound(this.#d, this.#sequence, changes);
   }
 
   async #commit(events: ChangeEvent[]): Promise<void> {
@@ -299,16 +237,21 @@ export class Capture {
         tentative = this.#d.clock.fork();
         txns = this.#engineTxns.copy();
         const now = new Date();
-        const { known, current } = await this.#readBefore(changes, session);
+        // What the till knew of the batch's documents before it, and the documents as they are now.
+        const before = await readNow(
+          store,
+          changes.filter((ch) => ch.kind === 'write' || ch.kind === 'delete'),
+          session,
+        );
         plan = planCapture(changes, {
           engineTxns: txns,
-          known: (c, id) => known.get(`${c}\u0000${idKey(id)}`) ?? null,
-          current: (c, id) => current.get(`${c}\u0000${idKey(id)}`) ?? null,
+          known: before.known,
+          current: before.current,
           clock: tentative,
           policies: this.#d.policies(),
           hubTime: (wall) => new Date(Math.min((wall ?? now).getTime() + shift, latest)),
           codec: bsonCodec,
-          lastSeq: this.#seq,
+          lastSeq: this.#sequence.last,
           now,
           device: this.#d.deviceId,
         });
@@ -331,7 +274,7 @@ export class Capture {
       .finally(ended);
     const done = plan as CapturePlan;
     // Invariant: in-memory state moves only after the transaction committed.
-    this.#seq = done.lastSeq;
+    this.#sequence.last = done.lastSeq;
     this.#engineTxns.adopt(txns);
     this.#saved.committed(lastToken);
     this.#d.clock.advance(tentative.last);
@@ -345,31 +288,6 @@ export class Capture {
       done.entries.map((e) => e.wall),
     );
     if (done.invalidated) throw new Invalidated();
-  }
-
-  /** What the till knew of the batch's documents before it, and the documents as they are now. */
-  async #readBefore(
-    changes: readonly TillChange[],
-    session: Parameters<Parameters<TillStore['transaction']>[0]>[0],
-  ): Promise<{ known: Map<string, Known>; current: Map<string, Document> }> {
-    const known = new Map<string, Known>();
-    const current = new Map<string, Document>();
-    const data = changes.filter((ch) => ch.kind === 'write' || ch.kind === 'delete');
-    for (const [c, list] of groupBy(data, (ch) => ch.c)) {
-      for (const [k, r] of await this.#d.store.known(
-        c,
-        list.map((ch) => ch.id),
-        session,
-      ))
-        known.set(`${c}\u0000${k}`, r);
-      for (const [k, d] of await this.#d.store.documents(
-        c,
-        list.map((ch) => ch.id),
-        session,
-      ))
-        current.set(`${c}\u0000${k}`, d);
-    }
-    return { known, current };
   }
 }
 
