@@ -8,7 +8,8 @@
  * (it keeps failing server selection while a fresh client connects at once).
  * The hub link replaces its client when the hub stays unreachable; the engine
  * does the same for the till's database: when it has been unreachable for a
- * while but a fresh connection answers, the parts are rebuilt on a new one.
+ * while but a fresh connection answers, the parts are rebuilt on a new one
+ * (engine/rebuild.ts, which also rebuilds them once a lost lease is back).
  */
 import { EventEmitter } from 'node:events';
 import type { SyncErrorInfo, SyncState, SyncStatus } from '../../src-shared/status.ts';
@@ -17,10 +18,10 @@ import { ClockOffsets } from './clock-offset.ts';
 import { ClockWatch } from './clock-watch.ts';
 import type { SyncConfig } from './config.ts';
 import { PolicyTable, type CollectionPolicy } from './core/policy.ts';
-import { closeParts, compareWidened, connectLocal, openParts, type Parts } from './engine/parts.ts';
+import { compareWidened, connectLocal, openParts, type Parts } from './engine/parts.ts';
 import { LeaseKeeper } from './engine/lease-keeper.ts';
+import { Rebuilder } from './engine/rebuild.ts';
 import { discardSetAside, reapplyConflictLoser, retrySetAside, setAsideRecord, type Later } from './engine/staff-actions.ts';
-import { freshConnectionAnswers } from './engine/status-reads.ts';
 import { Housekeeping } from './engine/housekeeping.ts';
 import { Reports } from './engine/reports.ts';
 import { SyncError } from './errors.ts';
@@ -29,7 +30,6 @@ import { silentLogger, type Logger } from './log.ts';
 import { StatusTracker } from './status-tracker.ts';
 import type { ConflictPage, ConflictQuery, ConflictRecord, QuarantineRecord } from './till/records.ts';
 import { TillHistory } from './till/retention.ts';
-import { TillStore } from './till/store.ts';
 
 export type { ConflictPage, ConflictQuery } from './till/records.ts';
 
@@ -48,8 +48,6 @@ export interface SyncEngineOptions {
 
 /** At most how often versions refused as too far ahead are compared again (a full reconciliation). */
 const AHEAD_RECHECK_MAX_MS = 60_000;
-/** The till's database unreachable this long, while a fresh connection answers: the parts reconnect. */
-export const LOCAL_RECONNECT_AFTER_MS = 15_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -72,8 +70,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   #lastStatus: SyncStatus | undefined;
   readonly #offsets = new ClockOffsets();
   readonly #clockWatch: ClockWatch;
-  /** Set while the parts are being rebuilt (lease lost and taken back, or a new connection to the till). */
-  #rebuilding: Promise<void> | undefined;
+  /** Rebuilds the parts on a new connection to the till's database (lease lost and taken back, or a stuck connection). */
+  readonly #rebuilder: Rebuilder;
   readonly #housekeeping: Housekeeping;
   #aheadCheckedAt = 0;
   readonly #reports: Reports;
@@ -95,10 +93,24 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       config,
       log: this.#log,
       reports: this.#reports,
-      parts: () => (this.#rebuilding ? undefined : this.#run),
+      parts: () => (this.#rebuilder.underway ? undefined : this.#run),
       tracker: () => this.#tracker,
-      busy: () => this.#rebuilding !== undefined || (this.#run?.capture.busy ?? true) || this.status().state === 'syncing',
+      busy: () => this.#rebuilder.underway !== undefined || (this.#run?.capture.busy ?? true) || this.status().state === 'syncing',
       stopping: () => this.#stopping,
+    });
+    this.#rebuilder = new Rebuilder({
+      config,
+      log: this.#log,
+      reports: this.#reports,
+      lease: () => this.#lease,
+      tracker: () => this.#tracker,
+      parts: () => this.#run,
+      setParts: (parts) => (this.#run = parts),
+      hooks: (tracker) => this.#hooks(tracker),
+      enabled: () => this.#enabled,
+      stopping: () => this.#stopping,
+      backoff: () => this.#backoff(),
+      statusChanged: () => this.emit('status', this.status()),
     });
   }
 
@@ -150,7 +162,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       everyMs: this.config.heartbeatIntervalMs,
     });
     this.#heartbeat.start();
-    this.#every(lease.renewEveryMs, () => this.#renewLease());
+    this.#every(lease.renewEveryMs, () => this.#rebuilder.renewLease());
     this.#every(this.config.statusIntervalMs, () => this.#refresh());
     await this.#refresh(true);
     await this.#housekeeping.start();
@@ -182,64 +194,6 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   }
 
   /**
-   * Rebuilds the parts on a new connection to the till's database, once the old one is closed:
-   * `reason` says why. Whatever was in flight is redone from the checkpoints, as after a restart.
-   */
-  async #rebuild(reason: string, before?: (store: TillStore) => Promise<boolean>): Promise<void> {
-    const old = this.#run;
-    const tracker = this.#tracker;
-    if (!old || !tracker || this.#rebuilding || this.#stopping) return;
-    this.#rebuilding = (async () => {
-      this.#log.info({ event: 'engine.rebuild', reason }, `reconnecting to this till's database: ${reason}`);
-      this.#run = undefined;
-      await closeParts(old, true).catch(() => undefined);
-      for (let attempt = 0; !this.#stopping; attempt += 1) {
-        try {
-          const { local, store } = await connectLocal(this.config);
-          if ((before && !(await before(store))) || this.#stopping) {
-            await local.close();
-            return;
-          }
-          this.#run = await openParts(local, store, this.#hooks(tracker));
-          this.#reports.localFailingSince = undefined;
-          if (this.#enabled) this.#run.link.connect();
-          return;
-        } catch (err) {
-          this.#reports.error(err, 'local', 'local');
-          await this.#backoff()(attempt);
-        }
-      }
-    })().finally(() => (this.#rebuilding = undefined));
-    await this.#rebuilding;
-  }
-
-  /**
-   * Keeps the lease. Lost (it lapsed while this engine could not renew it, and another engine took
-   * over): this engine stops syncing at once, waits to take it back, and starts again.
-   */
-  async #renewLease(): Promise<void> {
-    const run = this.#run;
-    const lease = this.#lease;
-    if (!run || !lease || this.#stopping || this.#rebuilding) return;
-    if ((await lease.renew(run.store)) !== 'lost') return;
-    this.#log.error({ event: 'engine.lease-lost' }, 'another TillSync took over this till; this one stops syncing and waits');
-    await this.#rebuild('another TillSync had taken over this till', (store) =>
-      lease.take(store, this.#tracker as StatusTracker, () => this.emit('status', this.status())),
-    );
-  }
-
-  /** The till's database has not answered for a while: if a fresh connection does, the parts move to one. */
-  async #reconnectLocalIfStuck(): Promise<void> {
-    const since = this.#reports.localFailingSince;
-    if (since === undefined || Date.now() - since < LOCAL_RECONNECT_AFTER_MS || this.#rebuilding || this.#stopping) return;
-    if (!(await freshConnectionAnswers(this.config.local.uri))) {
-      this.#reports.localFailingSince = Date.now(); // really down: try again a while later
-      return;
-    }
-    await this.#rebuild('the old connection stayed broken while a new one answers');
-  }
-
-  /**
    * The status tick: no database reads of its own (the counts move with the engine's events; a read
    * corrects them now and then (engine/housekeeping.ts), or at once with `correct`), the clock readings, and the report.
    */
@@ -260,7 +214,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     if (localError === undefined) this.#reports.localAnswered();
     else this.#reports.error(localError, 'local', 'local');
     if (!this.#stopping) await link.renewIfStuck(tracker.unreachableSince());
-    await this.#reconnectLocalIfStuck();
+    await this.#rebuilder.reconnectLocalIfStuck();
     const status = this.status();
     this.#lastStatus = status;
     if (status.state !== this.#state) {
@@ -293,7 +247,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
 
   /** The running parts; while they are being rebuilt, once they are up again. */
   async #running(): Promise<Parts> {
-    if (this.#rebuilding) await this.#rebuilding;
+    if (this.#rebuilder.underway) await this.#rebuilder.underway;
     if (!this.#run || !this.#started) throw new SyncError('internal', 'the engine is not started');
     return this.#run;
   }
@@ -384,7 +338,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#stopping = true;
     for (const timer of this.#timers) clearInterval(timer);
     this.#housekeeping.stop();
-    await this.#rebuilding;
+    await this.#rebuilder.underway;
     const run = this.#run;
     await this.#heartbeat?.stop(); // a last beat saying "stopped", while the hub is still connected
     if (run) {
