@@ -21,7 +21,7 @@ import { PolicyTable, type CollectionPolicy } from './core/policy.ts';
 import { compareWidened, connectLocal, openParts, type Parts } from './engine/parts.ts';
 import { LeaseKeeper } from './engine/lease-keeper.ts';
 import { Rebuilder } from './engine/rebuild.ts';
-import { discardSetAside, reapplyConflictLoser, retrySetAside, setAsideRecord, type Later } from './engine/staff-actions.ts';
+import { StaffActions } from './engine/staff-actions.ts';
 import { Housekeeping } from './engine/housekeeping.ts';
 import { Reports } from './engine/reports.ts';
 import { SyncError } from './errors.ts';
@@ -75,6 +75,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   readonly #housekeeping: Housekeeping;
   #aheadCheckedAt = 0;
   readonly #reports: Reports;
+  readonly #staff: StaffActions;
 
   constructor(config: SyncConfig, options: SyncEngineOptions = {}) {
     super();
@@ -111,6 +112,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       stopping: () => this.#stopping,
       backoff: () => this.#backoff(),
       statusChanged: () => this.emit('status', this.status()),
+    });
+    this.#staff = new StaffActions({
+      running: () => this.#running(),
+      parts: () => this.#run,
+      log: this.#log,
+      refresh: () => this.#refresh(true),
     });
   }
 
@@ -286,51 +293,33 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     return this.#policies;
   }
 
-  async listConflicts(query: ConflictQuery = {}): Promise<ConflictPage> {
-    return (await this.#running()).store.conflicts.list(query);
+  /** The conflict log, a page at a time (engine/staff-actions.ts). */
+  listConflicts(query: ConflictQuery = {}): Promise<ConflictPage> {
+    return this.#staff.listConflicts(query);
   }
 
   /** One conflict by its id (the hex string of its `_id`); null when there is none. */
-  async getConflict(id: string): Promise<ConflictRecord | null> {
-    return (await this.#running()).store.conflicts.get(id);
+  getConflict(id: string): Promise<ConflictRecord | null> {
+    return this.#staff.getConflict(id);
   }
 
   /**
-   * Applies a conflict's losing version as a new write on this till: capture
-   * gives it a new version, so it wins everywhere once pushed. A losing delete
-   * deletes the document. Returns the updated record.
+   * Applies a conflict's losing version as a new write on this till, so it wins everywhere once
+   * pushed (engine/staff-actions.ts). Returns the updated record.
    */
-  async reapplyConflictLoser(id: string): Promise<ConflictRecord> {
-    return reapplyConflictLoser(await this.#running(), id, this.#log);
+  reapplyConflictLoser(id: string): Promise<ConflictRecord> {
+    return this.#staff.reapplyConflictLoser(id);
   }
 
-  /** Tries a change set aside again, once its cause is fixed (engine/set-aside.ts). */
-  async retrySetAside(id: string): Promise<void> {
-    const parts = await this.#running();
-    const record = await setAsideRecord(parts, id);
-    await retrySetAside(parts, record, this.#later);
-    this.#log.info({ event: 'engine.set-aside-retried', collection: record.collection }, 'a change set aside is tried again');
-    await this.#refresh(true);
+  /** Tries a change set aside again, once its cause is fixed (engine/staff-actions.ts). */
+  retrySetAside(id: string): Promise<void> {
+    return this.#staff.handleSetAside(id, 'retry');
   }
 
-  /** Discards a change set aside (engine/set-aside.ts). */
-  async discardSetAside(id: string): Promise<void> {
-    const parts = await this.#running();
-    const record = await setAsideRecord(parts, id);
-    await discardSetAside(parts, record, this.#later);
-    this.#log.info({ event: 'engine.set-aside-discarded', collection: record.collection }, 'a change set aside is discarded');
-    await this.#refresh(true);
+  /** Discards a change set aside (engine/staff-actions.ts). */
+  discardSetAside(id: string): Promise<void> {
+    return this.#staff.handleSetAside(id, 'discard');
   }
-
-  /** Forgets a set-aside record once the work done for it (which needs the hub) is done. */
-  readonly #later: Later = (work, record) => {
-    void work
-      .then(() => this.#run?.store.quarantine.remove(record._id))
-      .then(() => this.#refresh(true))
-      .catch((err: unknown) =>
-        this.#log.warn({ event: 'engine.set-aside-handling-failed', error: String(err) }, 'could not finish with a change set aside'),
-      );
-  };
 
   /** Stops cleanly: streams closed, checkpoints written, connections closed. */
   async stop(): Promise<void> {
