@@ -1,7 +1,8 @@
 /**
  * The sync engine: the composition root. It connects to the till's database,
  * takes the one-engine-per-till lease, builds the running parts (capture, push,
- * pull and the hub link: engine/parts.ts) and keeps the status. Free of
+ * pull and the hub link: engine/parts.ts) and keeps the status (the tick:
+ * engine/status-tick.ts). Free of
  * Electron: the desktop app and the headless agent both use `createSyncEngine`.
  *
  * The driver can stay stuck on dead connections after the server dropped them
@@ -18,12 +19,14 @@ import { ClockOffsets } from './clock-offset.ts';
 import { ClockWatch } from './clock-watch.ts';
 import type { SyncConfig } from './config.ts';
 import { PolicyTable, type CollectionPolicy } from './core/policy.ts';
+import type { EngineView } from './engine/engine-view.ts';
 import { compareWidened, connectLocal, openParts, type Parts } from './engine/parts.ts';
 import { LeaseKeeper } from './engine/lease-keeper.ts';
 import { Rebuilder } from './engine/rebuild.ts';
 import { StaffActions } from './engine/staff-actions.ts';
 import { Housekeeping } from './engine/housekeeping.ts';
 import { Reports } from './engine/reports.ts';
+import { StatusTick } from './engine/status-tick.ts';
 import { SyncError } from './errors.ts';
 import { countRecent, Heartbeat } from './heartbeat.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -46,9 +49,6 @@ export interface SyncEngineOptions {
   log?: Logger;
 }
 
-/** At most how often versions refused as too far ahead are compared again (a full reconciliation). */
-const AHEAD_RECHECK_MAX_MS = 60_000;
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class SyncEngine extends EventEmitter<SyncEngineEvents> {
@@ -66,16 +66,14 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   #enabled = true;
   #stopping = false;
   #timers: NodeJS.Timeout[] = [];
-  #state: SyncState = 'starting';
-  #lastStatus: SyncStatus | undefined;
   readonly #offsets = new ClockOffsets();
   readonly #clockWatch: ClockWatch;
   /** Rebuilds the parts on a new connection to the till's database (lease lost and taken back, or a stuck connection). */
   readonly #rebuilder: Rebuilder;
   readonly #housekeeping: Housekeeping;
-  #aheadCheckedAt = 0;
   readonly #reports: Reports;
   readonly #staff: StaffActions;
+  readonly #tick: StatusTick;
 
   constructor(config: SyncConfig, options: SyncEngineOptions = {}) {
     super();
@@ -90,26 +88,25 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     });
     this.#policies = new PolicyTable(config.collections);
     this.#clockWatch = new ClockWatch(this.#offsets, this.#log);
-    this.#housekeeping = new Housekeeping({
+    const view: EngineView = {
       config,
       log: this.#log,
       reports: this.#reports,
-      parts: () => (this.#rebuilder.underway ? undefined : this.#run),
+      parts: () => this.#run,
       tracker: () => this.#tracker,
-      busy: () => this.#rebuilder.underway !== undefined || (this.#run?.capture.busy ?? true) || this.status().state === 'syncing',
       stopping: () => this.#stopping,
+    };
+    this.#housekeeping = new Housekeeping({
+      ...view,
+      parts: () => (this.#rebuilder.underway ? undefined : this.#run),
+      busy: () => this.#rebuilder.underway !== undefined || (this.#run?.capture.busy ?? true) || this.status().state === 'syncing',
     });
     this.#rebuilder = new Rebuilder({
-      config,
-      log: this.#log,
-      reports: this.#reports,
+      ...view,
       lease: () => this.#lease,
-      tracker: () => this.#tracker,
-      parts: () => this.#run,
       setParts: (parts) => (this.#run = parts),
       hooks: (tracker) => this.#hooks(tracker),
       enabled: () => this.#enabled,
-      stopping: () => this.#stopping,
       backoff: () => this.#backoff(),
       statusChanged: () => this.emit('status', this.status()),
     });
@@ -117,7 +114,17 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       running: () => this.#running(),
       parts: () => this.#run,
       log: this.#log,
-      refresh: () => this.#refresh(true),
+      refresh: () => this.#tick.run(true),
+    });
+    this.#tick = new StatusTick({
+      ...view,
+      housekeeping: this.#housekeeping,
+      clockWatch: this.#clockWatch,
+      rebuilder: this.#rebuilder,
+      heartbeat: () => this.#heartbeat,
+      status: () => this.status(),
+      emitStatus: (status) => this.emit('status', status),
+      emitState: (state, previous) => this.emit('state', state, previous),
     });
   }
 
@@ -170,8 +177,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     });
     this.#heartbeat.start();
     this.#every(lease.renewEveryMs, () => this.#rebuilder.renewLease());
-    this.#every(this.config.statusIntervalMs, () => this.#refresh());
-    await this.#refresh(true);
+    this.#every(this.config.statusIntervalMs, () => this.#tick.run());
+    await this.#tick.run(true);
     await this.#housekeeping.start();
   }
 
@@ -196,42 +203,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       onConflicts: (conflicts) => this.#reports.conflicts(conflicts),
       onQuarantined: (records) => this.#reports.quarantined(records),
       onReconciled: (summary) => this.#reports.reconciled(summary),
-      refresh: () => void this.#refresh(),
+      refresh: () => void this.#tick.run(),
     };
-  }
-
-  /**
-   * The status tick: no database reads of its own (the counts move with the engine's events; a read
-   * corrects them now and then (engine/housekeeping.ts), or at once with `correct`), the clock readings, and the report.
-   */
-  async #refresh(correct = false): Promise<void> {
-    const run = this.#run;
-    const tracker = this.#tracker;
-    if (!run || !tracker) return;
-    const { store, link } = run;
-    await this.#housekeeping.correctIfDue(correct);
-    // Versions refused as too far ahead are compared again now and then, so none stays set aside for good.
-    const recheckMs = Math.min(AHEAD_RECHECK_MAX_MS, Math.max(2_000, this.config.maxClockDriftMs));
-    if (this.#reports.aheadSince !== undefined && Date.now() - this.#aheadCheckedAt > recheckMs && !this.status().reconciliation) {
-      this.#aheadCheckedAt = Date.now();
-      run.pull.requestReconcile();
-    }
-    // The till's clock reading is also the tick's sign that its database answers.
-    const localError = await this.#clockWatch.check(run.local, store, link.hub?.client, tracker, false);
-    if (localError === undefined) this.#reports.localAnswered();
-    else this.#reports.error(localError, 'local', 'local');
-    if (!this.#stopping) await link.renewIfStuck(tracker.unreachableSince());
-    await this.#rebuilder.reconnectLocalIfStuck();
-    const status = this.status();
-    this.#lastStatus = status;
-    if (status.state !== this.#state) {
-      const previous = this.#state;
-      this.#state = status.state;
-      this.#log.info({ event: 'engine.state', from: previous, to: status.state, outbox: status.outbox.depth }, `sync is ${status.state}`);
-      this.emit('state', status.state, previous);
-      this.#heartbeat?.stateChanged(status.state);
-    }
-    this.emit('status', status);
   }
 
   status(): SyncStatus {
@@ -249,7 +222,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   }
 
   get lastStatus(): SyncStatus | undefined {
-    return this.#lastStatus;
+    return this.#tick.lastStatus;
   }
 
   /** The running parts; while they are being rebuilt, once they are up again. */
@@ -268,7 +241,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#log.info({ event: 'engine.enabled', enabled }, enabled ? 'sync enabled' : 'sync paused');
     if (enabled) link.connect();
     else await link.disconnect();
-    await this.#refresh(true);
+    await this.#tick.run(true);
   }
 
   get enabled(): boolean {

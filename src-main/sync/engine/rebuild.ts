@@ -10,32 +10,23 @@
  *   does (the driver can stay stuck on dead connections after the server
  *   dropped them).
  */
-import type { SyncConfig } from '../config.ts';
-import type { Logger } from '../log.ts';
 import type { StatusTracker } from '../status-tracker.ts';
 import type { TillStore } from '../till/store.ts';
+import type { EngineView } from './engine-view.ts';
 import type { LeaseKeeper } from './lease-keeper.ts';
 import { closeParts, connectLocal, openParts, type Parts, type PartsHooks } from './parts.ts';
-import type { Reports } from './reports.ts';
 import { freshConnectionAnswers } from './status-reads.ts';
 
 /** The till's database unreachable this long, while a fresh connection answers: the parts reconnect. */
 export const LOCAL_RECONNECT_AFTER_MS = 15_000;
 
-export interface RebuildDeps {
-  config: SyncConfig;
-  log: Logger;
-  reports: Reports;
+export interface RebuildDeps extends EngineView {
   lease(): LeaseKeeper | undefined;
-  tracker(): StatusTracker | undefined;
-  /** The running parts (none before the start, or while they are rebuilt). */
-  parts(): Parts | undefined;
   /** Hands the engine its parts: none while they are rebuilt, then the new ones. */
   setParts(parts: Parts | undefined): void;
   hooks(tracker: StatusTracker): PartsHooks;
   /** Sync is enabled: the new parts' hub link connects. */
   enabled(): boolean;
-  stopping(): boolean;
   backoff(): (attempt: number) => Promise<void>;
   /** The status changed (while waiting for the lease another engine holds). */
   statusChanged(): void;
