@@ -1,14 +1,16 @@
 /**
  * The sync engine: the composition root. It connects to the till's database,
  * takes the one-engine-per-till lease, builds the running parts (capture, push,
- * pull and the hub link: engine/parts.ts) and keeps the status. Free of
+ * pull and the hub link: engine/parts.ts) and keeps the status (the tick:
+ * engine/status-tick.ts). Free of
  * Electron: the desktop app and the headless agent both use `createSyncEngine`.
  *
  * The driver can stay stuck on dead connections after the server dropped them
  * (it keeps failing server selection while a fresh client connects at once).
  * The hub link replaces its client when the hub stays unreachable; the engine
  * does the same for the till's database: when it has been unreachable for a
- * while but a fresh connection answers, the parts are rebuilt on a new one.
+ * while but a fresh connection answers, the parts are rebuilt on a new one
+ * (engine/rebuild.ts, which also rebuilds them once a lost lease is back).
  */
 import { EventEmitter } from 'node:events';
 import type { SyncErrorInfo, SyncState, SyncStatus } from '../../src-shared/status.ts';
@@ -17,19 +19,20 @@ import { ClockOffsets } from './clock-offset.ts';
 import { ClockWatch } from './clock-watch.ts';
 import type { SyncConfig } from './config.ts';
 import { PolicyTable, type CollectionPolicy } from './core/policy.ts';
-import { closeParts, compareWidened, connectLocal, openParts, type Parts } from './engine/parts.ts';
+import type { EngineView } from './engine/engine-view.ts';
+import { compareWidened, connectLocal, openParts, type Parts } from './engine/parts.ts';
 import { LeaseKeeper } from './engine/lease-keeper.ts';
-import { discardSetAside, reapplyConflictLoser, retrySetAside, setAsideRecord, type Later } from './engine/staff-actions.ts';
-import { freshConnectionAnswers } from './engine/status-reads.ts';
+import { Rebuilder } from './engine/rebuild.ts';
+import { StaffActions } from './engine/staff-actions.ts';
 import { Housekeeping } from './engine/housekeeping.ts';
 import { Reports } from './engine/reports.ts';
+import { StatusTick } from './engine/status-tick.ts';
 import { SyncError } from './errors.ts';
 import { countRecent, Heartbeat } from './heartbeat.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { StatusTracker } from './status-tracker.ts';
 import type { ConflictPage, ConflictQuery, ConflictRecord, QuarantineRecord } from './till/records.ts';
 import { TillHistory } from './till/retention.ts';
-import { TillStore } from './till/store.ts';
 
 export type { ConflictPage, ConflictQuery } from './till/records.ts';
 
@@ -45,11 +48,6 @@ export interface SyncEngineEvents {
 export interface SyncEngineOptions {
   log?: Logger;
 }
-
-/** At most how often versions refused as too far ahead are compared again (a full reconciliation). */
-const AHEAD_RECHECK_MAX_MS = 60_000;
-/** The till's database unreachable this long, while a fresh connection answers: the parts reconnect. */
-export const LOCAL_RECONNECT_AFTER_MS = 15_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -68,15 +66,14 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   #enabled = true;
   #stopping = false;
   #timers: NodeJS.Timeout[] = [];
-  #state: SyncState = 'starting';
-  #lastStatus: SyncStatus | undefined;
   readonly #offsets = new ClockOffsets();
   readonly #clockWatch: ClockWatch;
-  /** Set while the parts are being rebuilt (lease lost and taken back, or a new connection to the till). */
-  #rebuilding: Promise<void> | undefined;
+  /** Rebuilds the parts on a new connection to the till's database (lease lost and taken back, or a stuck connection). */
+  readonly #rebuilder: Rebuilder;
   readonly #housekeeping: Housekeeping;
-  #aheadCheckedAt = 0;
   readonly #reports: Reports;
+  readonly #staff: StaffActions;
+  readonly #tick: StatusTick;
 
   constructor(config: SyncConfig, options: SyncEngineOptions = {}) {
     super();
@@ -91,14 +88,43 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     });
     this.#policies = new PolicyTable(config.collections);
     this.#clockWatch = new ClockWatch(this.#offsets, this.#log);
-    this.#housekeeping = new Housekeeping({
+    const view: EngineView = {
       config,
       log: this.#log,
       reports: this.#reports,
-      parts: () => (this.#rebuilding ? undefined : this.#run),
+      parts: () => this.#run,
       tracker: () => this.#tracker,
-      busy: () => this.#rebuilding !== undefined || (this.#run?.capture.busy ?? true) || this.status().state === 'syncing',
       stopping: () => this.#stopping,
+    };
+    this.#housekeeping = new Housekeeping({
+      ...view,
+      parts: () => (this.#rebuilder.underway ? undefined : this.#run),
+      busy: () => this.#rebuilder.underway !== undefined || (this.#run?.capture.busy ?? true) || this.status().state === 'syncing',
+    });
+    this.#rebuilder = new Rebuilder({
+      ...view,
+      lease: () => this.#lease,
+      setParts: (parts) => (this.#run = parts),
+      hooks: (tracker) => this.#hooks(tracker),
+      enabled: () => this.#enabled,
+      backoff: () => this.#backoff(),
+      statusChanged: () => this.emit('status', this.status()),
+    });
+    this.#staff = new StaffActions({
+      running: () => this.#running(),
+      parts: () => this.#run,
+      log: this.#log,
+      refresh: () => this.#tick.run(true),
+    });
+    this.#tick = new StatusTick({
+      ...view,
+      housekeeping: this.#housekeeping,
+      clockWatch: this.#clockWatch,
+      rebuilder: this.#rebuilder,
+      heartbeat: () => this.#heartbeat,
+      status: () => this.status(),
+      emitStatus: (status) => this.emit('status', status),
+      emitState: (state, previous) => this.emit('state', state, previous),
     });
   }
 
@@ -150,9 +176,9 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       everyMs: this.config.heartbeatIntervalMs,
     });
     this.#heartbeat.start();
-    this.#every(lease.renewEveryMs, () => this.#renewLease());
-    this.#every(this.config.statusIntervalMs, () => this.#refresh());
-    await this.#refresh(true);
+    this.#every(lease.renewEveryMs, () => this.#rebuilder.renewLease());
+    this.#every(this.config.statusIntervalMs, () => this.#tick.run());
+    await this.#tick.run(true);
     await this.#housekeeping.start();
   }
 
@@ -177,100 +203,8 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
       onConflicts: (conflicts) => this.#reports.conflicts(conflicts),
       onQuarantined: (records) => this.#reports.quarantined(records),
       onReconciled: (summary) => this.#reports.reconciled(summary),
-      refresh: () => void this.#refresh(),
+      refresh: () => void this.#tick.run(),
     };
-  }
-
-  /**
-   * Rebuilds the parts on a new connection to the till's database, once the old one is closed:
-   * `reason` says why. Whatever was in flight is redone from the checkpoints, as after a restart.
-   */
-  async #rebuild(reason: string, before?: (store: TillStore) => Promise<boolean>): Promise<void> {
-    const old = this.#run;
-    const tracker = this.#tracker;
-    if (!old || !tracker || this.#rebuilding || this.#stopping) return;
-    this.#rebuilding = (async () => {
-      this.#log.info({ event: 'engine.rebuild', reason }, `reconnecting to this till's database: ${reason}`);
-      this.#run = undefined;
-      await closeParts(old, true).catch(() => undefined);
-      for (let attempt = 0; !this.#stopping; attempt += 1) {
-        try {
-          const { local, store } = await connectLocal(this.config);
-          if ((before && !(await before(store))) || this.#stopping) {
-            await local.close();
-            return;
-          }
-          this.#run = await openParts(local, store, this.#hooks(tracker));
-          this.#reports.localFailingSince = undefined;
-          if (this.#enabled) this.#run.link.connect();
-          return;
-        } catch (err) {
-          this.#reports.error(err, 'local', 'local');
-          await this.#backoff()(attempt);
-        }
-      }
-    })().finally(() => (this.#rebuilding = undefined));
-    await this.#rebuilding;
-  }
-
-  /**
-   * Keeps the lease. Lost (it lapsed while this engine could not renew it, and another engine took
-   * over): this engine stops syncing at once, waits to take it back, and starts again.
-   */
-  async #renewLease(): Promise<void> {
-    const run = this.#run;
-    const lease = this.#lease;
-    if (!run || !lease || this.#stopping || this.#rebuilding) return;
-    if ((await lease.renew(run.store)) !== 'lost') return;
-    this.#log.error({ event: 'engine.lease-lost' }, 'another TillSync took over this till; this one stops syncing and waits');
-    await this.#rebuild('another TillSync had taken over this till', (store) =>
-      lease.take(store, this.#tracker as StatusTracker, () => this.emit('status', this.status())),
-    );
-  }
-
-  /** The till's database has not answered for a while: if a fresh connection does, the parts move to one. */
-  async #reconnectLocalIfStuck(): Promise<void> {
-    const since = this.#reports.localFailingSince;
-    if (since === undefined || Date.now() - since < LOCAL_RECONNECT_AFTER_MS || this.#rebuilding || this.#stopping) return;
-    if (!(await freshConnectionAnswers(this.config.local.uri))) {
-      this.#reports.localFailingSince = Date.now(); // really down: try again a while later
-      return;
-    }
-    await this.#rebuild('the old connection stayed broken while a new one answers');
-  }
-
-  /**
-   * The status tick: no database reads of its own (the counts move with the engine's events; a read
-   * corrects them now and then (engine/housekeeping.ts), or at once with `correct`), the clock readings, and the report.
-   */
-  async #refresh(correct = false): Promise<void> {
-    const run = this.#run;
-    const tracker = this.#tracker;
-    if (!run || !tracker) return;
-    const { store, link } = run;
-    await this.#housekeeping.correctIfDue(correct);
-    // Versions refused as too far ahead are compared again now and then, so none stays set aside for good.
-    const recheckMs = Math.min(AHEAD_RECHECK_MAX_MS, Math.max(2_000, this.config.maxClockDriftMs));
-    if (this.#reports.aheadSince !== undefined && Date.now() - this.#aheadCheckedAt > recheckMs && !this.status().reconciliation) {
-      this.#aheadCheckedAt = Date.now();
-      run.pull.requestReconcile();
-    }
-    // The till's clock reading is also the tick's sign that its database answers.
-    const localError = await this.#clockWatch.check(run.local, store, link.hub?.client, tracker, false);
-    if (localError === undefined) this.#reports.localAnswered();
-    else this.#reports.error(localError, 'local', 'local');
-    if (!this.#stopping) await link.renewIfStuck(tracker.unreachableSince());
-    await this.#reconnectLocalIfStuck();
-    const status = this.status();
-    this.#lastStatus = status;
-    if (status.state !== this.#state) {
-      const previous = this.#state;
-      this.#state = status.state;
-      this.#log.info({ event: 'engine.state', from: previous, to: status.state, outbox: status.outbox.depth }, `sync is ${status.state}`);
-      this.emit('state', status.state, previous);
-      this.#heartbeat?.stateChanged(status.state);
-    }
-    this.emit('status', status);
   }
 
   status(): SyncStatus {
@@ -288,12 +222,12 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
   }
 
   get lastStatus(): SyncStatus | undefined {
-    return this.#lastStatus;
+    return this.#tick.lastStatus;
   }
 
   /** The running parts; while they are being rebuilt, once they are up again. */
   async #running(): Promise<Parts> {
-    if (this.#rebuilding) await this.#rebuilding;
+    if (this.#rebuilder.underway) await this.#rebuilder.underway;
     if (!this.#run || !this.#started) throw new SyncError('internal', 'the engine is not started');
     return this.#run;
   }
@@ -307,7 +241,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#log.info({ event: 'engine.enabled', enabled }, enabled ? 'sync enabled' : 'sync paused');
     if (enabled) link.connect();
     else await link.disconnect();
-    await this.#refresh(true);
+    await this.#tick.run(true);
   }
 
   get enabled(): boolean {
@@ -332,51 +266,33 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     return this.#policies;
   }
 
-  async listConflicts(query: ConflictQuery = {}): Promise<ConflictPage> {
-    return (await this.#running()).store.conflicts.list(query);
+  /** The conflict log, a page at a time (engine/staff-actions.ts). */
+  listConflicts(query: ConflictQuery = {}): Promise<ConflictPage> {
+    return this.#staff.listConflicts(query);
   }
 
   /** One conflict by its id (the hex string of its `_id`); null when there is none. */
-  async getConflict(id: string): Promise<ConflictRecord | null> {
-    return (await this.#running()).store.conflicts.get(id);
+  getConflict(id: string): Promise<ConflictRecord | null> {
+    return this.#staff.getConflict(id);
   }
 
   /**
-   * Applies a conflict's losing version as a new write on this till: capture
-   * gives it a new version, so it wins everywhere once pushed. A losing delete
-   * deletes the document. Returns the updated record.
+   * Applies a conflict's losing version as a new write on this till, so it wins everywhere once
+   * pushed (engine/staff-actions.ts). Returns the updated record.
    */
-  async reapplyConflictLoser(id: string): Promise<ConflictRecord> {
-    return reapplyConflictLoser(await this.#running(), id, this.#log);
+  reapplyConflictLoser(id: string): Promise<ConflictRecord> {
+    return this.#staff.reapplyConflictLoser(id);
   }
 
-  /** Tries a change set aside again, once its cause is fixed (engine/set-aside.ts). */
-  async retrySetAside(id: string): Promise<void> {
-    const parts = await this.#running();
-    const record = await setAsideRecord(parts, id);
-    await retrySetAside(parts, record, this.#later);
-    this.#log.info({ event: 'engine.set-aside-retried', collection: record.collection }, 'a change set aside is tried again');
-    await this.#refresh(true);
+  /** Tries a change set aside again, once its cause is fixed (engine/staff-actions.ts). */
+  retrySetAside(id: string): Promise<void> {
+    return this.#staff.handleSetAside(id, 'retry');
   }
 
-  /** Discards a change set aside (engine/set-aside.ts). */
-  async discardSetAside(id: string): Promise<void> {
-    const parts = await this.#running();
-    const record = await setAsideRecord(parts, id);
-    await discardSetAside(parts, record, this.#later);
-    this.#log.info({ event: 'engine.set-aside-discarded', collection: record.collection }, 'a change set aside is discarded');
-    await this.#refresh(true);
+  /** Discards a change set aside (engine/staff-actions.ts). */
+  discardSetAside(id: string): Promise<void> {
+    return this.#staff.handleSetAside(id, 'discard');
   }
-
-  /** Forgets a set-aside record once the work done for it (which needs the hub) is done. */
-  readonly #later: Later = (work, record) => {
-    void work
-      .then(() => this.#run?.store.quarantine.remove(record._id))
-      .then(() => this.#refresh(true))
-      .catch((err: unknown) =>
-        this.#log.warn({ event: 'engine.set-aside-handling-failed', error: String(err) }, 'could not finish with a change set aside'),
-      );
-  };
 
   /** Stops cleanly: streams closed, checkpoints written, connections closed. */
   async stop(): Promise<void> {
@@ -384,7 +300,7 @@ export class SyncEngine extends EventEmitter<SyncEngineEvents> {
     this.#stopping = true;
     for (const timer of this.#timers) clearInterval(timer);
     this.#housekeeping.stop();
-    await this.#rebuilding;
+    await this.#rebuilder.underway;
     const run = this.#run;
     await this.#heartbeat?.stop(); // a last beat saying "stopped", while the hub is still connected
     if (run) {

@@ -9,13 +9,10 @@
  *   within its rules (till/retention.ts), old deletes forgotten on the hub,
  *   and the disk checked for room for the days offline the product promises.
  */
-import type { SyncConfig } from '../config.ts';
-import type { Logger } from '../log.ts';
 import { oplogHeadroomHours } from '../oplog-headroom.ts';
-import type { StatusTracker } from '../status-tracker.ts';
 import { TillHistory } from '../till/retention.ts';
+import type { EngineView } from './engine-view.ts';
 import type { Parts } from './parts.ts';
-import type { Reports } from './reports.ts';
 import { checkDisk, pruneTombstones, readCounts } from './status-reads.ts';
 
 /** How often the counts are read from the database when no event asked for it. */
@@ -23,16 +20,11 @@ const CORRECT_EVERY_MS = 60_000;
 /** Housekeeping that finds sync busy tries again this much later. */
 const BUSY_RETRY_MS = 60_000;
 
-export interface HousekeepingDeps {
-  config: SyncConfig;
-  log: Logger;
-  reports: Reports;
-  /** The running parts and the tracker; undefined while they are being rebuilt or before the start. */
+export interface HousekeepingDeps extends EngineView {
+  /** The running parts; undefined while they are being rebuilt or before the start. */
   parts(): Parts | undefined;
-  tracker(): StatusTracker | undefined;
   /** Sync is busy (capture behind, a batch on its way, parts being rebuilt): housekeeping waits. */
   busy(): boolean;
-  stopping(): boolean;
 }
 
 export class Housekeeping {

@@ -10,28 +10,29 @@
  * - in-memory state (sequence, token, clock, remembered transactions) moves
  *   only after the transaction committed;
  * - outbox sequence numbers are handed out one batch at a time (capture and
- *   reconciliation's found changes share the lock).
+ *   reconciliation's found changes, `found-changes.ts`, share the lock in
+ *   `outbox-writes.ts`).
  */
-import type { Document, ResumeToken, Timestamp } from 'mongodb';
-import { decodeTillChange, type TillChange } from '../core/change.ts';
-import { engineOnly, planCapture, planFound, type CapturePlan } from '../core/capture-plan.ts';
+import type { ResumeToken, Timestamp } from 'mongodb';
+import { decodeTillChange } from '../core/change.ts';
+import { engineOnly, planCapture, type CapturePlan } from '../core/capture-plan.ts';
 import { encodeVersion, type HybridClock } from '../core/hlc.ts';
 import type { PolicyTable } from '../core/policy.ts';
 import type { FoundChange } from '../core/reconcile-pair.ts';
 import { TxnMemory } from '../core/txn-memory.ts';
-import type { AnyDocument, Known } from '../core/types.ts';
 import type { ClockOffsets } from '../clock-offset.ts';
 import { clusterTime } from '../cluster-time.ts';
-import { bsonCodec, idKey } from '../documents.ts';
+import { bsonCodec } from '../documents.ts';
 import { isHistoryLost } from '../errors.ts';
 import { QueueClosed, type ChangeEvent, type EventQueue } from '../event-queue.ts';
-import { groupBy } from '../group-by.ts';
 import type { Logger } from '../log.ts';
 import type { OutboxWatch } from '../outbox-watch.ts';
 import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
 import type { TillStore } from '../till/store.ts';
+import { enqueueFound } from './found-changes.ts';
+import { OutboxSequence, readNow } from './outbox-writes.ts';
+import { StreamCheckpoint } from './stream-checkpoint.ts';
 
-const IDLE_CHECKPOINT_MS = 5_000;
 /** A change this far ahead of the expected local clock means the till's clock was moved. */
 const CLOCK_JUMP_MS = 2_000;
 
@@ -67,19 +68,28 @@ export interface CaptureDeps {
 export class Capture {
   readonly #d: CaptureDeps;
   #queue: EventQueue | undefined;
-  #seq = 0;
+  /** Outbox sequence numbers, shared with reconciliation's found changes under one lock. */
+  readonly #sequence = new OutboxSequence();
   readonly #engineTxns = new TxnMemory();
   #running = false;
   #loop: Promise<void> | undefined;
-  #lastCheckpointAt = 0;
   #committing = false;
-  #lastToken: unknown;
+  readonly #saved: StreamCheckpoint;
   #startAt: Timestamp | undefined;
-  /** Capture batches and reconciliation entries take outbox sequence numbers one at a time. */
-  #lock: Promise<void> = Promise.resolve();
 
   constructor(deps: CaptureDeps) {
     this.#d = deps;
+    // No `seq` here: this runs outside the lock that hands out sequence numbers, so it could write an old
+    // one over a newer one reconciliation's enqueue just committed.
+    this.#saved = new StreamCheckpoint((token) =>
+      deps.store.checkpoints.save({
+        _id: 'capture',
+        token,
+        clock: encodeVersion(deps.clock.last),
+        engineTxns: this.#engineTxns.entries().map(([key]) => key),
+        at: new Date(),
+      }),
+    );
   }
 
   async start(): Promise<void> {
@@ -88,16 +98,16 @@ export class Capture {
     const { checkpoints } = this.#d.store;
     const checkpoint = await checkpoints.load('capture');
     // Never below an entry that exists: a sequence number is never handed out twice.
-    this.#seq = Math.max(checkpoint?.seq ?? 0, await this.#d.store.outbox.lastSeq());
+    this.#sequence.last = Math.max(checkpoint?.seq ?? 0, await this.#d.store.outbox.lastSeq());
     for (const key of checkpoint?.engineTxns ?? []) this.#engineTxns.remember(key, 'engine');
-    this.#lastToken = checkpoint?.token;
+    this.#saved.token = checkpoint?.token;
     this.#startAt = checkpoint?.startAt;
     if (!checkpoint) {
       // First start: fix the starting point durably before reading anything, so a crash cannot skip writes.
       this.#startAt = await clusterTime(this.#d.store.pos);
       await checkpoints.save({ _id: 'capture', startAt: this.#startAt, seq: 0, engineTxns: [], at: new Date() });
     }
-    this.#open(this.#lastToken);
+    this.#open(this.#saved.token);
     this.#loop = this.#run();
   }
 
@@ -115,7 +125,7 @@ export class Capture {
 
   /** Highest outbox sequence number written so far. */
   get lastSeq(): number {
-    return this.#seq;
+    return this.#sequence.last;
   }
 
   #open(token: unknown): void {
@@ -127,11 +137,11 @@ export class Capture {
     while (this.#running) {
       try {
         const events = await (this.#queue as EventQueue).take(this.#d.batchSize, 1000);
-        if (events.length === 0) await this.#saveIdleCheckpoint();
+        if (events.length === 0) await this.#saved.whenIdle(this.#queue);
         else {
           this.#committing = true;
           try {
-            await this.#exclusive(() => this.#commit(events));
+            await this.#sequence.exclusive(() => this.#commit(events));
           } finally {
             this.#committing = false;
           }
@@ -157,51 +167,8 @@ export class Capture {
         }
         await this.#queue?.close();
         if (!this.#running) break;
-        this.#open(this.#lastToken);
+        this.#open(this.#saved.token);
       }
-    }
-  }
-
-  /**
-   * When idle, moves the checkpoint to the stream's post-batch token so a
-   * restart rescans little. The token is read while nothing is queued: every
-   * change it covers has been committed.
-   */
-  async #saveIdleCheckpoint(): Promise<void> {
-    if (!this.#queue || this.#queue.pending > 0) return;
-    const token = this.#queue.resumeToken;
-    if (!token || JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
-    await this.#checkpointNowAndThen(token);
-  }
-
-  /**
-   * Moves the checkpoint past events that wrote nothing, outside any transaction and at most every
-   * few seconds; a restart from an older one reads them again and finds nothing again.
-   */
-  async #checkpointNowAndThen(token: unknown): Promise<void> {
-    if (Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
-    // No `seq` here: this runs outside the lock that hands out sequence numbers, so it could write an old
-    // one over a newer one reconciliation's enqueue just committed.
-    await this.#d.store.checkpoints.save({
-      _id: 'capture',
-      token: token as ResumeToken,
-      clock: encodeVersion(this.#d.clock.last),
-      engineTxns: this.#engineTxns.entries().map(([key]) => key),
-      at: new Date(),
-    });
-    this.#lastToken = token;
-    this.#lastCheckpointAt = Date.now();
-  }
-
-  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const before = this.#lock;
-    let release!: () => void;
-    this.#lock = new Promise<void>((resolve) => (release = resolve));
-    await before;
-    try {
-      return await fn();
-    } finally {
-      release();
     }
   }
 
@@ -211,16 +178,16 @@ export class Capture {
     // Owed before capture moves on: a restart in between must still find the writes in the gap.
     await this.#d.store.checkpoints.oweReconciliation();
     const startAt = await clusterTime(this.#d.store.pos);
-    await this.#exclusive(async () => {
+    await this.#sequence.exclusive(async () => {
       await this.#d.store.checkpoints.restart({
         _id: 'capture',
-        seq: this.#seq,
+        seq: this.#sequence.last,
         startAt,
         clock: encodeVersion(this.#d.clock.last),
         engineTxns: this.#engineTxns.entries().map(([key]) => key),
         at: new Date(),
       });
-      this.#lastToken = undefined;
+      this.#saved.token = undefined;
       this.#startAt = startAt;
     });
     this.#d.log.warn({ event: 'capture.history-lost' }, "this till's change history was lost; capturing from now and reconciling the gap");
@@ -232,57 +199,7 @@ export class Capture {
    * records, in one local transaction that also keeps the sequence and clock.
    */
   async enqueue(changes: FoundChange[]): Promise<void> {
-    if (changes.length === 0) return;
-    const { store } = this.#d;
-    let plan: Pick<CapturePlan, 'entries' | 'known' | 'lastSeq'> = { entries: [], known: [], lastSeq: this.#seq };
-    let tentative: HybridClock | undefined;
-    await this.#exclusive(async () => {
-      const ended = this.#d.outboxWatch.adding();
-      await store
-        .transaction(async (session) => {
-          // Documents as they are now, for the changes taken only if still as reconciliation compared them.
-          const known = new Map<string, Known>();
-          const docs = new Map<string, AnyDocument>();
-          for (const [c, list] of groupBy(
-            changes.filter((ch) => ch.expect),
-            (ch) => ch.c,
-          )) {
-            const ids = list.map((ch) => ch.id);
-            for (const [k, r] of await store.known(c, ids, session)) known.set(`${c}\u0000${k}`, r);
-            for (const [k, d] of await store.documents(c, ids, session)) docs.set(`${c}\u0000${k}`, d);
-          }
-          const now = new Date();
-          const clock = this.#d.clock.fork();
-          plan = planFound(changes, {
-            freshVersion: () => encodeVersion(clock.tick()),
-            knownNow: (c, id) => known.get(`${c}\u0000${idKey(id)}`)?.v ?? null,
-            docNow: (c, id) => docs.get(`${c}\u0000${idKey(id)}`) ?? null,
-            codec: bsonCodec,
-            lastSeq: this.#seq,
-            now,
-          });
-          if (plan.entries.length === 0) return;
-          await store.outbox.append(plan.entries, session);
-          await store.putKnown(plan.known, session);
-          await store.checkpoints.save({ _id: 'capture', seq: plan.lastSeq, clock: encodeVersion(clock.last), at: now }, session);
-          tentative = clock;
-        })
-        .finally(ended);
-      this.#seq = plan.lastSeq;
-      if (tentative) this.#d.clock.advance(tentative.last);
-    });
-    const taken = plan.entries.length;
-    if (taken < changes.length) {
-      this.#d.log.debug(
-        { event: 'capture.found-changes-moved', dropped: changes.length - taken },
-        'documents changed since reconciliation compared them; their own path syncs them',
-      );
-    }
-    if (taken > 0)
-      this.#d.onCommitted(
-        taken,
-        plan.entries.map(() => new Date()),
-      );
+    await enqueueFound(this.#d, this.#sequence, changes);
   }
 
   async #commit(events: ChangeEvent[]): Promise<void> {
@@ -293,7 +210,7 @@ export class Capture {
     if (skipped) {
       // Nothing to capture: no transaction. A collection the pull created here gets post-images too.
       for (const c of skipped.created) await store.enableImages(c);
-      await this.#checkpointNowAndThen(lastToken);
+      await this.#saved.nowAndThen(lastToken);
       return;
     }
     // A change timed well ahead of where this till's server clock should be: the clock was moved. Measure it again first.
@@ -320,16 +237,21 @@ export class Capture {
         tentative = this.#d.clock.fork();
         txns = this.#engineTxns.copy();
         const now = new Date();
-        const { known, current } = await this.#readBefore(changes, session);
+        // What the till knew of the batch's documents before it, and the documents as they are now.
+        const before = await readNow(
+          store,
+          changes.filter((ch) => ch.kind === 'write' || ch.kind === 'delete'),
+          session,
+        );
         plan = planCapture(changes, {
           engineTxns: txns,
-          known: (c, id) => known.get(`${c}\u0000${idKey(id)}`) ?? null,
-          current: (c, id) => current.get(`${c}\u0000${idKey(id)}`) ?? null,
+          known: before.known,
+          current: before.current,
           clock: tentative,
           policies: this.#d.policies(),
           hubTime: (wall) => new Date(Math.min((wall ?? now).getTime() + shift, latest)),
           codec: bsonCodec,
-          lastSeq: this.#seq,
+          lastSeq: this.#sequence.last,
           now,
           device: this.#d.deviceId,
         });
@@ -352,10 +274,9 @@ export class Capture {
       .finally(ended);
     const done = plan as CapturePlan;
     // Invariant: in-memory state moves only after the transaction committed.
-    this.#seq = done.lastSeq;
+    this.#sequence.last = done.lastSeq;
     this.#engineTxns.adopt(txns);
-    this.#lastToken = lastToken;
-    this.#lastCheckpointAt = Date.now();
+    this.#saved.committed(lastToken);
     this.#d.clock.advance(tentative.last);
     if (recorded.length > 0) this.#d.onConflicts(recorded);
     if (setAside.length > 0) this.#d.onQuarantined(setAside);
@@ -367,31 +288,6 @@ export class Capture {
       done.entries.map((e) => e.wall),
     );
     if (done.invalidated) throw new Invalidated();
-  }
-
-  /** What the till knew of the batch's documents before it, and the documents as they are now. */
-  async #readBefore(
-    changes: readonly TillChange[],
-    session: Parameters<Parameters<TillStore['transaction']>[0]>[0],
-  ): Promise<{ known: Map<string, Known>; current: Map<string, Document> }> {
-    const known = new Map<string, Known>();
-    const current = new Map<string, Document>();
-    const data = changes.filter((ch) => ch.kind === 'write' || ch.kind === 'delete');
-    for (const [c, list] of groupBy(data, (ch) => ch.c)) {
-      for (const [k, r] of await this.#d.store.known(
-        c,
-        list.map((ch) => ch.id),
-        session,
-      ))
-        known.set(`${c}\u0000${k}`, r);
-      for (const [k, d] of await this.#d.store.documents(
-        c,
-        list.map((ch) => ch.id),
-        session,
-      ))
-        current.set(`${c}\u0000${k}`, d);
-    }
-    return { known, current };
   }
 }
 

@@ -5,41 +5,32 @@
  * the new checkpoint.
  *
  * When history cannot say what changed (first contact with the hub, lost
- * history), the pull reconciles first: it takes the hub's position, compares
- * both sides (`reconcile.ts`), and only then moves its checkpoint there — a
- * crash part-way reconciles again.
+ * history), the pull reconciles first (`pull-reconcile.ts`): it takes the
+ * hub's position, compares both sides (`reconcile.ts`), and only then moves
+ * its checkpoint there — a crash part-way reconciles again.
  */
 import type { ResumeToken, Timestamp } from 'mongodb';
 import { decodeHubChange } from '../core/change.ts';
-import { encodeVersion, type HybridClock } from '../core/hlc.ts';
-import type { PolicyTable } from '../core/policy.ts';
+import { encodeVersion } from '../core/hlc.ts';
 import { planPull, type PullTxnKind } from '../core/pull-plan.ts';
-import type { FoundChange } from '../core/reconcile-pair.ts';
 import { TxnMemory } from '../core/txn-memory.ts';
 import type { DocumentId, HubOp } from '../core/types.ts';
 import { bsonCodec, idKey } from '../documents.ts';
 import { isHistoryLost } from '../errors.ts';
 import { QueueClosed, type ChangeEvent, type EventQueue } from '../event-queue.ts';
 import type { Hub } from '../hub/hub.ts';
-import type { Logger } from '../log.ts';
 import type { OutboxWatch } from '../outbox-watch.ts';
-import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
-import type { TillStore } from '../till/store.ts';
-import { applyHubOps, UncapturedChange, type Applied } from './apply-hub-ops.ts';
+import type { QuarantineRecord } from '../till/records.ts';
+import { applyHubOps, UncapturedChange, type Applied, type ApplyOptions } from './apply-hub-ops.ts';
 import { deletesStillCurrent, hubRepairs, Stamper } from './hub-checks.ts';
-import { reconcile, type ReconcileSummary } from './reconcile.ts';
+import { PullReconcile, type ReconcileNeeds } from './pull-reconcile.ts';
+import { StreamCheckpoint } from './stream-checkpoint.ts';
 
-const IDLE_CHECKPOINT_MS = 5_000;
 /** How often a batch waits for capture before a never-captured local change loses to the hub. */
 const CAPTURE_WAITS = 20;
 
-export interface PullDeps {
-  store: TillStore;
-  deviceId: string;
-  clock: HybridClock;
-  policies: () => PolicyTable;
-  log: Logger;
-  batchSize: number;
+/** The pull's deps: those it shares with its comparisons (`ReconcileNeeds`), and these. */
+export interface PullDeps extends ReconcileNeeds {
   /** Whether the outbox is surely empty, so there are no pending local changes to look up. */
   outboxWatch: OutboxWatch;
   hub(): Hub | undefined;
@@ -49,16 +40,9 @@ export interface PullDeps {
   onCaughtUp(caughtUp: boolean): void;
   /** The hub answered the pull's change stream (an empty answer too). */
   onHubResponse(): void;
-  onConflicts(conflicts: ConflictRecord[]): void;
   onQuarantined(records: QuarantineRecord[]): void;
   onError(err: unknown, fatal: boolean): void;
   delay(attempt: number): Promise<void>;
-  /** Progress of a reconciliation (null when it ends). */
-  onReconcile(progress: { compared: number; total: number } | null): void;
-  /** A reconciliation finished; `aheadRefused` hub versions were still too far ahead of this till's clock. */
-  onReconciled(summary: ReconcileSummary): void;
-  /** Queues local versions found by reconciliation for the hub. */
-  enqueuePush(changes: FoundChange[]): Promise<void>;
 }
 
 export class Pull {
@@ -67,35 +51,50 @@ export class Pull {
   #queueHub: Hub | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
-  #lastToken: unknown;
+  readonly #saved: StreamCheckpoint;
   #startAt: Timestamp | undefined;
-  #lastCheckpointAt = 0;
   /** Transactions recognised as this till's own pushes ('own') or another engine's ('engine'). */
   readonly #groups = new TxnMemory<PullTxnKind>();
-  /** History cannot say what changed (first contact, lost history): compare both sides before streaming. */
-  #reconcileNeeded = false;
+  /** Comparisons with the hub owed before the stream goes on, and running them. */
+  readonly #reconcile: PullReconcile;
   /** Documents whose hub state this till is to take as it is now (asked for by the push's settle, or by staff). */
   readonly #recheck = new Map<string, { c: string; id: DocumentId }>();
   /** Told when the documents queued so far have been checked. */
   #rechecked: Array<() => void> = [];
-  /** Collections to compare with the hub before the stream goes on (their policy was widened). */
-  readonly #compare = new Set<string>();
   readonly #stamper: Stamper;
 
   constructor(deps: PullDeps) {
     this.#d = deps;
     this.#stamper = new Stamper(deps.deviceId, deps.log);
+    this.#saved = new StreamCheckpoint((token) =>
+      deps.store.checkpoints.save({
+        _id: 'pull',
+        token,
+        clock: encodeVersion(deps.clock.last),
+        engineTxns: groupKeys(this.#groups),
+        at: new Date(),
+      }),
+    );
+    this.#reconcile = new PullReconcile({
+      ...deps,
+      apply: (ops, options) => this.#apply(ops, options),
+      stamper: this.#stamper,
+      restartAt: (startAt) => {
+        this.#groups.clear();
+        this.#saved.committed(undefined);
+        this.#startAt = startAt;
+        this.#queueHub = undefined;
+      },
+    });
   }
 
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
     const checkpoint = await this.#d.store.checkpoints.load('pull');
-    this.#lastToken = checkpoint?.token;
+    this.#saved.token = checkpoint?.token;
     this.#startAt = checkpoint?.startAt;
-    // Capture lost its history before a reconciliation found the gap: it is still owed.
-    if (checkpoint?.reconcile !== undefined) this.#reconcileNeeded = true;
-    for (const c of checkpoint?.compare?.collections ?? []) this.#compare.add(c);
+    this.#reconcile.restore(checkpoint);
     for (const key of checkpoint?.engineTxns ?? []) {
       const [kind, ...rest] = key.split('|');
       this.#groups.remember(rest.join('|'), kind === 'own' ? 'own' : 'engine');
@@ -114,8 +113,8 @@ export class Pull {
 
   async #open(hub: Hub): Promise<void> {
     await this.#queue?.close();
-    if (!this.#lastToken && !this.#startAt) await this.#reconcile(hub); // first contact with the hub
-    this.#queue = hub.changes(this.#lastToken ? { token: this.#lastToken } : { startAt: this.#startAt }, this.#d.batchSize, () =>
+    if (!this.#saved.token && !this.#startAt) await this.#reconcile.reconcile(hub); // first contact with the hub
+    this.#queue = hub.changes(this.#saved.token ? { token: this.#saved.token } : { startAt: this.#startAt }, this.#d.batchSize, () =>
       this.#d.onHubResponse(),
     );
     this.#queueHub = hub;
@@ -130,13 +129,13 @@ export class Pull {
         continue;
       }
       try {
-        if (this.#reconcileNeeded) {
+        if (this.#reconcile.needed) {
           await this.#queue?.close();
           this.#queue = undefined;
-          await this.#reconcile(hub);
+          await this.#reconcile.reconcile(hub);
         }
         if (this.#queueHub !== hub || !this.#queue) await this.#open(hub);
-        if (this.#compare.size > 0) await this.#compareCollections(hub);
+        if (this.#reconcile.compareOwed) await this.#reconcile.compareCollections(hub);
         if (this.#recheck.size > 0) {
           const docs = [...this.#recheck.values()];
           const waiting = this.#rechecked;
@@ -154,7 +153,7 @@ export class Pull {
         const events = await (this.#queue as EventQueue).take(this.#d.batchSize, 1000);
         if (events.length === 0) {
           this.#d.onCaughtUp(true);
-          await this.#saveIdleCheckpoint();
+          await this.#saved.whenIdle(this.#queue);
         } else {
           this.#d.onCaughtUp(false);
           await this.#applyBatch(hub, events);
@@ -169,7 +168,7 @@ export class Pull {
             { event: 'pull.history-lost', error: String(err) },
             "the hub's change history no longer reaches the checkpoint; reconciling",
           );
-          this.#reconcileNeeded = true;
+          this.#reconcile.request();
           this.#d.onError(err, false);
           continue;
         }
@@ -197,82 +196,16 @@ export class Pull {
    * widened); the caller has recorded it as owed (`oweComparison`). The stream keeps its place.
    */
   requestCompare(collections: readonly string[]): void {
-    for (const c of collections) this.#compare.add(c);
-  }
-
-  async #compareCollections(hub: Hub): Promise<void> {
-    const { store } = this.#d;
-    const owed = (await store.checkpoints.load('pull'))?.compare;
-    const only = [...new Set([...this.#compare, ...(owed?.collections ?? [])])];
-    this.#d.log.info({ event: 'pull.compare', collections: only }, 'comparing collections whose sync rule was widened with the hub');
-    await this.#reconcileWith(hub, only);
-    for (const c of only) this.#compare.delete(c);
-    if (owed) await store.checkpoints.compared(owed.mark);
+    this.#reconcile.requestCompare(collections);
   }
 
   /** Asks for a full comparison with the hub before the stream goes on (clock drift rechecks; see also capture's history loss). */
   requestReconcile(): void {
-    this.#reconcileNeeded = true;
+    this.#reconcile.request();
     void this.#queue?.close();
   }
 
-  /**
-   * Takes the hub's position first, compares both sides, and only then moves
-   * the checkpoint to that position: a crash part-way reconciles again.
-   */
-  async #reconcile(hub: Hub): Promise<void> {
-    const startAt = await hub.position();
-    const { store } = this.#d;
-    const seen = await store.checkpoints.load('pull');
-    const summary = await this.#reconcileWith(hub, undefined);
-    await store.checkpoints.reconciled(
-      { _id: 'pull', startAt, clock: encodeVersion(this.#d.clock.last), engineTxns: [], at: new Date() },
-      { reconcile: seen?.reconcile, compare: seen?.compare },
-    );
-    this.#groups.clear();
-    this.#compare.clear();
-    this.#lastToken = undefined;
-    this.#startAt = startAt;
-    this.#lastCheckpointAt = Date.now();
-    this.#reconcileNeeded = false;
-    this.#queueHub = undefined;
-    this.#d.onReconciled(summary);
-  }
-
-  /** Compares the till with the hub (every synced collection, or `only` these), with progress in the status. */
-  async #reconcileWith(hub: Hub, only: readonly string[] | undefined): Promise<ReconcileSummary> {
-    const { store } = this.#d;
-    this.#d.onReconcile({ compared: 0, total: 0 });
-    try {
-      return await reconcile({
-        only,
-        store,
-        hub,
-        deviceId: this.#d.deviceId,
-        pushedSeq: await hub.pushedSeq(this.#d.deviceId),
-        clock: this.#d.clock,
-        policies: this.#d.policies(),
-        batchSize: this.#d.batchSize,
-        log: this.#d.log,
-        applyPulled: async (ops, lane) => {
-          const outcome = await this.#apply(ops, { marker: `reconcile-${lane}`, captureGaveUp: true });
-          await this.#stamp(
-            hub,
-            ops.filter((op) => op.stamp),
-          );
-          return outcome;
-        },
-        enqueuePush: (changes) => this.#d.enqueuePush(changes),
-        stampHub: (ops) => this.#stamp(hub, ops),
-        onConflicts: (conflicts) => this.#d.onConflicts(conflicts),
-        progress: (compared, total) => this.#d.onReconcile({ compared, total }),
-      });
-    } finally {
-      this.#d.onReconcile(null);
-    }
-  }
-
-  async #apply(ops: readonly HubOp[], options: Parameters<typeof applyHubOps>[2]): Promise<Applied> {
+  async #apply(ops: readonly HubOp[], options: ApplyOptions): Promise<Applied> {
     const outcome = await applyHubOps(
       { store: this.#d.store, device: this.#d.deviceId, policies: this.#d.policies(), outboxWatch: this.#d.outboxWatch },
       ops,
@@ -308,30 +241,6 @@ export class Pull {
     );
   }
 
-  async #saveIdleCheckpoint(): Promise<void> {
-    if (!this.#queue || this.#queue.pending > 0) return;
-    const token = this.#queue.resumeToken;
-    if (!token || JSON.stringify(token) === JSON.stringify(this.#lastToken)) return;
-    await this.#checkpointNowAndThen(token);
-  }
-
-  /**
-   * Moves the checkpoint past events that changed nothing here, outside any transaction and at most every
-   * few seconds; a restart from an older one reads them again and skips them again.
-   */
-  async #checkpointNowAndThen(token: unknown): Promise<void> {
-    if (Date.now() - this.#lastCheckpointAt < IDLE_CHECKPOINT_MS) return;
-    await this.#d.store.checkpoints.save({
-      _id: 'pull',
-      token: token as ResumeToken,
-      clock: encodeVersion(this.#d.clock.last),
-      engineTxns: groupKeys(this.#groups),
-      at: new Date(),
-    });
-    this.#lastToken = token;
-    this.#lastCheckpointAt = Date.now();
-  }
-
   async #applyBatch(hub: Hub, events: ChangeEvent[]): Promise<void> {
     const lastToken = events[events.length - 1]?._id;
     const changes = events.map((ev) => decodeHubChange(ev, (e) => hub.own.wrote(e)));
@@ -350,7 +259,7 @@ export class Pull {
         // Nothing to apply (this till's own pushes, say): no transaction, so no apply marker for capture
         // to read either.
         this.#groups.adopt(groups);
-        await this.#checkpointNowAndThen(lastToken);
+        await this.#saved.nowAndThen(lastToken);
         return;
       }
       const ops = await deletesStillCurrent(hub, plan.ops);
@@ -375,8 +284,7 @@ export class Pull {
       }
       // Invariant: in-memory state moves only after the transaction committed.
       this.#groups.adopt(groups);
-      this.#lastToken = lastToken;
-      this.#lastCheckpointAt = Date.now();
+      this.#saved.committed(lastToken);
       this.#d.clock.advance(tentative.last);
       if (outcome.newerHere.length > 0) await this.#checkWithHub(hub, outcome.newerHere);
       // Stamped even when not applied here (a pending local change): the push then compares with HQ's real version.

@@ -1,0 +1,61 @@
+/**
+ * What capture's two outbox-writing transactions share — its stream's batches
+ * (`capture.ts`) and reconciliation's found changes (`found-changes.ts`):
+ *
+ * - the outbox's sequence numbers, handed out one batch at a time under one
+ *   lock, so a number is never handed out twice; the last one moves only
+ *   after the transaction that used it committed;
+ * - the read they decide against: what the till knew of the documents they
+ *   touch (version records) and the documents as they are now, read inside
+ *   the writing transaction.
+ */
+import type { ClientSession } from 'mongodb';
+import type { AnyDocument, DocumentId, Known } from '../core/types.ts';
+import { idKey } from '../documents.ts';
+import { groupBy } from '../group-by.ts';
+import type { TillStore } from '../till/store.ts';
+
+export class OutboxSequence {
+  /** Highest outbox sequence number written so far (moved only once the transaction that wrote it committed). */
+  last = 0;
+  /** Capture batches and reconciliation entries take outbox sequence numbers one at a time. */
+  #lock: Promise<void> = Promise.resolve();
+
+  /** Runs `fn` once every earlier holder of the lock is done; the next waits for it. */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const before = this.#lock;
+    let release!: () => void;
+    this.#lock = new Promise<void>((resolve) => (release = resolve));
+    await before;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+}
+
+/** What the till knew of a set of documents before a write, and the documents as they are now. */
+export interface ReadNow {
+  known(c: string, id: DocumentId): Known | null;
+  current(c: string, id: DocumentId): AnyDocument | null;
+}
+
+/** Reads the version records and the documents of `docs` in `session`, one query of each a collection. */
+export async function readNow(
+  store: TillStore,
+  docs: ReadonlyArray<{ c: string; id: DocumentId }>,
+  session: ClientSession,
+): Promise<ReadNow> {
+  const known = new Map<string, Known>();
+  const current = new Map<string, AnyDocument>();
+  for (const [c, list] of groupBy(docs, (d) => d.c)) {
+    const ids = list.map((d) => d.id);
+    for (const [k, r] of await store.known(c, ids, session)) known.set(`${c}\u0000${k}`, r);
+    for (const [k, d] of await store.documents(c, ids, session)) current.set(`${c}\u0000${k}`, d);
+  }
+  return {
+    known: (c, id) => known.get(`${c}\u0000${idKey(id)}`) ?? null,
+    current: (c, id) => current.get(`${c}\u0000${idKey(id)}`) ?? null,
+  };
+}
