@@ -1,7 +1,9 @@
 /**
  * Keeps the clock readings fresh and the till operator told when this till's
- * clock is far off head office's: reads this till's server clock at every
- * status refresh and the hub's every few seconds (or at once, on connecting),
+ * clock is far off head office's: reads this till's server clock every few
+ * seconds (at every status refresh while it is not answering, to see it come
+ * back; capture sees a jump of it sooner, in its changes' times) and the hub's
+ * every half minute (or at once, on connecting),
  * keeps the hub reading for a restart while the hub is away, and words the
  * warning.
  */
@@ -11,7 +13,8 @@ import type { Logger } from './log.ts';
 import type { StatusTracker } from './status-tracker.ts';
 import type { TillStore } from './till/store.ts';
 
-const HUB_CLOCK_CHECK_EVERY_MS = 5_000;
+const LOCAL_CLOCK_CHECK_EVERY_MS = 10_000;
+const HUB_CLOCK_CHECK_EVERY_MS = 30_000;
 const HUB_CLOCK_SAVE_EVERY_MS = 60_000;
 /** A till clock this far from the hub's gets a warning in the status. */
 const CLOCK_WARN_MS = 60_000;
@@ -19,6 +22,7 @@ const CLOCK_WARN_MS = 60_000;
 export class ClockWatch {
   readonly #offsets: ClockOffsets;
   readonly #log: Logger;
+  #localCheckedAt = 0;
   #hubCheckedAt = 0;
   #hubSavedAt = 0;
   #warned = false;
@@ -29,25 +33,30 @@ export class ClockWatch {
   }
 
   /**
-   * Reads the clocks (the hub's when due, or now with `hubNow`) and updates the warning. Returns why
-   * the till's own server did not answer (undefined when it did): the status tick's only sign of it.
+   * Reads the clocks when due (the till's at once with `localNow`, the hub's with `hubNow`) and updates
+   * the warning. Returns whether the till's own server answered (undefined when it was not asked, the
+   * error when it did not answer): the status tick's sign of it.
    */
   async check(
     local: MongoClient,
     store: TillStore,
     hub: MongoClient | undefined,
     tracker: StatusTracker,
-    hubNow: boolean,
-  ): Promise<unknown> {
+    now: { local: boolean; hub: boolean },
+  ): Promise<{ answered: true } | { error: unknown } | undefined> {
     const offsets = this.#offsets;
-    let localError: unknown;
-    try {
-      await offsets.measureLocal(local);
-    } catch (err) {
-      localError = err;
+    let localAnswer: { answered: true } | { error: unknown } | undefined;
+    if (now.local || Date.now() - this.#localCheckedAt >= LOCAL_CLOCK_CHECK_EVERY_MS) {
+      try {
+        await offsets.measureLocal(local);
+        this.#localCheckedAt = Date.now();
+        localAnswer = { answered: true };
+      } catch (err) {
+        localAnswer = { error: err };
+      }
     }
     try {
-      if (hub && (hubNow || Date.now() - this.#hubCheckedAt > HUB_CLOCK_CHECK_EVERY_MS)) {
+      if (hub && (now.hub || Date.now() - this.#hubCheckedAt > HUB_CLOCK_CHECK_EVERY_MS)) {
         this.#hubCheckedAt = Date.now();
         await offsets.measureHub(hub);
         const reading = offsets.hubReading;
@@ -76,7 +85,7 @@ export class ClockWatch {
         this.#warned ? "this till's clock is off; using head office's time" : "this till's clock agrees with head office again",
       );
     }
-    return localError;
+    return localAnswer;
   }
 }
 

@@ -25,6 +25,13 @@ import type { ChangeStream, ChangeStreamDocument, Document, ResumeToken, Timesta
 
 export type ChangeEvent = ChangeStreamDocument<Document> & Document;
 
+/**
+ * How long a change stream's `getMore` waits on the server when nothing changes. Changes still come
+ * back the moment they happen; this is only how often a quiet stream asks again (at rest, the
+ * engine's most frequent command). Well under the clients' socket timeouts (10 s to the hub).
+ */
+export const STREAM_AWAIT_MS = 5_000;
+
 /** The last stage of every engine change stream: an event over 16 MB comes as fragments (joined here). */
 export const SPLIT_LARGE_EVENTS: Document = { $changeStreamSplitLargeEvent: {} };
 
@@ -43,6 +50,9 @@ export class EventQueue {
   readonly #readAhead: boolean;
   /** The request for the next batch, while it is on its way (settles once events are buffered, or on an error). */
   #ahead: Promise<void> | undefined;
+  /** Settles when the queue is closed: a read waiting on the server ends then, not when its `getMore` returns. */
+  readonly #closing: Promise<null>;
+  #close!: () => void;
 
   /**
    * `onResponse` hears every answer the server gives the stream, empty ones
@@ -53,6 +63,9 @@ export class EventQueue {
     const { onResponse, readAhead = false } = options;
     this.#stream = stream;
     this.#readAhead = readAhead;
+    this.#closing = new Promise<null>((resolve) => {
+      this.#close = () => resolve(null);
+    });
     if (onResponse) stream.on('resumeTokenChanged', () => onResponse());
     // Iterator mode reports errors from tryNext(); one emitted anyway is kept for the next take, not left to crash the process.
     stream.on('error', (err: unknown) => {
@@ -85,7 +98,7 @@ export class EventQueue {
       if (this.#error !== undefined) throw this.#error;
       if (this.#ahead) {
         // The next batch was asked for while the last one was applied: wait for it, never beside it.
-        if (!(await settlesWithin(this.#ahead, deadline - Date.now()))) return taken;
+        if (!(await settlesWithin(Promise.race([this.#ahead, this.#closing.then(() => undefined)]), deadline - Date.now()))) return taken;
         this.#ahead = undefined;
         continue;
       }
@@ -118,11 +131,17 @@ export class EventQueue {
   }
 
   async #read(): Promise<ChangeEvent | null> {
+    const reading = this.#stream.tryNext();
     try {
-      return await this.#stream.tryNext();
+      const event = await Promise.race([reading, this.#closing]);
+      if (this.#closed) throw new QueueClosed();
+      return event;
     } catch (err) {
       if (this.#closed) throw new QueueClosed();
       throw err;
+    } finally {
+      // Closed while the server held the request: it ends when the server answers, and nobody waits for it.
+      if (this.#closed) reading.catch(() => undefined);
     }
   }
 
@@ -152,6 +171,7 @@ export class EventQueue {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#close();
     await this.#stream.close().catch(() => undefined);
   }
 }

@@ -105,6 +105,11 @@ export class StatusTracker {
     this.#lastError = error;
   }
 
+  /** Whether `where` is stopped by a problem (set by `fatal`, until cleared). */
+  blocked(where: string): boolean {
+    return this.#fatal.has(where);
+  }
+
   fatal(where: string, error: SyncErrorInfo | null): void {
     if (error) {
       this.#fatal.set(where, error);

@@ -82,3 +82,13 @@ export async function agentProcess(args: string[]): Promise<Child & { lines: str
   if (child.exitCode !== null) throw new Error(`agent exited early:\n${lines.join('\n')}`);
   return { child, pid: child.pid as number, lines, stop: () => stopChild(child) };
 }
+
+/** The engine's two driver clients alone in a process (test/bench/driver-at-rest.ts): the floor of the agent's cost at rest. */
+export async function driverAtRestProcess(tillUri: string, hubUri: string): Promise<Child> {
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'test/bench/driver-at-rest.ts', tillUri, hubUri], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), 'line')) as [string];
+  if (line !== 'connected') throw new Error(`the driver-at-rest process said "${line}", expected "connected"`);
+  return { child, pid: child.pid as number, stop: () => stopChild(child) };
+}

@@ -4,7 +4,7 @@
  * the engine through `PartsHooks`. Built when the engine starts, and again
  * when it has to reconnect to the till's database from scratch.
  */
-import { MongoClient } from 'mongodb';
+import { MongoClient, type MongoClientOptions } from 'mongodb';
 import { cleanUpAfterCrash } from '../abandoned.ts';
 import type { ClockOffsets } from '../clock-offset.ts';
 import type { ClockWatch } from '../clock-watch.ts';
@@ -26,12 +26,19 @@ export const HUB_APP_NAME_PREFIX = 'tillsync-engine-';
 /** The till-side client's appName: one engine per till, so a later run can find an earlier run's transactions. */
 const LOCAL_APP_NAME = 'tillsync-engine';
 
+/** The till-side client's options (also what `npm run bench:idle` measures the driver's own cost at rest with). */
+export const LOCAL_CLIENT_OPTIONS: MongoClientOptions = {
+  appName: LOCAL_APP_NAME,
+  serverSelectionTimeoutMS: 10_000,
+  socketTimeoutMS: 30_000,
+};
+
 /**
  * A client for the till's database (with a socket timeout: an answer that never comes fails the
  * operation, and sync retries), and the till side on it.
  */
 export async function connectLocal(config: SyncConfig): Promise<{ local: MongoClient; store: TillStore }> {
-  const local = new MongoClient(config.local.uri, { appName: LOCAL_APP_NAME, serverSelectionTimeoutMS: 10_000, socketTimeoutMS: 30_000 });
+  const local = new MongoClient(config.local.uri, LOCAL_CLIENT_OPTIONS);
   await local.connect();
   const store = new TillStore(local, config.database, config.engineDatabase);
   await store.init();
@@ -125,7 +132,7 @@ export async function openParts(local: MongoClient, store: TillStore, h: PartsHo
       await cleanUpAfterCrash(hub.client, hubAppName, log);
       await hub.forgetPushed(deviceId);
       tracker.reachable('connect');
-      await h.clockWatch.check(local, store, hub.client, tracker, true);
+      await h.clockWatch.check(local, store, hub.client, tracker, { local: false, hub: true });
       log.info({ event: 'engine.hub-connected' }, 'connected to the hub');
       await pull.start();
       push.start();

@@ -58,10 +58,12 @@ export class StatusTick {
       this.#aheadCheckedAt = Date.now();
       run.pull.requestReconcile();
     }
-    // The till's clock reading is also the tick's sign that its database answers.
-    const localError = await d.clockWatch.check(run.local, store, link.hub?.client, tracker, false);
-    if (localError === undefined) d.reports.localAnswered();
-    else d.reports.error(localError, 'local', 'local');
+    // The till's clock reading is also the tick's sign that its database answers: every few seconds at
+    // rest, at every tick while it does not, so the status shows it back at once.
+    const failing = d.reports.localFailingSince !== undefined || tracker.blocked('local');
+    const local = await d.clockWatch.check(run.local, store, link.hub?.client, tracker, { local: failing, hub: false });
+    if (local && 'answered' in local) d.reports.localAnswered();
+    else if (local) d.reports.error(local.error, 'local', 'local');
     if (!d.stopping()) await link.renewIfStuck(tracker.unreachableSince());
     await d.rebuilder.reconnectLocalIfStuck();
     const status = d.status();

@@ -24,6 +24,11 @@ import type { TillStore } from '../till/store.ts';
 /** How long, at most, a push waits for HQ's change to a document to be stamped with its version. */
 const STAMP_WAITS = 25;
 const STAMP_WAIT_MS = 200;
+/**
+ * The push runs when woken (capture committed changes, the hub came back, a retry is due); it also
+ * looks at the outbox this often in case a wake was missed. At rest, that is all it asks of the till.
+ */
+const SAFETY_LOOK_MS = 30_000;
 
 export interface PushDeps {
   store: TillStore;
@@ -97,7 +102,7 @@ export class Push {
   async #run(): Promise<void> {
     let attempt = 0;
     while (this.#running) {
-      await this.#sleep(1000);
+      await this.#sleep(SAFETY_LOOK_MS);
       this.#pending = false;
       const hub = this.#d.hub();
       if (!hub || !this.#running) continue;

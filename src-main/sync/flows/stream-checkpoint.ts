@@ -9,7 +9,8 @@
 import type { ResumeToken } from 'mongodb';
 import type { EventQueue } from '../event-queue.ts';
 
-const IDLE_CHECKPOINT_MS = 5_000;
+/** A quiet stream's checkpoint moves at most this often: a restart reads again at most this much that changed nothing. */
+const IDLE_CHECKPOINT_MS = 60_000;
 
 export class StreamCheckpoint {
   /** The resume token the checkpoint holds (none while the stream starts from a cluster time). */
@@ -34,7 +35,7 @@ export class StreamCheckpoint {
     await this.nowAndThen(token);
   }
 
-  /** Moves the checkpoint past events that changed nothing here, at most every few seconds. */
+  /** Moves the checkpoint past events that changed nothing here, at most once a minute. */
   async nowAndThen(token: unknown): Promise<void> {
     if (Date.now() - this.#savedAt < IDLE_CHECKPOINT_MS) return;
     await this.#save(token as ResumeToken);

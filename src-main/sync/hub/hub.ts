@@ -7,13 +7,22 @@
  * The client has short timeouts: an unreachable hub must show as offline
  * within seconds, not hang.
  */
-import { MongoClient, type ClientSession, type Collection, type Db, type Document, type ResumeToken, type Timestamp } from 'mongodb';
+import {
+  MongoClient,
+  type MongoClientOptions,
+  type ClientSession,
+  type Collection,
+  type Db,
+  type Document,
+  type ResumeToken,
+  type Timestamp,
+} from 'mongodb';
 import type { Collapsed, HubWrite, PushDecision } from '../core/push-decision.ts';
 import { PUSH_MARKER, SYNC_FIELD, TOMBSTONES, pushMarkerId } from '../core/names.ts';
 import type { AnyDocument, DocumentId, HubOp, HubVersion } from '../core/types.ts';
 import { clusterTime } from '../cluster-time.ts';
 import { RAW_BSON, idKey } from '../documents.ts';
-import { EventQueue, SPLIT_LARGE_EVENTS, type ChangeEvent, type StreamStart } from '../event-queue.ts';
+import { EventQueue, SPLIT_LARGE_EVENTS, STREAM_AWAIT_MS, type ChangeEvent, type StreamStart } from '../event-queue.ts';
 import { groupBy } from '../group-by.ts';
 import { OwnSessions, PUSH_IN_FLIGHT } from '../own-sessions.ts';
 import { refusedOrRethrow } from '../refused.ts';
@@ -42,6 +51,15 @@ export class AwaitingStamp extends Error {
   }
 }
 
+/** The hub client's options, but its name (also what `npm run bench:idle` measures the driver's own cost at rest with). */
+export const HUB_CLIENT_OPTIONS: MongoClientOptions = {
+  serverSelectionTimeoutMS: 5_000,
+  connectTimeoutMS: 5_000,
+  socketTimeoutMS: 10_000,
+  heartbeatFrequencyMS: 2_000,
+  maxPoolSize: 8,
+};
+
 export class Hub {
   readonly client: MongoClient;
   readonly db: Db;
@@ -55,14 +73,7 @@ export class Hub {
   }
 
   static async connect(uri: string, database: string, appName: string): Promise<Hub> {
-    const client = new MongoClient(uri, {
-      appName,
-      serverSelectionTimeoutMS: 5_000,
-      connectTimeoutMS: 5_000,
-      socketTimeoutMS: 10_000,
-      heartbeatFrequencyMS: 2_000,
-      maxPoolSize: 8,
-    });
+    const client = new MongoClient(uri, { ...HUB_CLIENT_OPTIONS, appName });
     await client.connect();
     const hub = new Hub(client, database);
     await hub.#init();
@@ -92,7 +103,7 @@ export class Hub {
     const stream = this.db.watch<Document, ChangeEvent>([...this.own.leftOut(), SPLIT_LARGE_EVENTS], {
       ...RAW_BSON,
       fullDocument: 'updateLookup',
-      maxAwaitTimeMS: 500,
+      maxAwaitTimeMS: STREAM_AWAIT_MS,
       batchSize,
       ...(from.token ? { startAfter: from.token as ResumeToken } : from.startAt ? { startAtOperationTime: from.startAt } : {}),
     });

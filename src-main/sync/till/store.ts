@@ -18,7 +18,7 @@ import { isEngineCollection, type CollectionPolicy } from '../core/policy.ts';
 import type { AnyDocument, DocumentId, Known, TillWrite } from '../core/types.ts';
 import { RAW_BSON, idKey } from '../documents.ts';
 import { OwnSessions, PUSH_IN_FLIGHT } from '../own-sessions.ts';
-import { EventQueue, SPLIT_LARGE_EVENTS, type ChangeEvent, type StreamStart } from '../event-queue.ts';
+import { EventQueue, SPLIT_LARGE_EVENTS, STREAM_AWAIT_MS, type ChangeEvent, type StreamStart } from '../event-queue.ts';
 import { inTransaction } from '../transaction.ts';
 import { groupBy } from '../group-by.ts';
 import { refusedOrRethrow } from '../refused.ts';
@@ -96,7 +96,7 @@ export class TillStore {
       ...RAW_BSON,
       fullDocument: 'whenAvailable',
       showExpandedEvents: true,
-      maxAwaitTimeMS: 500,
+      maxAwaitTimeMS: STREAM_AWAIT_MS,
       batchSize,
       ...(from.token ? { startAfter: from.token as ResumeToken } : from.startAt ? { startAtOperationTime: from.startAt } : {}),
     });
