@@ -56,13 +56,18 @@ function order(n: number, day: number): Document & { _id: string } {
   };
 }
 
-async function dataBytes(db: Db): Promise<number> {
-  let bytes = 0;
+/** Data size (BSON bytes) of each collection of `db`, largest first. */
+async function dataBytes(db: Db): Promise<Array<[string, number]>> {
+  const sizes: Array<[string, number]> = [];
   for (const { name } of await db.listCollections({}, { nameOnly: true }).toArray()) {
+    let bytes = 0;
     for await (const doc of db.collection(name).find({})) bytes += calculateObjectSize(doc);
+    sizes.push([name, bytes]);
   }
-  return bytes;
+  return sizes.sort((a, b) => b[1] - a[1]);
 }
+
+const total = (sizes: Array<[string, number]>): number => sizes.reduce((sum, [, bytes]) => sum + bytes, 0);
 
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
@@ -121,8 +126,9 @@ try {
     if ((day + 1) % 30 === 0 || day === days - 1)
       process.stdout.write(`day ${day + 1} of ${days}: ${(await store.conflicts.count()).toLocaleString('en')} conflicts kept\n`);
   }
-  const pos = await dataBytes(client.db('pos'));
-  const engine = await dataBytes(store.engine);
+  const pos = total(await dataBytes(client.db('pos')));
+  const engineSizes = await dataBytes(store.engine);
+  const engine = total(engineSizes);
   let outbox = 0;
   for await (const e of store.engine.collection(ENGINE.outbox).find({})) outbox += calculateObjectSize(e);
   const reach = await history.reach();
@@ -133,7 +139,10 @@ try {
       `${days} days: ${n.toLocaleString('en')} orders (${(days * deletesPerDay).toLocaleString('en')} deleted), ${written.toLocaleString('en')} conflicts, in ${((performance.now() - began) / 1000).toFixed(0)} s`,
       `housekeeping forgot ${removed.conflicts.toLocaleString('en')} conflicts (counted by day: ${reach.olderConflicts.toLocaleString('en')}) and ${removed.deleteTraces.toLocaleString('en')} delete traces`,
       `conflict history kept from ${reach.conflictsSince === null ? '-' : new Date(reach.conflictsSince).toISOString().slice(0, 10)} (${(await store.conflicts.count()).toLocaleString('en')} conflicts)`,
-      `POS data ${mb(pos)}; outbox ${mb(outbox)}; engine database ${mb(engine)} (version records, conflicts, counts)`,
+      `POS data ${mb(pos)}; outbox ${mb(outbox)}; engine database ${mb(engine)} (${engineSizes
+        .filter(([, bytes]) => bytes > 0)
+        .map(([name, bytes]) => `${name} ${mb(bytes)}`)
+        .join(', ')})`,
       `till databases ÷ (POS data + outbox) = ${ratio.toFixed(2)}   target <= 1.2 ${ratio <= 1.2 ? 'ok' : 'MISSED'}`,
     ].join('\n'),
   );
