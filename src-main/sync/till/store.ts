@@ -25,7 +25,8 @@ import { refusedOrRethrow } from '../refused.ts';
 import { onlyDuplicateKeys, serverCode } from '../errors.ts';
 import { Lease } from './lease.ts';
 import { Outbox } from './outbox.ts';
-import { Checkpoints, ConflictLog, Quarantine, type Checkpoint, type ConflictRecord, type QuarantineRecord } from './records.ts';
+import { Checkpoints, ConflictLog, Quarantine, type Checkpoint, type QuarantineRecord } from './records.ts';
+import type { StoredConflict } from './conflict-form.ts';
 
 /** The engine's own writes to POS collections that run at once: the pull's applies (two lanes while reconciling) and the push's settle. */
 const OWN_SESSIONS = 2 + PUSH_IN_FLIGHT;
@@ -61,7 +62,7 @@ export class TillStore {
     this.own = new OwnSessions(client, OWN_SESSIONS);
     this.outbox = new Outbox(this.engine.collection(ENGINE.outbox, RAW_BSON));
     this.checkpoints = new Checkpoints(this.engine.collection<Checkpoint>(ENGINE.checkpoints));
-    this.conflicts = new ConflictLog(this.engine.collection<ConflictRecord>(ENGINE.conflicts, RAW_BSON));
+    this.conflicts = new ConflictLog(this.engine.collection<StoredConflict>(ENGINE.conflicts, RAW_BSON));
     this.quarantine = new Quarantine(this.engine.collection<QuarantineRecord>(ENGINE.quarantine, RAW_BSON));
     this.#versions = this.engine.collection<VersionRecord>(ENGINE.versions, RAW_BSON);
     this.#meta = this.engine.collection<MetaRecord>(ENGINE.meta);
