@@ -6,8 +6,9 @@
  * One till database (the emulator, or a mongod when MONGOMS_SYSTEM_BINARY or
  * MONGODB_TEST_URI is set). Day by day it writes what a year of trading
  * leaves: orders of about 1 KB in the POS database, each with its version
- * record; conflicts on the menu and on orders, both versions kept; orders
- * deleted, leaving delete traces. After each day, housekeeping runs as the
+ * record (written as the engine writes it, with its content hash); conflicts
+ * on the menu and on orders, both versions kept; orders deleted, leaving
+ * delete traces. After each day, housekeeping runs as the
  * engine runs it (till/retention.ts, with the default rules: conflicts 90 days
  * and 10,000 at most, delete traces twice the 30-day tombstone retention).
  *
@@ -20,6 +21,7 @@ import { calculateObjectSize, type Document } from 'bson';
 import type { Db } from 'mongodb';
 import { encodeVersion } from '../../src-main/sync/core/hlc.ts';
 import { ENGINE } from '../../src-main/sync/core/names.ts';
+import { contentHash } from '../../src-main/sync/documents.ts';
 import { TillHistory } from '../../src-main/sync/till/retention.ts';
 import { TillStore } from '../../src-main/sync/till/store.ts';
 import { startReplSet } from '../harness/replset.ts';
@@ -79,7 +81,6 @@ try {
   const history = new TillHistory(store, RULES);
   await history.init();
   const orders = client.db('pos').collection<Document & { _id: string }>('orders');
-  const versions = store.engine.collection<{ _id: { c: string; id: string }; v: string; h: string | null }>(ENGINE.versions);
   const start = Date.UTC(2025, 0, 1);
   let n = 0;
   let written = 0;
@@ -90,16 +91,21 @@ try {
     const v = (ms: number, device: string): string => encodeVersion({ wall: ms, counter: 0, device });
     const todays = Array.from({ length: ordersPerDay }, () => order((n += 1), day));
     await orders.insertMany(todays);
-    await versions.insertMany(
-      todays.map((o, i) => ({ _id: { c: 'orders', id: o._id }, v: v(at + i * 1000, 'till-1'), h: `hash-${String(o._id)}` })),
+    // Each with its version record as the engine writes it: the version and the content hash.
+    await store.transaction((session) =>
+      store.putKnown(
+        todays.map((o, i) => ({ c: 'orders', id: o._id, known: { v: v(at + i * 1000, 'till-1'), h: contentHash(o) } })),
+        session,
+      ),
     );
     // Some orders are deleted: the document goes, its version record stays as a delete trace.
     const gone = todays.slice(0, deletesPerDay).map((o) => o._id);
     await orders.deleteMany({ _id: { $in: gone } });
-    await versions.bulkWrite(
-      gone.map((id, i) => ({
-        updateOne: { filter: { _id: { c: 'orders', id } }, update: { $set: { v: v(at + 40_000_000 + i, 'till-1'), h: null } } },
-      })),
+    await store.transaction((session) =>
+      store.putKnown(
+        gone.map((id, i) => ({ c: 'orders', id, known: { v: v(at + 40_000_000 + i, 'till-1'), h: null } })),
+        session,
+      ),
     );
     await store.conflicts.record(
       Array.from({ length: conflictsPerDay }, (_, i) => {
