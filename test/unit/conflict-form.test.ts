@@ -1,7 +1,7 @@
 /**
  * The conflict log's compact form: the losing version whole, the winning one
  * as its top-level difference, an origin only when its version does not name
- * it. Whatever is recorded — nested values, arrays, removed or reordered
+ * it, the document's id only when the losing version's `_id` does not say it. Whatever is recorded — nested values, arrays, removed or reordered
  * fields, any BSON type, any id type, a delete on either side — reads back
  * exactly as the whole record would have, through BSON as the database keeps
  * it; a record in the older whole form reads as it always did; and a busy
@@ -68,21 +68,27 @@ const side = (document: Document | null) =>
     document,
   }));
 
+/** A document that is mostly the record's own: its `_id` the conflict's document id. */
+const ownDocument = (documentId: DocumentId): fc.Arbitrary<Document> =>
+  fc.tuple(doc, fc.boolean()).map(([{ _id: _other, ...rest }, own]) => (own ? { _id: documentId, ...rest } : rest));
+
 const record: fc.Arbitrary<ConflictRecord> = fc
-  .tuple(doc, fc.boolean(), fc.constantFrom('none', 'local', 'hub'))
-  .chain(([base, unrelated, deleted]) =>
-    fc
-      .tuple(unrelated ? doc : edited(base))
-      .map(([other]) => [deleted === 'local' ? null : base, deleted === 'hub' ? null : other] as const),
+  .tuple(ids, fc.boolean(), fc.constantFrom('none', 'local', 'hub'))
+  .chain(([documentId, unrelated, deleted]) =>
+    ownDocument(documentId).chain((base) =>
+      fc
+        .tuple(fc.constant(documentId), unrelated ? ownDocument(documentId) : edited(base))
+        .map(([id, other]) => [id, deleted === 'local' ? null : base, deleted === 'hub' ? null : other] as const),
+    ),
   )
-  .chain(([local, hub]) =>
+  .chain(([documentId, local, hub]) =>
     fc.record(
       {
         _id: fc.constant(new ObjectId()),
         at: fc.date({ noInvalidDate: true }),
         reappliedAt: fc.option(fc.date({ noInvalidDate: true })),
         collection: fc.constantFrom('menu', 'orders'),
-        documentId: ids,
+        documentId: fc.constant(documentId),
         winner: fc.constantFrom('local' as const, 'hub' as const),
         rule: fc.constantFrom(...CONFLICT_RULES),
         fields: fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }),

@@ -3,8 +3,9 @@
  * till keeps thousands (issue 18). The losing version is stored whole — it is
  * what staff may apply again — and the winning one as its difference from the
  * losing one, top-level field by field: most conflicts are two edits of one
- * record, whose versions share most of their fields. An origin that is the
- * device its version already names is not stored a second time.
+ * record, whose versions share most of their fields. What a record already
+ * says is not stored a second time: an origin that is the device its version
+ * names, the document's id when the losing version's `_id` is it.
  *
  * Every reader sees the whole `ConflictRecord`, as recorded: `fromStored`
  * undoes `toStored` exactly (every value, field order included), and reads a
@@ -41,7 +42,8 @@ export interface CompactConflict {
   at: Date;
   collection: string;
   reappliedAt?: Date | null;
-  id: DocumentId;
+  /** The document's id, unless the losing version's `_id` already says it. */
+  id?: DocumentId;
   w: ConflictWinner;
   r: ConflictRule;
   /** `ConflictRecord.fields`, when recorded. */
@@ -103,7 +105,9 @@ export function toStored(record: ConflictRecord): CompactConflict {
     _id: record._id,
     at: record.at,
     collection: record.collection,
-    id: record.documentId,
+    ...(lose.document && Object.hasOwn(lose.document, '_id') && sameValue(lose.document._id, record.documentId)
+      ? {}
+      : { id: record.documentId }),
     w: record.winner,
     r: record.rule,
     lose: { ...storedSide(lose), d: lose.document },
@@ -133,7 +137,7 @@ export function fromStored(stored: StoredConflict): ConflictRecord {
     at: stored.at,
     reappliedAt: stored.reappliedAt ?? null,
     collection: stored.collection,
-    documentId: stored.id,
+    documentId: stored.id !== undefined ? stored.id : (lose.d?._id as DocumentId),
     winner: stored.w,
     rule: stored.r,
     ...(stored.f !== undefined ? { fields: stored.f } : {}),
