@@ -149,7 +149,7 @@ try {
         .filter(([, bytes]) => bytes > 0)
         .map(([name, bytes]) => `${name} ${mb(bytes)}`)
         .join(', ')})`,
-      `till databases ÷ (POS data + outbox) = ${ratio.toFixed(2)}   target <= 1.2 ${ratio <= 1.2 ? 'ok' : 'MISSED'}`,
+      `till databases ÷ (POS data + outbox) = ${ratio.toFixed(3)}   target <= 1.2 ${ratio <= 1.2 ? 'ok' : 'MISSED'}`,
     ].join('\n'),
   );
 } finally {
