@@ -13,9 +13,8 @@
  * and 10,000 at most, delete traces twice the 30-day tombstone retention).
  *
  * It prints, at the end, the data size (BSON bytes) of the POS database and
- * of the engine's, and the target of issue 18: the till's databases at most
- * 1.2 × (POS data + outbox). Without the pruning it also says what the
- * engine's history would have held.
+ * of the engine's (by collection), and the target of issue 18: the till's
+ * databases at most 1.2 × (POS data + outbox).
  */
 import { calculateObjectSize, type Document } from 'bson';
 import type { Db } from 'mongodb';
