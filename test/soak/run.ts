@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MongoClient, type Document } from 'mongodb';
+import { fromStored, type StoredConflict } from '../../src-main/sync/till/conflict-form.ts';
 import { LinkProcess } from '../harness/link/process.ts';
 import { linkedUri, linkTarget } from '../harness/link/uri.ts';
 import { Chaos, type Node } from './chaos.ts';
@@ -144,7 +145,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const conflicts = new Map<string, Document[]>();
     const quarantined: Record<string, number> = {};
     for (const t of tillViews) {
-      conflicts.set(t.name, await t.engine.collection('conflicts').find({}).toArray());
+      conflicts.set(t.name, (await t.engine.collection<StoredConflict>('conflicts').find({}).toArray()).map(fromStored));
       quarantined[t.name] = await t.engine.collection('quarantine').countDocuments();
     }
     const checks = runChecks({ journal, writers, observer, settle, hubDocs, conflicts });

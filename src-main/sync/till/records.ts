@@ -1,11 +1,12 @@
 /**
  * The till's engine records that are not the outbox: checkpoints, the
  * conflict log and quarantine. Each written through a named method. How long
- * conflicts are kept is `retention.ts`'s business; quarantine is kept until
- * handled.
+ * conflicts are kept is `retention.ts`'s business, how they are stored
+ * `conflict-form.ts`'s; quarantine is kept until handled.
  */
 import { ObjectId, type ClientSession, type Collection, type Document, type ResumeToken, type Timestamp } from 'mongodb';
 import type { ConflictDraft, QuarantineDraft } from '../core/types.ts';
+import { fromStored, toStored, type StoredConflict } from './conflict-form.ts';
 
 export interface Checkpoint {
   _id: 'capture' | 'pull';
@@ -117,10 +118,11 @@ export interface ConflictPage {
   items: ConflictRecord[];
 }
 
+/** The till's conflict log. It stores each conflict compactly (`conflict-form.ts`); every read returns it whole. */
 export class ConflictLog {
-  readonly #coll: Collection<ConflictRecord>;
+  readonly #coll: Collection<StoredConflict>;
 
-  constructor(coll: Collection<ConflictRecord>) {
+  constructor(coll: Collection<StoredConflict>) {
     this.#coll = coll;
   }
 
@@ -131,10 +133,7 @@ export class ConflictLog {
   async record(drafts: readonly ConflictDraft[], session?: ClientSession, at = new Date()): Promise<ConflictRecord[]> {
     if (drafts.length === 0) return [];
     const records = drafts.map((d) => ({ _id: new ObjectId(), at, reappliedAt: null, ...d }));
-    await this.#coll.insertMany(
-      records.map((r) => ({ ...r })),
-      { session },
-    );
+    await this.#coll.insertMany(records.map(toStored), { session });
     return records;
   }
 
@@ -159,13 +158,14 @@ export class ConflictLog {
         .limit(pageSize)
         .toArray(),
     ]);
-    return { total: Number(total), items };
+    return { total: Number(total), items: items.map(fromStored) };
   }
 
   /** One conflict by the hex string of its `_id`; null when there is none. */
   async get(id: string): Promise<ConflictRecord | null> {
     if (!ObjectId.isValid(id) || id.length !== 24) return null;
-    return this.#coll.findOne({ _id: new ObjectId(id) });
+    const stored = await this.#coll.findOne({ _id: new ObjectId(id) });
+    return stored && fromStored(stored);
   }
 
   async markReapplied(id: ObjectId, at: Date): Promise<void> {

@@ -39,11 +39,11 @@
  */
 import type { Collection, Document, ObjectId } from 'mongodb';
 import { ENGINE } from '../core/names.ts';
-import type { DocumentId } from '../core/types.ts';
 import { groupBy } from '../group-by.ts';
 import { idKey, RAW_BSON } from '../documents.ts';
 import type { OldConflict } from './records.ts';
 import type { TillStore } from './store.ts';
+import type { VersionRecord } from './version-record.ts';
 
 /** In the till's engine database: conflicts no longer kept, counted per collection and day. */
 export const CONFLICT_COUNTS = 'conflictCounts';
@@ -118,12 +118,6 @@ export function countByDay(gone: ReadonlyArray<Pick<OldConflict, 'at' | 'collect
     else counts.set(key, { _id: { c: g.collection, d }, n: 1 });
   }
   return [...counts.values()];
-}
-
-interface VersionRecord {
-  _id: { c: string; id: DocumentId };
-  v: string;
-  h: string | null;
 }
 
 /** The till's history, kept within its rules. */

@@ -25,15 +25,12 @@ import { refusedOrRethrow } from '../refused.ts';
 import { onlyDuplicateKeys, serverCode } from '../errors.ts';
 import { Lease } from './lease.ts';
 import { Outbox } from './outbox.ts';
-import { Checkpoints, ConflictLog, Quarantine, type Checkpoint, type ConflictRecord, type QuarantineRecord } from './records.ts';
+import { Checkpoints, ConflictLog, Quarantine, type Checkpoint, type QuarantineRecord } from './records.ts';
+import type { StoredConflict } from './conflict-form.ts';
+import { knownOf, storedHash, type VersionRecord } from './version-record.ts';
 
 /** The engine's own writes to POS collections that run at once: the pull's applies (two lanes while reconciling) and the push's settle. */
 const OWN_SESSIONS = 2 + PUSH_IN_FLIGHT;
-
-/** What the till last knew of each synced document, as stored. */
-interface VersionRecord extends Known {
-  _id: { c: string; id: DocumentId };
-}
 
 /** Small engine records: `device` (the device id), `settings` (the enable toggle), `clock` (the last hub clock reading). */
 interface MetaRecord {
@@ -61,7 +58,7 @@ export class TillStore {
     this.own = new OwnSessions(client, OWN_SESSIONS);
     this.outbox = new Outbox(this.engine.collection(ENGINE.outbox, RAW_BSON));
     this.checkpoints = new Checkpoints(this.engine.collection<Checkpoint>(ENGINE.checkpoints));
-    this.conflicts = new ConflictLog(this.engine.collection<ConflictRecord>(ENGINE.conflicts, RAW_BSON));
+    this.conflicts = new ConflictLog(this.engine.collection<StoredConflict>(ENGINE.conflicts, RAW_BSON));
     this.quarantine = new Quarantine(this.engine.collection<QuarantineRecord>(ENGINE.quarantine, RAW_BSON));
     this.#versions = this.engine.collection<VersionRecord>(ENGINE.versions, RAW_BSON);
     this.#meta = this.engine.collection<MetaRecord>(ENGINE.meta);
@@ -177,14 +174,14 @@ export class TillStore {
     const found = await this.#versions
       .find({ _id: { $in: ids.map((id) => ({ c, id })) } }, { session, projection: { v: 1, h: 1 } })
       .toArray();
-    for (const r of found) known.set(idKey(r._id.id), { v: r.v, h: r.h });
+    for (const r of found) known.set(idKey(r._id.id), knownOf(r));
     return known;
   }
 
   /** Everything the till knows of `c`'s documents (reconciliation's scan), with their ids, by id key. */
   async knownIn(c: string): Promise<Map<string, Known & { id: DocumentId }>> {
     const known = new Map<string, Known & { id: DocumentId }>();
-    for await (const r of this.#versions.find({ '_id.c': c })) known.set(idKey(r._id.id), { id: r._id.id, v: r.v, h: r.h });
+    for await (const r of this.#versions.find({ '_id.c': c })) known.set(idKey(r._id.id), { id: r._id.id, ...knownOf(r) });
     return known;
   }
 
@@ -193,7 +190,7 @@ export class TillStore {
     if (records.length === 0) return;
     await this.#versions.bulkWrite(
       records.map((r) => ({
-        updateOne: { filter: { _id: { c: r.c, id: r.id } }, update: { $set: { v: r.known.v, h: r.known.h } }, upsert: true },
+        updateOne: { filter: { _id: { c: r.c, id: r.id } }, update: { $set: { v: r.known.v, h: storedHash(r.known.h) } }, upsert: true },
       })),
       { session, ordered: true },
     );
@@ -205,7 +202,11 @@ export class TillStore {
     await this.#versions
       .bulkWrite(
         records.map((r) => ({
-          updateOne: { filter: { _id: { c: r.c, id: r.id }, v: { $lt: r.v } }, update: { $set: { v: r.v, h: r.h } }, upsert: true },
+          updateOne: {
+            filter: { _id: { c: r.c, id: r.id }, v: { $lt: r.v } },
+            update: { $set: { v: r.v, h: storedHash(r.h) } },
+            upsert: true,
+          },
         })),
         { ordered: false },
       )
