@@ -4,22 +4,21 @@
  * `core/push-decision.ts`: only a newer version is written, stamped with the
  * origin device and version. Then, in one local transaction, the batch leaves
  * the outbox and the till takes what the hub kept where it differs
- * (`core/settle-decision.ts`). Replaying a batch changes nothing: its versions
+ * (`push-settle.ts`, deciding by `core/settle-decision.ts`). Replaying a batch changes nothing: its versions
  * are already there.
  */
 import { collapseBatch, decidePush, pushMarker, takeBatch, type Collapsed, type Flight, type PushDecision } from '../core/push-decision.ts';
 import type { PolicyTable } from '../core/policy.ts';
-import { decideSettle, settleTargets, type SettleTarget } from '../core/settle-decision.ts';
-import type { ConflictDraft, DocumentId, OutboxEntry, QuarantineDraft, TillWrite } from '../core/types.ts';
+import type { SettleTarget } from '../core/settle-decision.ts';
+import type { ConflictDraft, DocumentId, OutboxEntry, QuarantineDraft } from '../core/types.ts';
 import { DocumentRefused } from '../refused.ts';
 import { KEPT_DOCUMENT_BYTES } from './apply-hub-ops.ts';
+import { settlePushed, type SettleDeps } from './push-settle.ts';
 import { bsonCodec, idKey } from '../documents.ts';
 import { AwaitingStamp, type Hub } from '../hub/hub.ts';
 import { PUSH_IN_FLIGHT } from '../own-sessions.ts';
 import type { Logger } from '../log.ts';
-import type { OutboxWatch } from '../outbox-watch.ts';
 import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
-import type { TillStore } from '../till/store.ts';
 
 /** How long, at most, a push waits for HQ's change to a document to be stamped with its version. */
 const STAMP_WAITS = 25;
@@ -30,21 +29,16 @@ const STAMP_WAIT_MS = 200;
  */
 const SAFETY_LOOK_MS = 30_000;
 
-export interface PushDeps {
-  store: TillStore;
+export interface PushDeps extends SettleDeps {
   deviceId: string;
   policies: () => PolicyTable;
   log: Logger;
   batchSize: number;
-  /** Told when a read of the outbox has been pushed away completely. */
-  outboxWatch: OutboxWatch;
   /** The hub, while sync is enabled and connected. */
   hub(): Hub | undefined;
   /** A batch settled: the changes the hub took, and how many entries left the outbox. */
   onPushed(accepted: OutboxEntry[], settled: number): void;
   onConflicts(conflicts: ConflictRecord[]): void;
-  /** Has the till take the hub's state of these documents as it is now (the pull does it). */
-  recheck(docs: ReadonlyArray<{ c: string; id: DocumentId }>): Promise<void>;
   /** Changes set aside: the hub refused them for good, or they are too large to sync. */
   onQuarantined(records: QuarantineRecord[]): void;
   onError(err: unknown): void;
@@ -253,7 +247,7 @@ export class Push {
       if (decision.conflict) (decision.kind === 'write' && !decision.tillTakes ? concurrent : others).push(decision.conflict);
     }
     const seqs = batch.map((e) => Number(e._id));
-    const { conflicts, quarantined } = await this.#settle(seqs, lastSeq, accepted, targets, [...concurrent, ...others], setAside);
+    const { conflicts, quarantined } = await settlePushed(this.#d, seqs, lastSeq, accepted, targets, [...concurrent, ...others], setAside);
     this.#d.onPushed(accepted, batch.length);
     if (conflicts.length > 0) this.#d.onConflicts(conflicts);
     if (quarantined.length > 0) this.#d.onQuarantined(quarantined);
@@ -285,71 +279,6 @@ export class Push {
     );
     this.#d.onQuarantined(recorded);
   }
-
-  /**
-   * Removes the pushed batch from the outbox, records its conflicts and lets
-   * the till take what the hub kept — in one local transaction. A hub change
-   * the pull passed over meanwhile (noted on a waiting entry) is taken instead
-   * when it is newer than what the push leaves here.
-   */
-  async #settle(
-    seqs: number[],
-    lastSeq: number,
-    accepted: OutboxEntry[],
-    own: SettleTarget[],
-    drafts: ConflictDraft[],
-    setAside: QuarantineDraft[],
-  ): Promise<{ conflicts: ConflictRecord[]; quarantined: QuarantineRecord[] }> {
-    const { store, outboxWatch } = this.#d;
-    let readNotes = outboxWatch.notesMayExist;
-    /** Documents this till's database refused to take from the hub (set aside, the rest settled without them). */
-    const refused = new Set<string>();
-    /** Hub changes too large to have been noted whole: the till takes the hub's state of them after the settle. */
-    const recheck: Array<{ c: string; id: DocumentId }> = [];
-    const keyOf = (c: string, id: DocumentId): string => `${c}\u0000${idKey(id)}`;
-    const settle = (): Promise<{ conflicts: ConflictRecord[]; quarantined: QuarantineRecord[] }> =>
-      store.engineTransaction('apply', async (tx) => {
-        const { session } = tx;
-        if (!readNotes) {
-          // No hub change can be waiting on the batch's entries: remove them first, which fixes this
-          // transaction's snapshot, then make sure no pull began leaving one before that.
-          await store.outbox.remove(seqs, session);
-          if (outboxWatch.notesMayExist) throw new NotesAppeared();
-        }
-        const noted = readNotes ? await store.outbox.noted(seqs, session) : [];
-        const writes: TillWrite[] = [];
-        recheck.length = 0;
-        for (const t of settleTargets(own, noted, accepted, bsonCodec)) {
-          if (refused.has(keyOf(t.c, t.id))) continue;
-          const changedSince = await store.outbox.changedAfter(t.c, t.id, lastSeq, session);
-          const key = idKey(t.id);
-          const local = changedSince ? undefined : (await tx.documents(t.c, [t.id])).get(key);
-          const known = changedSince ? undefined : (await tx.known(t.c, [t.id])).get(key);
-          const decision = decideSettle(t, { changedSince, localHash: local ? bsonCodec.hash(local) : null, known: known ?? null });
-          if (decision !== 'apply') continue;
-          if (t.recheck) recheck.push({ c: t.c, id: t.id });
-          else writes.push({ c: t.c, id: t.id, doc: t.doc, known: { v: t.v, h: t.doc ? bsonCodec.hash(t.doc) : null } });
-        }
-        await tx.apply(writes);
-        if (readNotes) await store.outbox.remove(seqs, session);
-        return { conflicts: await store.conflicts.record(drafts, session), quarantined: await store.quarantine.record(setAside, session) };
-      });
-    for (;;) {
-      try {
-        const settled = await settle();
-        if (recheck.length > 0) void this.#d.recheck(recheck);
-        return settled;
-      } catch (err) {
-        if (err instanceof DocumentRefused && err.side === 'local' && !refused.has(keyOf(err.c, err.id))) {
-          refused.add(keyOf(err.c, err.id));
-          setAside.push({ collection: err.c, documentId: err.id, side: 'local', ...err.reason, kind: 'refused', change: null });
-          continue;
-        }
-        if (!(err instanceof NotesAppeared)) throw err;
-        readNotes = true;
-      }
-    }
-  }
 }
 
 function docKey(e: OutboxEntry): string {
@@ -369,11 +298,4 @@ function setAsideDraft(e: OutboxEntry, reason: SetAsideReason, kind: 'refused' |
     kind,
     change: { op: e.op, v: e.v, ...(e.fields ? { fields: e.fields } : {}), ...(doc ? { doc } : {}) },
   };
-}
-
-/** The pull began leaving a hub change on outbox entries while the settle skipped reading them: settle again, reading them. */
-class NotesAppeared extends Error {
-  constructor() {
-    super('the pull passed over a hub change while the push settled');
-  }
 }
