@@ -79,6 +79,14 @@ export class Push {
     wake?.();
   }
 
+  /** Resolves on the next wake, or at once when one came since the last read of the outbox. */
+  #nextWake(): Promise<void> {
+    if (this.#pending) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
   async #sleep(ms: number): Promise<void> {
     if (this.#pending) return;
     await new Promise<void>((resolve) => {
@@ -127,7 +135,10 @@ export class Push {
 
   /**
    * Pushes what the outbox holds, up to `PUSH_IN_FLIGHT` batches on their way to the hub at once (each in
-   * a transaction of its own), until a read finds no more. Batches are read in sequence order and a
+   * a transaction of its own), until a read finds no more with none on its way. A change captured while
+   * batches are on their way goes at once in a batch of its own when there is room, without waiting for
+   * them to land: over a slow link a push takes several round trips, and waiting for the last one to
+   * land before sending the next cost a new order half a push on average. Batches are read in sequence order and a
    * document's changes are never in two batches on their way together: a batch stops before a change
    * whose document is still on its way, which waits for it to land. Returns false when a batch set a
    * document aside (its other entries are read again); throws the first failure once every batch has
@@ -150,16 +161,19 @@ export class Push {
         await Promise.race(flights);
         continue;
       }
+      this.#pending = false; // a wake from now on means changes this read may not see
       const mark = outboxWatch.beforeRead();
       const read = await store.outbox.readBatch(batchSize, after);
       const take = takeBatch(read, (e) => busy.has(docKey(e)));
       if (take.length === 0) {
-        if (read.length === 0) {
+        if (read.length === 0 && flights.size === 0) {
           emptied = true;
           drainedMark = mark;
           break;
         }
-        await Promise.race(flights); // the next change's document is on its way: wait for a batch to land
+        // Nothing to send now (no more yet, or the next change's document is on its way): wait for a batch
+        // to land or for new changes, whichever comes first.
+        await Promise.race([...flights, this.#nextWake()]);
         continue;
       }
       after = Number(take[take.length - 1]?._id);
@@ -182,15 +196,11 @@ export class Push {
         )
         .finally(() => {
           flights.delete(landing);
+          // Committed: no later marker waits on it any more. One that failed stays, holding later markers back.
+          if (flight.committed) open.splice(open.indexOf(flight), 1);
           for (const e of take) busy.delete(docKey(e));
         });
       flights.add(landing);
-      // Everything the read found is on its way, and there was no more: nothing left to read.
-      if (take.length === read.length && read.length < batchSize) {
-        emptied = true;
-        drainedMark = mark;
-        break;
-      }
     }
     await Promise.all(flights);
     if (failure) throw failure.err;
