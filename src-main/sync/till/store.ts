@@ -32,6 +32,11 @@ import { knownOf, storedHash, type VersionRecord } from './version-record.ts';
 /** The engine's own writes to POS collections that run at once: the pull's applies (two lanes while reconciling) and the push's settle. */
 const OWN_SESSIONS = 2 + PUSH_IN_FLIGHT;
 
+/** A till's default device id when none is given: `till-` and 8 hex digits, e.g. `till-3f9a12bc`. */
+export function newDeviceId(): string {
+  return `till-${randomUUID().slice(0, 8)}`;
+}
+
 /** Small engine records: `device` (the device id), `settings` (the enable toggle), `clock` (the last hub clock reading). */
 interface MetaRecord {
   _id: string;
@@ -113,7 +118,7 @@ export class TillStore {
   async deviceId(preferred?: string): Promise<string> {
     const found = await this.#meta.findOne({ _id: 'device' });
     if (found && typeof found.deviceId === 'string') return found.deviceId;
-    const id = preferred ?? `till-${randomUUID().slice(0, 8)}`;
+    const id = preferred ?? newDeviceId();
     if (!isValidDeviceId(id)) throw new Error(`device id "${id}" is not valid: use 1 to 64 letters, digits, "_" or "-"`);
     await this.#meta.updateOne({ _id: 'device' }, { $setOnInsert: { deviceId: id, createdAt: new Date() } }, { upsert: true });
     const stored = await this.#meta.findOne({ _id: 'device' });
