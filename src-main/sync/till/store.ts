@@ -27,7 +27,7 @@ import { Lease } from './lease.ts';
 import { Outbox } from './outbox.ts';
 import { Checkpoints, ConflictLog, Quarantine, type Checkpoint, type QuarantineRecord } from './records.ts';
 import type { StoredConflict } from './conflict-form.ts';
-import { knownOf, storedHash, type VersionRecord } from './version-record.ts';
+import { knownOf, olderThan, recordUpdate, type VersionRecord } from './version-record.ts';
 
 /** The engine's own writes to POS collections that run at once: the pull's applies (two lanes while reconciling) and the push's settle. */
 const OWN_SESSIONS = 2 + PUSH_IN_FLIGHT;
@@ -177,7 +177,7 @@ export class TillStore {
     const known = new Map<string, Known>();
     if (ids.length === 0) return known;
     const found = await this.#versions
-      .find({ _id: { $in: ids.map((id) => ({ c, id })) } }, { session, projection: { v: 1, h: 1 } })
+      .find({ _id: { $in: ids.map((id) => ({ c, id })) } }, { session, projection: { v: 1, d: 1, h: 1 } })
       .toArray();
     for (const r of found) known.set(idKey(r._id.id), knownOf(r));
     return known;
@@ -195,7 +195,7 @@ export class TillStore {
     if (records.length === 0) return;
     await this.#versions.bulkWrite(
       records.map((r) => ({
-        updateOne: { filter: { _id: { c: r.c, id: r.id } }, update: { $set: { v: r.known.v, h: storedHash(r.known.h) } }, upsert: true },
+        updateOne: { filter: { _id: { c: r.c, id: r.id } }, update: recordUpdate(r.known.v, r.known.h), upsert: true },
       })),
       { session, ordered: true },
     );
@@ -208,8 +208,8 @@ export class TillStore {
       .bulkWrite(
         records.map((r) => ({
           updateOne: {
-            filter: { _id: { c: r.c, id: r.id }, v: { $lt: r.v } },
-            update: { $set: { v: r.v, h: storedHash(r.h) } },
+            filter: { _id: { c: r.c, id: r.id }, ...olderThan(r.v) },
+            update: recordUpdate(r.v, r.h),
             upsert: true,
           },
         })),
