@@ -102,6 +102,11 @@ describe('version records', () => {
         session,
       ),
     );
+    const all = await store.knownIn('order');
+    versions.forEach((v, i) => {
+      assert.equal(all.get(idKey(`old-${i}`))?.v, v, 'an old record reads as it was');
+      assert.equal(all.get(idKey(`new-${i}`))?.v, v, 'a packed one reads back exactly');
+    });
     const matched = async (filter: Document): Promise<string[]> =>
       (await raw.find({ '_id.c': 'order', ...filter }).toArray()).map((r) => (r._id as unknown as { id: string }).id).sort();
     const expect = (keep: (v: string) => boolean): string[] => versions.flatMap((v, i) => (keep(v) ? [`old-${i}`, `new-${i}`] : [])).sort();
