@@ -22,7 +22,7 @@ import { encodeVersion } from '../../src-main/sync/core/hlc.ts';
 import { ENGINE } from '../../src-main/sync/core/names.ts';
 import { contentHash } from '../../src-main/sync/documents.ts';
 import { TillHistory } from '../../src-main/sync/till/retention.ts';
-import { TillStore } from '../../src-main/sync/till/store.ts';
+import { TillStore, newDeviceId } from '../../src-main/sync/till/store.ts';
 import { startReplSet } from '../harness/replset.ts';
 
 function intArg(name: string, fallback: number): number {
@@ -38,6 +38,9 @@ const ordersPerDay = intArg('--orders-per-day', 300);
 const conflictsPerDay = intArg('--conflicts-per-day', 300);
 const deletesPerDay = intArg('--deletes-per-day', 30);
 const DAY_MS = 86_400_000;
+/** Two devices with ids as a till makes them by default (`till-` and 8 hex digits): the id is in every version kept. */
+const TILL = newDeviceId();
+const OTHER = newDeviceId();
 const RULES = { conflictRetentionDays: 90, conflictRetentionEntries: 10_000, tombstoneRetentionDays: 30 };
 
 /** An order of about 1 KB, as a POS writes it. */
@@ -93,7 +96,7 @@ try {
     // Each with its version record as the engine writes it: the version and the content hash.
     await store.transaction((session) =>
       store.putKnown(
-        todays.map((o, i) => ({ c: 'orders', id: o._id, known: { v: v(at + i * 1000, 'till-1'), h: contentHash(o) } })),
+        todays.map((o, i) => ({ c: 'orders', id: o._id, known: { v: v(at + i * 1000, TILL), h: contentHash(o) } })),
         session,
       ),
     );
@@ -102,7 +105,7 @@ try {
     await orders.deleteMany({ _id: { $in: gone } });
     await store.transaction((session) =>
       store.putKnown(
-        gone.map((id, i) => ({ c: 'orders', id, known: { v: v(at + 40_000_000 + i, 'till-1'), h: null } })),
+        gone.map((id, i) => ({ c: 'orders', id, known: { v: v(at + 40_000_000 + i, TILL), h: null } })),
         session,
       ),
     );
@@ -114,8 +117,8 @@ try {
           documentId: doc?._id as string,
           winner: i % 3 === 0 ? ('local' as const) : ('hub' as const),
           rule: 'newer-version' as const,
-          local: { version: v(at + i, 'till-1'), origin: 'till-1', document: { ...doc, status: 'open' } },
-          hub: { version: v(at + i + 1, 'till-2'), origin: 'till-2', document: { ...doc, status: 'kitchen' } },
+          local: { version: v(at + i, TILL), origin: TILL, document: { ...doc, status: 'open' } },
+          hub: { version: v(at + i + 1, OTHER), origin: OTHER, document: { ...doc, status: 'kitchen' } },
         };
       }),
       undefined,
@@ -141,7 +144,7 @@ try {
   console.log(
     [
       '',
-      `${days} days: ${n.toLocaleString('en')} orders (${(days * deletesPerDay).toLocaleString('en')} deleted), ${written.toLocaleString('en')} conflicts, in ${((performance.now() - began) / 1000).toFixed(0)} s`,
+      `${days} days: ${n.toLocaleString('en')} orders (${(days * deletesPerDay).toLocaleString('en')} deleted), ${written.toLocaleString('en')} conflicts, in ${((performance.now() - began) / 1000).toFixed(0)} s (devices ${TILL}, ${OTHER})`,
       `housekeeping forgot ${removed.conflicts.toLocaleString('en')} conflicts (counted by day: ${reach.olderConflicts.toLocaleString('en')}) and ${removed.deleteTraces.toLocaleString('en')} delete traces`,
       `conflict history kept from ${reach.conflictsSince === null ? '-' : new Date(reach.conflictsSince).toISOString().slice(0, 10)} (${(await store.conflicts.count()).toLocaleString('en')} conflicts)`,
       `POS data ${mb(pos)}; outbox ${mb(outbox)}; engine database ${mb(engine)} (${engineSizes

@@ -16,6 +16,7 @@ import { serialize, type Document, type ObjectId } from 'bson';
 import type { ConflictRule, ConflictWinner } from '../../../src-shared/conflict-rules.ts';
 import type { ConflictSide, DocumentId } from '../core/types.ts';
 import type { ConflictRecord } from './records.ts';
+import { versionBytes, versionFromBytes, type VersionBytes } from './version-bytes.ts';
 
 /** The top-level difference that turns one document into another. */
 export interface DocumentDelta {
@@ -27,9 +28,9 @@ export interface DocumentDelta {
   k?: string[];
 }
 
-/** One side of a stored conflict: its version, and its origin only when the version does not name it. */
+/** One side of a stored conflict: its version (as bytes, `version-bytes.ts`), and its origin only when the version does not name it. */
 interface StoredSide {
-  v: string;
+  v: VersionBytes;
   o?: string;
 }
 
@@ -95,7 +96,13 @@ export function documentDelta(from: Document, to: Document): DocumentDelta {
 }
 
 function storedSide(side: ConflictSide): StoredSide {
-  return side.origin === deviceOf(side.version) ? { v: side.version } : { v: side.version, o: side.origin };
+  const v = versionBytes(side.version);
+  return side.origin === deviceOf(side.version) ? { v } : { v, o: side.origin };
+}
+
+function readSide(side: StoredSide, document: Document | null): ConflictSide {
+  const version = versionFromBytes(side.v);
+  return { version, origin: side.o ?? deviceOf(version), document };
 }
 
 /** A conflict as the log writes it. */
@@ -126,12 +133,8 @@ function isCompact(stored: StoredConflict): stored is CompactConflict {
 export function fromStored(stored: StoredConflict): ConflictRecord {
   if (!isCompact(stored)) return stored;
   const { lose, win } = stored;
-  const losing: ConflictSide = { version: lose.v, origin: lose.o ?? deviceOf(lose.v), document: lose.d };
-  const winning: ConflictSide = {
-    version: win.v,
-    origin: win.o ?? deviceOf(win.v),
-    document: win.d !== undefined ? win.d : lose.d && applyDelta(lose.d, win),
-  };
+  const losing = readSide(lose, lose.d);
+  const winning = readSide(win, win.d !== undefined ? win.d : lose.d && applyDelta(lose.d, win));
   return {
     _id: stored._id,
     at: stored.at,

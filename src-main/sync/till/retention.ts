@@ -43,7 +43,7 @@ import { groupBy } from '../group-by.ts';
 import { idKey, RAW_BSON } from '../documents.ts';
 import type { OldConflict } from './records.ts';
 import type { TillStore } from './store.ts';
-import type { VersionRecord } from './version-record.ts';
+import { madeBefore, type VersionRecord } from './version-record.ts';
 
 /** In the till's engine database: conflicts no longer kept, counted per collection and day. */
 export const CONFLICT_COUNTS = 'conflictCounts';
@@ -97,14 +97,9 @@ export function conflictsToForget(oldest: ReadonlyArray<{ at: Date }>, total: nu
   return Math.min(oldest.length, Math.max(overCount, tooOld));
 }
 
-/**
- * The encoded-version bound below which a delete trace is forgotten: versions
- * sort as strings by wall time first (`hlc.ts`), so `v < bound` exactly when
- * the version's wall time is before `now - 2 × tombstone retention`.
- */
-export function deleteTraceBound(rules: RetentionRules, now: number): string {
-  const wall = Math.max(0, now - 2 * rules.tombstoneRetentionDays * DAY_MS);
-  return wall.toString(16).padStart(12, '0');
+/** The wall time (epoch ms) before which a delete trace's version is old enough to forget: twice the tombstone retention ago. */
+export function deleteTraceCutoff(rules: RetentionRules, now: number): number {
+  return Math.max(0, Math.floor(now - 2 * rules.tombstoneRetentionDays * DAY_MS));
 }
 
 /** Counts of removed conflicts per (collection, day), to add to `conflictCounts`. */
@@ -178,8 +173,7 @@ export class TillHistory {
    * top of this file), for documents absent here with no change waiting.
    */
   async pruneDeleteTraces(now = Date.now()): Promise<number> {
-    const bound = deleteTraceBound(this.#rules, now);
-    const old: Document = { h: null, v: { $lt: bound } };
+    const old: Document = { h: null, ...madeBefore(deleteTraceCutoff(this.#rules, now)) };
     let removed = 0;
     for (let round = 0; round < MAX_BATCHES; round += 1) {
       const found = await this.#versions

@@ -27,10 +27,15 @@ import { Lease } from './lease.ts';
 import { Outbox } from './outbox.ts';
 import { Checkpoints, ConflictLog, Quarantine, type Checkpoint, type QuarantineRecord } from './records.ts';
 import type { StoredConflict } from './conflict-form.ts';
-import { knownOf, storedHash, type VersionRecord } from './version-record.ts';
+import { knownOf, olderThan, recordUpdate, type VersionRecord } from './version-record.ts';
 
 /** The engine's own writes to POS collections that run at once: the pull's applies (two lanes while reconciling) and the push's settle. */
 const OWN_SESSIONS = 2 + PUSH_IN_FLIGHT;
+
+/** A till's default device id when none is given: `till-` and 8 hex digits, e.g. `till-3f9a12bc`. */
+export function newDeviceId(): string {
+  return `till-${randomUUID().slice(0, 8)}`;
+}
 
 /** Small engine records: `device` (the device id), `settings` (the enable toggle), `clock` (the last hub clock reading). */
 interface MetaRecord {
@@ -113,7 +118,7 @@ export class TillStore {
   async deviceId(preferred?: string): Promise<string> {
     const found = await this.#meta.findOne({ _id: 'device' });
     if (found && typeof found.deviceId === 'string') return found.deviceId;
-    const id = preferred ?? `till-${randomUUID().slice(0, 8)}`;
+    const id = preferred ?? newDeviceId();
     if (!isValidDeviceId(id)) throw new Error(`device id "${id}" is not valid: use 1 to 64 letters, digits, "_" or "-"`);
     await this.#meta.updateOne({ _id: 'device' }, { $setOnInsert: { deviceId: id, createdAt: new Date() } }, { upsert: true });
     const stored = await this.#meta.findOne({ _id: 'device' });
@@ -172,7 +177,7 @@ export class TillStore {
     const known = new Map<string, Known>();
     if (ids.length === 0) return known;
     const found = await this.#versions
-      .find({ _id: { $in: ids.map((id) => ({ c, id })) } }, { session, projection: { v: 1, h: 1 } })
+      .find({ _id: { $in: ids.map((id) => ({ c, id })) } }, { session, projection: { v: 1, d: 1, h: 1 } })
       .toArray();
     for (const r of found) known.set(idKey(r._id.id), knownOf(r));
     return known;
@@ -190,7 +195,7 @@ export class TillStore {
     if (records.length === 0) return;
     await this.#versions.bulkWrite(
       records.map((r) => ({
-        updateOne: { filter: { _id: { c: r.c, id: r.id } }, update: { $set: { v: r.known.v, h: storedHash(r.known.h) } }, upsert: true },
+        updateOne: { filter: { _id: { c: r.c, id: r.id } }, update: recordUpdate(r.known.v, r.known.h), upsert: true },
       })),
       { session, ordered: true },
     );
@@ -203,8 +208,8 @@ export class TillStore {
       .bulkWrite(
         records.map((r) => ({
           updateOne: {
-            filter: { _id: { c: r.c, id: r.id }, v: { $lt: r.v } },
-            update: { $set: { v: r.v, h: storedHash(r.h) } },
+            filter: { _id: { c: r.c, id: r.id }, ...olderThan(r.v) },
+            update: recordUpdate(r.v, r.h),
             upsert: true,
           },
         })),
