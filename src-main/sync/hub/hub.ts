@@ -57,7 +57,8 @@ export const HUB_CLIENT_OPTIONS: MongoClientOptions = {
   connectTimeoutMS: 5_000,
   socketTimeoutMS: 10_000,
   heartbeatFrequencyMS: 2_000,
-  maxPoolSize: 8,
+  /** The push's batches in flight, the pull's stamps and its stream, and a spare. */
+  maxPoolSize: 12,
 };
 
 export class Hub {
