@@ -2,7 +2,7 @@
  * Fault injection: failCommand fail points (real mongod with enableTestCommands
  * and the emulator), plus emulator-only network faults and restarts.
  */
-import { describe, it, before, after } from 'node:test';
+import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,13 +13,13 @@ import {
   CommandLog,
   STREAM_OPTIONS,
   captureError,
-  dropTestDatabases,
   emulatorOrSkip,
   failCommand,
   nextEvents,
   openStream,
   uniqueDbName,
   waitFor,
+  withReplSet,
   type Doc,
 } from './helpers.ts';
 
@@ -27,22 +27,11 @@ describe('faults', () => {
   let rs: ReplSet;
   let client: MongoClient;
 
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    if (rs?.emulator) rs.emulator.setPartitioned(false);
-    if (client) {
-      await client
-        .db('admin')
-        .command({ configureFailPoint: 'failCommand', mode: 'off' })
-        .catch(() => undefined);
-      await dropTestDatabases(client);
-      await client.close();
-    }
-    if (rs) await rs.stop();
+  // Registered first, so it runs before withReplSet's clean-up, which needs the server reachable.
+  after(() => rs?.emulator?.setPartitioned(false));
+  withReplSet((r, c) => {
+    rs = r;
+    client = c;
   });
 
   describe('failCommand fail point', () => {
