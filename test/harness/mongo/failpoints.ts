@@ -11,6 +11,10 @@
  *   and/or fails the write before it commits (`failBeforeCommitExceptionCode`).
  *
  * Modes: "alwaysOn", "off", `{times: n}`, `{skip: n}`.
+ *
+ * As on mongod, each fail point counts the times it fired (`timesEntered`):
+ * `configureFailPoint` answers with it as `count`, and `waitForFailPoint`
+ * waits until it reaches a number, so a test can act while a command is held.
  */
 import type { Document } from 'bson';
 import { CommandError } from './errors.ts';
@@ -62,6 +66,8 @@ function parseMode(mode: unknown): { times: number; skip: number } | undefined {
 
 export class FailPoints {
   readonly #armed = new Map<Name, Armed>();
+  readonly #entered = new Map<Name, number>();
+  readonly #waiting = new Set<() => void>();
 
   configure(body: Document): Document {
     const name = body.configureFailPoint as Name;
@@ -69,16 +75,48 @@ export class FailPoints {
       throw new CommandError(2, `unknown fail point "${String(name)}"; the emulator supports ${NAMES.map((n) => `"${n}"`).join(', ')}`);
     }
     const mode = parseMode(body.mode);
+    const count = this.#entered.get(name) ?? 0;
     if (!mode || !(mode.times > 0)) {
       this.#armed.delete(name);
-      return { count: 0, ok: 1 };
+      return { count, ok: 1 };
     }
     const data = (body.data ?? {}) as Document;
     if (name === 'failCommand' && (!Array.isArray(data.failCommands) || data.failCommands.length === 0)) {
       throw new CommandError(2, 'failCommand needs data.failCommands: a non-empty array of command names');
     }
     this.#armed.set(name, { data, ...mode });
-    return { count: 0, ok: 1 };
+    return { count, ok: 1 };
+  }
+
+  /** `waitForFailPoint`: resolves once fail point `name` has fired `timesEntered` times in all; MaxTimeMSExpired after `maxTimeMS`. */
+  async waitFor(body: Document): Promise<Document> {
+    const name = body.waitForFailPoint as Name;
+    if (!NAMES.includes(name)) throw new CommandError(2, `unknown fail point "${String(name)}"`);
+    const target = Number(body.timesEntered);
+    const maxTimeMS = Number(body.maxTimeMS);
+    if (!Number.isInteger(target) || target < 0) throw new CommandError(2, 'waitForFailPoint needs timesEntered: a whole number');
+    if (!(maxTimeMS > 0)) throw new CommandError(2, 'waitForFailPoint needs maxTimeMS: how long to wait, in ms');
+    const reached = (): boolean => (this.#entered.get(name) ?? 0) >= target;
+    if (reached()) return { ok: 1 };
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (!reached()) return;
+        clearTimeout(timer);
+        this.#waiting.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.#waiting.delete(check);
+        reject(
+          new CommandError(
+            50,
+            `fail point ${name} was entered ${this.#entered.get(name) ?? 0} times, not ${target}, within ${maxTimeMS} ms`,
+          ),
+        );
+      }, maxTimeMS);
+      this.#waiting.add(check);
+    });
+    return { ok: 1 };
   }
 
   /** The failCommand data if it fires for this command now (counting it down). */
@@ -105,6 +143,8 @@ export class FailPoints {
     }
     armed.times -= 1;
     if (armed.times <= 0) this.#armed.delete(name);
+    this.#entered.set(name, (this.#entered.get(name) ?? 0) + 1);
+    for (const check of [...this.#waiting]) check();
     return true;
   }
 

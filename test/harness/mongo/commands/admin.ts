@@ -202,6 +202,7 @@ export function adminCommands(connections: () => number): Record<string, Handler
     refreshSessions: ok,
     startSession: (ctx) => ({ id: { id: ctx.session?.lsid.id }, timeoutMinutes: 30, ok: 1 }),
     configureFailPoint: (ctx) => ctx.state.failPoints.configure(ctx.body),
+    waitForFailPoint: (ctx) => ctx.state.failPoints.waitFor(ctx.body),
     commitTransaction: transactionCommand,
     abortTransaction: transactionCommand,
   };
