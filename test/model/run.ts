@@ -19,6 +19,8 @@ export type Step =
   | { t: 'settle'; till: number; pick: number }
   /** `captureStalled`: the pull waited for capture as long as it does, and gave up (capture was stuck). */
   | { t: 'pull'; till: number; max: number; stampFails: boolean; captureStalled: boolean }
+  /** One stamp transaction on its way (`pick`) lands on the hub. */
+  | { t: 'stamp'; till: number; pick: number }
   | { t: 'restart'; till: number }
   | { t: 'lose-hub-history' }
   | { t: 'lose-till-history'; till: number }
@@ -65,6 +67,7 @@ export const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
       captureStalled: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     }),
   },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('stamp' as const), till, pick: fc.integer({ min: 0, max: 2 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('restart' as const), till }) },
   { weight: 1, arbitrary: fc.constant({ t: 'lose-hub-history' as const }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('lose-till-history' as const), till }) },
@@ -133,6 +136,9 @@ export function runModel(steps: readonly Step[], world = new World(TILLS)): stri
       case 'pull':
         world.tills[s.till]!.pull(s.max, s.stampFails, s.captureStalled);
         break;
+      case 'stamp':
+        world.tills[s.till]!.landStamps(s.pick);
+        break;
       case 'restart':
         world.tills[s.till]!.restart();
         break;
@@ -183,6 +189,7 @@ function heal(world: World): string | undefined {
         world.now += 1;
       }
       t.pull(1_000, false);
+      while (t.proc.stamps.length > 0) t.landStamps(0);
     }
     const state = JSON.stringify([
       world.hub.log.length,

@@ -242,6 +242,8 @@ interface Process {
   stopReading: boolean;
   stampWaits: number;
   reconcileNeeded: boolean;
+  /** Stamp transactions on their way to the hub (the Stamper's), landed by a later step or lost with the process. */
+  stamps: HubOp[][];
 }
 
 export class MemTill {
@@ -305,6 +307,7 @@ export class MemTill {
       stopReading: false,
       stampWaits: 0,
       reconcileNeeded: this.owed !== undefined,
+      stamps: [],
     };
   }
 
@@ -489,7 +492,7 @@ export class MemTill {
         this.#hubWrite(decision.write, txn, change.base);
         pending.accepted.push(e);
       }
-      if (decision.kind === 'refuse' && decision.stamp) this.#stampOne(e.c, String(e.id), decision.stamp.v, decision.stamp.h, txn);
+      if (decision.kind === 'refuse' && decision.stamp) this.#stampOne(e.c, String(e.id), decision.stamp, txn);
       if (decision.kind !== 'write' && decision.kind !== 'refuse') continue;
       if (decision.tillTakes)
         pending.targets.push({ c: e.c, id: e.id, v: decision.tillTakes.v, doc: decision.tillTakes.doc, pushedV: e.v });
@@ -693,26 +696,48 @@ export class MemTill {
     this.stamp(repairs.filter((op) => op.stamp));
   }
 
-  /** Writes HQ's changes' versions onto the hub: only over no version or an older one. */
+  /** Sends HQ's changes' versions to the hub, as the Stamper does: they land at a later step (`landStamps`), or never. */
   stamp(ops: readonly HubOp[]): void {
-    if (ops.length === 0) return;
-    const hub = this.world.hub;
+    if (ops.length > 0) this.proc.stamps.push([...ops]);
+  }
+
+  /** One stamp transaction on its way (`pick`, of those there are) lands on the hub. */
+  landStamps(pick: number): void {
     const p = this.proc;
+    if (p.stamps.length === 0) return;
+    const [ops] = p.stamps.splice(pick % p.stamps.length, 1) as [HubOp[]];
+    const hub = this.world.hub;
     p.txn += 1;
     const txn = { lsid: lsid(p.hubSession), txnNumber: p.txn };
     hub.emit({ ...txn, operationType: 'update', ns: { coll: PUSH_MARKER }, documentKey: { _id: pushMarkerId(this.name, p.txn % 3) } });
-    for (const op of ops) this.#stampOne(op.c, String(op.id), op.v, op.h as string, txn);
+    for (const op of ops) if (op.stamp) this.#stampOne(op.c, String(op.id), { v: op.v, h: op.h as string, over: op.stamp.over }, txn);
   }
 
-  /** One stamp, as the hub's conditional update writes it: only over no version or an older one. */
-  #stampOne(c: string, id: string, v: string, h: string, txn: RawEvent): void {
+  /**
+   * One stamp, as the hub's conditional update writes it: only over the version it was read with, or an
+   * older one for the same content. A stamp that would overwrite a version written for the document's content (a push,
+   * or a stamp) with one made for other content is a violation: that version is lost.
+   */
+  #stampOne(c: string, id: string, stamp: { v: string; h: string; over: string | null }, txn: RawEvent): void {
+    const { v, h } = stamp;
     const hub = this.world.hub;
     const key = keyOf(c, id);
     const doc = hub.docs.get(key);
-    const current = (doc?.[SYNC_FIELD] as { v?: string } | undefined)?.v;
-    if (!doc || (current !== undefined && current >= v)) return;
+    const meta = doc?.[SYNC_FIELD] as { v?: string; h?: string } | undefined;
+    const current = meta?.v;
+    const lands = current === undefined ? stamp.over === null : current < v && (current === stamp.over || meta?.h === h);
+    if (!doc || !lands) return;
+    const content = codec.hash(withoutSync(doc));
+    if (meta?.h === content && h !== content)
+      this.world.regressions.push(`${c} ${id}: ${this.name} stamped ${v} for other content over ${current}, written for this content`);
     hub.docs.set(key, { ...doc, [SYNC_FIELD]: { v, o: 'hub', h } });
     hub.emit({ ...txn, operationType: 'update', ns: { coll: c }, documentKey: { _id: id } }, key);
+    if (h !== content) {
+      // Made for content HQ has changed since (harmless): every engine reads the document as unstamped.
+      hub.written.delete(key);
+      hub.writtenBy.delete(key);
+      return;
+    }
     // A stamp is a version written by an engine too: it must move forward like any other.
     this.world.observe({ device: this.name, kind: 'stamp', c, id, v, doc: null, step: this.world.step }, hub.written.get(key));
     hub.written.set(key, v);

@@ -70,14 +70,23 @@ describe('emulator: simple filters', () => {
     );
   });
 
-  it('match the stamp filter sync sends: no version yet, or an older one', () => {
+  it('match the stamp filters sync sends: over the version read when older, or an older one for the same content', () => {
     const id = oids[0];
-    const filter = { _id: id, $or: [{ '_sync.v': { $exists: false } }, { '_sync.v': { $lt: 'v2' } }] };
-    const test = compileFilter(filter);
-    assert.equal(test({ _id: id, name: 'x' }), true);
-    assert.equal(test({ _id: id, _sync: { v: 'v1' } }), true);
-    assert.equal(test({ _id: id, _sync: { v: 'v2' } }), false);
-    assert.equal(test({ _id: id, _sync: { v: 'v3' } }), false);
-    assert.equal(test({ _id: oids[1], _sync: { v: 'v1' } }), false);
+    const stampFilter = (over: string | null, v: string, h: string) =>
+      compileFilter({
+        _id: id,
+        $or: [{ '_sync.v': over === null ? { $exists: false } : { $eq: over, $lt: v } }, { '_sync.v': { $lt: v }, '_sync.h': h }],
+      });
+    const overNone = stampFilter(null, 'v2', 'h1');
+    assert.equal(overNone({ _id: id, name: 'x' }), true);
+    assert.equal(overNone({ _id: id, _sync: { v: 'v1', h: 'h1' } }), true, 'an older version for the same content');
+    assert.equal(overNone({ _id: id, _sync: { v: 'v1', h: 'h9' } }), false, 'a version written for other content since');
+    const overV1 = stampFilter('v1', 'v2', 'h1');
+    assert.equal(overV1({ _id: id, _sync: { v: 'v1', h: 'h0' } }), true);
+    assert.equal(overV1({ _id: id, name: 'x' }), false, 'no version: not what was read');
+    assert.equal(overV1({ _id: id, _sync: { v: 'v0', h: 'h9' } }), false, 'another (older) version than the one read');
+    assert.equal(overV1({ _id: id, _sync: { v: 'v3', h: 'h1' } }), false, 'a newer version written since');
+    assert.equal(overV1({ _id: oids[1], _sync: { v: 'v1', h: 'h0' } }), false);
+    assert.equal(stampFilter('v2', 'v2', 'h1')({ _id: id, _sync: { v: 'v2', h: 'h1' } }), false, 'not over an equal one');
   });
 });

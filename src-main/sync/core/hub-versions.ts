@@ -8,7 +8,7 @@
  */
 import { encodeVersion, MAX_COUNTER, type Version } from './hlc.ts';
 import { SYNC_FIELD } from './names.ts';
-import type { Codec, Document, HubVersion } from './types.ts';
+import type { Codec, Document, HubVersion, StampOver } from './types.ts';
 
 /** A hub document's `_sync`: its version, the device that wrote it, and the hash of the content it was written for. */
 export interface SyncMeta extends HubVersion {
@@ -45,6 +45,13 @@ export function readSyncMeta(doc: Document): SyncMeta | { malformed: string } | 
 export function stampedVersion(doc: Document, codec: Codec): HubVersion | undefined {
   const meta = readSyncMeta(doc);
   return meta && !('malformed' in meta) && meta.h === codec.hash(withoutSync(doc)) ? { v: meta.v, o: meta.o } : undefined;
+}
+
+/** What a stamp of this hub document, as read, may be written over: the `_sync.v` it carries (null: none, or not a string). */
+export function stampOver(doc: Document): StampOver {
+  const meta = doc[SYNC_FIELD] as { v?: unknown } | null | undefined;
+  const v = meta !== null && typeof meta === 'object' ? meta.v : undefined;
+  return { over: typeof v === 'string' ? v : null };
 }
 
 /** An HQ change no engine has stamped, met by a push: it counts as made now. */

@@ -146,7 +146,17 @@ export function planPull(changes: readonly HubChange[], ctx: PullContext): PullP
       quarantined.push({ ...quarantine(c, id, refused.reason, ch.raw, 'clock-drift', refused.params), kind: 'clock-drift' });
       continue;
     }
-    ops.set(key, { c, id, op: 'upsert', doc: content, v: encodeVersion(version), o: stamped ? meta.o : 'hub', h, wall, stamp: !stamped });
+    ops.set(key, {
+      c,
+      id,
+      op: 'upsert',
+      doc: content,
+      v: encodeVersion(version),
+      o: stamped ? meta.o : 'hub',
+      h,
+      wall,
+      stamp: stamped ? false : { over: meta?.v ?? null },
+    });
   }
   return { ops: [...ops.values()], quarantined, invalidated };
 }

@@ -18,11 +18,11 @@
  */
 import { successor } from './hlc.ts';
 import { fieldStateVersion, hubState, mergeFieldStates, storedFieldVersions, visibleDocument, writeState } from './field-merge.ts';
-import { readSyncMeta, stampedVersion, unstampedVersion, withoutSync } from './hub-versions.ts';
+import { readSyncMeta, stampedVersion, stampOver, unstampedVersion, withoutSync } from './hub-versions.ts';
 import { SYNC_FIELD } from './names.ts';
 import { MAX_DOCUMENT_BYTES, tooLarge } from './refusals.ts';
 import type { ConflictRule, ConflictWinner } from '../../../src-shared/conflict-rules.ts';
-import type { Codec, ConflictDraft, Document, DocumentId, HubVersion, OutboxEntry, QuarantineDraft } from './types.ts';
+import type { Codec, ConflictDraft, Document, DocumentId, HubVersion, OutboxEntry, QuarantineDraft, StampOver } from './types.ts';
 
 /** The newest outbox entry of a document in a batch, with the base of its first entry and the fields all of them changed. */
 export interface Collapsed {
@@ -105,7 +105,13 @@ export type PushDecision =
    * counted as made now: that version is stamped on it in the same transaction, so every till agrees
    * on the version this till takes.
    */
-  | { kind: 'refuse'; conflict: ConflictDraft; tillTakes: TillTakes; stamp?: { v: string; h: string } };
+  | { kind: 'refuse'; conflict: ConflictDraft; tillTakes: TillTakes; stamp?: HubStamp };
+
+/** A version written onto a hub document for its content (`h`), over the `_sync.v` the push read (`StampOver`). */
+export interface HubStamp extends StampOver {
+  v: string;
+  h: string;
+}
 
 export interface PushInput {
   change: Collapsed;
@@ -141,8 +147,8 @@ export function decidePush(input: PushInput): PushDecision {
     local: { version: e.v, origin: device, document: e.doc ?? null },
     hub: { version: (hubVersion as HubVersion).v, origin: (hubVersion as HubVersion).o, document: hubContent },
   });
-  const unstampedStamp = (): { stamp?: { v: string; h: string } } =>
-    current && !stamped && hubVersion && hubContent ? { stamp: { v: hubVersion.v, h: codec.hash(hubContent) } } : {};
+  const unstampedStamp = (): { stamp?: HubStamp } =>
+    current && !stamped && hubVersion && hubContent ? { stamp: { v: hubVersion.v, h: codec.hash(hubContent), ...stampOver(current) } } : {};
 
   if (input.byFields && e.op === 'upsert' && current && hubVersion)
     return decideFieldMerge(input, hubVersion, hubContent as Document, isConcurrent, conflict);
@@ -219,7 +225,9 @@ function decideFieldMerge(
       kind: 'refuse',
       conflict: conflict('hub', 'newer-version-every-field'),
       tillTakes: { ...hubVersion, doc: hubContent },
-      ...(stampedVersion(input.hubDoc as Document, codec) ? {} : { stamp: { v: hubVersion.v, h: codec.hash(hubContent) } }),
+      ...(stampedVersion(input.hubDoc as Document, codec)
+        ? {}
+        : { stamp: { v: hubVersion.v, h: codec.hash(hubContent), ...stampOver(input.hubDoc as Document) } }),
     };
   }
   const version = mergedVersion > hubVersion.v ? mergedVersion : successor(hubVersion.v, device);

@@ -4,7 +4,8 @@
  * till that joins late, lost history). By version and by content:
  *
  * - same content: only the till's version record is brought up to date (or,
- *   when the till's record is the newer, that version is pushed);
+ *   when the till's record is the newer, that version is pushed, or stamped
+ *   when it is a version of HQ's change);
  * - only the hub changed, or the till never had it: pulled;
  * - only the till changed, or it changed without ever being captured: pushed
  *   with a new version, like any local write;
@@ -16,7 +17,7 @@
  * Nothing local is thrown away: a losing local version is in the conflict log.
  */
 import { decodeVersion, encodeVersion, successor, type HybridClock } from './hlc.ts';
-import { readSyncMeta, withoutSync } from './hub-versions.ts';
+import { readSyncMeta, stampOver, withoutSync } from './hub-versions.ts';
 import type { Codec, ConflictDraft, Document, DocumentId, HubOp, HubVersion, Known } from './types.ts';
 
 /** A local change found by reconciliation, queued for the hub like a captured one. */
@@ -101,7 +102,8 @@ export function decideHubDocument(
   }
   const id = hubDoc._id as DocumentId;
   const pullOp: HubOp = { c, id, op: 'upsert', doc: content, v: hub.v, o: hub.o, h, wall: ctx.now, stamp: false };
-  const out: PairOutcome = stamped ? {} : { stamp: { ...pullOp, stamp: true } };
+  const over = stampOver(hubDoc);
+  const out: PairOutcome = stamped ? {} : { stamp: { ...pullOp, stamp: over } };
   if (!local && !known) {
     if (ctx.canPull) out.pull = pullOp;
   } else if (local && local.h === h) {
@@ -110,8 +112,12 @@ export function decideHubDocument(
         if (!stamped) {
           // Head office wrote this same content after this till's version: agreed on, above it.
           const raised: HubOp = { ...pullOp, v: successor(known.v, 'hub'), o: 'hub' };
-          out.stamp = { ...raised, stamp: true };
+          out.stamp = { ...raised, stamp: over };
           out.agree = { c, id, v: raised.v, h };
+        } else if (decodeVersion(known.v).device === 'hub') {
+          // This till's newer version of the same content is HQ's change, as this till took it (a read
+          // counted as made then): stamped, so the hub agrees with it and HQ's write stays HQ's.
+          out.stamp = { ...pullOp, v: known.v, o: 'hub', stamp: over };
         } else if (ctx.canPush) out.push = { c, id, op: 'upsert', v: known.v, expect: { v: known.v, h } };
       } else out.agree = { c, id, v: hub.v, h };
     }
@@ -122,7 +128,7 @@ export function decideHubDocument(
     const floor = successor(known.v, 'hub');
     if (hub.v <= floor) {
       const raised: HubOp = { ...pullOp, v: floor, o: 'hub' };
-      out.stamp = { ...raised, stamp: true };
+      out.stamp = { ...raised, stamp: over };
       if (ctx.canPull) out.pull = raised;
     } else if (ctx.canPull) out.pull = pullOp;
   } else {

@@ -15,7 +15,7 @@
  *   synced.
  */
 import { successor } from './hlc.ts';
-import { stampedVersion, unstampedVersion, withoutSync } from './hub-versions.ts';
+import { stampedVersion, stampOver, unstampedVersion, withoutSync } from './hub-versions.ts';
 import type { Codec, ConflictDraft, Document, DocumentId, HubChangeSeen, HubOp, HubVersion, Known, TillWrite } from './types.ts';
 
 export interface TillDocState {
@@ -114,7 +114,7 @@ export function hubMovedOn(
     o: raised ? 'hub' : hubVersion.o,
     h,
     wall: new Date(now),
-    stamp: raised || !stamped,
+    stamp: raised || !stamped ? stampOver(hub.doc as Document) : false,
   };
 }
 
@@ -142,7 +142,7 @@ export function deleteStillCurrent(op: HubOp, hub: { doc: Document | null }, now
     o: raised ? 'hub' : hubVersion.o,
     h: codec.hash(content),
     wall: op.wall,
-    stamp: raised || !stamped,
+    stamp: raised || !stamped ? stampOver(hub.doc) : false,
   };
 }
 
@@ -165,5 +165,15 @@ export function hubStateNow(
   const content = withoutSync(hub.doc);
   const stamped = stampedVersion(hub.doc, codec);
   const version = stamped ?? unstampedVersion(now);
-  return { c, id, op: 'upsert', doc: content, v: version.v, o: version.o, h: codec.hash(content), wall: new Date(now), stamp: !stamped };
+  return {
+    c,
+    id,
+    op: 'upsert',
+    doc: content,
+    v: version.v,
+    o: version.o,
+    h: codec.hash(content),
+    wall: new Date(now),
+    stamp: stamped ? false : stampOver(hub.doc),
+  };
 }

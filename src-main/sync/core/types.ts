@@ -85,6 +85,15 @@ export interface HubChangeSeen {
   large?: true;
 }
 
+/**
+ * A stamp is written only over the `_sync.v` the hub's document carried when it was read (`over`, null
+ * when it carried none), or over an older version for the same content. A push that landed since has
+ * written its own version with its content, and a stamp made for older content must not overwrite it.
+ */
+export interface StampOver {
+  over: string | null;
+}
+
 /** A hub change to apply on a till: one per document per batch. */
 export interface HubOp {
   c: string;
@@ -97,8 +106,11 @@ export interface HubOp {
   h: string | null;
   /** When the change was committed on the hub. */
   wall: Date;
-  /** A hub write without sync metadata: its version is to be stamped on the hub. */
-  stamp: boolean;
+  /**
+   * A version to write onto the hub's document (HQ wrote it without one, or it is raised above this
+   * till's): false when the hub's own is right. See `StampOver`.
+   */
+  stamp: false | StampOver;
   /**
    * A delete made on the hub without a tombstone (by head office): its version is only the event's
    * time, and an engine's push may have put the document back since, later in the hub's order. The

@@ -21,14 +21,20 @@ import type { TillStore } from '../till/store.ts';
 /** Stamp transactions on their way at once: over a slow link a stamp takes three round trips, and nothing the pull does next waits for it. */
 const STAMPS_IN_FLIGHT = 2;
 
-/** The hub's state of these documents as changes for this till to take (none for those it already holds). */
+/**
+ * The hub's state of these documents as changes for this till to take (none for those it already holds).
+ *
+ * The till is read first, the hub after: what this till pushed and settled while the hub was read is
+ * then on the hub too. Read the other way round, a push landing in between would make the hub's older
+ * state look newer than the version this till just settled, and the till would take it back.
+ */
 export async function hubRepairs(store: TillStore, hub: Hub, docs: ReadonlyArray<{ c: string; id: DocumentId }>): Promise<HubOp[]> {
   const repairs: HubOp[] = [];
   for (const [c, group] of groupBy(docs, (d) => d.c)) {
     const ids = group.map((d) => d.id);
-    const onHub = await hub.state(c, ids);
     const locals = await store.documents(c, ids);
     const known = await store.known(c, ids);
+    const onHub = await hub.state(c, ids);
     for (const id of ids) {
       const key = idKey(id);
       const k = known.get(key);
@@ -59,8 +65,9 @@ export async function deletesStillCurrent(hub: Hub, ops: HubOp[]): Promise<HubOp
 
 /**
  * Writes HQ's unversioned changes' versions onto the hub, beside the pull (it waits only when
- * STAMPS_IN_FLIGHT are on their way already). Stamps only ever raise a version, so their order does
- * not matter; a failure only means the next reader derives the versions again.
+ * STAMPS_IN_FLIGHT are on their way already). Each stamp lands only over the version its document was
+ * read with, so whatever lands meanwhile wins and their order does not matter; a failure only means
+ * the next reader derives the versions again.
  */
 export class Stamper {
   readonly #device: string;

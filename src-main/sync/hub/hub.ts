@@ -17,7 +17,7 @@ import {
   type ResumeToken,
   type Timestamp,
 } from 'mongodb';
-import type { Collapsed, HubWrite, PushDecision } from '../core/push-decision.ts';
+import type { Collapsed, HubStamp, HubWrite, PushDecision } from '../core/push-decision.ts';
 import { PUSH_MARKER, SYNC_FIELD, TOMBSTONES, pushMarkerId } from '../core/names.ts';
 import type { AnyDocument, DocumentId, HubOp, HubVersion } from '../core/types.ts';
 import { clusterTime } from '../cluster-time.ts';
@@ -142,7 +142,7 @@ export class Hub {
         const missing = ids.filter((id) => !docs.has(idKey(id)));
         const tombs = await this.tombstones(c, missing, session);
         const writes: HubWrite[] = [];
-        const stamps: Array<{ id: DocumentId; v: string; h: string }> = [];
+        const stamps: Array<{ id: DocumentId } & HubStamp> = [];
         for (const change of group) {
           const key = idKey(change.entry.id);
           const decision = decide(change, docs.get(key) ?? null, tombs.get(key) ?? null);
@@ -193,10 +193,13 @@ export class Hub {
 
   /**
    * Writes the versions of HQ's unversioned changes onto their documents, in
-   * one transaction opened by the device's marker. No read first: a stamp
-   * carries the content hash it was made for, so if HQ changed the document in
-   * between, the hash no longer matches and every till treats it as unstamped
-   * again. Only over no version or an older one: hub versions only move forward.
+   * one transaction opened by the device's marker. No read first: each stamp
+   * is written only over the `_sync.v` its document was read with (`StampOver`)
+   * or an older one for the same content, so a push that landed since keeps its
+   * version. HQ's writes leave
+   * `_sync` as it was: a stamp landing after one carries the hash of the content
+   * it was made for, which no longer matches, and every till treats the
+   * document as unstamped again.
    */
   async stamp(device: string, ops: readonly HubOp[]): Promise<void> {
     if (ops.length === 0) return;
@@ -207,19 +210,32 @@ export class Hub {
       for (const [c, group] of groupBy(ops, (op) => op.c)) {
         await this.#stampAll(
           c,
-          group.map((op) => ({ id: op.id, v: op.v, h: op.h as string })),
+          group.map((op) => {
+            if (!op.stamp) throw new Error(`hub.stamp was given ${c} ${idKey(op.id)}, which has no stamp`);
+            return { id: op.id, v: op.v, h: op.h as string, over: op.stamp.over };
+          }),
           session,
         );
       }
     });
   }
 
-  /** Only over no version or an older one: a lagging till never stamps over a newer push or stamp. */
-  async #stampAll(c: string, stamps: ReadonlyArray<{ id: DocumentId; v: string; h: string }>, session: ClientSession): Promise<void> {
+  /**
+   * Each lands over the `_sync.v` it was read with (none, or the same one when older), or over an older
+   * version written for the same content (another till's stamp of the same HQ change: the newest wins,
+   * as every till that stamped it then takes). A push since, or a newer version, is left as it is.
+   */
+  async #stampAll(c: string, stamps: ReadonlyArray<{ id: DocumentId } & HubStamp>, session: ClientSession): Promise<void> {
     if (stamps.length === 0) return;
     const writes = stamps.map((s) => ({
       updateOne: {
-        filter: { _id: s.id, $or: [{ [`${SYNC_FIELD}.v`]: { $exists: false } }, { [`${SYNC_FIELD}.v`]: { $lt: s.v } }] },
+        filter: {
+          _id: s.id,
+          $or: [
+            { [`${SYNC_FIELD}.v`]: s.over === null ? { $exists: false } : { $eq: s.over, $lt: s.v } },
+            { [`${SYNC_FIELD}.v`]: { $lt: s.v }, [`${SYNC_FIELD}.h`]: s.h },
+          ],
+        },
         update: { $set: { [SYNC_FIELD]: { v: s.v, o: 'hub', h: s.h } } },
       },
     }));
