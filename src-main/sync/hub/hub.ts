@@ -138,14 +138,16 @@ export class Hub {
         .updateOne({ _id: pushMarkerId(device, lane) as never }, { $set: { seq: marker(), at: new Date() } }, { upsert: true, session });
       for (const [c, group] of groupBy(changes, (ch) => ch.entry.c)) {
         const ids = group.map((ch) => ch.entry.id);
-        const docs = await this.#documents(c, ids, session);
-        const missing = ids.filter((id) => !docs.has(idKey(id)));
-        const tombs = await this.tombstones(c, missing, session);
+        // One round trip for both reads: the tombstones are read beside the transaction, after its
+        // marker fixed its snapshot, so they are at least as new as it. One written since that this
+        // push then drops is a write conflict, and the batch is tried again, as for the documents.
+        const [docs, tombs] = await Promise.all([this.#documents(c, ids, session), this.tombstones(c, ids)]);
         const writes: HubWrite[] = [];
         const stamps: Array<{ id: DocumentId } & HubStamp> = [];
         for (const change of group) {
           const key = idKey(change.entry.id);
-          const decision = decide(change, docs.get(key) ?? null, tombs.get(key) ?? null);
+          const doc = docs.get(key) ?? null;
+          const decision = decide(change, doc, doc ? null : (tombs.get(key) ?? null));
           if (decision.kind === 'await-stamp') throw new AwaitingStamp();
           if (decision.kind === 'write') writes.push(decision.write);
           if (decision.kind === 'refuse' && decision.stamp) stamps.push({ id: change.entry.id, ...decision.stamp });
