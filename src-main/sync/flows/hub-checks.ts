@@ -66,8 +66,9 @@ export async function deletesStillCurrent(hub: Hub, ops: HubOp[]): Promise<HubOp
 /**
  * Writes HQ's unversioned changes' versions onto the hub, beside the pull (it waits only when
  * STAMPS_IN_FLIGHT are on their way already). Each stamp lands only over the version its document was
- * read with, so whatever lands meanwhile wins and their order does not matter; a failure only means
- * the next reader derives the versions again.
+ * read with, or an older one for the same content (see `Hub.stamp`): a push landing meanwhile keeps
+ * its version, and their order does not matter; a failure only means the next reader derives the
+ * versions again.
  */
 export class Stamper {
   readonly #device: string;
