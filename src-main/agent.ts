@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -32,9 +32,12 @@ const USAGE = [
   `       (instead of --hub-file: the ${HUB_URI_ENV} environment variable, or --hub <uri>, which shows the password to every user)`,
   '       npm run agent -- --print-systemd-unit [--local <uri>] [--db <name>] [--hub-file <file>] [--config <file.json>] [--device-id <id>]',
 ].join('\n');
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-/** How `npm run agent` runs Node.js (package.json); the systemd unit runs it the same way. */
-const NODE_FLAGS = ['--max-semi-space-size=32', '--import', 'tsx'];
+/** This file: the agent's bundle, dist/agent/agent.js (`npm run build:agent`, what `npm run agent` runs), or its source under tsx. */
+const SELF = fileURLToPath(import.meta.url);
+const FROM_SOURCE = SELF.endsWith('.ts');
+const REPO = resolve(dirname(SELF), FROM_SOURCE ? '..' : '../..');
+/** How this agent was started (package.json's `agent` script for the bundle); the systemd unit runs it the same way. */
+const NODE_FLAGS = ['--max-semi-space-size=32', ...(FROM_SOURCE ? ['--import', 'tsx'] : [])];
 const UNIT_DEFAULTS = { local: 'mongodb://127.0.0.1:27017/?replicaSet=rs0', db: 'pos', hubFile: '/etc/tillsync/hub-uri' };
 
 function fail(message: string): never {
@@ -114,7 +117,7 @@ function printSystemdUnit(args: Options): void {
   let unit: string;
   try {
     unit = renderAgentUnit({
-      command: [process.execPath, ...NODE_FLAGS, join(REPO, 'src-main', 'agent.ts'), ...agentArgs],
+      command: [process.execPath, ...NODE_FLAGS, SELF, ...agentArgs],
       workingDirectory: REPO,
       user: userInfo().username,
       hubFile,

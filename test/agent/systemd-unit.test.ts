@@ -17,6 +17,7 @@ import { detectSystemdVersion, quoteExecArg, renderAgentUnit } from '../../src-m
 import { startReplSet, type ReplSet } from '../harness/replset.ts';
 import { waitFor } from '../integration/topology.ts';
 import { REPO, runAgentToExit, startAgent, writeHubFile } from './agent-process.ts';
+import { buildAgent } from '../../scripts/build-agent.mjs';
 
 /** Why `systemd-analyze verify` cannot be used here, or undefined when it can: checked on a unit known to be good. */
 async function systemdAnalyzeProblem(): Promise<string | undefined> {
@@ -69,6 +70,7 @@ describe('the agent as a systemd service', { skip: problem ?? false }, () => {
   let unit: string;
   let unitPath: string;
   let hubFile: string;
+  let bundle: string;
   const secret = 'env-s3cret';
 
   before(async () => {
@@ -79,10 +81,12 @@ describe('the agent as a systemd service', { skip: problem ?? false }, () => {
     hubFile = join(dir, 'hub-uri');
     const config = join(dir, 'tillsync.json');
     await writeFile(config, JSON.stringify({ collections: { drawer: { mode: 'local-only' } } }));
+    // Printed as `npm run agent` prints it: by the agent's bundle, which the unit then runs.
+    bundle = await buildAgent();
     // A hub URI in the environment of whoever prints the unit must not end up in it.
     const printed = await runAgentToExit(
       ['--print-systemd-unit', '--local', till.uri, '--db', 'pos', '--hub-file', hubFile, '--config', config, '--device-id', 'till-7'],
-      { env: { TILLSYNC_HUB_URI: `mongodb://u:${secret}@hub.example.net/` } },
+      { env: { TILLSYNC_HUB_URI: `mongodb://u:${secret}@hub.example.net/` }, command: [process.execPath, bundle] },
     );
     assert.equal(printed.code, 0, printed.output);
     unit = printed.output;
@@ -101,8 +105,9 @@ describe('the agent as a systemd service', { skip: problem ?? false }, () => {
     verify(unitPath);
     const command = splitExecStart(setting(unit, 'ExecStart') ?? '');
     assert.equal(command[0], process.execPath, 'this Node.js');
-    assert.deepEqual(command.slice(1, 5), ['--max-semi-space-size=32', '--import', 'tsx', join(REPO, 'src-main', 'agent.ts')]);
-    assert.deepEqual(command.slice(5), [
+    assert.deepEqual(command.slice(1, 3), ['--max-semi-space-size=32', join(REPO, 'dist', 'agent', 'agent.js')], 'the bundle, no loader');
+    assert.equal(command[2], bundle);
+    assert.deepEqual(command.slice(3), [
       '--local',
       till.uri,
       '--db',

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { buildAgent } from '../../scripts/build-agent.mjs';
 
 export interface Child {
   readonly child: ChildProcess;
@@ -67,10 +68,13 @@ export async function emulatorProcess(extra: string[] = []): Promise<Child & { u
   return { child, pid: child.pid as number, uri, stop: () => stopChild(child) };
 }
 
-/** A headless agent in its own process; resolves once its engine has started. */
+let bundled: Promise<string> | undefined;
+
+/** A headless agent in its own process, from its bundle as a till runs it; resolves once its engine has started. */
 export async function agentProcess(args: string[]): Promise<Child & { lines: string[] }> {
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...prof, '--import', 'tsx', 'src-main/agent.ts', '--status-every', '60', ...args], {
+  const bundle = await (bundled ??= buildAgent());
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...prof, bundle, '--status-every', '60', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, TILLSYNC_LOG_LEVEL: 'warn' },
   });

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { MongoClient } from 'mongodb';
+import { AGENT_BUNDLE } from '../../scripts/build-agent.mjs';
 
 export type ServerKind = 'emulator' | 'mongod';
 
@@ -283,7 +284,7 @@ export class AgentProcess {
     if (this.#child) return;
     clearTimeout(this.#restartTimer);
     const child = track(
-      spawn(process.execPath, ['--import', 'tsx', 'src-main/agent.ts', ...this.#args], {
+      spawn(process.execPath, ['--max-semi-space-size=32', AGENT_BUNDLE, ...this.#args], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, TILLSYNC_LOG_LEVEL: 'info' },
       }),

@@ -18,6 +18,7 @@ import { HubObserver } from './observer.ts';
 import type { SoakOptions } from './options.ts';
 import { Random } from './prng.ts';
 import { AgentProcess, ServerProcess, serverKind } from './processes.ts';
+import { buildAgent } from '../../scripts/build-agent.mjs';
 import { summaryLines, type SoakSummary } from './report.ts';
 import { waitQuiescent, type TillView } from './settle.ts';
 import { POS_COLLECTIONS, Writer } from './traffic.ts';
@@ -53,6 +54,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const journal = new Journal(join(dir, 'journal.jsonl'));
   const configFile = join(dir, 'engine.json');
   writeFileSync(configFile, JSON.stringify(SOAK_ENGINE_SETTINGS));
+  await buildAgent(); // the agents run the bundle a till runs (AgentProcess)
   out(
     `soak: seed ${options.seed}, ${options.tills} till(s), ${options.minutes} min, faults ${options.faults.join(',') || 'none'}, servers ${serverKind()}; run directory ${dir}`,
   );
