@@ -50,9 +50,13 @@ export class EventQueue {
   readonly #readAhead: boolean;
   /** The request for the next batch, while it is on its way (settles once events are buffered, or on an error). */
   #ahead: Promise<void> | undefined;
-  /** Settles when the queue is closed: a read waiting on the server ends then, not when its `getMore` returns. */
-  readonly #closing: Promise<null>;
-  #close!: () => void;
+  /**
+   * What a wait in progress is told when the queue closes: a read waiting on the server ends then, not
+   * when its `getMore` returns. One per wait, forgotten when the wait ends: a promise that lived as long
+   * as the queue and was raced against every read would keep every event ever read (each race's result
+   * hangs on it until it settles).
+   */
+  readonly #onClose = new Set<() => void>();
 
   /**
    * `onResponse` hears every answer the server gives the stream, empty ones
@@ -63,9 +67,6 @@ export class EventQueue {
     const { onResponse, readAhead = false } = options;
     this.#stream = stream;
     this.#readAhead = readAhead;
-    this.#closing = new Promise<null>((resolve) => {
-      this.#close = () => resolve(null);
-    });
     if (onResponse) stream.on('resumeTokenChanged', () => onResponse());
     // Iterator mode reports errors from tryNext(); one emitted anyway is kept for the next take, not left to crash the process.
     stream.on('error', (err: unknown) => {
@@ -98,7 +99,13 @@ export class EventQueue {
       if (this.#error !== undefined) throw this.#error;
       if (this.#ahead) {
         // The next batch was asked for while the last one was applied: wait for it, never beside it.
-        if (!(await settlesWithin(Promise.race([this.#ahead, this.#closing.then(() => undefined)]), deadline - Date.now()))) return taken;
+        const closing = this.#closing();
+        try {
+          const settled = Promise.race([this.#ahead, closing.closed]).then(() => undefined);
+          if (!(await settlesWithin(settled, deadline - Date.now()))) return taken;
+        } finally {
+          closing.done();
+        }
         this.#ahead = undefined;
         continue;
       }
@@ -132,17 +139,30 @@ export class EventQueue {
 
   async #read(): Promise<ChangeEvent | null> {
     const reading = this.#stream.tryNext();
+    const closing = this.#closing();
     try {
-      const event = await Promise.race([reading, this.#closing]);
+      const event = await Promise.race([reading, closing.closed]);
       if (this.#closed) throw new QueueClosed();
       return event;
     } catch (err) {
       if (this.#closed) throw new QueueClosed();
       throw err;
     } finally {
+      closing.done();
       // Closed while the server held the request: it ends when the server answers, and nobody waits for it.
       if (this.#closed) reading.catch(() => undefined);
     }
+  }
+
+  /** Settles with null when the queue closes (at once if it has); `done()` once the wait is over. */
+  #closing(): { closed: Promise<null>; done(): void } {
+    let tell!: () => void;
+    const closed = new Promise<null>((resolve) => {
+      tell = () => resolve(null);
+    });
+    if (this.#closed) tell();
+    else this.#onClose.add(tell);
+    return { closed, done: () => this.#onClose.delete(tell) };
   }
 
   /** The whole event from its fragments: their fields in order, and the last one's token (which resumes after it). */
@@ -171,7 +191,8 @@ export class EventQueue {
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#close();
+    for (const tell of this.#onClose) tell();
+    this.#onClose.clear();
     await this.#stream.close().catch(() => undefined);
   }
 }
