@@ -15,11 +15,13 @@ import { after, before, describe, it } from 'node:test';
 import type { MongoClient } from 'mongodb';
 import { encodeVersion } from '../../src-main/sync/core/hlc.ts';
 import { hubStateNow } from '../../src-main/sync/core/till-apply.ts';
+import type { HubOp } from '../../src-main/sync/core/types.ts';
 import { bsonCodec, contentHash } from '../../src-main/sync/documents.ts';
 import { hubRepairs } from '../../src-main/sync/flows/hub-checks.ts';
 import { Hub } from '../../src-main/sync/hub/hub.ts';
 import { TillStore } from '../../src-main/sync/till/store.ts';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
+import type { ReplSet } from '../harness/replset.ts';
+import { withReplSet } from '../conformance/helpers.ts';
 
 const TILL_APP = 'hub-read-race-till';
 const HUB_DB = 'race_hub';
@@ -32,21 +34,20 @@ describe("the pull's reads of the hub, with a push landing meanwhile", () => {
   let store: TillStore;
   let hub: Hub;
 
+  // Registered first, so it runs before withReplSet's clean-up, which stops the server.
+  after(async () => {
+    await hub?.close();
+    await tillClient?.close();
+  });
+  withReplSet((r, c) => {
+    rs = r;
+    client = c;
+  });
   before(async () => {
-    rs = await startReplSet();
     tillClient = await rs.connect({ appName: TILL_APP });
-    client = await rs.connect();
     store = new TillStore(tillClient, POS_DB, 'race_engine');
     await store.init();
     hub = await Hub.connect(rs.uri, HUB_DB, 'hub-read-race-hub');
-  });
-
-  after(async () => {
-    await client?.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
-    await hub?.close();
-    await tillClient?.close();
-    await client?.close();
-    await rs?.stop();
   });
 
   const version = (wall: number, device: string): string => encodeVersion({ wall, counter: 0, device });
@@ -87,17 +88,18 @@ describe("the pull's reads of the hub, with a push landing meanwhile", () => {
     );
   });
 
-  it("does not stamp HQ's change over a push that landed after it was read", async () => {
-    await menuOnHub().insertOne({ _id: 'tea', price: 3 }); // head office, without a version
-    const read = await hub.state('menu', ['tea']);
-    const stamp = hubStateNow(
-      'menu',
-      'tea',
-      { doc: read.docs.get(bsonCodec.idKey('tea')) ?? null, tombstone: null },
-      Date.now(),
-      bsonCodec,
-    );
+  /** Head office writes a document without a version; a till reads it and plans its stamp. */
+  const hqWriteReadForStamp = async (doc: { _id: string; price: number }): Promise<HubOp> => {
+    await menuOnHub().insertOne(doc);
+    const read = await hub.state('menu', [doc._id]);
+    const hubSide = { doc: read.docs.get(bsonCodec.idKey(doc._id)) ?? null, tombstone: null };
+    const stamp = hubStateNow('menu', doc._id, hubSide, Date.now(), bsonCodec);
     assert.ok(stamp?.stamp, "HQ's change is to be stamped");
+    return stamp;
+  };
+
+  it("does not stamp HQ's change over a push that landed after it was read", async () => {
+    const stamp = await hqWriteReadForStamp({ _id: 'tea', price: 3 });
 
     // A till's push lands first, with a version from a clock a little behind.
     const theirs = { _id: 'tea', price: 4 };
@@ -110,16 +112,7 @@ describe("the pull's reads of the hub, with a push landing meanwhile", () => {
   });
 
   it("stamps HQ's change when nothing landed after it was read", async () => {
-    await menuOnHub().insertOne({ _id: 'cake', price: 5 });
-    const read = await hub.state('menu', ['cake']);
-    const stamp = hubStateNow(
-      'menu',
-      'cake',
-      { doc: read.docs.get(bsonCodec.idKey('cake')) ?? null, tombstone: null },
-      Date.now(),
-      bsonCodec,
-    );
-    assert.ok(stamp);
+    const stamp = await hqWriteReadForStamp({ _id: 'cake', price: 5 });
     await hub.stamp('till-b', [stamp]);
     const now = await menuOnHub().findOne({ _id: 'cake' });
     assert.deepEqual(now?._sync, { v: stamp.v, o: 'hub', h: contentHash({ _id: 'cake', price: 5 }) });

@@ -10,13 +10,13 @@
  * not a timing or a memory figure.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Document, MongoClient } from 'mongodb';
 import { RAW_BSON } from '../../src-main/sync/documents.ts';
 import { EventQueue, type ChangeEvent } from '../../src-main/sync/event-queue.ts';
-import { startReplSet, type ReplSet } from '../harness/replset.ts';
+import { withReplSet } from '../conformance/helpers.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -33,18 +33,8 @@ async function takeAll(queue: EventQueue, n: number): Promise<Array<WeakRef<Chan
 }
 
 describe('the event queue and memory', () => {
-  let rs: ReplSet;
   let client: MongoClient;
-
-  before(async () => {
-    rs = await startReplSet();
-    client = await rs.connect();
-  });
-
-  after(async () => {
-    await client?.close();
-    await rs?.stop();
-  });
+  withReplSet((_rs, c) => (client = c));
 
   for (const readAhead of [false, true]) {
     it(`keeps no event it has handed over (read-ahead ${readAhead ? 'on' : 'off'})`, async () => {
