@@ -213,4 +213,61 @@ describe('conflicts', () => {
     assert.equal(conflict?.rule, 'deleted-beyond-retention', 'B logged its refused change');
     assert.equal(Number((conflict?.local.document as Document).total), 31, "B's change is kept in the log");
   });
+
+  // New documents with the same id made on two sides (a natural key, such as a table's number): the hub
+  // has one already when the second arrives, which a push of new documents must not write over unseen.
+  it('the same new document made on two tills: the newer wins everywhere and the till whose one lost logs it', async () => {
+    await concurrently(
+      [
+        () => b.db.collection('tables').insertOne({ _id: 'table-5', guests: 2 } as Document),
+        () => a.db.collection('tables').insertOne({ _id: 'table-5', guests: 4 } as Document),
+      ],
+      ['tables'],
+    );
+    for (const db of [topology.hubDb, a.db, b.db])
+      assert.equal((await db.collection('tables').findOne({ _id: 'table-5' as never }))?.guests, 4, "A's is the newer");
+    const conflict = (await engine(b).listConflicts({ collection: 'tables' })).items.find((c) => c.documentId === 'table-5');
+    assert.equal(conflict?.winner, 'hub', "B's arrived second and lost");
+    assert.equal(Number((conflict?.local.document as Document).guests), 2, "B's is kept in the log");
+  });
+
+  it('a new document made with the id of one deleted since on the hub: made before the delete, it does not come back', async () => {
+    await engine(b).setEnabled(false);
+    await b.db.collection('tables').insertOne({ _id: 'table-7', guests: 3 } as Document);
+    await sleep(20);
+    await a.db.collection('tables').insertOne({ _id: 'table-7', guests: 6 } as Document);
+    await waitFor("A's table on the hub", async () => (await topology.hubDb.collection('tables').findOne({ _id: 'table-7' as never })) !== null);
+    await a.db.collection('tables').deleteOne({ _id: 'table-7' as never });
+    await waitFor("A's delete on the hub", async () => (await topology.hubDb.collection('tables').findOne({ _id: 'table-7' as never })) === null);
+    await waitFor("A's push settled", () => engine(a).status().outbox.depth === 0);
+    await engine(b).setEnabled(true);
+    await waitConverged(topology, ['tables']);
+    await waitFor("B's push settled", () => engine(b).status().outbox.depth === 0);
+    for (const db of [topology.hubDb, a.db, b.db]) assert.equal(await db.collection('tables').findOne({ _id: 'table-7' as never }), null);
+  });
+
+  it('a new document made with the id of one deleted before it on the hub is made everywhere', async () => {
+    // B is away and never sees table-8 come or go.
+    await engine(b).setEnabled(false);
+    await a.db.collection('tables').insertOne({ _id: 'table-8', guests: 6 } as Document);
+    await waitFor("A's table on the hub", async () => (await topology.hubDb.collection('tables').findOne({ _id: 'table-8' as never })) !== null);
+    await a.db.collection('tables').deleteOne({ _id: 'table-8' as never });
+    await waitFor(
+      "A's delete on the hub",
+      async () => (await topology.hubDb.collection('_tillsync_tombstones').countDocuments({ '_id.id': 'table-8' })) === 1,
+    );
+    await waitFor("A's push settled", () => engine(a).status().outbox.depth === 0);
+    await sleep(20);
+    await b.db.collection('tables').insertOne({ _id: 'table-8', guests: 2 } as Document);
+    await engine(b).setEnabled(true);
+    await waitConverged(topology, ['tables']);
+    await waitFor("B's push settled", () => engine(b).status().outbox.depth === 0);
+    for (const db of [topology.hubDb, a.db, b.db])
+      assert.equal((await db.collection('tables').findOne({ _id: 'table-8' as never }))?.guests, 2, "B's table is newer than A's delete");
+    assert.equal(
+      await topology.hubDb.collection('_tillsync_tombstones').countDocuments({ '_id.id': 'table-8' }),
+      0,
+      'the delete it outlived is forgotten',
+    );
+  });
 });
