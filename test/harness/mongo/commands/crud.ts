@@ -105,10 +105,6 @@ const insert: Handler = async (ctx) => {
 const update: Handler = async (ctx) => {
   const name = collectionArg(ctx);
   const statements = requireArray(ctx, 'updates');
-  // 7.0's update statement has no sort (8.0 added it): the command does not parse.
-  if (statements.some((s) => s && typeof s === 'object' && 'sort' in s)) {
-    throw new CommandError(40415, "BSON field 'update.updates.sort' is an unknown field.");
-  }
   ctx.state.opcounters.update += statements.length;
   let n = 0;
   let nModified = 0;
@@ -120,7 +116,9 @@ const update: Handler = async (ctx) => {
     if (u === undefined || u === null || typeof u !== 'object')
       throw new CommandError(9, 'update statement needs "u": a document or a pipeline');
     const evaluation = evaluationOf(ctx, name, s);
-    const targets = matching(ctx, ctx.db, name, filter, undefined, evaluation);
+    // 8.0: an update of one document may say which one, by a sort.
+    if (s.sort !== undefined && s.multi) throw new CommandError(72, 'Cannot specify sort with multi=true');
+    const targets = matching(ctx, ctx.db, name, filter, s.sort as Document | undefined, evaluation);
     const chosen = s.multi ? targets : targets.slice(0, 1);
     const updateOptions = { filter, arrayFilters: s.arrayFilters as Document[] | undefined, variables: evaluation.variables };
     if (chosen.length === 0) {
