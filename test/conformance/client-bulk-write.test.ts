@@ -21,10 +21,23 @@ import {
   type MongoClient,
 } from 'mongodb';
 import { type ReplSet } from '../harness/replset.ts';
-import { CommandLog, captureError, failCommand, nextEvents, openStream, uniqueDbName, withReplSet, type Stream } from './helpers.ts';
+import {
+  CommandLog,
+  captureError,
+  failCommand,
+  nextEvents,
+  openStream,
+  uniqueDbName,
+  withReplSet,
+  type Doc,
+  type Stream,
+} from './helpers.ts';
+
+/** Every namespace holds documents with any _id (the tests use strings and numbers). */
+type Schemas = Record<string, Doc>;
 
 /** The batch the engine pushes: marker upsert, tombstone cleanup, then the new POS documents. */
-function pushBatch(dbName: string, batch: string, docs: Document[]): AnyClientBulkWriteModel<Document>[] {
+function pushBatch(dbName: string, batch: string, docs: Doc[]): AnyClientBulkWriteModel<Doc>[] {
   return [
     {
       name: 'updateOne',
@@ -34,7 +47,7 @@ function pushBatch(dbName: string, batch: string, docs: Document[]): AnyClientBu
       upsert: true,
     },
     { name: 'deleteMany', namespace: `${dbName}.tombstones`, filter: { _id: { $in: docs.map((d) => d._id as string) } } },
-    ...docs.map((document): AnyClientBulkWriteModel<Document> => ({ name: 'insertOne', namespace: `${dbName}.pos`, document })),
+    ...docs.map((document): AnyClientBulkWriteModel<Doc> => ({ name: 'insertOne', namespace: `${dbName}.pos`, document })),
   ];
 }
 
@@ -88,7 +101,7 @@ describe('client bulkWrite (the bulkWrite command)', () => {
     log.clear();
     try {
       session.startTransaction();
-      const result = await monitored.bulkWrite(
+      const result = await monitored.bulkWrite<Schemas>(
         pushBatch(dbName, 'b1', [
           { _id: 'order-1', total: 12 },
           { _id: 'order-2', total: 30 },
@@ -167,14 +180,14 @@ describe('client bulkWrite (the bulkWrite command)', () => {
       const dbName = uniqueDbName(`cbwdup${ending}`);
       const db = monitored.db(dbName);
       for (const name of ['marker', 'tombstones']) await db.createCollection(name);
-      await db.collection<Document>('pos').insertOne({ _id: 'order-2', total: 1 });
+      await db.collection<Doc>('pos').insertOne({ _id: 'order-2', total: 1 });
       const session = monitored.startSession();
       log.clear();
       try {
         session.startTransaction();
         const error = await captureError(
           () =>
-            monitored.bulkWrite(
+            monitored.bulkWrite<Schemas>(
               pushBatch(dbName, 'b2', [
                 { _id: 'order-1', total: 12 },
                 { _id: 'order-2', total: 30 },
@@ -225,13 +238,13 @@ describe('client bulkWrite (the bulkWrite command)', () => {
     if (!needs80(t)) return;
     const dbName = uniqueDbName('cbwdel');
     const db = monitored.db(dbName);
-    await db.collection<Document>('tombstones').insertMany([
+    await db.collection<Doc>('tombstones').insertMany([
       { _id: 'a', gone: true },
       { _id: 'b', gone: true },
       { _id: 'c', gone: false },
     ]);
     log.clear();
-    const result = await monitored.bulkWrite(
+    const result = await monitored.bulkWrite<Schemas>(
       [
         { name: 'deleteMany', namespace: `${dbName}.tombstones`, filter: { gone: true } },
         { name: 'deleteOne', namespace: `${dbName}.tombstones`, filter: { _id: 'missing' } },
@@ -257,15 +270,15 @@ describe('client bulkWrite (the bulkWrite command)', () => {
   it('unordered goes on after an error; ordered stops at it', async (t) => {
     if (!needs80(t)) return;
     const dbName = uniqueDbName('cbword');
-    const coll = client.db(dbName).collection<Document>('pos');
+    const coll = client.db(dbName).collection<Doc>('pos');
     await coll.insertOne({ _id: 1 });
-    const models = (ids: number[]): AnyClientBulkWriteModel<Document>[] =>
+    const models = (ids: number[]): AnyClientBulkWriteModel<Doc>[] =>
       ids.map((id) => ({ name: 'insertOne', namespace: `${dbName}.pos`, document: { _id: id } }));
-    const unordered = await captureError(() => client.bulkWrite(models([1, 2, 1, 3]), { ordered: false }));
+    const unordered = await captureError(() => client.bulkWrite<Schemas>(models([1, 2, 1, 3]), { ordered: false }));
     assert.ok(unordered instanceof MongoClientBulkWriteError);
     assert.deepEqual([...unordered.writeErrors.keys()], [0, 2]);
     assert.equal(unordered.partialResult?.insertedCount, 2);
-    const ordered = await captureError(() => client.bulkWrite(models([4, 3, 5])));
+    const ordered = await captureError(() => client.bulkWrite<Schemas>(models([4, 3, 5])));
     assert.ok(ordered instanceof MongoClientBulkWriteError);
     assert.deepEqual([...ordered.writeErrors.keys()], [1]);
     assert.deepEqual(
@@ -288,7 +301,7 @@ describe('client bulkWrite (the bulkWrite command)', () => {
     );
     try {
       log.clear();
-      const result = await monitored.bulkWrite([
+      const result = await monitored.bulkWrite<Schemas>([
         { name: 'insertOne', namespace: `${dbName}.pos`, document: { _id: 'once' } },
         { name: 'updateOne', namespace: `${dbName}.marker`, filter: { _id: 'm' }, update: { $inc: { n: 1 } }, upsert: true },
       ]);
