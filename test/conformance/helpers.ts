@@ -1,5 +1,5 @@
 /**
- * Shared helpers for the conformance suite. The suite checks real MongoDB 7.0
+ * Shared helpers for the conformance suite. The suite checks real MongoDB 8.0
  * replica-set behaviour through the official driver, so every helper here only
  * uses public driver API and documented server commands.
  */

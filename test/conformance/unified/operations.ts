@@ -47,6 +47,38 @@ export function bulkResult(result: Document): Document {
   };
 }
 
+/** A clientBulkWrite model of the format (`{insertOne: {namespace, document}}`) as the driver's (`{name: 'insertOne', namespace, document}`). */
+function clientWriteModel(model: Document): Document {
+  const [name, spec] = Object.entries(model)[0] as [string, Document];
+  return { name, ...spec };
+}
+
+/** Keyed results (a Map by op index) as the format's document, keyed by the index as a string. */
+function keyed(results: Map<number, Document> | undefined, shape: (r: Document) => Document): Document | undefined {
+  if (!results) return undefined;
+  return Object.fromEntries([...results].map(([index, r]) => [String(index), shape(r)]));
+}
+
+/** The driver's ClientBulkWriteResult as the format's document. */
+export function clientBulkResult(result: Document): Document {
+  return {
+    acknowledged: result.acknowledged,
+    insertedCount: result.insertedCount,
+    upsertedCount: result.upsertedCount,
+    matchedCount: result.matchedCount,
+    modifiedCount: result.modifiedCount,
+    deletedCount: result.deletedCount,
+    insertResults: keyed(result.insertResults as Map<number, Document> | undefined, (r) => ({ insertedId: r.insertedId })),
+    // didUpsert is the driver's own; the format's result has upsertedId only when there was one.
+    updateResults: keyed(result.updateResults as Map<number, Document> | undefined, (r) => {
+      const out: Document = { matchedCount: r.matchedCount, modifiedCount: r.modifiedCount };
+      if (r.didUpsert) out.upsertedId = r.upsertedId;
+      return out;
+    }),
+    deleteResults: keyed(result.deleteResults as Map<number, Document> | undefined, (r) => ({ deletedCount: r.deletedCount })),
+  };
+}
+
 async function collectionOperation(
   ctx: OperationContext,
   coll: Collection<Document>,
@@ -173,6 +205,10 @@ async function clientOperation(ctx: OperationContext, client: MongoClient, name:
     case 'close':
       await client.close();
       return undefined;
+    case 'clientBulkWrite': {
+      const models = (args.models as Document[]).map(clientWriteModel);
+      return clientBulkResult(await client.bulkWrite(models as never[], rest(ctx, args, 'models')));
+    }
     default:
       throw new Unsupported(`client operation ${name}`);
   }

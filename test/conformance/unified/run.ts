@@ -60,7 +60,7 @@ const total = (s: string): number => results.filter((r) => r.outcome.status === 
 const runnerSkips = results.filter((r) => r.outcome.status === 'skip' && r.outcome.reason.startsWith('runner:')).length;
 process.stdout.write(
   `\n${results.length} tests: ${total('pass')} passed, ${total('fail')} failed, ${total('skip')} skipped ` +
-    `(${runnerSkips} for features this runner lacks, ${total('skip') - runnerSkips} not for a 7.0 replica set)\n`,
+    `(${runnerSkips} for features this runner lacks, ${total('skip') - runnerSkips} not for an 8.0 replica set)\n`,
 );
 if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2));
 process.exit(total('fail') > 0 ? 1 : 0);

@@ -4,11 +4,11 @@
  * driver: requirements, initial data, entities, operations with their
  * expected results and errors, expected events, and the outcome.
  */
-import { BSON, MongoServerError, type Document, type MongoClient } from 'mongodb';
+import { BSON, MongoClientBulkWriteError, MongoServerError, type Document, type MongoClient } from 'mongodb';
 import { Entities, Unsupported } from './entities.ts';
 import { eventMatches, expectEvents } from './events.ts';
 import { match, MatchError } from './match.ts';
-import { bulkResult, entityOperation, type OperationContext } from './operations.ts';
+import { bulkResult, clientBulkResult, entityOperation, type OperationContext } from './operations.ts';
 
 /** The driver's own BSON classes (its CommonJS build), so values compare with what it returns. */
 const { EJSON } = BSON;
@@ -116,7 +116,17 @@ class Test {
   }
 
   expectError(expected: Document, error: unknown): void {
-    const err = error as MongoServerError & { errorLabels?: string[]; result?: Document; errorResponse?: Document };
+    const thrown = error as MongoServerError & {
+      errorLabels?: string[];
+      result?: Document;
+      errorResponse?: Document;
+      writeErrors?: Map<number, Document>;
+      writeConcernErrors?: Document[];
+      partialResult?: Document;
+    };
+    const clientBulk = thrown instanceof MongoClientBulkWriteError;
+    // A client bulk write wraps the server's top-level error: code, labels and response are that error's.
+    const err = (clientBulk && thrown.cause instanceof MongoServerError ? thrown.cause : thrown) as typeof thrown;
     const isServer = err instanceof MongoServerError;
     if (expected.isClientError === true && isServer) throw new MatchError(`expected a client error, got ${safe(err)}`);
     if (expected.isClientError === false && !isServer) throw new MatchError(`expected a server error, got ${String(err)}`);
@@ -138,10 +148,28 @@ class Test {
     }
     if (expected.errorResponse) match(expected.errorResponse, err?.errorResponse ?? err, this.entities, true, 'errorResponse');
     if (expected.expectResult !== undefined) {
-      const result = err?.result ? bulkResult(err.result as Document) : undefined;
+      const result = clientBulk
+        ? thrown.partialResult && clientBulkResult(thrown.partialResult)
+        : err?.result
+          ? bulkResult(err.result as Document)
+          : undefined;
       match(expected.expectResult, result, this.entities, true, 'error.result');
     }
-    if (expected.writeErrors || expected.writeConcernErrors) throw new Unsupported('clientBulkWrite errors');
+    if (expected.writeErrors !== undefined) {
+      if (!clientBulk) throw new MatchError(`expected a client bulk write error with writeErrors, got ${safe(thrown)}`);
+      const actual = Object.fromEntries([...(thrown.writeErrors ?? new Map())].map(([index, e]) => [String(index), e]));
+      const wanted = expected.writeErrors as Document;
+      const keys = (d: Document): string => Object.keys(d).sort().join(',');
+      if (keys(actual) !== keys(wanted)) throw new MatchError(`writeErrors at ${keys(actual)}, expected at ${keys(wanted)}`);
+      for (const [index, e] of Object.entries(wanted)) match(e, actual[index], this.entities, true, `writeErrors.${index}`);
+    }
+    if (expected.writeConcernErrors !== undefined) {
+      if (!clientBulk) throw new MatchError(`expected a client bulk write error with writeConcernErrors, got ${safe(thrown)}`);
+      const actual = thrown.writeConcernErrors ?? [];
+      const wanted = expected.writeConcernErrors as Document[];
+      if (actual.length !== wanted.length) throw new MatchError(`writeConcernErrors ${safe(actual)}, expected ${safe(wanted)}`);
+      wanted.forEach((e, i) => match(e, actual[i], this.entities, true, `writeConcernErrors.${i}`));
+    }
   }
 
   async special(name: string, args: Document): Promise<void> {
@@ -298,10 +326,18 @@ const NODE_DRIVER_DEVIATIONS: Array<[RegExp, string]> = [
     'the Node driver leaves bypassDocumentValidation: false out of these commands',
   ],
   [
-    /^inserting _id with type null via (insertOne|insertMany|bulkWrite)$/,
+    /^inserting _id with type null via (insertOne|insertMany|bulkWrite|clientBulkWrite)$/,
     'the Node driver replaces a null _id with an ObjectId before sending',
   ],
   [/^First insertOne is never committed$/, 'the Node driver lists an insert that never committed in insertedIds'],
+  [
+    /^partialResult is unset when (first operation fails during an ordered bulk write|all operations fail during an unordered bulk write)/,
+    "the Node driver sets a client bulk write error's partialResult even when no operation succeeded",
+  ],
+  [
+    /^client bulkWrite with writeConcern in a transaction causes a transaction error$/,
+    "the Node driver drops an operation's writeConcern inside a transaction instead of refusing it",
+  ],
 ];
 
 async function runTest(server: Server, file: Document, test: Document): Promise<Outcome> {

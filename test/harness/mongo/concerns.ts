@@ -37,6 +37,7 @@ export const WRITE_CONCERN_COMMANDS = new Set([
   'insert',
   'update',
   'delete',
+  'bulkWrite',
   'findAndModify',
   'findandmodify',
   'commitTransaction',

@@ -16,7 +16,7 @@ import { WriteBatch, type ServerState } from './state.ts';
 import { mergeResumed, retryRecord, type RetryRecord } from './retry-memory.ts';
 import type { Transaction } from './transactions.ts';
 
-const RETRYABLE_WRITES = new Set(['insert', 'update', 'delete', 'findAndModify', 'findandmodify']);
+const RETRYABLE_WRITES = new Set(['insert', 'update', 'delete', 'findAndModify', 'findandmodify', 'bulkWrite']);
 /** What a multi-document transaction may run (besides commit and abort); anything else is OperationNotSupportedInTransaction. */
 const IN_TRANSACTION = new Set([
   'find',
@@ -27,6 +27,7 @@ const IN_TRANSACTION = new Set([
   'insert',
   'update',
   'delete',
+  'bulkWrite',
   'findAndModify',
   'findandmodify',
   'create',

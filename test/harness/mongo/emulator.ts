@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { adminCommands } from './commands/admin.ts';
 import type { ConnectionInfo, Handler } from './commands/context.ts';
 import { aggregateCommands } from './commands/aggregate.ts';
+import { bulkWriteCommands } from './commands/bulk-write.ts';
 import { crudCommands } from './commands/crud.ts';
 import { readCommands } from './commands/reads.ts';
 import { cursorCommands } from './commands/cursor-commands.ts';
@@ -103,6 +104,7 @@ class EmulatorServer implements Emulator {
     this.#log = options.log ?? defaultLogger();
     this.#handlers = {
       ...crudCommands,
+      ...bulkWriteCommands,
       ...readCommands,
       ...aggregateCommands,
       ...cursorCommands,

@@ -1,5 +1,5 @@
 /**
- * The error labels and topologyVersion a MongoDB 7.0 server attaches to an
+ * The error labels and topologyVersion a MongoDB 8.0 server attaches to an
  * error reply or to a reply that carries a write-concern error — the server's
  * own rules (src/mongo/db/error_labels.cpp, service_entry_point_common.cpp),
  * over the error-code categories of src/mongo/base/error_codes.yml.

@@ -63,11 +63,27 @@ export function compileFilter(filter: Document | undefined, evaluation?: Evaluat
   const simple = simpleFilter(filter);
   if (!simple) {
     const q = compile();
-    return (doc) => q.test(doc);
+    return (doc) => evaluated(() => q.test(doc));
   }
   // mingo only for a document the simple matcher cannot decide (an array on a path, a value of another BSON type).
   let q: { test(doc: Document): boolean } | undefined;
-  return (doc) => simple(doc) ?? (q ??= compile()).test(doc);
+  return (doc) => simple(doc) ?? evaluated(() => (q ??= compile()).test(doc));
+}
+
+/**
+ * A filter's expressions fail as they meet a document ($expr naming a variable
+ * nobody defined): with the server's code for that, else BadValue.
+ */
+function evaluated(test: () => boolean): boolean {
+  try {
+    return test();
+  } catch (err) {
+    if (err instanceof CommandError) throw err;
+    const message = (err as Error).message;
+    const undefinedVariable = /^Use of undefined variable: (.*)$/.exec(message);
+    if (undefinedVariable) throw new CommandError(17276, `Use of undefined variable: ${undefinedVariable[1]}`);
+    throw new CommandError(2, `invalid query filter: ${message}`);
+  }
 }
 
 /** true or false, or undefined when the simple matcher cannot decide and mingo must. */

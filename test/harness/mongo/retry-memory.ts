@@ -14,8 +14,26 @@ export interface RetryRecord {
   resumeFrom?: number;
 }
 
+/** A bulkWrite reply: its per-op results are in a cursor, its failures are results with ok 0. */
+function isBulkWriteReply(reply: Document): boolean {
+  return typeof reply.nErrors === 'number' && typeof reply.cursor === 'object' && reply.cursor !== null;
+}
+
+function bulkWriteResults(reply: Document): Document[] {
+  return ((reply.cursor as Document).firstBatch ?? []) as Document[];
+}
+
 /** The record of `reply`; `notCommitted`: some write of it failed before it committed. */
 export function retryRecord(reply: Document, notCommitted: boolean): RetryRecord {
+  if (isBulkWriteReply(reply)) {
+    const failed = bulkWriteResults(reply).filter((r) => r.ok === 0);
+    if (!notCommitted || failed.length === 0) return { reply: { ...reply } };
+    const ran = bulkWriteResults(reply).filter((r) => r.ok !== 0);
+    return {
+      reply: { ...reply, cursor: { ...(reply.cursor as Document), firstBatch: ran }, nErrors: 0 },
+      resumeFrom: Math.min(...failed.map((r) => Number(r.idx))),
+    };
+  }
   const errors = reply.writeErrors as Array<{ index: number }> | undefined;
   if (!notCommitted || !errors || errors.length === 0) return { reply: { ...reply } };
   const { writeErrors: _failed, ...ran } = reply;
@@ -24,6 +42,15 @@ export function retryRecord(reply: Document, notCommitted: boolean): RetryRecord
 
 /** The reply of a write resumed at some statement, merged with what the statements before it did. */
 export function mergeResumed(earlier: Document, later: Document): Document {
+  if (isBulkWriteReply(earlier) && isBulkWriteReply(later)) {
+    const merged: Document = { ...later };
+    for (const field of ['nErrors', 'nInserted', 'nMatched', 'nModified', 'nUpserted', 'nDeleted']) {
+      merged[field] = Number(earlier[field] ?? 0) + Number(later[field] ?? 0);
+    }
+    const firstBatch = [...bulkWriteResults(earlier), ...bulkWriteResults(later)];
+    merged.cursor = { ...(later.cursor as Document), firstBatch };
+    return merged;
+  }
   const merged: Document = { ...later, n: Number(earlier.n ?? 0) + Number(later.n ?? 0) };
   if (earlier.nModified !== undefined || later.nModified !== undefined) {
     merged.nModified = Number(earlier.nModified ?? 0) + Number(later.nModified ?? 0);

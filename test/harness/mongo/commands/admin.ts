@@ -8,7 +8,7 @@ import { hello } from './hello.ts';
 import { isOplogNamespace, oplogStats } from './oplog-view.ts';
 import { wallNow } from '../wall-clock.ts';
 
-export const SERVER_VERSION = '7.0.14';
+export const SERVER_VERSION = '8.0.4';
 
 function buildInfo(): Document {
   return {
@@ -180,7 +180,7 @@ export function adminCommands(connections: () => number): Record<string, Handler
         ok: 1,
       };
     },
-    getParameter: () => ({ featureCompatibilityVersion: { version: '7.0' }, ok: 1 }),
+    getParameter: () => ({ featureCompatibilityVersion: { version: '8.0' }, ok: 1 }),
     getCmdLineOpts: () => ({ argv: ['mongod', '--replSet'], parsed: {}, ok: 1 }),
     hostInfo: () => ({ system: { currentTime: new Date(), hostname: '127.0.0.1', numCores: 2 }, ok: 1 }),
     whatsmyuri: (ctx) => ({ you: ctx.conn.remote, ok: 1 }),

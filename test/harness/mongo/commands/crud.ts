@@ -10,7 +10,7 @@ import { MAX_BSON_BYTES } from '../wire.ts';
 import { collectionArg, type CommandContext, type Handler } from './context.ts';
 import { evaluationOf, matching } from './reads.ts';
 
-interface WriteErrorDoc {
+export interface WriteErrorDoc {
   index: number;
   code: number;
   errmsg: string;
@@ -23,7 +23,7 @@ interface WriteErrorDoc {
  * write errors (ordered commands stop at the first). In a transaction a
  * WriteConflict fails the whole command so the driver can retry it.
  */
-async function runStatements(ctx: CommandContext, count: number, run: (index: number) => void): Promise<WriteErrorDoc[]> {
+export async function runStatements(ctx: CommandContext, count: number, run: (index: number) => void): Promise<WriteErrorDoc[]> {
   const ordered = ctx.body.ordered !== false;
   const errors: WriteErrorDoc[] = [];
   try {
@@ -78,10 +78,87 @@ function checkIdForStorage(id: unknown): void {
   }
 }
 
-function requireArray(ctx: CommandContext, field: string): Document[] {
+export function requireArray(ctx: CommandContext, field: string): Document[] {
   const value = ctx.body[field];
   if (!Array.isArray(value)) throw new CommandError(9, `${ctx.name} needs "${field}" as an array of documents`);
   return value as Document[];
+}
+
+/** Inserts one document into `name` (in ctx.db), as an insert statement does. */
+export function insertStatement(ctx: CommandContext, name: string, given: Document): void {
+  let doc = given;
+  if (doc._id === undefined) doc = { _id: new ObjectId(), ...doc };
+  else doc = idFirst(doc);
+  checkIdForStorage(doc._id);
+  checkSize(ctx, doc, 'object to insert');
+  const coll = ctx.access.ensureCollection(ctx.db, name);
+  ctx.access.insert(coll, doc);
+}
+
+/** What an update statement has done so far: counted as each document is written, so a statement that fails counts what it wrote. */
+export interface UpdateTally {
+  n: number;
+  nModified: number;
+}
+
+/**
+ * Runs one update statement (`{q, u, multi, upsert, arrayFilters, c, collation, sort}`)
+ * on `name` in ctx.db. Returns the _id of the document it upserted, if any.
+ */
+export function updateStatement(ctx: CommandContext, name: string, s: Document, tally: UpdateTally): { _id: unknown } | undefined {
+  const filter = s.q as Document | undefined;
+  const u = s.u as UpdateSpec;
+  if (u === undefined || u === null || typeof u !== 'object')
+    throw new CommandError(9, 'update statement needs "u": a document or a pipeline');
+  const evaluation = evaluationOf(ctx, name, s);
+  // 8.0: an update of one document may say which one, by a sort.
+  if (s.sort !== undefined && s.multi) throw new CommandError(72, 'Cannot specify sort with multi=true');
+  const targets = matching(ctx, ctx.db, name, filter, s.sort as Document | undefined, evaluation);
+  const chosen = s.multi ? targets : targets.slice(0, 1);
+  const updateOptions = { filter, arrayFilters: s.arrayFilters as Document[] | undefined, variables: evaluation.variables };
+  if (chosen.length === 0) {
+    if (!s.upsert) return undefined;
+    const doc = applyUpdate(undefined, u, updateOptions);
+    checkSize(ctx, doc, 'object to insert');
+    const coll = ctx.access.ensureCollection(ctx.db, name);
+    ctx.access.insert(coll, doc);
+    tally.n += 1;
+    return { _id: doc._id };
+  }
+  const coll = ctx.access.collection(ctx.db, name) as Collection;
+  const changes: Array<[Document, Document]> = [];
+  for (const before of chosen) {
+    const after = applyUpdate(before, u, updateOptions);
+    if (calculateObjectSize(after) > MAX_BSON_BYTES) {
+      throw new CommandError(17419, `Resulting document after update is larger than ${MAX_BSON_BYTES}`);
+    }
+    changes.push([before, after]);
+  }
+  // Claim every target first, so a wait leaves nothing half-applied.
+  for (const [before] of changes) if (!ctx.access.txn) ctx.access.claim(coll, valueKey(before._id));
+  for (const [before, after] of changes) {
+    if (!bsonEqual(before, after)) {
+      ctx.access.replace(coll, before, after, Array.isArray(u) || Object.keys(u).some((k) => k.startsWith('$')) ? 'update' : 'replace');
+      tally.nModified += 1;
+    }
+    tally.n += 1;
+  }
+  return undefined;
+}
+
+/** Runs one delete statement (`{q, limit, collation}`) on `name` in ctx.db; returns how many documents it deleted. */
+export function deleteStatement(ctx: CommandContext, name: string, s: Document): number {
+  const coll = ctx.access.collection(ctx.db, name);
+  if (!coll) return 0;
+  const targets = matching(ctx, ctx.db, name, s.q as Document | undefined, undefined, evaluationOf(ctx, name, s));
+  const chosen = Number(s.limit) === 1 ? targets.slice(0, 1) : targets;
+  for (const doc of chosen) if (!ctx.access.txn) ctx.access.claim(coll, valueKey(doc._id));
+  let n = 0;
+  for (const doc of chosen) {
+    ctx.access.remove(coll, doc);
+    n += 1;
+  }
+  return n;
 }
 
 const insert: Handler = async (ctx) => {
@@ -90,13 +167,7 @@ const insert: Handler = async (ctx) => {
   ctx.state.opcounters.insert += docs.length;
   let n = 0;
   const errors = await runStatements(ctx, docs.length, (i) => {
-    let doc = docs[i] as Document;
-    if (doc._id === undefined) doc = { _id: new ObjectId(), ...doc };
-    else doc = idFirst(doc);
-    checkIdForStorage(doc._id);
-    checkSize(ctx, doc, 'object to insert');
-    const coll = ctx.access.ensureCollection(ctx.db, name);
-    ctx.access.insert(coll, doc);
+    insertStatement(ctx, name, docs[i] as Document);
     n += 1;
   });
   return withErrors({ n }, errors);
@@ -105,55 +176,14 @@ const insert: Handler = async (ctx) => {
 const update: Handler = async (ctx) => {
   const name = collectionArg(ctx);
   const statements = requireArray(ctx, 'updates');
-  // 7.0's update statement has no sort (8.0 added it): the command does not parse.
-  if (statements.some((s) => s && typeof s === 'object' && 'sort' in s)) {
-    throw new CommandError(40415, "BSON field 'update.updates.sort' is an unknown field.");
-  }
   ctx.state.opcounters.update += statements.length;
-  let n = 0;
-  let nModified = 0;
+  const tally: UpdateTally = { n: 0, nModified: 0 };
   const upserted: Document[] = [];
   const errors = await runStatements(ctx, statements.length, (i) => {
-    const s = statements[i] as Document;
-    const filter = s.q as Document | undefined;
-    const u = s.u as UpdateSpec;
-    if (u === undefined || u === null || typeof u !== 'object')
-      throw new CommandError(9, 'update statement needs "u": a document or a pipeline');
-    const evaluation = evaluationOf(ctx, name, s);
-    const targets = matching(ctx, ctx.db, name, filter, undefined, evaluation);
-    const chosen = s.multi ? targets : targets.slice(0, 1);
-    const updateOptions = { filter, arrayFilters: s.arrayFilters as Document[] | undefined, variables: evaluation.variables };
-    if (chosen.length === 0) {
-      if (!s.upsert) return;
-      const doc = applyUpdate(undefined, u, updateOptions);
-      checkSize(ctx, doc, 'object to insert');
-      const coll = ctx.access.ensureCollection(ctx.db, name);
-      ctx.access.insert(coll, doc);
-      n += 1;
-      upserted.push({ index: i, _id: doc._id });
-      return;
-    }
-    const coll = ctx.access.collection(ctx.db, name) as Collection;
-    const changes: Array<[Document, Document]> = [];
-    for (const before of chosen) {
-      const after = applyUpdate(before, u, updateOptions);
-      if (calculateObjectSize(after) > MAX_BSON_BYTES) {
-        throw new CommandError(17419, `Resulting document after update is larger than ${MAX_BSON_BYTES}`);
-      }
-      changes.push([before, after]);
-    }
-    // Claim every target first, so a wait leaves nothing half-applied.
-    for (const [before] of changes) if (!ctx.access.txn) ctx.access.claim(coll, valueKey(before._id));
-    // Counted as each document is written: a statement that fails does not count.
-    for (const [before, after] of changes) {
-      if (!bsonEqual(before, after)) {
-        ctx.access.replace(coll, before, after, Array.isArray(u) || Object.keys(u).some((k) => k.startsWith('$')) ? 'update' : 'replace');
-        nModified += 1;
-      }
-      n += 1;
-    }
+    const id = updateStatement(ctx, name, statements[i] as Document, tally);
+    if (id) upserted.push({ index: i, _id: id._id });
   });
-  const reply: Document = { n, nModified };
+  const reply: Document = { n: tally.n, nModified: tally.nModified };
   if (upserted.length > 0) reply.upserted = upserted;
   return withErrors(reply, errors);
 };
@@ -164,16 +194,7 @@ const remove: Handler = async (ctx) => {
   ctx.state.opcounters.delete += statements.length;
   let n = 0;
   const errors = await runStatements(ctx, statements.length, (i) => {
-    const s = statements[i] as Document;
-    const coll = ctx.access.collection(ctx.db, name);
-    if (!coll) return;
-    const targets = matching(ctx, ctx.db, name, s.q as Document | undefined, undefined, evaluationOf(ctx, name, s));
-    const chosen = Number(s.limit) === 1 ? targets.slice(0, 1) : targets;
-    for (const doc of chosen) if (!ctx.access.txn) ctx.access.claim(coll, valueKey(doc._id));
-    for (const doc of chosen) {
-      ctx.access.remove(coll, doc);
-      n += 1;
-    }
+    n += deleteStatement(ctx, name, statements[i] as Document);
   });
   return withErrors({ n }, errors);
 };

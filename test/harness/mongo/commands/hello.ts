@@ -12,7 +12,7 @@ import { wallNow } from '../wall-clock.ts';
 import { MAX_BSON_BYTES, MAX_MESSAGE_BYTES } from '../wire.ts';
 import type { CommandContext } from './context.ts';
 
-export const MAX_WIRE_VERSION = 21;
+export const MAX_WIRE_VERSION = 25;
 const HELLO_NAMES = new Set(['hello', 'isMaster', 'ismaster']);
 
 /** A hello that waits for a topology change: the one command whose replies may stream. */
