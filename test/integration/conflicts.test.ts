@@ -236,9 +236,15 @@ describe('conflicts', () => {
     await b.db.collection('tables').insertOne({ _id: 'table-7', guests: 3 } as Document);
     await sleep(20);
     await a.db.collection('tables').insertOne({ _id: 'table-7', guests: 6 } as Document);
-    await waitFor("A's table on the hub", async () => (await topology.hubDb.collection('tables').findOne({ _id: 'table-7' as never })) !== null);
+    await waitFor(
+      "A's table on the hub",
+      async () => (await topology.hubDb.collection('tables').findOne({ _id: 'table-7' as never })) !== null,
+    );
     await a.db.collection('tables').deleteOne({ _id: 'table-7' as never });
-    await waitFor("A's delete on the hub", async () => (await topology.hubDb.collection('tables').findOne({ _id: 'table-7' as never })) === null);
+    await waitFor(
+      "A's delete on the hub",
+      async () => (await topology.hubDb.collection('tables').findOne({ _id: 'table-7' as never })) === null,
+    );
     await waitFor("A's push settled", () => engine(a).status().outbox.depth === 0);
     await engine(b).setEnabled(true);
     await waitConverged(topology, ['tables']);
@@ -250,7 +256,10 @@ describe('conflicts', () => {
     // B is away and never sees table-8 come or go.
     await engine(b).setEnabled(false);
     await a.db.collection('tables').insertOne({ _id: 'table-8', guests: 6 } as Document);
-    await waitFor("A's table on the hub", async () => (await topology.hubDb.collection('tables').findOne({ _id: 'table-8' as never })) !== null);
+    await waitFor(
+      "A's table on the hub",
+      async () => (await topology.hubDb.collection('tables').findOne({ _id: 'table-8' as never })) !== null,
+    );
     await a.db.collection('tables').deleteOne({ _id: 'table-8' as never });
     await waitFor(
       "A's delete on the hub",

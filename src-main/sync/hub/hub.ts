@@ -9,6 +9,11 @@
  */
 import {
   MongoClient,
+  MongoClientBulkWriteError,
+  MongoError,
+  MongoInvalidArgumentError,
+  type AnyClientBulkWriteModel,
+  type ClientBulkWriteResult,
   type MongoClientOptions,
   type ClientSession,
   type Collection,
@@ -51,6 +56,16 @@ export class AwaitingStamp extends Error {
   }
 }
 
+/** A push of new documents found the hub holding one of them, or its tombstone: nothing is written, and the batch goes the full way. */
+class HubHasOne extends Error {
+  constructor() {
+    super('the hub holds one of these new documents, or its delete');
+  }
+}
+
+/** The wire version of MongoDB 8.0, the first with the `bulkWrite` command (one request that writes several collections). */
+const ONE_REQUEST_WRITES_WIRE_VERSION = 25;
+
 /** The hub client's options, but its name (also what `npm run bench:idle` measures the driver's own cost at rest with). */
 export const HUB_CLIENT_OPTIONS: MongoClientOptions = {
   serverSelectionTimeoutMS: 5_000,
@@ -66,6 +81,8 @@ export class Hub {
   readonly db: Db;
   /** The sessions of this engine's own hub writes (pushes, stamps), which the pull's stream leaves out. */
   readonly own: OwnSessions;
+  /** The hub takes one `bulkWrite` request across collections (MongoDB 8.0 or later): a push of new documents is one write and a commit. */
+  #oneRequestWrites = false;
 
   private constructor(client: MongoClient, database: string) {
     this.client = client;
@@ -82,6 +99,8 @@ export class Hub {
   }
 
   async #init(): Promise<void> {
+    const hello = await this.db.admin().command({ hello: 1 });
+    this.#oneRequestWrites = Number(hello.maxWireVersion) >= ONE_REQUEST_WRITES_WIRE_VERSION;
     const names = new Set(await this.collectionNames());
     for (const name of [PUSH_MARKER, TOMBSTONES]) {
       if (!names.has(name))
@@ -121,7 +140,8 @@ export class Hub {
    * till's pull recognises the transaction by it), then, per collection, the
    * hub's side of each document is read and `decide` says what to write.
    * Returns each change with its decision; throws `AwaitingStamp` (nothing
-   * written) when one must wait for HQ's change to be stamped.
+   * written) when one must wait for HQ's change to be stamped. A batch of
+   * documents new to this till goes first as `#pushNew` says, without reading.
    */
   async push(
     device: string,
@@ -130,6 +150,8 @@ export class Hub {
     changes: readonly Collapsed[],
     decide: PushDecider,
   ): Promise<Array<{ change: Collapsed; decision: PushDecision }>> {
+    const asNew = this.#oneRequestWrites ? newDocumentWrites(changes, decide) : undefined;
+    if (asNew && (await this.#pushNew(device, marker, asNew))) return asNew;
     let outcome: Array<{ change: Collapsed; decision: PushDecision }> = [];
     await this.own.transaction(async (session, lane) => {
       outcome = [];
@@ -158,6 +180,54 @@ export class Hub {
       }
     });
     return outcome;
+  }
+
+  /**
+   * A batch of documents this till never had a version of, pushed as if the hub had neither them nor their
+   * tombstones, which is what it is decided for: in one transaction, one `bulkWrite` request across collections
+   * (the marker first, as in every push; then per collection a delete of the documents' tombstones that must
+   * find none, and the inserts), then the commit. Two round trips instead of the full way's four, for what a
+   * till mostly sends: new orders. False, with nothing written, when the hub held one of the documents (its
+   * insert fails on the duplicate key, or conflicts with one being written) or a tombstone of one (the delete
+   * found it, and the transaction is aborted), or refused one: the full way then reads and decides each.
+   */
+  async #pushNew(device: string, marker: () => number, outcome: ReadonlyArray<{ decision: PushDecision }>): Promise<boolean> {
+    const ns = (c: string): string => `${this.db.databaseName}.${c}`;
+    const writes = outcome.map(({ decision }) => (decision as { write: HubWrite & { op: 'put' } }).write);
+    try {
+      await this.own.transaction(async (session, lane) => {
+        const models: AnyClientBulkWriteModel<Document>[] = [
+          {
+            namespace: ns(PUSH_MARKER),
+            name: 'updateOne',
+            filter: { _id: pushMarkerId(device, lane) as never },
+            update: { $set: { seq: marker(), at: new Date() } },
+            upsert: true,
+          },
+        ];
+        for (const [c, group] of groupBy(writes, (w) => w.c)) {
+          models.push({
+            namespace: ns(TOMBSTONES),
+            name: 'deleteMany',
+            filter: { _id: { $in: group.map((w) => ({ c, id: w.id })) as never[] } },
+          });
+          for (const w of group) models.push({ namespace: ns(c), name: 'insertOne', document: w.doc });
+        }
+        if (Number((await this.#oneRequest(models, session)).deletedCount) > 0) throw new HubHasOne();
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof HubHasOne) return false;
+      // A document the hub refused (it was there, or a rule of the hub's), or one too large to send.
+      if (err instanceof MongoClientBulkWriteError && err.writeErrors.size > 0) return false;
+      if (err instanceof MongoInvalidArgumentError) return false;
+      if (serverCode(err) === 59) {
+        // The command is not there after all (a hub moved back to an older version): the full way from now on.
+        this.#oneRequestWrites = false;
+        return false;
+      }
+      throw err;
+    }
   }
 
   async #write(c: string, writes: readonly HubWrite[], session: ClientSession): Promise<void> {
@@ -205,43 +275,48 @@ export class Hub {
    */
   async stamp(device: string, ops: readonly HubOp[]): Promise<void> {
     if (ops.length === 0) return;
+    const stamps = ops.map((op) => {
+      if (!op.stamp) throw new Error(`hub.stamp was given ${op.c} ${idKey(op.id)}, which has no stamp`);
+      return { c: op.c, id: op.id, v: op.v, h: op.h as string, over: op.stamp.over };
+    });
     await this.own.transaction(async (session, lane) => {
-      await this.db
-        .collection(PUSH_MARKER)
-        .updateOne({ _id: pushMarkerId(device, lane) as never }, { $set: { at: new Date() } }, { upsert: true, session });
-      for (const [c, group] of groupBy(ops, (op) => op.c)) {
-        await this.#stampAll(
-          c,
-          group.map((op) => {
-            if (!op.stamp) throw new Error(`hub.stamp was given ${c} ${idKey(op.id)}, which has no stamp`);
-            return { id: op.id, v: op.v, h: op.h as string, over: op.stamp.over };
-          }),
+      const marker = { _id: pushMarkerId(device, lane) as never };
+      const markerUpdate = { $set: { at: new Date() } };
+      if (this.#oneRequestWrites) {
+        // One request: the marker, then every stamp (two round trips with the commit, not three).
+        const ns = (c: string): string => `${this.db.databaseName}.${c}`;
+        await this.#oneRequest(
+          [
+            { namespace: ns(PUSH_MARKER), name: 'updateOne', filter: marker, update: markerUpdate, upsert: true },
+            ...stamps.map((st) => ({ namespace: ns(st.c), name: 'updateOne' as const, ...stampUpdate(st) })),
+          ],
           session,
+          false,
         );
+        return;
       }
+      await this.db.collection(PUSH_MARKER).updateOne(marker, markerUpdate, { upsert: true, session });
+      for (const [c, group] of groupBy(stamps, (st) => st.c)) await this.#stampAll(c, group, session);
     });
   }
 
-  /**
-   * Each lands over the `_sync.v` it was read with (none, or the same one when older), or over an older
-   * version written for the same content (another till's stamp of the same HQ change: the newest wins,
-   * as every till that stamped it then takes). A push since, or a newer version, is left as it is.
-   */
+  /** The stamps of `c`'s documents, each written as `stampUpdate` says. */
   async #stampAll(c: string, stamps: ReadonlyArray<{ id: DocumentId } & HubStamp>, session: ClientSession): Promise<void> {
     if (stamps.length === 0) return;
-    const writes = stamps.map((s) => ({
-      updateOne: {
-        filter: {
-          _id: s.id,
-          $or: [
-            { [`${SYNC_FIELD}.v`]: s.over === null ? { $exists: false } : { $eq: s.over, $lt: s.v } },
-            { [`${SYNC_FIELD}.v`]: { $lt: s.v }, [`${SYNC_FIELD}.h`]: s.h },
-          ],
-        },
-        update: { $set: { [SYNC_FIELD]: { v: s.v, o: 'hub', h: s.h } } },
-      },
-    }));
+    const writes = stamps.map((s) => ({ updateOne: stampUpdate(s) }));
     await this.#collection(c).bulkWrite(writes as never[], { session, ordered: false });
+  }
+
+  /**
+   * One `bulkWrite` request across collections, in `session`'s transaction; its result. A failure of the whole
+   * request comes from the driver wrapped: it is thrown unwrapped, so a write conflict is retried at once like any other.
+   */
+  async #oneRequest(models: AnyClientBulkWriteModel<Document>[], session: ClientSession, ordered = true): Promise<ClientBulkWriteResult> {
+    try {
+      return await this.client.bulkWrite(models, { session, ordered });
+    } catch (err) {
+      throw err instanceof MongoClientBulkWriteError && err.writeErrors.size === 0 && err.cause instanceof MongoError ? err.cause : err;
+    }
   }
 
   /**
@@ -327,4 +402,40 @@ export class Hub {
   async close(): Promise<void> {
     await this.client.close(true);
   }
+}
+
+/**
+ * The batch's decisions when every change is a new document to this till (no version of it seen) decided as the
+ * hub having neither it nor its tombstone: each a plain insert. Undefined when any is something else.
+ */
+function newDocumentWrites(
+  changes: readonly Collapsed[],
+  decide: PushDecider,
+): Array<{ change: Collapsed; decision: PushDecision }> | undefined {
+  const outcome: Array<{ change: Collapsed; decision: PushDecision }> = [];
+  for (const change of changes) {
+    if (change.entry.op !== 'upsert' || (change.base !== null && change.base !== undefined)) return undefined;
+    const decision = decide(change, null, null);
+    if (decision.kind !== 'write' || decision.write.op !== 'put' || decision.write.dropTombstone || decision.conflict) return undefined;
+    outcome.push({ change, decision });
+  }
+  return outcome.length > 0 ? outcome : undefined;
+}
+
+/**
+ * A stamp's write: over the `_sync.v` its document was read with (none, or the same one when older), or over an
+ * older version written for the same content (another till's stamp of the same HQ change: the newest wins, as every
+ * till that stamped it then takes). A push since, or a newer version, is left as it is.
+ */
+function stampUpdate(s: { id: DocumentId } & HubStamp): { filter: Document; update: Document } {
+  return {
+    filter: {
+      _id: s.id,
+      $or: [
+        { [`${SYNC_FIELD}.v`]: s.over === null ? { $exists: false } : { $eq: s.over, $lt: s.v } },
+        { [`${SYNC_FIELD}.v`]: { $lt: s.v }, [`${SYNC_FIELD}.h`]: s.h },
+      ],
+    },
+    update: { $set: { [SYNC_FIELD]: { v: s.v, o: 'hub', h: s.h } } },
+  };
 }
