@@ -14,6 +14,7 @@ import type { SyncStatus } from '../../src-shared/status.ts';
 import type { SyncConfig } from '../sync/config.ts';
 import { createSyncEngine, type SyncEngine } from '../sync/engine.ts';
 import type { Logger } from '../sync/log.ts';
+import { MemoryRelease } from '../sync/memory-release.ts';
 
 /** How long the agent waits before trying again when it cannot start (the till's database is down). */
 export const START_RETRY_MS = 5_000;
@@ -128,6 +129,9 @@ export async function runAgent(config: SyncConfig, log: Logger, statusEveryMs: n
   if (stopping) return;
   const engine = attempt!.engine;
   log.info({ event: 'agent.started', device: engine.deviceId }, 'syncing');
+  // What a burst of sync grew the heap to goes back once it is over.
+  const memory = new MemoryRelease({ log });
+  engine.on('status', (status) => memory.onStatus(status));
   setInterval(() => {
     const status = engine.lastStatus ?? engine.status();
     log.info({ event: 'agent.status', state: status.state, outbox: status.outbox.depth }, statusLine(status));

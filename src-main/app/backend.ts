@@ -20,6 +20,7 @@ import type {
 import type { SyncErrorCode, SyncErrorInfo, SyncStatus } from '../../src-shared/status.ts';
 import { ConfigError, parseSyncConfig, redactUri, type SyncConfig } from '../sync/config.ts';
 import { createSyncEngine, type SyncEngine } from '../sync/engine.ts';
+import { MemoryRelease } from '../sync/memory-release.ts';
 import { describeError, SyncError } from '../sync/errors.ts';
 import { silentLogger, type Logger } from '../sync/log.ts';
 import { isEngineCollection } from '../sync/core/policy.ts';
@@ -114,10 +115,13 @@ export class EngineBackend implements AppBackend {
   #stopped = false;
   /** What the system said about start-at-login when last asked (undefined: not asked, or no system to ask). */
   #startsAtLogin: boolean | undefined;
+  /** What a burst of sync grew the heap to goes back once it is over. */
+  readonly #memory: MemoryRelease;
 
   constructor(options: EngineBackendOptions) {
     this.#opts = options;
     this.#log = (options.log ?? silentLogger).child({ component: 'app-backend' });
+    this.#memory = new MemoryRelease({ log: this.#log });
   }
 
   get engine(): SyncEngine | undefined {
@@ -138,6 +142,7 @@ export class EngineBackend implements AppBackend {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#memory.stop();
     await this.#restarting;
     await this.#stopEngine();
   }
@@ -373,7 +378,10 @@ export class EngineBackend implements AppBackend {
   }
 
   #attach(engine: SyncEngine): void {
-    const onStatus = (status: SyncStatus): void => this.#events.emit('status', status, (e) => this.#listenerFailed(e));
+    const onStatus = (status: SyncStatus): void => {
+      this.#memory.onStatus(status);
+      this.#events.emit('status', status, (e) => this.#listenerFailed(e));
+    };
     const onConflict = (record: ConflictRecord): void => {
       try {
         this.#events.emit('conflict', toConflictView(record), (e) => this.#listenerFailed(e));

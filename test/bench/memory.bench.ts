@@ -31,7 +31,19 @@ if (!Number.isInteger(changes) || changes <= 0)
 
 const [hub, till] = await Promise.all([emulatorProcess(), emulatorProcess()]);
 const extra = process.env.BENCH_AGENT_CONFIG ? ['--config', process.env.BENCH_AGENT_CONFIG] : [];
-const agent = await agentProcess(['--local', till.uri, '--hub', hub.uri, '--db', 'pos', '--device-id', 'memory-a', ...extra]);
+// At level info, to see when it gives memory back after a burst.
+const agent = await agentProcess(['--local', till.uri, '--hub', hub.uri, '--db', 'pos', '--device-id', 'memory-a', ...extra], {
+  logLevel: 'info',
+});
+
+/** What the agent said about giving memory back since line `from` of its log. */
+function releases(from: number): string[] {
+  return agent.lines.slice(from).flatMap((line) => {
+    if (!line.includes('"memory.released"')) return [];
+    const r = JSON.parse(line) as { heapMbBefore: number; heapMbAfter: number; ms: number };
+    return [`heap ${r.heapMbBefore} -> ${r.heapMbAfter} MB in ${r.ms} ms`];
+  });
+}
 const tillClient = new MongoClient(till.uri);
 const hqClient = new MongoClient(hub.uri);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -41,6 +53,7 @@ async function afterBurst(what: string, child: Child, burst: () => Promise<void>
   let peak = rssMb(child.pid);
   const sampler = setInterval(() => (peak = Math.max(peak, rssMb(child.pid))), 250);
   const started = performance.now();
+  const logFrom = agent.lines.length;
   try {
     await burst();
   } finally {
@@ -56,6 +69,8 @@ async function afterBurst(what: string, child: Child, burst: () => Promise<void>
     after.push(`${s} s ${last.toFixed(0)}`);
   }
   console.log(`  then at rest (MB): ${after.join(', ')}`);
+  const released = releases(logFrom);
+  console.log(`  memory given back by the agent: ${released.length === 0 ? 'never' : released.join('; ')}`);
   return last;
 }
 

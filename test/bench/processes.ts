@@ -71,12 +71,12 @@ export async function emulatorProcess(extra: string[] = []): Promise<Child & { u
 let bundled: Promise<string> | undefined;
 
 /** A headless agent in its own process, from its bundle as a till runs it; resolves once its engine has started. */
-export async function agentProcess(args: string[]): Promise<Child & { lines: string[] }> {
+export async function agentProcess(args: string[], options: { logLevel?: string } = {}): Promise<Child & { lines: string[] }> {
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   const bundle = await (bundled ??= buildAgent());
   const child = spawn(process.execPath, [...NODE_FLAGS, ...prof, bundle, '--status-every', '60', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, TILLSYNC_LOG_LEVEL: 'warn' },
+    env: { ...process.env, TILLSYNC_LOG_LEVEL: options.logLevel ?? 'warn' },
   });
   const lines: string[] = [];
   const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
