@@ -119,7 +119,18 @@ describe('offline', () => {
 
   it('hub failing commands: the same', async () => {
     const admin = topology.hubClient.db('admin');
-    const failing = ['insert', 'update', 'delete', 'find', 'aggregate', 'getMore', 'commitTransaction', 'listCollections', 'ping'];
+    const failing = [
+      'insert',
+      'update',
+      'delete',
+      'bulkWrite',
+      'find',
+      'aggregate',
+      'getMore',
+      'commitTransaction',
+      'listCollections',
+      'ping',
+    ];
     await expectOfflineThenDrain(
       'offline_failing',
       async () => {
@@ -147,7 +158,7 @@ describe('offline', () => {
       await admin.command({
         configureFailPoint: 'failCommand',
         mode: 'alwaysOn',
-        data: { failCommands: ['update'], errorCode: 91, appName: 'tillsync-engine-till-b' },
+        data: { failCommands: ['update', 'bulkWrite'], errorCode: 91, appName: 'tillsync-engine-till-b' },
       });
       await till.db.collection('backoff').insertOne({ x: 1 });
       // Watch the retries for a bounded three seconds.

@@ -150,12 +150,16 @@ describe('engine status', () => {
     );
   });
 
-  /** Sets a fail point on the hub that refuses push transactions (they start with an update), and waits for till A to report it. */
+  /** Sets a fail point on the hub that refuses push transactions (they start with an update, or a bulkWrite on an 8.0 hub), and waits for till A to report it. */
   async function faultReported(errorCode: number, within: number): Promise<{ status: SyncStatus | undefined; startedAt: number }> {
     const admin = topology.hubClient.db('admin');
     const coll = `st_fault_${errorCode}`;
     const startedAt = Date.now();
-    await admin.command({ configureFailPoint: 'failCommand', mode: 'alwaysOn', data: { failCommands: ['update'], errorCode } });
+    await admin.command({
+      configureFailPoint: 'failCommand',
+      mode: 'alwaysOn',
+      data: { failCommands: ['update', 'bulkWrite'], errorCode },
+    });
     let status: SyncStatus | undefined;
     try {
       await a.db.collection(coll).insertOne({ _id: 'f1' as never });
@@ -210,7 +214,7 @@ describe('engine status', () => {
       await admin.command({
         configureFailPoint: 'failCommand',
         mode: 'alwaysOn',
-        data: { failCommands: ['update', 'insert', 'commitTransaction'], errorCode: 91 },
+        data: { failCommands: ['update', 'insert', 'bulkWrite', 'commitTransaction'], errorCode: 91 },
       });
     }
     let during: SyncStatus;

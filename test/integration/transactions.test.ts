@@ -217,8 +217,13 @@ describe('transactions: each batch and its checkpoint commit together', () => {
       const hub = await new Recorder(topology.hubDb).open();
       const admin = topology.hubClient.db('admin');
       // The hub refuses every update (code 13, Unauthorized: not a transient error, so push gives up on the batch
-      // and retries later). Push's transaction starts with an update (its marker), so nothing gets through.
-      await admin.command({ configureFailPoint: 'failCommand', mode: 'alwaysOn', data: { failCommands: ['update'], errorCode: 13 } });
+      // and retries later). Push's transaction starts with an update (its marker), or on an 8.0 hub with a bulkWrite
+      // (the marker and the new documents in one request), so nothing gets through.
+      await admin.command({
+        configureFailPoint: 'failCommand',
+        mode: 'alwaysOn',
+        data: { failCommands: ['update', 'bulkWrite'], errorCode: 13 },
+      });
       try {
         await till.db.collection(coll).insertMany([{ _id: 'o1' as never }, { _id: 'o2' as never }, { _id: 'o3' as never }]);
         await waitFor('the three writes to be captured into the outbox', () => (till.engine?.status().outbox.depth ?? 0) >= 3 || undefined);
@@ -247,7 +252,11 @@ describe('transactions: each batch and its checkpoint commit together', () => {
       const STOP_LIMIT_MS = 5_000;
       let stopTook: number | undefined;
       // Code 91 (ShutdownInProgress) inside a transaction is labelled TransientTransactionError by the server.
-      await admin.command({ configureFailPoint: 'failCommand', mode: 'alwaysOn', data: { failCommands: ['update'], errorCode: 91 } });
+      await admin.command({
+        configureFailPoint: 'failCommand',
+        mode: 'alwaysOn',
+        data: { failCommands: ['update', 'bulkWrite'], errorCode: 91 },
+      });
       try {
         await till.db.collection(coll).insertOne({ _id: 's1' as never });
         await waitFor('the write to be captured into the outbox', () => (till.engine?.status().outbox.depth ?? 0) >= 1 || undefined);
