@@ -85,29 +85,48 @@ export interface PropagationRun {
 export async function propagation(
   tillA: MongoClient,
   tillB: MongoClient,
-  options: { rate: number; seconds: number; warmupSeconds: number; onCounted?: () => void },
+  options: {
+    rate: number;
+    seconds: number;
+    warmupSeconds: number;
+    onCounted?: () => void;
+    /** `update`: each write changes an order both tills already have (made first, not timed), instead of making one. */
+    kind?: 'insert' | 'update';
+  },
 ): Promise<PropagationRun> {
   const { rate, seconds, warmupSeconds } = options;
+  const updates = options.kind === 'update';
   const warmupTotal = rate * warmupSeconds;
   const total = rate * seconds;
   const latencies: number[] = [];
   const warmup: number[] = [];
+  const name = updates ? 'propagation_updates' : 'propagation';
+  if (updates) {
+    await tillA
+      .db(DB)
+      .collection<{ _id: number; i: number }>(name)
+      .insertMany(Array.from({ length: warmupTotal + total }, (_, i) => ({ _id: i, i })));
+    await waitCount(tillB, name, warmupTotal + total, 120_000);
+  }
   const stream = tillB
     .db(DB)
-    .collection('propagation')
-    .watch([{ $match: { operationType: 'insert' } }]);
+    .collection(name)
+    .watch([{ $match: { operationType: updates ? { $in: ['update', 'replace'] } : 'insert' } }], {
+      fullDocument: updates ? 'updateLookup' : 'default',
+    });
   stream.on('change', (event: Document) => {
     const { sentAt, i } = event.fullDocument as { sentAt?: number; i: number };
     if (sentAt !== undefined) (i < warmupTotal ? warmup : latencies).push(performance.timeOrigin + performance.now() - sentAt);
   });
   await sleep(500);
-  const coll = tillA.db(DB).collection('propagation');
+  const coll = tillA.db(DB).collection(name);
   const start = performance.now();
   for (let i = 0; i < warmupTotal + total; i += 1) {
     if (i === warmupTotal) options.onCounted?.();
     const wait = start + (i * 1000) / rate - performance.now();
     if (wait > 0) await sleep(wait);
-    void coll.insertOne({ i, sentAt: performance.timeOrigin + performance.now() });
+    const sentAt = performance.timeOrigin + performance.now();
+    void (updates ? coll.updateOne({ _id: i as never }, { $set: { sentAt } }) : coll.insertOne({ i, sentAt }));
   }
   const deadline = Date.now() + 30_000;
   while (latencies.length < total && Date.now() < deadline) await sleep(50);

@@ -164,6 +164,36 @@ async function syncFigures(o: LinkBenchOptions, t: Targets): Promise<void> {
       run.total,
       'a write',
     );
+
+    // The same pace, each write a change to an order both tills already have: the push reads the hub's side first.
+    const upd = await propagation(tillA, tillB, {
+      rate: 20,
+      seconds: o.quick ? 5 : 20,
+      warmupSeconds: o.quick ? 1 : 3,
+      kind: 'update',
+      onCounted: () => {
+        before = [agentLinks.A.counters()];
+      },
+    });
+    const [beforeUpd] = await Promise.all(before);
+    const duringUpd = countersSince((await agentLinks.A.counters()) as LinkCounters, beforeUpd as LinkCounters);
+    const [u50, u99] = [percentile(upd.latencies, 50), percentile(upd.latencies, 99)];
+    add({
+      figure: `  the same, each write a change to an order both have (${upd.latencies.length}/${upd.total} arrived), p50 / p99`,
+      value: `${n0(u50)} / ${n0(u99)} ms`,
+      floor: `${n0(x50)} / ${n0(x99)} ms: a write and its event inside a transaction`,
+      ratio: `${ratio(u50 / x50)} / ${ratio(u99 / x99)}`,
+      target: '-',
+    });
+    const updCommits = duringUpd.commands.commitTransaction?.requests ?? 0;
+    if (updCommits > 0)
+      requestsRow(
+        `  hub requests per push batch, agent A (${updCommits} batches for ${upd.total} changes)`,
+        duringUpd,
+        updCommits,
+        'a batch',
+        true,
+      );
     if (o.only === 'propagation') return;
 
     const n = o.quick ? 2_000 : 10_000;

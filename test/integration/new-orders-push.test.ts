@@ -4,8 +4,10 @@
  * so a batch of new documents goes as one write and its commit (MongoDB 8.0's
  * `bulkWrite`, one request across collections: the push marker, a delete of
  * their tombstones that must find none, and the inserts), not the four
- * requests of a push that reads the hub's side first (issue 14). The link in
- * front of the hub counts what the till's engine asks it.
+ * requests of a push that reads the hub's side first (issue 14). A change to
+ * documents the hub has reads them in the transaction, then writes in one
+ * request and commits: three. The link in front of the hub counts what the
+ * till's engine asks it.
  *
  * On a hub older than 8.0 every push goes the full way, and this is skipped.
  */
@@ -59,5 +61,25 @@ describe('a push of new orders', async () => {
       Array.from({ length: 20 }, (_, i) => [`order-${i}`, i, till.name]),
       'every order is on the hub as made, with its version from this till',
     );
+  });
+
+  it('a change to orders the hub has: one read, then one write and its commit, per batch', async (t) => {
+    const build = await topology.hubDb.admin().command({ buildInfo: 1 });
+    if (Number((build.versionArray as number[])[0]) < 8) {
+      t.skip(`the hub is MongoDB ${String(build.version)}: one request across collections needs 8.0`);
+      return;
+    }
+    const before = link.counters();
+    await till.db.collection('np_orders').updateMany({}, { $set: { paid: true } });
+    await waitFor(
+      'the paid orders on the hub',
+      async () => (await topology.hubDb.collection('np_orders').countDocuments({ paid: true })) === 20,
+    );
+    await waitFor('the push settled', () => engine.status().outbox.depth === 0);
+    const { commands } = countersSince(link.counters(), before);
+    const commits = commands.commitTransaction?.requests ?? 0;
+    assert.ok(commits >= 1, `the hub was asked ${JSON.stringify(commands)}; expected the changes in transactions`);
+    assert.equal(commands.find?.requests ?? 0, commits, 'one read a batch: the documents, in its transaction');
+    assert.equal(commands.bulkWrite?.requests ?? 0, commits, 'one write request a batch: the marker and the changes');
   });
 });

@@ -56,10 +56,10 @@ export class AwaitingStamp extends Error {
   }
 }
 
-/** A push of new documents found the hub holding one of them, or its tombstone: nothing is written, and the batch goes the full way. */
+/** The hub holds a tombstone (or a document) the batch was decided without: nothing is written, and the batch goes the full way. */
 class HubHasOne extends Error {
   constructor() {
-    super('the hub holds one of these new documents, or its delete');
+    super('the hub holds a document or a delete this batch was decided without');
   }
 }
 
@@ -150,8 +150,12 @@ export class Hub {
     changes: readonly Collapsed[],
     decide: PushDecider,
   ): Promise<Array<{ change: Collapsed; decision: PushDecision }>> {
-    const asNew = this.#oneRequestWrites ? newDocumentWrites(changes, decide) : undefined;
-    if (asNew && (await this.#pushNew(device, marker, asNew))) return asNew;
+    if (this.#oneRequestWrites) {
+      const asNew = newDocumentWrites(changes, decide);
+      if (asNew && (await this.#pushNew(device, marker, asNew))) return asNew;
+      const done = await this.#pushReadThenWrite(device, marker, changes, decide);
+      if (done) return done;
+    }
     let outcome: Array<{ change: Collapsed; decision: PushDecision }> = [];
     await this.own.transaction(async (session, lane) => {
       outcome = [];
@@ -192,75 +196,129 @@ export class Hub {
    * found it, and the transaction is aborted), or refused one: the full way then reads and decides each.
    */
   async #pushNew(device: string, marker: () => number, outcome: ReadonlyArray<{ decision: PushDecision }>): Promise<boolean> {
-    const ns = (c: string): string => `${this.db.databaseName}.${c}`;
     const writes = outcome.map(({ decision }) => (decision as { write: HubWrite & { op: 'put' } }).write);
-    try {
-      await this.own.transaction(async (session, lane) => {
-        const models: AnyClientBulkWriteModel<Document>[] = [
-          {
-            namespace: ns(PUSH_MARKER),
-            name: 'updateOne',
-            filter: { _id: pushMarkerId(device, lane) as never },
-            update: { $set: { seq: marker(), at: new Date() } },
-            upsert: true,
-          },
-        ];
-        for (const [c, group] of groupBy(writes, (w) => w.c)) {
-          models.push({
-            namespace: ns(TOMBSTONES),
-            name: 'deleteMany',
-            filter: { _id: { $in: group.map((w) => ({ c, id: w.id })) as never[] } },
-          });
-          for (const w of group) models.push({ namespace: ns(c), name: 'insertOne', document: w.doc });
-        }
-        if (Number((await this.#oneRequest(models, session)).deletedCount) > 0) throw new HubHasOne();
-      });
+    const done = await this.#oneRequestTransaction(async (session, lane) => {
+      const models = [this.#markerModel(device, lane, marker())];
+      for (const [c, group] of groupBy(writes, (w) => w.c)) {
+        models.push(
+          this.#tombstoneProbe(
+            c,
+            group.map((w) => w.id),
+          ),
+        );
+        for (const w of group) models.push({ namespace: this.#ns(c), name: 'insertOne', document: w.doc });
+      }
+      if (Number((await this.#oneRequest(models, session)).deletedCount) > 0) throw new HubHasOne();
       return true;
+    });
+    return done === true;
+  }
+
+  /**
+   * The full way's reads, then its writes in one request, on a hub that takes one across collections: in one
+   * transaction, the documents are read (which fixes its snapshot) and decided as if those the hub does not
+   * have had no tombstone either; then one `bulkWrite` request — the marker, per collection a delete of the
+   * absent documents' tombstones that must find none, the documents' writes, the tombstones', the stamps —
+   * and the commit: 3 round trips, not 4. Undefined, with nothing written, when a tombstone was there after
+   * all (the batch then goes the way that reads them) or the hub refused a write (which that way sets aside).
+   */
+  async #pushReadThenWrite(
+    device: string,
+    marker: () => number,
+    changes: readonly Collapsed[],
+    decide: PushDecider,
+  ): Promise<Array<{ change: Collapsed; decision: PushDecision }> | undefined> {
+    return this.#oneRequestTransaction(async (session, lane) => {
+      const outcome: Array<{ change: Collapsed; decision: PushDecision }> = [];
+      const models = [this.#markerModel(device, lane, marker())];
+      const probes: number[] = [];
+      for (const [c, group] of groupBy(changes, (ch) => ch.entry.c)) {
+        const docs = await this.#documents(
+          c,
+          group.map((ch) => ch.entry.id),
+          session,
+        );
+        const absent: DocumentId[] = [];
+        const writes: HubWrite[] = [];
+        const stamps: Array<{ id: DocumentId } & HubStamp> = [];
+        for (const change of group) {
+          const doc = docs.get(idKey(change.entry.id)) ?? null;
+          if (!doc) absent.push(change.entry.id);
+          const decision = decide(change, doc, null);
+          if (decision.kind === 'await-stamp') throw new AwaitingStamp();
+          if (decision.kind === 'write') writes.push(decision.write);
+          if (decision.kind === 'refuse' && decision.stamp) stamps.push({ id: change.entry.id, ...decision.stamp });
+          outcome.push({ change, decision });
+        }
+        if (absent.length > 0) {
+          probes.push(models.length);
+          models.push(this.#tombstoneProbe(c, absent));
+        }
+        const { docOps, tombOps } = writeOps(c, writes);
+        models.push(
+          ...docOps.map((op) => ({ namespace: this.#ns(c), ...op })),
+          ...tombOps.map((op) => ({ namespace: this.#ns(TOMBSTONES), ...op })),
+          ...stamps.map((st) => ({ namespace: this.#ns(c), name: 'updateOne' as const, ...stampUpdate(st) })),
+        );
+      }
+      const result = await this.#oneRequest(models, session, true, probes.length > 0);
+      if (probes.some((i) => Number(result.deleteResults?.get(i)?.deletedCount ?? 0) > 0)) throw new HubHasOne();
+      return outcome;
+    });
+  }
+
+  #ns(c: string): string {
+    return `${this.db.databaseName}.${c}`;
+  }
+
+  /** The device's push marker for `lane`, as a push writes it first in its transaction. */
+  #markerModel(device: string, lane: number, seq: number): AnyClientBulkWriteModel<Document> {
+    return {
+      namespace: this.#ns(PUSH_MARKER),
+      name: 'updateOne',
+      filter: { _id: pushMarkerId(device, lane) as never },
+      update: { $set: { seq, at: new Date() } },
+      upsert: true,
+    };
+  }
+
+  /** A delete of these documents' tombstones that must find none: a batch decided as if they had none is checked by it. */
+  #tombstoneProbe(c: string, ids: readonly DocumentId[]): AnyClientBulkWriteModel<Document> {
+    return { namespace: this.#ns(TOMBSTONES), name: 'deleteMany', filter: { _id: { $in: ids.map((id) => ({ c, id })) as never[] } } };
+  }
+
+  /**
+   * Runs `fn` in a transaction whose writes go as one request; undefined, with nothing written, when the
+   * batch must go the full way instead: the hub holds what it was decided without, or refused a write.
+   */
+  async #oneRequestTransaction<T>(fn: (session: ClientSession, lane: number) => Promise<T>): Promise<T | undefined> {
+    try {
+      return await this.own.transaction(fn);
     } catch (err) {
-      if (err instanceof HubHasOne) return false;
+      if (err instanceof HubHasOne) return undefined;
       // A document the hub refused (it was there, or a rule of the hub's), or one too large to send.
-      if (err instanceof MongoClientBulkWriteError && err.writeErrors.size > 0) return false;
-      if (err instanceof MongoInvalidArgumentError) return false;
+      if (err instanceof MongoClientBulkWriteError && err.writeErrors.size > 0) return undefined;
+      if (err instanceof MongoInvalidArgumentError) return undefined;
       if (serverCode(err) === 59) {
         // The command is not there after all (a hub moved back to an older version): the full way from now on.
         this.#oneRequestWrites = false;
-        return false;
+        return undefined;
       }
       throw err;
     }
   }
 
   async #write(c: string, writes: readonly HubWrite[], session: ClientSession): Promise<void> {
-    const docOps: Document[] = [];
-    const docIds: DocumentId[] = [];
-    const tombOps: Document[] = [];
-    for (const w of writes) {
-      if (w.op === 'put') {
-        docOps.push({ replaceOne: { filter: { _id: w.id }, replacement: w.doc, upsert: true } });
-        docIds.push(w.id);
-        if (w.dropTombstone) tombOps.push({ deleteOne: { filter: { _id: { c, id: w.id } } } });
-      } else {
-        if (w.docExists) {
-          docOps.push({ deleteOne: { filter: { _id: w.id } } });
-          docIds.push(w.id);
-        }
-        tombOps.push({
-          replaceOne: {
-            filter: { _id: { c, id: w.id } },
-            replacement: { _id: { c, id: w.id }, ...w.tombstone, at: new Date() },
-            upsert: true,
-          },
-        });
-      }
-    }
+    const { docOps, docIds, tombOps } = writeOps(c, writes);
+    const asBulk = ({ name, ...op }: WriteOp): Document => ({ [name]: op });
     if (docOps.length > 0) {
       try {
-        await this.#collection(c).bulkWrite(docOps as never[], { session, ordered: true });
+        await this.#collection(c).bulkWrite(docOps.map(asBulk) as never[], { session, ordered: true });
       } catch (err) {
         refusedOrRethrow(err, 'hub', c, (index) => docIds[index]);
       }
     }
-    if (tombOps.length > 0) await this.#tombstones.bulkWrite(tombOps as never[], { session, ordered: true });
+    if (tombOps.length > 0) await this.#tombstones.bulkWrite(tombOps.map(asBulk) as never[], { session, ordered: true });
   }
 
   /**
@@ -284,11 +342,10 @@ export class Hub {
       const markerUpdate = { $set: { at: new Date() } };
       if (this.#oneRequestWrites) {
         // One request: the marker, then every stamp (two round trips with the commit, not three).
-        const ns = (c: string): string => `${this.db.databaseName}.${c}`;
         await this.#oneRequest(
           [
-            { namespace: ns(PUSH_MARKER), name: 'updateOne', filter: marker, update: markerUpdate, upsert: true },
-            ...stamps.map((st) => ({ namespace: ns(st.c), name: 'updateOne' as const, ...stampUpdate(st) })),
+            { namespace: this.#ns(PUSH_MARKER), name: 'updateOne', filter: marker, update: markerUpdate, upsert: true },
+            ...stamps.map((st) => ({ namespace: this.#ns(st.c), name: 'updateOne' as const, ...stampUpdate(st) })),
           ],
           session,
           false,
@@ -311,9 +368,14 @@ export class Hub {
    * One `bulkWrite` request across collections, in `session`'s transaction; its result. A failure of the whole
    * request comes from the driver wrapped: it is thrown unwrapped, so a write conflict is retried at once like any other.
    */
-  async #oneRequest(models: AnyClientBulkWriteModel<Document>[], session: ClientSession, ordered = true): Promise<ClientBulkWriteResult> {
+  async #oneRequest(
+    models: AnyClientBulkWriteModel<Document>[],
+    session: ClientSession,
+    ordered = true,
+    verboseResults = false,
+  ): Promise<ClientBulkWriteResult> {
     try {
-      return await this.client.bulkWrite(models, { session, ordered });
+      return await this.client.bulkWrite(models, { session, ordered, verboseResults });
     } catch (err) {
       throw err instanceof MongoClientBulkWriteError && err.writeErrors.size === 0 && err.cause instanceof MongoError ? err.cause : err;
     }
@@ -438,4 +500,36 @@ function stampUpdate(s: { id: DocumentId } & HubStamp): { filter: Document; upda
     },
     update: { $set: { [SYNC_FIELD]: { v: s.v, o: 'hub', h: s.h } } },
   };
+}
+
+/** A document write of a push: replace (or insert) by id, or delete by id. */
+type WriteOp = { name: 'replaceOne'; filter: Document; replacement: Document; upsert: true } | { name: 'deleteOne'; filter: Document };
+
+/**
+ * The writes a push decided for `c`, as operations: on its documents (with their ids, to name one the hub
+ * refuses), then on the tombstones (after, so a tombstone is written after its document's delete).
+ */
+function writeOps(c: string, writes: readonly HubWrite[]): { docOps: WriteOp[]; docIds: DocumentId[]; tombOps: WriteOp[] } {
+  const docOps: WriteOp[] = [];
+  const docIds: DocumentId[] = [];
+  const tombOps: WriteOp[] = [];
+  for (const w of writes) {
+    if (w.op === 'put') {
+      docOps.push({ name: 'replaceOne', filter: { _id: w.id }, replacement: w.doc, upsert: true });
+      docIds.push(w.id);
+      if (w.dropTombstone) tombOps.push({ name: 'deleteOne', filter: { _id: { c, id: w.id } } });
+    } else {
+      if (w.docExists) {
+        docOps.push({ name: 'deleteOne', filter: { _id: w.id } });
+        docIds.push(w.id);
+      }
+      tombOps.push({
+        name: 'replaceOne',
+        filter: { _id: { c, id: w.id } },
+        replacement: { _id: { c, id: w.id }, ...w.tombstone, at: new Date() },
+        upsert: true,
+      });
+    }
+  }
+  return { docOps, docIds, tombOps };
 }
