@@ -37,7 +37,7 @@ const SELF = fileURLToPath(import.meta.url);
 const FROM_SOURCE = SELF.endsWith('.ts');
 const REPO = resolve(dirname(SELF), FROM_SOURCE ? '..' : '../..');
 /** How this agent was started (package.json's `agent` script for the bundle); the systemd unit runs it the same way. */
-const NODE_FLAGS = ['--max-semi-space-size=32', ...(FROM_SOURCE ? ['--import', 'tsx'] : [])];
+const NODE_FLAGS = FROM_SOURCE ? ['--import', 'tsx'] : [];
 const UNIT_DEFAULTS = { local: 'mongodb://127.0.0.1:27017/?replicaSet=rs0', db: 'pos', hubFile: '/etc/tillsync/hub-uri' };
 
 function fail(message: string): never {

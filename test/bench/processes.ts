@@ -50,10 +50,11 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /**
- * V8's young generation at 32 MB a half instead of 16, as `npm run agent` runs the agent (package.json).
- * Sync allocates a great deal of short-lived BSON: scavenges took 15-20% of each process's CPU under the
- * throughput figures, about a third less with this. The emulators get it too: they stand in for mongod,
- * whose CPU is not the engine's.
+ * The emulators' young generation at 32 MB a half instead of 16: they stand in for mongod, whose CPU is not
+ * the engine's, and sync makes them allocate a great deal of short-lived BSON (scavenges took 15-20% of each
+ * process's CPU under the throughput figures, about a third less with this). The agent runs with V8's
+ * defaults, as `npm run agent` does: with 32 MB it kept 100 MB more after a burst, for no throughput it
+ * showed (docs/sync.md, "At rest").
  */
 const NODE_FLAGS = ['--max-semi-space-size=32'];
 
@@ -74,7 +75,7 @@ let bundled: Promise<string> | undefined;
 export async function agentProcess(args: string[], options: { logLevel?: string } = {}): Promise<Child & { lines: string[] }> {
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   const bundle = await (bundled ??= buildAgent());
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...prof, bundle, '--status-every', '60', ...args], {
+  const child = spawn(process.execPath, [...prof, bundle, '--status-every', '60', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, TILLSYNC_LOG_LEVEL: options.logLevel ?? 'warn' },
   });
@@ -89,7 +90,7 @@ export async function agentProcess(args: string[], options: { logLevel?: string 
 
 /** The engine's two driver clients alone in a process (test/bench/driver-at-rest.ts): the floor of the agent's cost at rest. */
 export async function driverAtRestProcess(tillUri: string, hubUri: string): Promise<Child> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'test/bench/driver-at-rest.ts', tillUri, hubUri], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/bench/driver-at-rest.ts', tillUri, hubUri], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const [line] = (await once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), 'line')) as [string];

@@ -284,7 +284,7 @@ export class AgentProcess {
     if (this.#child) return;
     clearTimeout(this.#restartTimer);
     const child = track(
-      spawn(process.execPath, ['--max-semi-space-size=32', AGENT_BUNDLE, ...this.#args], {
+      spawn(process.execPath, [AGENT_BUNDLE, ...this.#args], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, TILLSYNC_LOG_LEVEL: 'info' },
       }),
