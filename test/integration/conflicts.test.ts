@@ -231,21 +231,23 @@ describe('conflicts', () => {
     assert.equal(Number((conflict?.local.document as Document).guests), 2, "B's is kept in the log");
   });
 
+  /** A makes a table and deletes it, each pushed to the hub (which keeps the delete's tombstone); B is away. */
+  async function madeAndDeletedOnA(id: string): Promise<void> {
+    await a.db.collection('tables').insertOne({ _id: id, guests: 6 } as Document);
+    await waitFor("A's table on the hub", async () => (await topology.hubDb.collection('tables').findOne({ _id: id as never })) !== null);
+    await a.db.collection('tables').deleteOne({ _id: id as never });
+    await waitFor(
+      "A's delete on the hub",
+      async () => (await topology.hubDb.collection('_tillsync_tombstones').countDocuments({ '_id.id': id })) === 1,
+    );
+    await waitFor("A's push settled", () => engine(a).status().outbox.depth === 0);
+  }
+
   it('a new document made with the id of one deleted since on the hub: made before the delete, it does not come back', async () => {
     await engine(b).setEnabled(false);
     await b.db.collection('tables').insertOne({ _id: 'table-7', guests: 3 } as Document);
     await sleep(20);
-    await a.db.collection('tables').insertOne({ _id: 'table-7', guests: 6 } as Document);
-    await waitFor(
-      "A's table on the hub",
-      async () => (await topology.hubDb.collection('tables').findOne({ _id: 'table-7' as never })) !== null,
-    );
-    await a.db.collection('tables').deleteOne({ _id: 'table-7' as never });
-    await waitFor(
-      "A's delete on the hub",
-      async () => (await topology.hubDb.collection('tables').findOne({ _id: 'table-7' as never })) === null,
-    );
-    await waitFor("A's push settled", () => engine(a).status().outbox.depth === 0);
+    await madeAndDeletedOnA('table-7');
     await engine(b).setEnabled(true);
     await waitConverged(topology, ['tables']);
     await waitFor("B's push settled", () => engine(b).status().outbox.depth === 0);
@@ -255,17 +257,7 @@ describe('conflicts', () => {
   it('a new document made with the id of one deleted before it on the hub is made everywhere', async () => {
     // B is away and never sees table-8 come or go.
     await engine(b).setEnabled(false);
-    await a.db.collection('tables').insertOne({ _id: 'table-8', guests: 6 } as Document);
-    await waitFor(
-      "A's table on the hub",
-      async () => (await topology.hubDb.collection('tables').findOne({ _id: 'table-8' as never })) !== null,
-    );
-    await a.db.collection('tables').deleteOne({ _id: 'table-8' as never });
-    await waitFor(
-      "A's delete on the hub",
-      async () => (await topology.hubDb.collection('_tillsync_tombstones').countDocuments({ '_id.id': 'table-8' })) === 1,
-    );
-    await waitFor("A's push settled", () => engine(a).status().outbox.depth === 0);
+    await madeAndDeletedOnA('table-8');
     await sleep(20);
     await b.db.collection('tables').insertOne({ _id: 'table-8', guests: 2 } as Document);
     await engine(b).setEnabled(true);

@@ -140,8 +140,10 @@ export class Hub {
    * till's pull recognises the transaction by it), then, per collection, the
    * hub's side of each document is read and `decide` says what to write.
    * Returns each change with its decision; throws `AwaitingStamp` (nothing
-   * written) when one must wait for HQ's change to be stamped. A batch of
-   * documents new to this till goes first as `#pushNew` says, without reading.
+   * written) when one must wait for HQ's change to be stamped. On a hub that
+   * takes one write request across collections (8.0), a batch of documents new
+   * to this till goes first as `#pushNew` says, without reading, and any other
+   * as `#pushReadThenWrite` says; this way is what is left when they cannot.
    */
   async push(
     device: string,
