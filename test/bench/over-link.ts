@@ -1,6 +1,6 @@
 /**
  * The sync figures with the hub behind a simulated internet link:
- *   npm run bench -- --rtt 80 [--jitter J] [--kbps K] [--quick] [--only sync|propagation|reconcile]
+ *   npm run bench -- --rtt 80 [--jitter J] [--kbps K] [--quick] [--only sync|propagation|push|reconcile]
  * One hub and two tills (emulators, each in its own process), an agent per
  * till whose hub connection goes through a link of its own (a till's line),
  * and a third link with the same settings for the bench's own clients, which
@@ -15,11 +15,12 @@ import type { LinkCounters, LinkSettings } from '../harness/link/proxy.ts';
 import { countersSince, describeRequests, requestCount } from '../harness/link/counts.ts';
 import { readAllMs, rawInsertRate, streamReadRate, writeToEventMs } from './floors.ts';
 import { connectAll, DB, insertDocs, insertInBatches, kbDoc, percentile, propagation, reconcileOnce, stamped, waitCount } from './load.ts';
-import { agentProcess, emulatorProcess, type Child } from './processes.ts';
+import { cpus } from 'node:os';
+import { agentProcess, CpuMeter, emulatorProcess, type Child } from './processes.ts';
 
 export interface LinkBenchOptions extends LinkSettings {
   quick: boolean;
-  /** `sync` (propagation, push, pull), `propagation` alone, or `reconcile` (late join) alone. */
+  /** `sync` (propagation, push, pull), `propagation` alone, `push` alone, or `reconcile` (late join) alone. */
   only: string | undefined;
 }
 
@@ -75,6 +76,107 @@ function requestsRow(figure: string, c: LinkCounters, per: number, unit: string,
   add({ figure, value: `${(total / per).toFixed(1)} ${unit}: ${each}${besides}`, floor: '', ratio: '', target: '' });
 }
 
+/** A row under a figure: the CPU seconds each process used while it was taken, to show whether the cores were the limit. */
+function cpuRow({ wallS, cpu }: { wallS: number; cpu: Record<string, number> }, changes: number): void {
+  const s = (name: string): string => (cpu[name] ?? 0).toFixed(1);
+  const agentUs = ((cpu['agent A'] ?? 0) * 1e6) / changes;
+  add({
+    figure: '  CPU used meanwhile, by process',
+    value: `agent A ${s('agent A')} s (${Math.round(agentUs)} µs/change), B ${s('agent B')} s; servers hub ${s('hub')} s, A ${s('till A')} s, B ${s('till B')} s; A's link ${s('links')} s; of ${(wallS * cpus().length).toFixed(1)} s (${cpus().length} cores)`,
+    floor: '',
+    ratio: '',
+    target: '',
+  });
+}
+
+/** Till A → till B at a till's pace, new orders and then changes to orders, beside the floors through the same link. */
+async function propagationFigures(
+  o: LinkBenchOptions,
+  t: Targets,
+  tillA: MongoClient,
+  tillB: MongoClient,
+  { writer, watcher }: { writer: MongoClient; watcher: MongoClient },
+  agentLinks: { A: LinkProcess; B: LinkProcess },
+): Promise<void> {
+  const samples = o.quick ? 10 : 30;
+  const plain = await writeToEventMs(writer, watcher, { transaction: false, samples });
+  const inTxn = await writeToEventMs(writer, watcher, { transaction: true, samples });
+
+  // Propagation at a till's pace.
+  let before: Array<Promise<LinkCounters>> = [];
+  const run = await propagation(tillA, tillB, {
+    rate: 20,
+    seconds: o.quick ? 5 : 20,
+    warmupSeconds: o.quick ? 1 : 3,
+    onCounted: () => {
+      before = [agentLinks.A.counters(), agentLinks.B.counters()];
+    },
+  });
+  const [beforeA, beforeB] = await Promise.all(before);
+  const [afterA, afterB] = await Promise.all([agentLinks.A.counters(), agentLinks.B.counters()]);
+  const p50 = percentile(run.latencies, 50);
+  const p99 = percentile(run.latencies, 99);
+  const [f50, f99, x50, x99] = [percentile(plain, 50), percentile(plain, 99), percentile(inTxn, 50), percentile(inTxn, 99)];
+  const arrivedAll = run.latencies.length === run.total;
+  const okP50 = within(p50, t.p50Ms);
+  const okP99 = within(p99, t.p99Ms);
+  add({
+    figure: `till A → till B at ${run.rate} writes/s for ${run.seconds} s (${run.latencies.length}/${run.total} arrived), p50 / p99`,
+    value: `${n0(p50)} / ${n0(p99)} ms`,
+    floor: `${n0(f50)} / ${n0(f99)} ms: a write, then its change event on another client`,
+    ratio: `${ratio(p50 / f50)} / ${ratio(p99 / f99)}`,
+    target: [t.p50Ms && `p50 <= ${t.p50Ms} ms`, t.p99Ms && `p99 <= ${t.p99Ms} ms`].filter(Boolean).join(', ') || '-',
+    ok: okP50 === undefined && okP99 === undefined ? undefined : arrivedAll && okP50 !== false && okP99 !== false,
+  });
+  add({
+    figure: '',
+    value: '',
+    floor: `${n0(x50)} / ${n0(x99)} ms: the same inside a transaction`,
+    ratio: `${ratio(p50 / x50)} / ${ratio(p99 / x99)}`,
+    target: '',
+  });
+  const duringA = countersSince(afterA as LinkCounters, beforeA as LinkCounters);
+  const commits = duringA.commands.commitTransaction?.requests ?? 0;
+  if (commits > 0)
+    requestsRow(`  hub requests per push batch, agent A (${commits} batches for ${run.total} writes)`, duringA, commits, 'a batch', true);
+  requestsRow(
+    '  hub requests per write, agent B (pull)',
+    countersSince(afterB as LinkCounters, beforeB as LinkCounters),
+    run.total,
+    'a write',
+  );
+
+  // The same pace, each write a change to an order both tills already have: the push reads the hub's side first.
+  const upd = await propagation(tillA, tillB, {
+    rate: 20,
+    seconds: o.quick ? 5 : 20,
+    warmupSeconds: o.quick ? 1 : 3,
+    kind: 'update',
+    onCounted: () => {
+      before = [agentLinks.A.counters()];
+    },
+  });
+  const [beforeUpd] = await Promise.all(before);
+  const duringUpd = countersSince((await agentLinks.A.counters()) as LinkCounters, beforeUpd as LinkCounters);
+  const [u50, u99] = [percentile(upd.latencies, 50), percentile(upd.latencies, 99)];
+  add({
+    figure: `  the same, each write a change to an order both have (${upd.latencies.length}/${upd.total} arrived), p50 / p99`,
+    value: `${n0(u50)} / ${n0(u99)} ms`,
+    floor: `${n0(x50)} / ${n0(x99)} ms: a write and its event inside a transaction`,
+    ratio: `${ratio(u50 / x50)} / ${ratio(u99 / x99)}`,
+    target: '-',
+  });
+  const updCommits = duringUpd.commands.commitTransaction?.requests ?? 0;
+  if (updCommits > 0)
+    requestsRow(
+      `  hub requests per push batch, agent A (${updCommits} batches for ${upd.total} changes)`,
+      duringUpd,
+      updCommits,
+      'a batch',
+      true,
+    );
+}
+
 async function syncFigures(o: LinkBenchOptions, t: Targets): Promise<void> {
   const children: Array<{ stop(): Promise<void> }> = [];
   const clients: MongoClient[] = [];
@@ -116,93 +218,31 @@ async function syncFigures(o: LinkBenchOptions, t: Targets): Promise<void> {
     await tillA.db(DB).collection('bench_ready').insertOne({ at: new Date() });
     await waitCount(tillB, 'bench_ready', 1, 120_000);
 
-    const samples = o.quick ? 10 : 30;
-    const plain = await writeToEventMs(writer, watcher, { transaction: false, samples });
-    const inTxn = await writeToEventMs(writer, watcher, { transaction: true, samples });
     const agentLinks = { A: linkA as LinkProcess, B: linkB as LinkProcess };
-
-    // Propagation at a till's pace.
-    let before: Array<Promise<LinkCounters>> = [];
-    const run = await propagation(tillA, tillB, {
-      rate: 20,
-      seconds: o.quick ? 5 : 20,
-      warmupSeconds: o.quick ? 1 : 3,
-      onCounted: () => {
-        before = [agentLinks.A.counters(), agentLinks.B.counters()];
-      },
-    });
-    const [beforeA, beforeB] = await Promise.all(before);
-    const [afterA, afterB] = await Promise.all([agentLinks.A.counters(), agentLinks.B.counters()]);
-    const p50 = percentile(run.latencies, 50);
-    const p99 = percentile(run.latencies, 99);
-    const [f50, f99, x50, x99] = [percentile(plain, 50), percentile(plain, 99), percentile(inTxn, 50), percentile(inTxn, 99)];
-    const arrivedAll = run.latencies.length === run.total;
-    const okP50 = within(p50, t.p50Ms);
-    const okP99 = within(p99, t.p99Ms);
-    add({
-      figure: `till A → till B at ${run.rate} writes/s for ${run.seconds} s (${run.latencies.length}/${run.total} arrived), p50 / p99`,
-      value: `${n0(p50)} / ${n0(p99)} ms`,
-      floor: `${n0(f50)} / ${n0(f99)} ms: a write, then its change event on another client`,
-      ratio: `${ratio(p50 / f50)} / ${ratio(p99 / f99)}`,
-      target: [t.p50Ms && `p50 <= ${t.p50Ms} ms`, t.p99Ms && `p99 <= ${t.p99Ms} ms`].filter(Boolean).join(', ') || '-',
-      ok: okP50 === undefined && okP99 === undefined ? undefined : arrivedAll && okP50 !== false && okP99 !== false,
-    });
-    add({
-      figure: '',
-      value: '',
-      floor: `${n0(x50)} / ${n0(x99)} ms: the same inside a transaction`,
-      ratio: `${ratio(p50 / x50)} / ${ratio(p99 / x99)}`,
-      target: '',
-    });
-    const duringA = countersSince(afterA as LinkCounters, beforeA as LinkCounters);
-    const commits = duringA.commands.commitTransaction?.requests ?? 0;
-    if (commits > 0)
-      requestsRow(`  hub requests per push batch, agent A (${commits} batches for ${run.total} writes)`, duringA, commits, 'a batch', true);
-    requestsRow(
-      '  hub requests per write, agent B (pull)',
-      countersSince(afterB as LinkCounters, beforeB as LinkCounters),
-      run.total,
-      'a write',
-    );
-
-    // The same pace, each write a change to an order both tills already have: the push reads the hub's side first.
-    const upd = await propagation(tillA, tillB, {
-      rate: 20,
-      seconds: o.quick ? 5 : 20,
-      warmupSeconds: o.quick ? 1 : 3,
-      kind: 'update',
-      onCounted: () => {
-        before = [agentLinks.A.counters()];
-      },
-    });
-    const [beforeUpd] = await Promise.all(before);
-    const duringUpd = countersSince((await agentLinks.A.counters()) as LinkCounters, beforeUpd as LinkCounters);
-    const [u50, u99] = [percentile(upd.latencies, 50), percentile(upd.latencies, 99)];
-    add({
-      figure: `  the same, each write a change to an order both have (${upd.latencies.length}/${upd.total} arrived), p50 / p99`,
-      value: `${n0(u50)} / ${n0(u99)} ms`,
-      floor: `${n0(x50)} / ${n0(x99)} ms: a write and its event inside a transaction`,
-      ratio: `${ratio(u50 / x50)} / ${ratio(u99 / x99)}`,
-      target: '-',
-    });
-    const updCommits = duringUpd.commands.commitTransaction?.requests ?? 0;
-    if (updCommits > 0)
-      requestsRow(
-        `  hub requests per push batch, agent A (${updCommits} batches for ${upd.total} changes)`,
-        duringUpd,
-        updCommits,
-        'a batch',
-        true,
-      );
+    if (o.only !== 'push') await propagationFigures(o, t, tillA, tillB, { writer, watcher }, agentLinks);
     if (o.only === 'propagation') return;
 
     const n = o.quick ? 2_000 : 10_000;
-    // Push: inserts on till A, timed until all are on the hub.
+    // Push: inserts on till A, timed until all are on the hub. First a fifth as many, not timed, both ways: a
+    // till runs for hours, and the JIT has not yet compiled the paths large batches take.
+    const warm = n / 5;
+    await insertInBatches(tillA, 'push_warmup', warm);
+    await waitCount(tillB, 'push_warmup', warm, 600_000);
     const pushBefore = await agentLinks.A.counters();
+    const meter = new CpuMeter({
+      'agent A': agents[0]?.pid as number,
+      'agent B': agents[1]?.pid as number,
+      hub: hub.pid,
+      'till A': a.pid,
+      'till B': b.pid,
+      links: (linkA as LinkProcess).pid,
+    });
+    meter.start();
     const pushStart = performance.now();
     await insertInBatches(tillA, 'push_load', n);
     await waitCount(hubClient, 'push_load', n, 600_000);
     const pushRate = n / ((performance.now() - pushStart) / 1000);
+    const pushCpu = meter.read();
     const pushCounts = countersSince(await agentLinks.A.counters(), pushBefore);
     await waitCount(tillB, 'push_load', n, 600_000); // till B's pull of them is not part of the next figures
     const rawRate = await rawInsertRate(writer, n, 'raw_load');
@@ -218,6 +258,7 @@ async function syncFigures(o: LinkBenchOptions, t: Targets): Promise<void> {
         [t.perSecond && `>= ${n0(t.perSecond)}/s`, t.pushOverRaw && `push / raw >= ${t.pushOverRaw}`].filter(Boolean).join(', ') || '-',
       ok: okPush,
     });
+    cpuRow(pushCpu, n);
     const batches = pushCounts.commands.commitTransaction?.requests ?? 0;
     if (batches > 0)
       requestsRow(
@@ -227,6 +268,7 @@ async function syncFigures(o: LinkBenchOptions, t: Targets): Promise<void> {
         'a batch',
         true,
       );
+    if (o.only === 'push') return;
 
     // Pull: HQ inserts on the hub (head office's own line, not a till's), timed until all are on till A.
     const since = (await hubClient.db('admin').command({ ping: 1 })).operationTime as Timestamp;
@@ -331,6 +373,6 @@ function printTable(o: LinkBenchOptions): void {
 export async function runLinkBench(o: LinkBenchOptions): Promise<void> {
   const t = targetsAt(o.rttMs);
   if (o.only !== 'reconcile') await syncFigures(o, t);
-  if (o.only !== 'sync' && o.only !== 'propagation') await lateJoin(o, t);
+  if (o.only === undefined || o.only === 'reconcile') await lateJoin(o, t);
   printTable(o);
 }

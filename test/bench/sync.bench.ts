@@ -28,7 +28,7 @@ import { runLinkBench } from './over-link.ts';
 import { checkSettings, type LinkSettings } from '../harness/link/proxy.ts';
 
 const quick = process.argv.includes('--quick');
-/** `--only reconcile` runs just the reconciliation figures; `--only sync` just the rest; `--only propagation` just that figure. */
+/** `--only reconcile` runs just the reconciliation figures; `--only sync` just the rest; `--only propagation` just that figure; over a link (`--rtt`), `--only push` just the push. */
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 
 interface Row {
