@@ -19,7 +19,7 @@
  *   moves the checkpoint only now and then (or not at all before a restart).
  */
 import { decodeHubChange, decodeTillChange, type RawEvent } from '../../src-main/sync/core/change.ts';
-import { engineOnly, planCapture, planFound } from '../../src-main/sync/core/capture-plan.ts';
+import { engineOnly, needsCurrent, planCapture, planFound } from '../../src-main/sync/core/capture-plan.ts';
 import { HybridClock, encodeVersion, decodeVersion, maxVersion } from '../../src-main/sync/core/hlc.ts';
 import { withoutSync } from '../../src-main/sync/core/hub-versions.ts';
 import { APPLY_MARKER, PUSH_MARKER, SYNC_FIELD, TOMBSTONES, pushMarkerId } from '../../src-main/sync/core/names.ts';
@@ -394,10 +394,15 @@ export class MemTill {
     const tentative = p.clock.fork();
     const txns = p.engineTxns.copy();
     const latest = this.hubNow() + 2_000;
+    // As the engine reads them: the documents now only where capture compares them.
+    const read = new Set(needsCurrent(changes, (c, id) => this.known.has(keyOf(c, id)), codec).map((d) => keyOf(d.c, d.id)));
     const plan = planCapture(changes, {
       engineTxns: txns,
       known: (c, id) => this.known.get(keyOf(c, id)) ?? null,
-      current: (c, id) => this.docs.get(keyOf(c, id)) ?? null,
+      current: (c, id) => {
+        if (!read.has(keyOf(c, id))) throw new Error(`capture compared ${c} ${String(id)}, which needsCurrent did not pick`);
+        return this.docs.get(keyOf(c, id)) ?? null;
+      },
       clock: tentative,
       policies: POLICIES,
       hubTime: (wall) => new Date(Math.min((wall ?? new Date(this.world.now + this.skew)).getTime() + this.measured, latest)),

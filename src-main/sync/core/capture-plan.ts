@@ -21,7 +21,11 @@ export interface CaptureContext {
   engineTxns: TxnMemory;
   /** What this till knew of a document before the batch (null: nothing). */
   known(c: string, id: DocumentId): Known | null;
-  /** The document as it is now, after every change of the batch (null: none). */
+  /**
+   * The document as it is now, after every change of the batch (null: none). Asked for only where it is
+   * compared (see `needsCurrent`): a change of a document the till has a version record of (before the
+   * batch or from an earlier change in it), or a write that came without its document.
+   */
   current(c: string, id: DocumentId): Document | null;
   /** A tentative clock (a fork): advance the real one only after the commit. */
   clock: HybridClock;
@@ -117,8 +121,9 @@ export function planCapture(changes: readonly TillChange[], ctx: CaptureContext)
     if (ch.kind !== 'write' && ch.kind !== 'delete') continue;
     if (!ctx.policies.shouldPush(ch.c)) continue;
     const wall = ctx.hubTime(ch.wall);
-    const current = ctx.current(ch.c, ch.id);
     const before = knownOf(ch.c, ch.id);
+    // Only compared when the till knew a version of the document: a new one cannot have been overtaken.
+    const current = before || (ch.kind === 'write' && !ch.doc) ? ctx.current(ch.c, ch.id) : null;
     if (ch.kind === 'write') {
       const doc = ch.doc ?? current;
       if (!doc) continue; // deleted since; its delete event follows
@@ -170,6 +175,27 @@ export function planCapture(changes: readonly TillChange[], ctx: CaptureContext)
     }
   }
   return plan;
+}
+
+/**
+ * Which of a batch's changes `planCapture` compares with the document as it is now, given which documents
+ * the till has a version record of: a change of such a document or of one changed earlier in the batch,
+ * and a write that came without its document. The rest need not be read.
+ */
+export function needsCurrent(
+  changes: readonly TillChange[],
+  hasRecord: (c: string, id: DocumentId) => boolean,
+  codec: Codec,
+): Array<{ c: string; id: DocumentId }> {
+  const seen = new Set<string>();
+  const needed: Array<{ c: string; id: DocumentId }> = [];
+  for (const ch of changes) {
+    if (ch.kind !== 'write' && ch.kind !== 'delete') continue;
+    const key = `${ch.c}\u0000${codec.idKey(ch.id)}`;
+    if (seen.has(key) || hasRecord(ch.c, ch.id) || (ch.kind === 'write' && !ch.doc)) needed.push(ch);
+    seen.add(key);
+  }
+  return needed;
 }
 
 /**

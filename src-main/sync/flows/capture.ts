@@ -15,7 +15,7 @@
  */
 import type { ResumeToken, Timestamp } from 'mongodb';
 import { decodeTillChange } from '../core/change.ts';
-import { engineOnly, planCapture, type CapturePlan } from '../core/capture-plan.ts';
+import { engineOnly, needsCurrent, planCapture, type CapturePlan } from '../core/capture-plan.ts';
 import { encodeVersion, type HybridClock } from '../core/hlc.ts';
 import type { PolicyTable } from '../core/policy.ts';
 import type { FoundChange } from '../core/reconcile-pair.ts';
@@ -242,6 +242,7 @@ export class Capture {
           store,
           changes.filter((ch) => ch.kind === 'write' || ch.kind === 'delete'),
           session,
+          (hasRecord) => needsCurrent(changes, hasRecord, bsonCodec),
         );
         plan = planCapture(changes, {
           engineTxns: txns,

@@ -41,21 +41,42 @@ export interface ReadNow {
   current(c: string, id: DocumentId): AnyDocument | null;
 }
 
-/** Reads the version records and the documents of `docs` in `session`, one query of each a collection. */
+/**
+ * Reads the version records of `docs` in `session`, then the documents `which` picks given which of
+ * them have a record (all of them when not given), one query of each a collection.
+ */
 export async function readNow(
   store: TillStore,
   docs: ReadonlyArray<{ c: string; id: DocumentId }>,
   session: ClientSession,
+  which?: (hasRecord: (c: string, id: DocumentId) => boolean) => ReadonlyArray<{ c: string; id: DocumentId }>,
 ): Promise<ReadNow> {
   const known = new Map<string, Known>();
   const current = new Map<string, AnyDocument>();
+  const key = (c: string, id: DocumentId): string => `${c}\u0000${idKey(id)}`;
   for (const [c, list] of groupBy(docs, (d) => d.c)) {
-    const ids = list.map((d) => d.id);
-    for (const [k, r] of await store.known(c, ids, session)) known.set(`${c}\u0000${k}`, r);
-    for (const [k, d] of await store.documents(c, ids, session)) current.set(`${c}\u0000${k}`, d);
+    for (const [k, r] of await store.known(
+      c,
+      list.map((d) => d.id),
+      session,
+    ))
+      known.set(`${c}\u0000${k}`, r);
   }
+  const read = which ? which((c, id) => known.has(key(c, id))) : docs;
+  for (const [c, list] of groupBy(read, (d) => d.c)) {
+    for (const [k, d] of await store.documents(
+      c,
+      list.map((d) => d.id),
+      session,
+    ))
+      current.set(`${c}\u0000${k}`, d);
+  }
+  const wasRead = new Set(read.map((d) => key(d.c, d.id)));
   return {
-    known: (c, id) => known.get(`${c}\u0000${idKey(id)}`) ?? null,
-    current: (c, id) => current.get(`${c}\u0000${idKey(id)}`) ?? null,
+    known: (c, id) => known.get(key(c, id)) ?? null,
+    current: (c, id) => {
+      if (!wasRead.has(key(c, id))) throw new Error(`readNow: ${c} ${idKey(id)} was not read; pick it in \`which\``);
+      return current.get(key(c, id)) ?? null;
+    },
   };
 }

@@ -102,7 +102,7 @@ export class TillStore {
       batchSize,
       ...(from.token ? { startAfter: from.token as ResumeToken } : from.startAt ? { startAtOperationTime: from.startAt } : {}),
     });
-    return new EventQueue(stream);
+    return new EventQueue(stream, { readAhead: true });
   }
 
   async posCollectionNames(): Promise<string[]> {
