@@ -138,6 +138,14 @@ export class EventQueue {
   }
 
   async #read(): Promise<ChangeEvent | null> {
+    // Already here: no request, nothing to wait for, so no race with a close (most events of a batch).
+    if (this.#stream.bufferedCount() > 0) {
+      const event = await this.#stream.tryNext().catch((err: unknown) => {
+        throw this.#closed ? new QueueClosed() : err;
+      });
+      if (this.#closed) throw new QueueClosed();
+      return event;
+    }
     const reading = this.#stream.tryNext();
     const closing = this.#closing();
     try {

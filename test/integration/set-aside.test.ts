@@ -66,6 +66,35 @@ describe('changes one side refuses are set aside, and sync goes on', () => {
     });
   });
 
+  it('in one batch of hub changes, the new document the till refuses is the one set aside, beside a change and another new one', async () => {
+    const till = topology.tills[0]!;
+    await till.db.collection('sa_batch').createIndex({ sku: 1 }, { unique: true });
+    const hubMenu = topology.hubDb.collection<Document>('sa_batch');
+    await till.db.collection('sa_batch').insertOne({ _id: 'tea', sku: 'T1' } as Document);
+    await waitFor('the till order on the hub', async () => (await hubMenu.findOne({ _id: 'tea' as never })) !== null);
+    // One hub transaction, so one pull batch: a change to a document the till has, then two new ones, the first refused.
+    const session = topology.hubClient.startSession();
+    try {
+      await session.withTransaction(async () => {
+        await hubMenu.updateOne({ _id: 'tea' as never }, { $set: { price: 2 } }, { session });
+        await hubMenu.insertOne({ _id: 'coffee', sku: 'T1' } as Document, { session });
+        await hubMenu.insertOne({ _id: 'juice', sku: 'J1' } as Document, { session });
+      });
+    } finally {
+      await session.endSession();
+    }
+    const item = await waitFor('the refused change set aside', () =>
+      topology.tills[0]!.engine!.status().quarantine.latest.find((q) => q.collection === 'sa_batch' && !q.handling),
+    );
+    assert.equal(item.documentId, '"coffee"', 'the document the index refused, not another of the batch');
+    await waitFor('the change and the other new document on the till', async () => {
+      const tea = await till.db.collection('sa_batch').findOne({ _id: 'tea' as never });
+      return tea?.price === 2 && (await till.db.collection('sa_batch').findOne({ _id: 'juice' as never })) !== null;
+    });
+    await till.engine!.discardSetAside(item.id!);
+    await waitFor('nothing set aside any more', () => till.engine!.status().quarantine.count === 0);
+  });
+
   it("a till change the hub's unique index refuses is set aside; later till changes still go; 'discard' takes the hub's version", async () => {
     const till = topology.tills[0]!;
     const engine = till.engine!;

@@ -257,7 +257,7 @@ export class Capture {
           device: this.#d.deviceId,
         });
         await store.outbox.append(plan.entries, session);
-        await store.putKnown(plan.known, session);
+        await store.putKnown(plan.known, session, (c, id) => before.known(c, id) === null);
         recorded = await store.conflicts.record(plan.conflicts, session);
         setAside = await store.quarantine.record(plan.setAside, session);
         await store.checkpoints.save(

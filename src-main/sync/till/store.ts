@@ -11,7 +11,7 @@
  * takes like any write of the POS software's.
  */
 import { randomUUID } from 'node:crypto';
-import type { ClientSession, Collection, Db, Document, MongoClient, ResumeToken } from 'mongodb';
+import type { AnyBulkWriteOperation, ClientSession, Collection, Db, Document, MongoClient, ResumeToken } from 'mongodb';
 import { isValidDeviceId } from '../core/hlc.ts';
 import { APPLY_MARKER, ENGINE } from '../core/names.ts';
 import { isEngineCollection, type CollectionPolicy } from '../core/policy.ts';
@@ -191,14 +191,28 @@ export class TillStore {
   }
 
   /** Records what the till now knows of these documents (the one version-record write). */
-  async putKnown(records: ReadonlyArray<Pick<TillWrite, 'c' | 'id' | 'known'>>, session: ClientSession): Promise<void> {
+  async putKnown(
+    records: ReadonlyArray<Pick<TillWrite, 'c' | 'id' | 'known'>>,
+    session: ClientSession,
+    /** Documents this transaction read and found no record of: their first record is inserted, not upserted (less work for the server). */
+    absent?: (c: string, id: DocumentId) => boolean,
+  ): Promise<void> {
     if (records.length === 0) return;
-    await this.#versions.bulkWrite(
-      records.map((r) => ({
-        updateOne: { filter: { _id: { c: r.c, id: r.id } }, update: recordUpdate(r.known.v, r.known.h), upsert: true },
-      })),
-      { session, ordered: true },
-    );
+    const inserts: Array<AnyBulkWriteOperation<VersionRecord>> = [];
+    const updates: Array<AnyBulkWriteOperation<VersionRecord>> = [];
+    const inserted = new Set<string>();
+    for (const r of records) {
+      const key = `${r.c}\u0000${idKey(r.id)}`;
+      if (absent?.(r.c, r.id) && !inserted.has(key)) {
+        inserted.add(key);
+        inserts.push({
+          insertOne: { document: { _id: { c: r.c, id: r.id }, ...recordUpdate(r.known.v, r.known.h).$set } as VersionRecord },
+        });
+      } else
+        updates.push({ updateOne: { filter: { _id: { c: r.c, id: r.id } }, update: recordUpdate(r.known.v, r.known.h), upsert: true } });
+    }
+    // A document's later records come after its first: inserts first keeps each document's order.
+    await this.#versions.bulkWrite([...inserts, ...updates], { session, ordered: true });
   }
 
   /** Version-only agreements found by reconciliation: each record moves only forward (outside any transaction). */
@@ -256,6 +270,13 @@ export class TillTransaction {
   readonly #store: TillStore;
   readonly #marker: string;
   #marked = false;
+  /**
+   * Documents and version records this transaction read and found missing, by `c\0idKey`. Its snapshot
+   * still lacks them, so its first write of each inserts instead of upserting: the same outcome, less
+   * work for the server (a write committed meanwhile conflicts either way, and the transaction is retried).
+   */
+  readonly #missingDocs = new Set<string>();
+  readonly #missingKnown = new Set<string>();
 
   constructor(store: TillStore, session: ClientSession, marker: string) {
     this.#store = store;
@@ -276,32 +297,63 @@ export class TillTransaction {
   async apply(writes: readonly TillWrite[]): Promise<void> {
     if (writes.length === 0) return;
     await this.mark();
-    for (const [c, group] of groupBy(writes, (w) => w.c)) await writeDocuments(this.#store.posCollection(c), group, this.session);
-    await this.#store.putKnown(writes, this.session);
+    for (const [c, group] of groupBy(writes, (w) => w.c))
+      await writeDocuments(this.#store.posCollection(c), group, this.session, (id) => this.#missingDocs.delete(docKey(c, id)));
+    await this.#store.putKnown(writes, this.session, (c, id) => this.#missingKnown.delete(docKey(c, id)));
   }
 
-  documents(c: string, ids: readonly DocumentId[]): Promise<Map<string, AnyDocument>> {
-    return this.#store.documents(c, ids, this.session);
+  async documents(c: string, ids: readonly DocumentId[]): Promise<Map<string, AnyDocument>> {
+    const found = await this.#store.documents(c, ids, this.session);
+    for (const id of ids) if (!found.has(idKey(id))) this.#missingDocs.add(docKey(c, id));
+    return found;
   }
 
-  known(c: string, ids: readonly DocumentId[]): Promise<Map<string, Known>> {
-    return this.#store.known(c, ids, this.session);
+  async known(c: string, ids: readonly DocumentId[]): Promise<Map<string, Known>> {
+    const found = await this.#store.known(c, ids, this.session);
+    for (const id of ids) if (!found.has(idKey(id))) this.#missingKnown.add(docKey(c, id));
+    return found;
   }
 }
 
-/** Replaces (or inserts) each document, or deletes it where `doc` is null. */
+function docKey(c: string, id: DocumentId): string {
+  return `${c}\u0000${idKey(id)}`;
+}
+
+/**
+ * Replaces (or inserts) each document, or deletes it where `doc` is null, in order. A document whose first
+ * write finds it `missing` is inserted instead, ahead of the rest (its later writes stay after it; other
+ * documents' order does not matter, and inserts in a row are one command).
+ */
 async function writeDocuments(
   coll: Collection<AnyDocument>,
   writes: ReadonlyArray<Pick<TillWrite, 'id' | 'doc'>>,
   session?: ClientSession,
+  missing?: (id: DocumentId) => boolean,
 ): Promise<void> {
-  const ops = writes.map((w) =>
-    w.doc ? { replaceOne: { filter: { _id: w.id }, replacement: stripId(w.doc), upsert: true } } : { deleteOne: { filter: { _id: w.id } } },
-  );
+  const inserts: Array<{ op: AnyBulkWriteOperation<AnyDocument>; at: number }> = [];
+  const others: Array<{ op: AnyBulkWriteOperation<AnyDocument>; at: number }> = [];
+  const seen = new Set<string>();
+  writes.forEach((w, at) => {
+    const first = !seen.has(idKey(w.id));
+    seen.add(idKey(w.id));
+    // Asked once, at a document's first write (whatever it is): after that, the document is what that write left.
+    if (first && missing?.(w.id) && w.doc) inserts.push({ op: { insertOne: { document: { _id: w.id, ...stripId(w.doc) } } }, at });
+    else
+      others.push({
+        op: w.doc
+          ? { replaceOne: { filter: { _id: w.id }, replacement: stripId(w.doc), upsert: true } }
+          : { deleteOne: { filter: { _id: w.id } } },
+        at,
+      });
+  });
+  const ops = [...inserts, ...others];
   try {
-    await coll.bulkWrite(ops as never[], { session, ordered: true });
+    await coll.bulkWrite(
+      ops.map((o) => o.op),
+      { session, ordered: true },
+    );
   } catch (err) {
-    refusedOrRethrow(err, 'local', coll.collectionName, (index) => writes[index]?.id);
+    refusedOrRethrow(err, 'local', coll.collectionName, (index) => writes[ops[index]?.at ?? -1]?.id);
   }
 }
 
