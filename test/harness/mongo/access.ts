@@ -121,8 +121,8 @@ export class Access {
     return out;
   }
 
-  byId(db: string, name: string, id: unknown): Document | undefined {
-    const key = valueKey(id);
+  /** The document with this `_id` as this reader sees it; `key` is `valueKey(id)` when the caller has it already. */
+  byId(db: string, name: string, id: unknown, key = valueKey(id)): Document | undefined {
     if (this.collection(db, name)?.view) return this.documents(db, name).find((d) => valueKey(d._id) === key);
     if (this.readAt !== undefined) return this.#snapshot(db, name, this.readAt).get(key);
     const overlay = this.txn?.view(`${db}.${name}`);
@@ -175,7 +175,7 @@ export class Access {
 
   insert(coll: Collection, doc: Document): void {
     const docKey = valueKey(doc._id);
-    if (this.byId(coll.db, coll.name, doc._id) !== undefined) {
+    if (this.byId(coll.db, coll.name, doc._id, docKey) !== undefined) {
       throw new CommandError(
         11000,
         `E11000 duplicate key error collection: ${coll.ns} index: _id_ dup key: { _id: ${JSON.stringify(doc._id)} }`,

@@ -22,7 +22,15 @@ export function valueKey(value: unknown): string {
       break;
   }
   if (value instanceof Date) return `d${value.getTime()}`;
-  if (Array.isArray(value)) return `[${value.map((v) => JSON.stringify(valueKey(v))).join(',')}]`;
+  // Documents and arrays: each part's length before it, so no two different values share a key (no escaping needed).
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (const v of value) {
+      const k = valueKey(v);
+      out += `${k.length}:${k}`;
+    }
+    return `${out}]`;
+  }
   const tagged = value as Tagged;
   switch (tagged._bsontype) {
     case 'ObjectId':
@@ -44,9 +52,12 @@ export function valueKey(value: unknown): string {
     default:
       return `${tagged._bsontype}:${tagged.toString()}`;
   }
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(value as Document)) parts.push(`${JSON.stringify(k)}:${JSON.stringify(valueKey(v))}`);
-  return `{${parts.join(',')}}`;
+  let out = '{';
+  for (const k of Object.keys(value as Document)) {
+    const v = valueKey((value as Document)[k]);
+    out += `${k.length}:${k}${v.length}:${v}`;
+  }
+  return `${out}}`;
 }
 
 /** A deep copy that keeps BSON types (structuredClone would drop them). */

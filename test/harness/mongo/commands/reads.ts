@@ -49,7 +49,7 @@ function visible(
       const key = valueKey(id);
       if (seen.has(key)) continue;
       seen.add(key);
-      const doc = ctx.access.byId(db, name, id);
+      const doc = ctx.access.byId(db, name, id, key);
       if (doc) docs.push(doc);
     }
     return docs;
