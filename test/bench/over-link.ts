@@ -223,12 +223,12 @@ async function syncFigures(o: LinkBenchOptions, t: Targets): Promise<void> {
     if (o.only === 'propagation') return;
 
     const n = o.quick ? 2_000 : 10_000;
-    // Push: inserts on till A, timed until all are on the hub. First a fifth as many, not timed, both ways: a
-    // till runs for hours, and the JIT has not yet compiled the paths large batches take.
-    const warm = n / 5;
+    // Push: inserts on till A, timed until all are on the hub. First as many, not timed, both ways: a till runs
+    // for hours, and until then neither the agents nor the emulators have compiled the paths large batches take
+    // (after a fifth as many, the next push was still 25-60% faster than the first).
+    const warm = n;
     await insertInBatches(tillA, 'push_warmup', warm);
     await waitCount(tillB, 'push_warmup', warm, 600_000);
-    const pushBefore = await agentLinks.A.counters();
     const meter = new CpuMeter({
       'agent A': agents[0]?.pid as number,
       'agent B': agents[1]?.pid as number,
@@ -237,14 +237,25 @@ async function syncFigures(o: LinkBenchOptions, t: Targets): Promise<void> {
       'till B': b.pid,
       links: (linkA as LinkProcess).pid,
     });
-    meter.start();
-    const pushStart = performance.now();
-    await insertInBatches(tillA, 'push_load', n);
-    await waitCount(hubClient, 'push_load', n, 600_000);
-    const pushRate = n / ((performance.now() - pushStart) / 1000);
-    const pushCpu = meter.read();
-    const pushCounts = countersSince(await agentLinks.A.counters(), pushBefore);
-    await waitCount(tillB, 'push_load', n, 600_000); // till B's pull of them is not part of the next figures
+    /** Inserts `n` on till A into `coll`, timed until all are on the hub; then waits for till B to have them too. */
+    const timedPush = async (coll: string, pauseB = false) => {
+      const before = await agentLinks.A.counters();
+      if (pauseB) process.kill(agents[1]?.pid as number, 'SIGSTOP');
+      try {
+        meter.start();
+        const start = performance.now();
+        await insertInBatches(tillA, coll, n);
+        await waitCount(hubClient, coll, n, 600_000);
+        const rate = n / ((performance.now() - start) / 1000);
+        return { rate, cpu: meter.read(), counts: countersSince(await agentLinks.A.counters(), before) };
+      } finally {
+        if (pauseB) process.kill(agents[1]?.pid as number, 'SIGCONT');
+        await waitCount(tillB, coll, n, 600_000); // till B's pull of them is not part of the next figures
+      }
+    };
+    const { rate: pushRate, cpu: pushCpu, counts: pushCounts } = await timedPush('push_load');
+    // The same with till B's agent paused: in the field its pull runs on its own till, not on these two cores.
+    const alone = await timedPush('push_alone', true);
     const rawRate = await rawInsertRate(writer, n, 'raw_load');
     const pushOverRaw = pushRate / rawRate;
     const okPush =
@@ -268,6 +279,14 @@ async function syncFigures(o: LinkBenchOptions, t: Targets): Promise<void> {
         'a batch',
         true,
       );
+    add({
+      figure: "  the same, till B's agent paused meanwhile (its pull runs on its own till in the field)",
+      value: `${n0(alone.rate)} changes/s`,
+      floor: `${n0(rawRate)} docs/s: raw insertMany (above)`,
+      ratio: ratio(alone.rate / rawRate),
+      target: '-',
+    });
+    cpuRow(alone.cpu, n);
     if (o.only === 'push') return;
 
     // Pull: HQ inserts on the hub (head office's own line, not a till's), timed until all are on till A.
