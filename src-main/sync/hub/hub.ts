@@ -161,9 +161,7 @@ export class Hub {
     let outcome: Array<{ change: Collapsed; decision: PushDecision }> = [];
     await this.own.transaction(async (session, lane) => {
       outcome = [];
-      await this.db
-        .collection(PUSH_MARKER)
-        .updateOne({ _id: pushMarkerId(device, lane) as never }, { $set: { seq: marker(), at: new Date() } }, { upsert: true, session });
+      await this.#writeMarker(device, lane, session, marker());
       for (const [c, group] of groupBy(changes, (ch) => ch.entry.c)) {
         const ids = group.map((ch) => ch.entry.id);
         // One round trip for both reads: the tombstones are read beside the transaction, after its
@@ -273,15 +271,24 @@ export class Hub {
     return `${this.db.databaseName}.${c}`;
   }
 
-  /** The device's push marker for `lane`, as a push writes it first in its transaction. */
-  #markerModel(device: string, lane: number, seq: number): AnyClientBulkWriteModel<Document> {
-    return {
-      namespace: this.#ns(PUSH_MARKER),
-      name: 'updateOne',
-      filter: { _id: pushMarkerId(device, lane) as never },
-      update: { $set: { seq, at: new Date() } },
-      upsert: true,
-    };
+  /**
+   * The device's push marker for `lane`, as a transaction writes it first: a push with the `seq` it may
+   * claim, a stamp with its time alone.
+   */
+  #marker(device: string, lane: number, seq?: number): { filter: Document; update: Document } {
+    const at = new Date();
+    return { filter: { _id: pushMarkerId(device, lane) }, update: { $set: seq === undefined ? { at } : { seq, at } } };
+  }
+
+  /** The marker as the first model of a one-request transaction. */
+  #markerModel(device: string, lane: number, seq?: number): AnyClientBulkWriteModel<Document> {
+    return { namespace: this.#ns(PUSH_MARKER), name: 'updateOne', ...this.#marker(device, lane, seq), upsert: true };
+  }
+
+  /** The marker written on its own, first in a transaction that goes the full way. */
+  async #writeMarker(device: string, lane: number, session: ClientSession, seq?: number): Promise<void> {
+    const { filter, update } = this.#marker(device, lane, seq);
+    await this.db.collection(PUSH_MARKER).updateOne(filter, update, { upsert: true, session });
   }
 
   /** A delete of these documents' tombstones that must find none: a batch decided as if they had none is checked by it. */
@@ -340,13 +347,11 @@ export class Hub {
       return { c: op.c, id: op.id, v: op.v, h: op.h as string, over: op.stamp.over };
     });
     await this.own.transaction(async (session, lane) => {
-      const marker = { _id: pushMarkerId(device, lane) as never };
-      const markerUpdate = { $set: { at: new Date() } };
       if (this.#oneRequestWrites) {
         // One request: the marker, then every stamp (two round trips with the commit, not three).
         await this.#oneRequest(
           [
-            { namespace: this.#ns(PUSH_MARKER), name: 'updateOne', filter: marker, update: markerUpdate, upsert: true },
+            this.#markerModel(device, lane),
             ...stamps.map((st) => ({ namespace: this.#ns(st.c), name: 'updateOne' as const, ...stampUpdate(st) })),
           ],
           session,
@@ -354,7 +359,7 @@ export class Hub {
         );
         return;
       }
-      await this.db.collection(PUSH_MARKER).updateOne(marker, markerUpdate, { upsert: true, session });
+      await this.#writeMarker(device, lane, session);
       for (const [c, group] of groupBy(stamps, (st) => st.c)) await this.#stampAll(c, group, session);
     });
   }
