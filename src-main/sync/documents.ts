@@ -31,5 +31,10 @@ export function idKey(id: unknown): string {
   return `h${createHash('sha1').update(serialize({ id })).digest('base64url')}`;
 }
 
+/** The key of a collection's document in the engine's in-memory maps and sets (see `idKey`). */
+export function docKey(c: string, id: unknown): string {
+  return `${c}\u0000${idKey(id)}`;
+}
+
 /** The core's BSON helpers, for real documents. */
 export const bsonCodec: Codec = { idKey, hash: contentHash, size: (doc) => calculateObjectSize(doc) };

@@ -11,7 +11,7 @@
  */
 import type { ClientSession } from 'mongodb';
 import type { AnyDocument, DocumentId, Known } from '../core/types.ts';
-import { idKey } from '../documents.ts';
+import { docKey, idKey } from '../documents.ts';
 import { groupBy } from '../group-by.ts';
 import type { TillStore } from '../till/store.ts';
 
@@ -53,30 +53,35 @@ export async function readNow(
 ): Promise<ReadNow> {
   const known = new Map<string, Known>();
   const current = new Map<string, AnyDocument>();
-  const key = (c: string, id: DocumentId): string => `${c}\u0000${idKey(id)}`;
   for (const [c, list] of groupBy(docs, (d) => d.c)) {
-    for (const [k, r] of await store.known(
+    const found = await store.known(
       c,
       list.map((d) => d.id),
       session,
-    ))
-      known.set(`${c}\u0000${k}`, r);
+    );
+    for (const { id } of list) {
+      const r = found.get(idKey(id));
+      if (r) known.set(docKey(c, id), r);
+    }
   }
-  const read = which ? which((c, id) => known.has(key(c, id))) : docs;
+  const read = which ? which((c, id) => known.has(docKey(c, id))) : docs;
   for (const [c, list] of groupBy(read, (d) => d.c)) {
-    for (const [k, d] of await store.documents(
+    const found = await store.documents(
       c,
       list.map((d) => d.id),
       session,
-    ))
-      current.set(`${c}\u0000${k}`, d);
+    );
+    for (const { id } of list) {
+      const d = found.get(idKey(id));
+      if (d) current.set(docKey(c, id), d);
+    }
   }
-  const wasRead = new Set(read.map((d) => key(d.c, d.id)));
+  const wasRead = new Set(read.map((d) => docKey(d.c, d.id)));
   return {
-    known: (c, id) => known.get(key(c, id)) ?? null,
+    known: (c, id) => known.get(docKey(c, id)) ?? null,
     current: (c, id) => {
-      if (!wasRead.has(key(c, id))) throw new Error(`readNow: ${c} ${idKey(id)} was not read; pick it in \`which\``);
-      return current.get(key(c, id)) ?? null;
+      if (!wasRead.has(docKey(c, id))) throw new Error(`readNow: ${c} ${idKey(id)} was not read; pick it in \`which\``);
+      return current.get(docKey(c, id)) ?? null;
     },
   };
 }

@@ -15,7 +15,7 @@ import { encodeVersion } from '../core/hlc.ts';
 import { planPull, type PullTxnKind } from '../core/pull-plan.ts';
 import { TxnMemory } from '../core/txn-memory.ts';
 import type { DocumentId, HubOp } from '../core/types.ts';
-import { bsonCodec, idKey } from '../documents.ts';
+import { bsonCodec, docKey } from '../documents.ts';
 import { isHistoryLost } from '../errors.ts';
 import { QueueClosed, type ChangeEvent, type EventQueue } from '../event-queue.ts';
 import type { Hub } from '../hub/hub.ts';
@@ -144,7 +144,7 @@ export class Pull {
           try {
             await this.#checkWithHub(hub, docs);
           } catch (err) {
-            for (const d of docs) this.#recheck.set(`${d.c}\u0000${idKey(d.id)}`, d); // tried again after the loop backs off
+            for (const d of docs) this.#recheck.set(docKey(d.c, d.id), d); // tried again after the loop backs off
             this.#rechecked.push(...waiting);
             throw err;
           }
@@ -187,7 +187,7 @@ export class Pull {
    * staff discarded or want tried again. Done in memory: a restart rereads the stream anyway.
    */
   recheck(docs: ReadonlyArray<{ c: string; id: DocumentId }>): Promise<void> {
-    for (const d of docs) this.#recheck.set(`${d.c}\u0000${idKey(d.id)}`, d);
+    for (const d of docs) this.#recheck.set(docKey(d.c, d.id), d);
     return new Promise((resolve) => this.#rechecked.push(resolve));
   }
 

@@ -6,7 +6,7 @@
  */
 import { decideSettle, settleTargets, type SettleTarget } from '../core/settle-decision.ts';
 import type { ConflictDraft, DocumentId, OutboxEntry, QuarantineDraft, TillWrite } from '../core/types.ts';
-import { bsonCodec, idKey } from '../documents.ts';
+import { bsonCodec, docKey, idKey } from '../documents.ts';
 import type { OutboxWatch } from '../outbox-watch.ts';
 import { DocumentRefused } from '../refused.ts';
 import type { ConflictRecord, QuarantineRecord } from '../till/records.ts';
@@ -41,7 +41,6 @@ export async function settlePushed(
   const refused = new Set<string>();
   /** Hub changes too large to have been noted whole: the till takes the hub's state of them after the settle. */
   const recheck: Array<{ c: string; id: DocumentId }> = [];
-  const keyOf = (c: string, id: DocumentId): string => `${c}\u0000${idKey(id)}`;
   const settle = (): Promise<{ conflicts: ConflictRecord[]; quarantined: QuarantineRecord[] }> =>
     store.engineTransaction('apply', async (tx) => {
       const { session } = tx;
@@ -55,7 +54,7 @@ export async function settlePushed(
       const writes: TillWrite[] = [];
       recheck.length = 0;
       for (const t of settleTargets(own, noted, accepted, bsonCodec)) {
-        if (refused.has(keyOf(t.c, t.id))) continue;
+        if (refused.has(docKey(t.c, t.id))) continue;
         const changedSince = await store.outbox.changedAfter(t.c, t.id, lastSeq, session);
         const key = idKey(t.id);
         const local = changedSince ? undefined : (await tx.documents(t.c, [t.id])).get(key);
@@ -75,8 +74,8 @@ export async function settlePushed(
       if (recheck.length > 0) void d.recheck(recheck);
       return settled;
     } catch (err) {
-      if (err instanceof DocumentRefused && err.side === 'local' && !refused.has(keyOf(err.c, err.id))) {
-        refused.add(keyOf(err.c, err.id));
+      if (err instanceof DocumentRefused && err.side === 'local' && !refused.has(docKey(err.c, err.id))) {
+        refused.add(docKey(err.c, err.id));
         setAside.push({ collection: err.c, documentId: err.id, side: 'local', ...err.reason, kind: 'refused', change: null });
         continue;
       }

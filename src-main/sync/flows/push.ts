@@ -14,7 +14,7 @@ import type { ConflictDraft, DocumentId, OutboxEntry, QuarantineDraft } from '..
 import { DocumentRefused } from '../refused.ts';
 import { KEPT_DOCUMENT_BYTES } from './apply-hub-ops.ts';
 import { settlePushed, type SettleDeps } from './push-settle.ts';
-import { bsonCodec, idKey } from '../documents.ts';
+import { bsonCodec, docKey, idKey } from '../documents.ts';
 import { AwaitingStamp, type Hub } from '../hub/hub.ts';
 import { PUSH_IN_FLIGHT } from '../own-sessions.ts';
 import type { Logger } from '../log.ts';
@@ -164,7 +164,7 @@ export class Push {
       this.#pending = false; // a wake from now on means changes this read may not see
       const mark = outboxWatch.beforeRead();
       const read = await store.outbox.readBatch(batchSize, after);
-      const take = takeBatch(read, (e) => busy.has(docKey(e)));
+      const take = takeBatch(read, (e) => busy.has(docKey(e.c, e.id)));
       if (take.length === 0) {
         if (read.length === 0 && flights.size === 0) {
           emptied = true;
@@ -179,7 +179,7 @@ export class Push {
       after = Number(take[take.length - 1]?._id);
       const flight: Flight = { first: Number(take[0]?._id), last: after, committed: false };
       open.push(flight);
-      for (const e of take) busy.add(docKey(e));
+      for (const e of take) busy.add(docKey(e.c, e.id));
       const landing = this.#pushBatch(
         hub,
         take,
@@ -198,7 +198,7 @@ export class Push {
           flights.delete(landing);
           // Committed: no later marker waits on it any more. One that failed stays, holding later markers back.
           if (flight.committed) open.splice(open.indexOf(flight), 1);
-          for (const e of take) busy.delete(docKey(e));
+          for (const e of take) busy.delete(docKey(e.c, e.id));
         });
       flights.add(landing);
     }
@@ -289,10 +289,6 @@ export class Push {
     );
     this.#d.onQuarantined(recorded);
   }
-}
-
-function docKey(e: OutboxEntry): string {
-  return `${e.c}\u0000${idKey(e.id)}`;
 }
 
 /** What is kept of a till change set aside: enough to say what it was (the document only when small). */

@@ -16,7 +16,7 @@ import { isValidDeviceId } from '../core/hlc.ts';
 import { APPLY_MARKER, ENGINE } from '../core/names.ts';
 import { isEngineCollection, type CollectionPolicy } from '../core/policy.ts';
 import type { AnyDocument, DocumentId, Known, TillWrite } from '../core/types.ts';
-import { RAW_BSON, idKey } from '../documents.ts';
+import { RAW_BSON, docKey, idKey } from '../documents.ts';
 import { OwnSessions, PUSH_IN_FLIGHT } from '../own-sessions.ts';
 import { EventQueue, SPLIT_LARGE_EVENTS, STREAM_AWAIT_MS, type ChangeEvent, type StreamStart } from '../event-queue.ts';
 import { inTransaction } from '../transaction.ts';
@@ -202,7 +202,7 @@ export class TillStore {
     const updates: Array<AnyBulkWriteOperation<VersionRecord>> = [];
     const inserted = new Set<string>();
     for (const r of records) {
-      const key = `${r.c}\u0000${idKey(r.id)}`;
+      const key = docKey(r.c, r.id);
       if (absent?.(r.c, r.id) && !inserted.has(key)) {
         inserted.add(key);
         inserts.push({
@@ -313,10 +313,6 @@ export class TillTransaction {
     for (const id of ids) if (!found.has(idKey(id))) this.#missingKnown.add(docKey(c, id));
     return found;
   }
-}
-
-function docKey(c: string, id: DocumentId): string {
-  return `${c}\u0000${idKey(id)}`;
 }
 
 /**
